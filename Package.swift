@@ -1,0 +1,83 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Pure targets (Affinity, Publishing, HTTP1) build in the Swift 6 language mode and import
+/// neither NIO nor libbpf; the shells (Steering, Proxy, the CLI) stay thin around them.
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "edgesplit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "edgesplit", targets: ["edgesplit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // The embedded BPF object and thin C shims over libbpf.
+        .target(
+            name: "CEdgesplitBPF",
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]
+        ),
+        // Pure: masked client address, seeded hash, Maglev table.
+        .target(name: "Affinity", swiftSettings: strict),
+        // libbpf and sockets: listener groups, the steering program, pinned maps.
+        .target(name: "Steering", dependencies: ["Affinity", "CEdgesplitBPF"]),
+        // Pure: configuration model, YAML loading with positions, validation, rule matching.
+        .target(
+            name: "Publishing",
+            dependencies: ["Affinity", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // Pure: strict HTTP/1.1 message head parsing and body framing, byte-exact.
+        .target(name: "HTTP1", swiftSettings: strict),
+        // The SwiftNIO data plane: workers, TLS, forwarding.
+        .target(
+            name: "Proxy",
+            dependencies: [
+                "Publishing", "HTTP1", "Steering", "Affinity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "edgesplit",
+            dependencies: [
+                "Proxy", "Publishing", "Steering", "Affinity",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "AffinityTests", dependencies: ["Affinity", "CEdgesplitBPF"]),
+        .testTarget(name: "SteeringTests", dependencies: ["Steering", "Affinity", "CEdgesplitBPF"]),
+        .testTarget(name: "PublishingTests", dependencies: ["Publishing"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(
+            name: "ProxyTests",
+            dependencies: [
+                "Proxy", "Publishing",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(name: "EdgesplitTests", dependencies: ["edgesplit"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// Affinity: placeholder until its first real file lands.

@@ -1,0 +1,3 @@
+#ifndef EDGESPLIT_BPF_H
+#define EDGESPLIT_BPF_H
+#endif

@@ -1,0 +1,1 @@
+#include "edgesplit_bpf.h"

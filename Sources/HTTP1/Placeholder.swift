@@ -1,0 +1,1 @@
+// HTTP1: placeholder until its first real file lands.

@@ -1,0 +1,1 @@
+// Proxy: placeholder until its first real file lands.

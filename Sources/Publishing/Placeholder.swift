@@ -1,0 +1,1 @@
+// Publishing: placeholder until its first real file lands.

@@ -1,0 +1,1 @@
+// Steering: placeholder until its first real file lands.

@@ -1,0 +1,5 @@
+import XCTest
+
+final class AffinityPlaceholder: XCTestCase {
+    func testPlaceholder() {}
+}

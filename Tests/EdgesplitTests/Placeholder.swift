@@ -1,0 +1,5 @@
+import XCTest
+
+final class EdgesplitPlaceholder: XCTestCase {
+    func testPlaceholder() {}
+}

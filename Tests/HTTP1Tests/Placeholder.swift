@@ -1,0 +1,5 @@
+import XCTest
+
+final class HTTP1Placeholder: XCTestCase {
+    func testPlaceholder() {}
+}

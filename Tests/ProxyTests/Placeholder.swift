@@ -1,0 +1,5 @@
+import XCTest
+
+final class ProxyPlaceholder: XCTestCase {
+    func testPlaceholder() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class PublishingPlaceholder: XCTestCase {
+    func testPlaceholder() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class SteeringPlaceholder: XCTestCase {
+    func testPlaceholder() {}
+}
