@@ -53,10 +53,22 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The embedded demo: in-memory certificates and Lync-like demo backends.
+        .target(
+            name: "Demo",
+            dependencies: [
+                "Publishing",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "edgesplit",
             dependencies: [
-                "Proxy", "Publishing", "Steering", "Affinity",
+                "Proxy", "Publishing", "Steering", "Affinity", "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -70,7 +82,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Proxy", "Publishing",
+                "Proxy", "Publishing", "Demo",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -78,6 +90,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .testTarget(name: "DemoTests", dependencies: ["Demo"]),
         .testTarget(name: "EdgesplitTests", dependencies: ["edgesplit"]),
     ]
 )

@@ -1,0 +1,1 @@
+// Demo: placeholder until its first real file lands.

@@ -1,0 +1,5 @@
+import XCTest
+
+final class DemoPlaceholder: XCTestCase {
+    func testPlaceholder() {}
+}
