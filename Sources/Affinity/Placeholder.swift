@@ -1,1 +1,0 @@
-// Affinity: placeholder until its first real file lands.
