@@ -1,9 +1,67 @@
 import ArgumentParser
+import Logging
+import NIOCore
+import Proxy
+import Publishing
 
+/// `edgesplit serve`: the production entry point.
 struct ServeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Not available yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run edgesplit with a configuration file.",
+        discussion: """
+            The configuration is validated first; an invalid one is refused before anything is bound. \
+            SIGTERM or SIGINT stops accepting, lets in-flight requests finish (timeouts.shutdown, default 30s) \
+            and exits 0.
+            """
+    )
+
+    @Option(name: .shortAndLong, help: "The configuration file.")
+    var config: String
+
+    @Flag(name: .customLong("no-bpf"), help: "Do not load the kernel steering program (plain reuseport).")
+    var noBPF = false
+
+    @Option(help: "Override the configured number of workers.")
+    var workers: Int?
 
     func run() throws {
-        throw ValidationError("`edgesplit serve` is not available yet")
+        let loaded: EdgesplitConfig
+        let runtime: RuntimeConfiguration
+        do {
+            loaded = try ConfigurationFile.load(path: config)
+            runtime = try ConfigurationFile.compile(loaded)
+        } catch is ConfigurationFile.Invalid {
+            throw ExitCode(1)
+        }
+        let environment = ServerEnvironment(
+            logger: Logger(label: "edgesplit"),
+            kernelSteering: !noBPF,
+            workers: workers
+        )
+        try Runner.run(runtime: runtime, environment: environment)
+    }
+}
+
+/// Runs a server until SIGTERM/SIGINT, then drains it.
+enum Runner {
+    static func run(runtime: RuntimeConfiguration, environment: ServerEnvironment, banner: ((ProxyServer) -> Void)? = nil) throws {
+        let signals = SignalWaiter()
+        let server = ProxyServer(runtime: runtime, environment: environment)
+        do {
+            try server.start()
+        } catch {
+            printError("edgesplit: error: \(error)")
+            throw ExitCode(1)
+        }
+        if let warning = server.steeringWarning {
+            printError("edgesplit: warning: client affinity is off: \(warning); the kernel's reuseport hash spreads connections over workers")
+        }
+        printError("edgesplit: serving instance '\(runtime.config.instance)' with \(server.workerCount) workers")
+        banner?(server)
+        let signal = signals.wait()
+        printError("edgesplit: \(signal) received; finishing in-flight requests")
+        server.shutdown(deadline: runtime.config.timeouts.shutdown.timeAmount)
+        printError("edgesplit: stopped")
     }
 }

@@ -1,0 +1,287 @@
+import HTTP1
+import NIOCore
+import NIOSSL
+
+/// The farm-member side of a proxied exchange: parses the member's response head, tracks
+/// the response body's framing and hands both to the owning `ClientHandler`, which writes
+/// them to the client. Between exchanges the connection rests in the worker's pool, or
+/// stays bound to one client connection after an NTLM/Negotiate exchange.
+///
+/// Backpressure: reads from the member stop while the client's channel is not writable.
+final class BackendHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum State {
+        case awaitingHead
+        case body(BodyFramer)
+        case tunnel
+        case idle
+        case closed
+    }
+
+    let worker: Worker
+    let farmIndex: Int
+    let member: Int
+    private(set) var context: ChannelHandlerContext?
+    /// The client connection this exchange belongs to; nil while pooled.
+    var owner: ClientHandler?
+    private var parser: HeadParser
+    private var state: State = .idle
+    private var requestMethod: [UInt8] = []
+    private var readSuppressed = false
+    private var poolTimer: Scheduled<Void>?
+    /// An NTLM or Negotiate exchange ran on this connection: it belongs to one client
+    /// connection for the rest of its life (RFC 4559 §4 binds the handshake to it).
+    private(set) var authenticationBound = false
+    /// Whether the member may be sent another request on this connection.
+    private var reusable = true
+    /// Set once the first response byte arrived for the current exchange.
+    private(set) var responseStarted = false
+    /// The response body ends when the member closes (no length, not chunked).
+    private var bodyUntilClose = false
+
+    init(worker: Worker, farmIndex: Int, member: Int) {
+        self.worker = worker
+        self.farmIndex = farmIndex
+        self.member = member
+        self.parser = HeadParser(kind: .response, limits: worker.runtime.headLimits)
+    }
+
+    var isUsable: Bool {
+        guard let context, context.channel.isActive, case .idle = state else { return false }
+        return reusable
+    }
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    // MARK: Exchange
+
+    /// Starts an exchange: the request head is written now, the body follows through `send`.
+    func begin(owner: ClientHandler, requestMethod: [UInt8], head: ByteBuffer, boundByRequest: Bool) {
+        self.owner = owner
+        self.requestMethod = requestMethod
+        self.responseStarted = false
+        self.parser.reset()
+        self.state = .awaitingHead
+        if boundByRequest { authenticationBound = true }
+        send(head, flush: false)
+    }
+
+    func send(_ buffer: ByteBuffer, flush: Bool) {
+        guard let context else { return }
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        }
+    }
+
+    func flush() { context?.flush() }
+
+    /// The client can take more bytes again.
+    func resumeReading() {
+        guard readSuppressed, let context else { return }
+        readSuppressed = false
+        context.read()
+    }
+
+    func close() {
+        state = .closed
+        owner = nil
+        poolTimer?.cancel()
+        poolTimer = nil
+        context?.close(promise: nil)
+    }
+
+    // MARK: Pool
+
+    func enterPool(timeout: TimeAmount) {
+        owner = nil
+        state = .idle
+        poolTimer = context?.eventLoop.scheduleTask(in: timeout) { [weak self] in
+            guard let self else { return }
+            self.worker.pool.remove(self)
+            self.close()
+        }
+    }
+
+    func leavePool() {
+        poolTimer?.cancel()
+        poolTimer = nil
+    }
+
+    // MARK: ChannelHandler
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let owner, !owner.isClientWritable {
+            readSuppressed = true
+            return
+        }
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        guard let owner else {
+            // A pooled connection must stay silent; anything else means it is out of sync.
+            worker.pool.remove(self)
+            close()
+            return
+        }
+        while buffer.readableBytes > 0 {
+            switch state {
+            case .awaitingHead:
+                let result = buffer.withUnsafeReadableBytes { parser.parse($0) }
+                switch result {
+                case .needMore(let consumed):
+                    buffer.moveReaderIndex(forwardBy: consumed)
+                    responseStarted = true
+                case .response(let head, let consumed):
+                    buffer.moveReaderIndex(forwardBy: consumed)
+                    responseStarted = true
+                    parser.reset()
+                    if head.isInformational {
+                        owner.backendInformational(head)
+                        continue
+                    }
+                    if !head.values("www-authenticate").filter(Self.isConnectionBoundScheme).isEmpty {
+                        authenticationBound = true
+                    }
+                    if !head.keepAlive || head.hadConflictingFraming { reusable = false }
+                    if head.isSwitchingProtocols {
+                        state = .tunnel
+                        reusable = false
+                        owner.backendSwitchedProtocols(head)
+                        continue
+                    }
+                    let framing = head.framing(requestMethod: requestMethod)
+                    bodyUntilClose = false
+                    if case .untilClose = framing {
+                        reusable = false
+                        bodyUntilClose = true
+                    }
+                    state = .body(BodyFramer(framing))
+                    owner.backendResponseHead(head, framing: framing)
+                    if case .body(var framer) = state {
+                        // A response without body completes at once.
+                        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+                        if let progress = try? framer.consume(empty), progress.isComplete {
+                            finishResponse()
+                        } else {
+                            state = .body(framer)
+                        }
+                    }
+                case .request:
+                    failMalformed("unexpected message kind")
+                    return
+                case .failure(let error):
+                    failMalformed(error.reason)
+                    return
+                }
+            case .body(var framer):
+                let progress: BodyProgress
+                do {
+                    progress = try buffer.withUnsafeReadableBytes { try framer.consume($0) }
+                } catch {
+                    failMalformed("bad response body framing")
+                    return
+                }
+                state = .body(framer)
+                if progress.consumed > 0 {
+                    let slice = buffer.readSlice(length: progress.consumed)!
+                    owner.backendBody(slice)
+                }
+                if progress.isComplete {
+                    finishResponse()
+                    if buffer.readableBytes > 0 {
+                        // Bytes after a complete response: the member is out of sync.
+                        reusable = false
+                        return
+                    }
+                }
+            case .tunnel:
+                owner.backendBody(buffer)
+                return
+            case .idle, .closed:
+                reusable = false
+                return
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        owner?.flushToClient()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { owner?.backendBecameWritable() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let previous = state
+        state = .closed
+        reusable = false
+        poolTimer?.cancel()
+        guard let owner else {
+            worker.pool.remove(self)
+            return
+        }
+        self.owner = nil
+        switch previous {
+        case .body where bodyUntilClose:
+            owner.backendResponseComplete(self, reusable: false)
+        case .tunnel:
+            owner.backendClosedTunnel()
+        default:
+            owner.backendFailed(self, BackendError.closedBeforeResponse)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        reusable = false
+        if let owner {
+            self.owner = nil
+            state = .closed
+            owner.backendFailed(self, error)
+        }
+        context.close(promise: nil)
+    }
+
+    // MARK: Private
+
+    private func finishResponse() {
+        state = .idle
+        owner?.backendResponseComplete(self, reusable: reusable)
+    }
+
+    private func failMalformed(_ reason: String) {
+        reusable = false
+        let owner = self.owner
+        self.owner = nil
+        state = .closed
+        owner?.backendFailed(self, BackendError.malformedResponse(reason))
+        context?.close(promise: nil)
+    }
+
+    /// NTLM and Negotiate authenticate the connection, not the request.
+    static func isConnectionBoundScheme(_ value: [UInt8]) -> Bool {
+        startsWithScheme(value, "ntlm") || startsWithScheme(value, "negotiate")
+    }
+
+    static func startsWithScheme(_ value: [UInt8], _ scheme: String) -> Bool {
+        let s = Array(scheme.utf8)
+        guard value.count >= s.count else { return false }
+        for i in 0..<s.count where value[i] | 0x20 != s[i] { return false }
+        return value.count == s.count || value[s.count] == 0x20
+    }
+}

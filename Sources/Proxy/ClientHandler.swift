@@ -1,0 +1,781 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Affinity
+import HTTP1
+import NIOCore
+import NIOTLS
+import Publishing
+
+/// One client connection on one worker: parses requests, applies the publishing rules,
+/// forwards each request to a farm member and relays the response, one exchange at a time.
+///
+/// Requests and responses are streamed, never buffered whole: the request body flows to
+/// the member as it arrives, the response body to the client, and each side stops reading
+/// while the other cannot take more (`read` is withheld until it becomes writable again).
+/// Bytes of a pipelined next request wait until the current response is complete.
+final class ClientHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Received bytes buffered while a member is being connected or a response is running.
+    static let maxPendingBytes = 64 * 1024
+
+    enum State {
+        case handshaking
+        case idle
+        case exchange
+        case tunnel
+        case closed
+    }
+
+    let worker: Worker
+    let listenerIndex: Int
+    let isTLS: Bool
+    private var context: ChannelHandlerContext?
+    private var client: ClientAddress?
+    private var clientText = "-"
+    private var clientTextBytes: [UInt8] = []
+    private var parser: HeadParser
+    private var pending: ByteBuffer?
+    private var state: State
+    private var exchange: Exchange?
+    /// Member connections bound to this client by NTLM/Negotiate, by farm and member.
+    private var bound: [BackendPool.Key: BackendHandler] = [:]
+    private var readSuppressed = false
+    private var closeAfterExchange = false
+    private var draining = false
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline = .distantFuture
+    private var lastActivity: NIODeadline = .now()
+    private var stateSince: NIODeadline = .now()
+    private var headStarted: NIODeadline?
+    private var keepAliveIdle: TimeAmount
+    private var exchangesServed = 0
+    private var scratch: [UInt8] = []
+
+    init(worker: Worker, listenerIndex: Int, isTLS: Bool) {
+        self.worker = worker
+        self.listenerIndex = listenerIndex
+        self.isTLS = isTLS
+        self.parser = HeadParser(kind: .request, limits: worker.runtime.headLimits)
+        self.state = isTLS ? .handshaking : .idle
+        self.keepAliveIdle = worker.runtime.config.timeouts.requestHead.timeAmount
+        scratch.reserveCapacity(4096)
+    }
+
+    var isClientWritable: Bool { context?.channel.isWritable ?? false }
+
+    // MARK: ChannelHandler
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let remote = context.channel.remoteAddress {
+            client = ClientAddress(socketAddress: remote)
+            clientText = client?.description ?? "-"
+            clientTextBytes = Array(clientText.utf8)
+        }
+        worker.register(self)
+        stateSince = .now()
+        armTimer()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        teardown()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        teardown()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent, state == .handshaking {
+            enter(.idle)
+            process()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // TLS garbage, resets, anything from the network: close this connection only.
+        abort()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if wantsInput {
+            context.read()
+        } else {
+            readSuppressed = true
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        lastActivity = .now()
+        if let exchange, state == .exchange { exchange.bytesIn += incoming.readableBytes }
+        if state == .tunnel, let backend = exchange?.backend {
+            backend.send(incoming, flush: false)
+            return
+        }
+        if pending == nil || pending!.readableBytes == 0 {
+            pending = incoming
+        } else {
+            pending!.writeBuffer(&incoming)
+        }
+        process()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        exchange?.backend?.flush()
+        context.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { exchange?.backend?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: Input
+
+    /// Whether this connection should read more from the client right now.
+    private var wantsInput: Bool {
+        switch state {
+        case .handshaking, .idle:
+            return true
+        case .exchange:
+            guard let exchange else { return false }
+            if (pending?.readableBytes ?? 0) >= Self.maxPendingBytes { return false }
+            if !exchange.requestComplete, let backend = exchange.backend { return backend.isWritable }
+            return true
+        case .tunnel:
+            return exchange?.backend?.isWritable ?? false
+        case .closed:
+            return false
+        }
+    }
+
+    private func resumeReading() {
+        guard readSuppressed, wantsInput, let context else { return }
+        readSuppressed = false
+        context.read()
+    }
+
+    /// Moves buffered client bytes forward as far as the current state allows.
+    private func process() {
+        while let context, var buffer = pending, buffer.readableBytes > 0 {
+            switch state {
+            case .handshaking, .closed:
+                return
+            case .tunnel:
+                exchange?.backend?.send(buffer, flush: true)
+                pending = nil
+                return
+            case .idle:
+                if headStarted == nil {
+                    headStarted = .now()
+                    armTimer()
+                }
+                let result = buffer.withUnsafeReadableBytes { parser.parse($0) }
+                switch result {
+                case .needMore(let consumed):
+                    buffer.moveReaderIndex(forwardBy: consumed)
+                    pending = buffer
+                    return
+                case .failure(let error):
+                    pending = nil
+                    respondWithoutRule(status: error.status, close: true)
+                    return
+                case .response:
+                    return
+                case .request(let head, let consumed):
+                    buffer.moveReaderIndex(forwardBy: consumed)
+                    pending = buffer
+                    parser.reset()
+                    headStarted = nil
+                    handle(head, headBytes: consumed, context: context)
+                }
+            case .exchange:
+                guard let exchange, !exchange.requestComplete else { return }
+                guard let backend = exchange.backend else { return }  // connecting: keep buffering
+                let progress: BodyProgress
+                do {
+                    progress = try buffer.withUnsafeReadableBytes { try exchange.requestFramer.consume($0) }
+                } catch {
+                    // The member has part of a request: neither side can be trusted now.
+                    pending = nil
+                    exchange.closeBackend = true
+                    failExchange(status: 400, close: true)
+                    return
+                }
+                if progress.consumed > 0 {
+                    let slice = buffer.readSlice(length: progress.consumed)!
+                    exchange.bodyBytes += progress.consumed
+                    if let limit = exchange.maxBody, exchange.bodyBytes > limit {
+                        pending = nil
+                        exchange.closeBackend = true
+                        failExchange(status: 413, close: true)
+                        return
+                    }
+                    backend.send(slice, flush: false)
+                }
+                pending = buffer
+                if progress.isComplete {
+                    exchange.requestComplete = true
+                    exchange.requestSentAt = .now()
+                    backend.flush()
+                    armTimer()
+                }
+                if progress.consumed == 0 && !progress.isComplete { return }
+            }
+        }
+    }
+
+    // MARK: Requests
+
+    private func handle(_ head: RequestHead, headBytes: Int, context: ChannelHandlerContext) {
+        let runtime = worker.runtime
+        let hostBytes = head.host
+        let decision = runtime.rules.decide(
+            listener: listenerIndex,
+            host: hostBytes,
+            path: head.path,
+            client: client ?? ClientAddress(bytes: [0, 0, 0, 0])!
+        )
+        let exchange = Exchange(head: head, start: .now())
+        exchange.bytesIn = headBytes
+        self.exchange = exchange
+        enter(.exchange)
+        if !head.keepAlive || draining { closeAfterExchange = true }
+        switch decision {
+        case .noMatch:
+            finishLocally(exchange, status: 404)
+        case .deny(let rule), .sourceNotAllowed(let rule):
+            exchange.ruleIndex = rule
+            finishLocally(exchange, status: 403)
+        case .forward(let rule, let farm):
+            exchange.ruleIndex = rule
+            exchange.farmIndex = farm
+            let publishing = runtime.config.rules[rule]
+            exchange.maxBody = publishing.maxBody
+            if let limit = publishing.maxBody, case .contentLength(let length) = head.framing, length > limit {
+                finishLocally(exchange, status: 413)
+                return
+            }
+            keepAliveIdle = publishing.timeouts.idle.timeAmount
+            exchange.requestFramer = BodyFramer(head.framing)
+            if case .none = head.framing { exchange.requestComplete = true }
+            exchange.isUpgrade = head.upgrade != nil
+            exchange.boundByRequest = head.values("authorization").contains(where: BackendHandler.isConnectionBoundScheme)
+            guard let client, let member = worker.balancers[farm].pick(for: client, now: .now()) else {
+                finishLocally(exchange, status: 503)
+                return
+            }
+            exchange.member = member
+            obtainBackend(for: exchange)
+        }
+    }
+
+    /// A request answered by edgesplit itself (no rule, deny, limits). Its body, if any, is
+    /// not read: the connection closes after the answer unless the request had none.
+    private func finishLocally(_ exchange: Exchange, status: Int) {
+        if case .none = exchange.head.framing {} else { closeAfterExchange = true }
+        writeLocalResponse(status: status)
+        exchange.status = status
+        completeExchange(exchange)
+    }
+
+    private func respondWithoutRule(status: Int, close: Bool) {
+        let exchange = Exchange(head: nil, start: .now())
+        self.exchange = exchange
+        enter(.exchange)
+        closeAfterExchange = closeAfterExchange || close
+        writeLocalResponse(status: status)
+        exchange.status = status
+        completeExchange(exchange)
+    }
+
+    private func writeLocalResponse(status: Int) {
+        guard let context else { return }
+        scratch.removeAll(keepingCapacity: true)
+        var extra: [(name: [UInt8], value: [UInt8])] = []
+        if status == 503 { extra.append((Array("Retry-After".utf8), Array("10".utf8))) }
+        writeSimpleResponse(
+            status: status,
+            reason: ProxyStatus.reason(status),
+            body: ProxyStatus.body(status),
+            extraHeaders: extra,
+            close: closeAfterExchange,
+            into: &scratch
+        )
+        exchange?.bytesOut += scratch.count
+        var buffer = context.channel.allocator.buffer(capacity: scratch.count)
+        buffer.writeBytes(scratch)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    // MARK: Backend connections
+
+    private func obtainBackend(for exchange: Exchange) {
+        let key = BackendPool.Key(farm: exchange.farmIndex, member: exchange.member)
+        if let backend = bound[key] {
+            if backend.isUsable {
+                attach(backend, to: exchange)
+                return
+            }
+            bound.removeValue(forKey: key)
+            backend.close()
+        }
+        if let backend = worker.pool.take(farm: exchange.farmIndex, member: exchange.member) {
+            exchange.reusedConnection = true
+            attach(backend, to: exchange)
+            return
+        }
+        connect(exchange)
+    }
+
+    private func connect(_ exchange: Exchange) {
+        let rule = worker.runtime.config.rules[exchange.ruleIndex!]
+        exchange.reusedConnection = false
+        worker.connect(farm: exchange.farmIndex, member: exchange.member, timeout: rule.timeouts.connect.timeAmount)
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let backend):
+                    guard self.exchange === exchange, state == .exchange else {
+                        backend.close()
+                        return
+                    }
+                    worker.balancers[exchange.farmIndex].markSucceeded(exchange.member)
+                    attach(backend, to: exchange)
+                case .failure(let error):
+                    guard self.exchange === exchange, state == .exchange else { return }
+                    connectFailed(exchange, error: error)
+                }
+            }
+    }
+
+    /// Nothing reached the member: mark it failed and try one other member, once.
+    private func connectFailed(_ exchange: Exchange, error: Error) {
+        let balancer = worker.balancers[exchange.farmIndex]
+        balancer.markFailed(exchange.member, now: .now())
+        if exchange.attempts < 2, let client,
+            let next = balancer.pick(for: client, excluding: exchange.member, now: .now())
+        {
+            exchange.attempts += 1
+            exchange.member = next
+            obtainBackend(for: exchange)
+            return
+        }
+        let status = (error as? ChannelError).map { if case .connectTimeout = $0 { return 504 } else { return 502 } } ?? 502
+        failExchange(status: status, close: false)
+    }
+
+    private func attach(_ backend: BackendHandler, to exchange: Exchange) {
+        guard let context, let head = exchange.head else { return }
+        let runtime = worker.runtime
+        let rule = runtime.config.rules[exchange.ruleIndex!]
+        let farm = runtime.config.farms[exchange.farmIndex]
+        let member = farm.members[exchange.member]
+        exchange.backend = backend
+        backend.owner = self
+        worker.balancers[exchange.farmIndex].requestStarted(exchange.member)
+        exchange.countedOutstanding = true
+
+        scratch.removeAll(keepingCapacity: true)
+        var replaceHost: [UInt8]? = nil
+        if !rule.forwardOriginalHost {
+            let defaultPort = farm.tls == nil ? 80 : 443
+            let hostText = member.host.contains(":") ? "[\(member.host)]" : member.host
+            replaceHost = Array((member.port == defaultPort ? hostText : "\(hostText):\(member.port)").utf8)
+        }
+        head.writeForwarded(
+            into: &scratch,
+            edits: ForwardingEdits(
+                replaceHost: replaceHost,
+                forwardedFor: clientTextBytes,
+                forwardedProto: isTLS ? Array("https".utf8) : Array("http".utf8),
+                keepUpgrade: exchange.isUpgrade
+            )
+        )
+        var buffer = context.channel.allocator.buffer(capacity: scratch.count)
+        buffer.writeBytes(scratch)
+        backend.begin(owner: self, requestMethod: Array(head.method), head: buffer, boundByRequest: exchange.boundByRequest)
+        if exchange.requestComplete {
+            exchange.requestSentAt = .now()
+            backend.flush()
+        }
+        armTimer()
+        process()
+        backend.flush()
+        resumeReading()
+    }
+
+    // MARK: Callbacks from the member side
+
+    func backendInformational(_ head: ResponseHead) {
+        guard let context, let exchange, let request = exchange.head else { return }
+        // 1xx responses are HTTP/1.1 only (RFC 9110 §15.2).
+        guard request.version.minor >= 1 else { return }
+        scratch.removeAll(keepingCapacity: true)
+        head.writeForwarded(into: &scratch, extraHeaders: [], close: false, keepUpgrade: false)
+        exchange.bytesOut += scratch.count
+        var buffer = context.channel.allocator.buffer(capacity: scratch.count)
+        buffer.writeBytes(scratch)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        lastActivity = .now()
+    }
+
+    func backendResponseHead(_ head: ResponseHead, framing: BodyFraming) {
+        guard let context, let exchange else { return }
+        exchange.status = head.status
+        exchange.responseStarted = true
+        if case .untilClose = framing { closeAfterExchange = true }
+        if let request = exchange.head, request.version.minor == 0, case .chunked = framing {
+            // An HTTP/1.0 client cannot read chunked framing; the body ends at close.
+            closeAfterExchange = true
+        }
+        if draining { closeAfterExchange = true }
+        if !exchange.requestComplete { closeAfterExchange = true }
+        scratch.removeAll(keepingCapacity: true)
+        head.writeForwarded(into: &scratch, extraHeaders: [], close: closeAfterExchange, keepUpgrade: false)
+        exchange.bytesOut += scratch.count
+        var buffer = context.channel.allocator.buffer(capacity: scratch.count)
+        buffer.writeBytes(scratch)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        lastActivity = .now()
+        armTimer()
+    }
+
+    func backendSwitchedProtocols(_ head: ResponseHead) {
+        guard let context, let exchange else { return }
+        exchange.status = head.status
+        exchange.responseStarted = true
+        guard exchange.isUpgrade else {
+            exchange.closeBackend = true
+            failExchange(status: 502, close: true)
+            return
+        }
+        scratch.removeAll(keepingCapacity: true)
+        head.writeForwarded(into: &scratch, extraHeaders: [], close: false, keepUpgrade: true)
+        exchange.bytesOut += scratch.count
+        var buffer = context.channel.allocator.buffer(capacity: scratch.count)
+        buffer.writeBytes(scratch)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        exchange.requestComplete = true
+        enter(.tunnel)
+        logExchange(exchange)
+        if let rest = pending, rest.readableBytes > 0 {
+            exchange.backend?.send(rest, flush: true)
+            pending = nil
+        }
+        resumeReading()
+    }
+
+    func backendBody(_ slice: ByteBuffer) {
+        guard let context, let exchange else { return }
+        exchange.bytesOut += slice.readableBytes
+        context.write(wrapOutboundOut(slice), promise: nil)
+        lastActivity = .now()
+    }
+
+    func flushToClient() {
+        context?.flush()
+    }
+
+    func backendBecameWritable() {
+        resumeReading()
+    }
+
+    func backendResponseComplete(_ backend: BackendHandler, reusable: Bool) {
+        guard let exchange, exchange.backend === backend else { return }
+        exchange.backend = nil
+        let key = BackendPool.Key(farm: exchange.farmIndex, member: exchange.member)
+        if reusable && exchange.requestComplete && !exchange.closeBackend {
+            if backend.authenticationBound {
+                backend.owner = nil
+                bound[key] = backend
+            } else {
+                worker.pool.put(backend)
+            }
+        } else {
+            backend.close()
+        }
+        context?.flush()
+        completeExchange(exchange)
+    }
+
+    func backendClosedTunnel() {
+        abort()
+    }
+
+    func backendFailed(_ backend: BackendHandler, _ error: Error) {
+        guard let exchange, exchange.backend === backend else { return }
+        exchange.backend = nil
+        bound = bound.filter { $0.value !== backend }
+        backend.close()
+        if state == .tunnel || exchange.responseStarted {
+            abort()
+            return
+        }
+        // A kept-alive connection the member closed just as we reused it: nothing was
+        // processed, so a request without body can go again on a fresh connection.
+        if exchange.reusedConnection, exchange.bodyBytes == 0, case .none = exchange.head?.framing {
+            worker.balancers[exchange.farmIndex].requestFinished(exchange.member)
+            exchange.countedOutstanding = false
+            connect(exchange)
+            return
+        }
+        worker.balancers[exchange.farmIndex].markFailed(exchange.member, now: .now())
+        failExchange(status: 502, close: !exchange.requestComplete)
+    }
+
+    // MARK: Exchange end
+
+    private func failExchange(status: Int, close: Bool) {
+        guard let exchange else { return }
+        if let backend = exchange.backend {
+            exchange.backend = nil
+            backend.close()
+        }
+        if close { closeAfterExchange = true }
+        if !exchange.requestComplete { closeAfterExchange = true }
+        if exchange.responseStarted {
+            abort()
+            return
+        }
+        writeLocalResponse(status: status)
+        exchange.status = status
+        completeExchange(exchange)
+    }
+
+    private func completeExchange(_ exchange: Exchange) {
+        if exchange.countedOutstanding {
+            worker.balancers[exchange.farmIndex].requestFinished(exchange.member)
+            exchange.countedOutstanding = false
+        }
+        logExchange(exchange)
+        self.exchange = nil
+        exchangesServed += 1
+        if closeAfterExchange || draining {
+            closeGracefully()
+            return
+        }
+        enter(.idle)
+        process()
+        resumeReading()
+    }
+
+    private func logExchange(_ exchange: Exchange) {
+        guard let log = worker.accessLog, !exchange.logged else { return }
+        exchange.logged = true
+        let runtime = worker.runtime
+        let head = exchange.head
+        var record = AccessRecord(
+            start: exchange.startWall,
+            clientIP: clientText,
+            method: head.map { String(decoding: $0.method, as: UTF8.self) } ?? "-",
+            uriStem: head.map { String(decoding: $0.path, as: UTF8.self) } ?? "-",
+            uriQuery: head.map { String(decoding: $0.query, as: UTF8.self) } ?? "",
+            host: head?.host.map { String(decoding: $0, as: UTF8.self) } ?? "",
+            status: exchange.status,
+            bytesIn: exchange.bytesIn,
+            bytesOut: exchange.bytesOut,
+            timeTakenMs: Int((NIODeadline.now() - exchange.start).nanoseconds / 1_000_000),
+            rule: "",
+            farm: "",
+            member: "",
+            worker: worker.index
+        )
+        if let rule = exchange.ruleIndex { record.rule = runtime.config.rules[rule].name }
+        if exchange.farmIndex >= 0 {
+            let farm = runtime.config.farms[exchange.farmIndex]
+            record.farm = farm.name
+            if exchange.member >= 0 { record.member = farm.members[exchange.member].text }
+        }
+        log.append(record)
+    }
+
+    // MARK: Lifecycle
+
+    /// Shutdown or reload: finish the current exchange, then close; idle connections now.
+    func drain() {
+        draining = true
+        closeAfterExchange = true
+        if state == .idle || state == .handshaking, (pending?.readableBytes ?? 0) == 0 {
+            closeGracefully()
+        }
+    }
+
+    func abort() {
+        guard state != .closed else { return }
+        enter(.closed)
+        context?.close(promise: nil)
+    }
+
+    private func closeGracefully() {
+        guard let context, state != .closed else { return }
+        enter(.closed)
+        context.flush()
+        context.close(promise: nil)
+    }
+
+    private func teardown() {
+        if state != .closed { state = .closed }
+        timer?.cancel()
+        timer = nil
+        if let exchange {
+            if let backend = exchange.backend {
+                exchange.backend = nil
+                backend.close()
+            }
+            if exchange.countedOutstanding {
+                worker.balancers[exchange.farmIndex].requestFinished(exchange.member)
+                exchange.countedOutstanding = false
+            }
+            if exchange.status == 0 { exchange.status = 499 }
+            logExchange(exchange)
+            self.exchange = nil
+        }
+        for backend in bound.values { backend.close() }
+        bound.removeAll()
+        worker.unregister(self)
+    }
+
+    // MARK: Timers
+
+    private func enter(_ newState: State) {
+        state = newState
+        stateSince = .now()
+        lastActivity = stateSince
+        armTimer()
+    }
+
+    /// The moment the current state's timeout runs out.
+    private func currentDeadline() -> NIODeadline {
+        let timeouts = worker.runtime.config.timeouts
+        switch state {
+        case .handshaking:
+            return stateSince + timeouts.tlsHandshake.timeAmount
+        case .idle:
+            if let headStarted { return headStarted + timeouts.requestHead.timeAmount }
+            if exchangesServed == 0 { return stateSince + timeouts.requestHead.timeAmount }
+            return lastActivity + keepAliveIdle
+        case .exchange:
+            guard let exchange, let ruleIndex = exchange.ruleIndex else { return .distantFuture }
+            let rule = worker.runtime.config.rules[ruleIndex].timeouts
+            if exchange.requestComplete, !exchange.responseStarted, let sent = exchange.requestSentAt {
+                return sent + rule.response.timeAmount
+            }
+            return lastActivity + rule.idle.timeAmount
+        case .tunnel:
+            guard let rule = exchange?.ruleIndex else { return .distantFuture }
+            return lastActivity + worker.runtime.config.rules[rule].timeouts.idle.timeAmount
+        case .closed:
+            return .distantFuture
+        }
+    }
+
+    private func armTimer() {
+        let deadline = currentDeadline()
+        if timer != nil, deadline >= timerDeadline { return }  // the pending check comes first
+        timer?.cancel()
+        timerDeadline = deadline
+        guard deadline != .distantFuture, let context else {
+            timer = nil
+            return
+        }
+        timer = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
+            self?.timerFired()
+        }
+    }
+
+    private func timerFired() {
+        timer = nil
+        let deadline = currentDeadline()
+        guard deadline <= .now() else {
+            armTimer()
+            return
+        }
+        switch state {
+        case .handshaking, .tunnel, .closed:
+            abort()
+        case .idle:
+            if headStarted != nil {
+                // Slowloris: a head that does not complete in time gets 408 and a close.
+                closeAfterExchange = true
+                headStarted = nil
+                pending = nil
+                respondWithoutRule(status: 408, close: true)
+            } else {
+                closeGracefully()
+            }
+        case .exchange:
+            if let exchange, exchange.requestComplete, !exchange.responseStarted {
+                exchange.closeBackend = true
+                failExchange(status: 504, close: false)
+            } else {
+                abort()
+            }
+        }
+    }
+}
+
+/// One request/response pair in flight on a client connection.
+final class Exchange {
+    let head: RequestHead?
+    let start: NIODeadline
+    let startWall: timespec
+    var ruleIndex: Int?
+    var farmIndex = -1
+    var member = -1
+    var attempts = 1
+    var backend: BackendHandler?
+    var requestFramer = BodyFramer(.none)
+    var requestComplete = false
+    var requestSentAt: NIODeadline?
+    var responseStarted = false
+    var reusedConnection = false
+    var boundByRequest = false
+    var isUpgrade = false
+    var closeBackend = false
+    var countedOutstanding = false
+    var logged = false
+    var maxBody: UInt64?
+    var bodyBytes = 0
+    var status = 0
+    var bytesIn = 0
+    var bytesOut = 0
+
+    init(head: RequestHead?, start: NIODeadline) {
+        self.head = head
+        self.start = start
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        self.startWall = now
+    }
+}
+
+extension ClientAddress {
+    init?(socketAddress: SocketAddress) {
+        switch socketAddress {
+        case .v4(let address):
+            var raw = address.address.sin_addr
+            self.init(bytes: withUnsafeBytes(of: &raw) { Array($0) })
+        case .v6(let address):
+            var raw = address.address.sin6_addr
+            self.init(bytes: withUnsafeBytes(of: &raw) { Array($0) })
+        default:
+            return nil
+        }
+    }
+}
+
+extension Swift.Duration {
+    /// The same span as a NIO `TimeAmount` (nanosecond precision).
+    public var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,94 @@
+import Affinity
+import NIOCore
+import Publishing
+
+/// Picks a farm member for a request, on one worker.
+///
+/// `source` persistence is a Maglev table over the members that are up, keyed by the same
+/// masked-address hash the kernel uses for workers. Member ids come from the member's text
+/// (`host:port`), never from its position, so every edgesplit host with the same
+/// configuration picks the same member for a client without sharing state, and a member
+/// going down moves only its own clients.
+///
+/// Passive health: a member whose connection is refused, reset or times out is skipped for
+/// `failureHold`; when every member is out the caller answers 503.
+final class FarmBalancer {
+    let farm: Farm
+    let farmIndex: Int
+    let memberIDs: [UInt32]
+    let mask: AffinityMask
+    let seed: UInt32
+    /// How long a member that failed a connection is left out.
+    static let failureHold = TimeAmount.seconds(5)
+
+    private var downUntil: [NIODeadline?]
+    private var outstanding: [Int]
+    private var table: MaglevTable?
+    private var tableMembers: [Bool] = []
+    private var resolved: [Bool]
+
+    init(farm: Farm, farmIndex: Int, addresses: [SocketAddress?], mask: AffinityMask, seed: UInt32) {
+        self.farm = farm
+        self.farmIndex = farmIndex
+        self.memberIDs = farm.members.map { Self.memberID($0.text) }
+        self.mask = mask
+        self.seed = seed
+        self.downUntil = Array(repeating: nil, count: farm.members.count)
+        self.outstanding = Array(repeating: 0, count: farm.members.count)
+        self.resolved = addresses.map { $0 != nil }
+    }
+
+    /// A stable 32-bit id from the member's configured text (FNV-1a).
+    static func memberID(_ text: String) -> UInt32 {
+        var hash: UInt32 = 0x811c_9dc5
+        for byte in text.utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 0x0100_0193
+        }
+        return hash
+    }
+
+    func isAvailable(_ member: Int, now: NIODeadline) -> Bool {
+        guard resolved[member] else { return false }
+        if let until = downUntil[member], until > now { return false }
+        return true
+    }
+
+    /// The member for `client`, skipping `excluding` (a member that just failed); nil when
+    /// no member is available.
+    func pick(for client: ClientAddress, excluding: Int? = nil, now: NIODeadline) -> Int? {
+        var available = (0..<memberIDs.count).map { isAvailable($0, now: now) }
+        if let excluding { available[excluding] = false }
+        guard available.contains(true) else { return nil }
+        switch farm.persistence {
+        case .none:
+            var best: Int?
+            for member in available.indices where available[member] {
+                if best == nil || outstanding[member] < outstanding[best!] { best = member }
+            }
+            return best
+        default:
+            if table == nil || tableMembers != available {
+                let members = available.indices.filter { available[$0] }.map {
+                    MaglevMember(id: memberIDs[$0], weight: 1)
+                }
+                table = MaglevTable(members: members)
+                tableMembers = available
+            }
+            let hash = AffinityHash.hash(client, mask: mask, seed: seed)
+            let id = table!.member(forHash: hash)
+            return memberIDs.firstIndex(of: id)
+        }
+    }
+
+    func markFailed(_ member: Int, now: NIODeadline) {
+        downUntil[member] = now + Self.failureHold
+    }
+
+    func markSucceeded(_ member: Int) {
+        downUntil[member] = nil
+    }
+
+    func requestStarted(_ member: Int) { outstanding[member] += 1 }
+    func requestFinished(_ member: Int) { outstanding[member] -= 1 }
+}

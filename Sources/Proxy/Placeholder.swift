@@ -1,1 +1,0 @@
-// Proxy: placeholder until its first real file lands.

@@ -1,0 +1,85 @@
+import HTTP1
+import NIOCore
+import NIOSSL
+import Publishing
+
+/// A validated configuration compiled for serving: the rule table, TLS contexts built from
+/// the certificate files, and farm members resolved to socket addresses. Immutable and
+/// shared by every worker; a reload builds a new one.
+public final class RuntimeConfiguration: Sendable {
+    public let config: EdgesplitConfig
+    public let rules: RuleTable
+    /// By listener index; nil for plain-HTTP listeners.
+    public let listenerCertificates: [ListenerCertificates?]
+    /// By farm index; nil for plain-HTTP farms.
+    public let backendTLS: [BackendTLSContext?]
+    /// By farm index, then member index; nil when the name did not resolve at start.
+    public let memberAddresses: [[SocketAddress?]]
+    public let headLimits: HeadLimits
+    /// Problems that do not stop serving (unresolvable member names, `verify: false`).
+    public let warnings: [String]
+
+    public init(config: EdgesplitConfig, readFile: (String) throws -> [UInt8]) throws {
+        var tlsErrors: [TLSSetupError] = []
+        var warnings: [String] = []
+        var certificates: [ListenerCertificates?] = []
+        for listener in config.listeners {
+            guard let tls = listener.tls else {
+                certificates.append(nil)
+                continue
+            }
+            do {
+                certificates.append(try ListenerCertificates(listener: listener, tls: tls, readFile: readFile))
+            } catch let error as TLSSetupError {
+                tlsErrors.append(error)
+                certificates.append(nil)
+            }
+        }
+        var backendTLS: [BackendTLSContext?] = []
+        var addresses: [[SocketAddress?]] = []
+        for farm in config.farms {
+            if let tls = farm.tls {
+                do {
+                    backendTLS.append(try BackendTLSContext(farm: farm, tls: tls, readFile: readFile))
+                } catch let error as TLSSetupError {
+                    tlsErrors.append(error)
+                    backendTLS.append(nil)
+                }
+                if !tls.verify {
+                    warnings.append("farm '\(farm.name)': member certificates are not verified (verify: false)")
+                }
+            } else {
+                backendTLS.append(nil)
+            }
+            addresses.append(
+                farm.members.map { member in
+                    do {
+                        return try SocketAddress.makeAddressResolvingHost(member.host, port: member.port)
+                    } catch {
+                        warnings.append(
+                            "farm '\(farm.name)': member '\(member.text)' does not resolve (\(error)); it is unavailable"
+                        )
+                        return nil
+                    }
+                }
+            )
+        }
+        if !tlsErrors.isEmpty { throw TLSSetupErrors(errors: tlsErrors) }
+        self.config = config
+        self.rules = RuleTable(config: config)
+        self.listenerCertificates = certificates
+        self.backendTLS = backendTLS
+        self.memberAddresses = addresses
+        self.headLimits = HeadLimits(
+            maxRequestLine: Int(config.http.maxRequestLine),
+            maxHeaderBytes: Int(config.http.maxHeaderBytes)
+        )
+        self.warnings = warnings
+    }
+}
+
+/// Every TLS problem of a configuration at once, so `check` lists them all.
+public struct TLSSetupErrors: Error, CustomStringConvertible, Sendable {
+    public let errors: [TLSSetupError]
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}

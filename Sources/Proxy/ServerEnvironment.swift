@@ -1,0 +1,37 @@
+import Logging
+
+/// What the data plane needs from the world outside the configuration: how to read the
+/// files a configuration names, where to log, and whether to steer in the kernel.
+///
+/// Certificate and key files are read through `readFile` so that the embedded demo can
+/// serve its in-memory certificates under `demo:` names and tests can inject bytes; in
+/// production it reads the file system.
+public struct ServerEnvironment: Sendable {
+    public var readFile: @Sendable (String) throws -> [UInt8]
+    public var logger: Logger
+    /// Load the kernel steering program (needs root or CAP_BPF); `false` = plain reuseport.
+    public var kernelSteering: Bool
+    /// Root of the pinned BPF state (`<pinRoot>/<instance>/…`).
+    public var pinRoot: String
+    /// Overrides the configured worker count (tests, `--workers`).
+    public var workers: Int?
+
+    public init(
+        readFile: @escaping @Sendable (String) throws -> [UInt8] = ServerEnvironment.readFileFromDisk,
+        logger: Logger = Logger(label: "edgesplit"),
+        kernelSteering: Bool = true,
+        pinRoot: String = "/sys/fs/bpf/edgesplit",
+        workers: Int? = nil
+    ) {
+        self.readFile = readFile
+        self.logger = logger
+        self.kernelSteering = kernelSteering
+        self.pinRoot = pinRoot
+        self.workers = workers
+    }
+
+    /// Reads a whole file; errors name the path and the reason.
+    @Sendable public static func readFileFromDisk(_ path: String) throws -> [UInt8] {
+        try FileBytes.read(path)
+    }
+}

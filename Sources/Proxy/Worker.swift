@@ -1,0 +1,119 @@
+import Affinity
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Publishing
+
+/// One worker: a SwiftNIO event loop and everything that belongs to it.
+///
+/// The kernel steering program sends every connection of a client (or NAT prefix) to the
+/// same worker, so the state kept here — backend connection pool, farm balancers, the
+/// access-log buffer — is owned by one thread and needs no locks. Every method runs on
+/// `eventLoop`.
+final class Worker {
+    let index: Int
+    let eventLoop: EventLoop
+    let runtime: RuntimeConfiguration
+    let balancers: [FarmBalancer]
+    let pool = BackendPool()
+    let accessLog: AccessLogBuffer?
+    /// Client connections open on this worker, for draining on shutdown.
+    private(set) var clients: [ObjectIdentifier: ClientHandler] = [:]
+    private(set) var draining = false
+    private var flushTask: RepeatedTask?
+    private var drainedPromise: EventLoopPromise<Void>?
+
+    init(index: Int, eventLoop: EventLoop, runtime: RuntimeConfiguration, accessLog: AccessLog?) {
+        self.index = index
+        self.eventLoop = eventLoop
+        self.runtime = runtime
+        let config = runtime.config
+        let mask = AffinityMask(ipv4Prefix: config.affinity.ipv4Prefix, ipv6Prefix: config.affinity.ipv6Prefix)
+        self.balancers = config.farms.enumerated().map { index, farm in
+            FarmBalancer(
+                farm: farm,
+                farmIndex: index,
+                addresses: runtime.memberAddresses[index],
+                mask: mask,
+                seed: config.affinity.seed
+            )
+        }
+        self.accessLog = accessLog.map(AccessLogBuffer.init(log:))
+        if let buffer = self.accessLog {
+            flushTask = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                buffer.flush()
+            }
+        }
+    }
+
+    func register(_ client: ClientHandler) {
+        clients[ObjectIdentifier(client)] = client
+        if draining { client.drain() }
+    }
+
+    func unregister(_ client: ClientHandler) {
+        clients.removeValue(forKey: ObjectIdentifier(client))
+        if draining, clients.isEmpty {
+            drainedPromise?.succeed(())
+            drainedPromise = nil
+        }
+    }
+
+    /// Graceful stop: idle connections close now, busy ones after their current response.
+    /// The future completes when the last client connection has closed.
+    func drain() -> EventLoopFuture<Void> {
+        draining = true
+        pool.closeAll()
+        if clients.isEmpty { return eventLoop.makeSucceededVoidFuture() }
+        let promise = drainedPromise ?? eventLoop.makePromise()
+        drainedPromise = promise
+        for client in clients.values { client.drain() }
+        return promise.futureResult
+    }
+
+    /// Ends every remaining connection (the drain deadline passed).
+    func closeAll() {
+        for client in clients.values { client.abort() }
+        pool.closeAll()
+    }
+
+    func stop() {
+        flushTask?.cancel()
+        accessLog?.flush()
+    }
+
+    /// Opens a connection to a farm member on this worker's loop; the handler comes back
+    /// ready to carry one exchange at a time.
+    func connect(farm farmIndex: Int, member: Int, timeout: TimeAmount) -> EventLoopFuture<BackendHandler> {
+        guard let address = runtime.memberAddresses[farmIndex][member] else {
+            return eventLoop.makeFailedFuture(BackendError.unresolved)
+        }
+        let farm = runtime.config.farms[farmIndex]
+        let tls = runtime.backendTLS[farmIndex]
+        let handler = BackendHandler(worker: self, farmIndex: farmIndex, member: member)
+        let serverName = tls?.serverName(for: farm.members[member])
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                do {
+                    if let tls {
+                        let ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: serverName)
+                        try channel.pipeline.syncOperations.addHandler(ssl)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .connect(to: address)
+            .map { _ in handler }
+    }
+}
+
+enum BackendError: Error {
+    case unresolved
+    case closedBeforeResponse
+    case malformedResponse(String)
+}

@@ -1,0 +1,44 @@
+import Foundation
+import Proxy
+import Publishing
+
+/// Loading a configuration file the way `check`, `serve` and `demo` share: every problem
+/// printed as `file:line:column: severity: message`, errors stop the command.
+enum ConfigurationFile {
+    struct Invalid: Error {}
+
+    /// Parses and validates YAML text; prints diagnostics to stderr.
+    static func load(yaml: String, file: String) throws -> EdgesplitConfig {
+        let result = ConfigLoader.load(yaml: yaml, file: file)
+        for diagnostic in result.diagnostics { printError(diagnostic.description) }
+        guard let config = result.config else { throw Invalid() }
+        return config
+    }
+
+    static func load(path: String) throws -> EdgesplitConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            printError("\(path): error: cannot read the configuration file")
+            throw Invalid()
+        }
+        return try load(yaml: String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    /// Builds TLS contexts and resolves members; prints certificate errors with positions.
+    static func compile(
+        _ config: EdgesplitConfig,
+        readFile: (String) throws -> [UInt8] = { try ServerEnvironment.readFileFromDisk($0) }
+    ) throws -> RuntimeConfiguration {
+        do {
+            let runtime = try RuntimeConfiguration(config: config, readFile: readFile)
+            for warning in runtime.warnings { printError("edgesplit: warning: \(warning)") }
+            return runtime
+        } catch let errors as TLSSetupErrors {
+            for error in errors.errors { printError(error.description) }
+            throw Invalid()
+        }
+    }
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}

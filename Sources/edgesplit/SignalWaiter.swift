@@ -1,0 +1,33 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Blocks until SIGTERM or SIGINT. The signals are ignored by default handlers from
+/// construction on, so one that arrives during start-up is not lost.
+final class SignalWaiter {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private var sources: [DispatchSourceSignal] = []
+    private var received = ""
+    private let queue = DispatchQueue(label: "edgesplit.signals")
+
+    init() {
+        for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { [weak self] in
+                guard let self, self.received.isEmpty else { return }
+                self.received = name
+                self.semaphore.signal()
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// The name of the signal that arrived.
+    func wait() -> String {
+        semaphore.wait()
+        return queue.sync { received }
+    }
+}
