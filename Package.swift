@@ -96,6 +96,7 @@ let package = Package(
             name: "DemoTests",
             dependencies: [
                 "Demo",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
