@@ -112,9 +112,21 @@ public final class DemoDeployment: Sendable {
     ///
     /// - Throws: ``DemoError/noSuchFile(path:available:)`` for any other path.
     public func readFile(_ path: String) throws -> [UInt8] {
-        guard let bytes = files[path] else { throw DemoError.noSuchFile(path: path, available: filePaths) }
-        return bytes
+        try fileReader(path)
     }
+
+    /// ``readFile(_:)`` as a closure, the shape a certificate loader takes.
+    public var fileReader: @Sendable (String) throws -> [UInt8] {
+        { [files, filePaths] path in
+            guard let bytes = files[path] else { throw DemoError.noSuchFile(path: path, available: filePaths) }
+            return bytes
+        }
+    }
+
+    /// What to tell the user next to the curl commands.
+    public static let curlNote =
+        "These commands use -k because the demo's public certificate is self-signed and made at start-up; "
+        + "--resolve sends the demo names to 127.0.0.1 without DNS. Never use -k against a real server."
 
     /// One ready-to-paste curl command per scenario, for the configured ports.
     public var curlExamples: [String] { scenarios().map(\.command) }

@@ -6,6 +6,8 @@ public enum DemoError: Error, Equatable, CustomStringConvertible {
     case invalidIPAddress(String)
     /// A validity period that ends before it starts.
     case invalidValidity(days: Int)
+    /// A private key PEM that is not the key of the certificate it came with.
+    case keyDoesNotMatchCertificate
     /// A backend's listening socket reported no port (should not happen on TCP).
     case noLocalPort(name: String)
 
@@ -17,6 +19,8 @@ public enum DemoError: Error, Equatable, CustomStringConvertible {
             return "demo: '\(text)' is not an IPv4 or IPv6 address (subject alternative name)"
         case .invalidValidity(let days):
             return "demo: validity of \(days) days; expected at least 1 day"
+        case .keyDoesNotMatchCertificate:
+            return "demo: the private key does not belong to the certificate"
         case .noLocalPort(let name):
             return "demo: backend '\(name)' has no local port after bind"
         }

@@ -104,6 +104,16 @@ final class CertificateFactoryTests: XCTestCase {
         }
     }
 
+    func testWrappingPEMChecksTheKeyBelongsToTheCertificate() throws {
+        let one = try CertificateFactory.selfSigned(commonName: "a", dnsNames: ["a"])
+        let other = try CertificateFactory.selfSigned(commonName: "b", dnsNames: ["b"])
+        let wrapped = try IssuedCertificate(certificatePEM: one.certificatePEM, privateKeyPEM: one.privateKeyPEM)
+        XCTAssertEqual(wrapped.certificate, one.certificate)
+        XCTAssertThrowsError(try IssuedCertificate(certificatePEM: one.certificatePEM, privateKeyPEM: other.privateKeyPEM)) {
+            XCTAssertEqual($0 as? DemoError, .keyDoesNotMatchCertificate)
+        }
+    }
+
     func testSelfSignedCoversWildcardNamesAndAddresses() throws {
         let issued = try CertificateFactory.selfSigned(
             commonName: "webext.contoso.test",

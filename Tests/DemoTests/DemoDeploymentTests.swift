@@ -91,6 +91,8 @@ final class DemoDeploymentTests: XCTestCase {
             XCTAssertEqual(available, demo.filePaths)
         }
         XCTAssertThrowsError(try demo.readFile("/etc/passwd"))
+        XCTAssertEqual(try demo.fileReader("demo:public.pem"), try demo.readFile("demo:public.pem"))
+        XCTAssertThrowsError(try demo.fileReader("demo:other"))
     }
 
     /// What the proxy will do when it re-encrypts: trust only the internal CA and verify the
