@@ -31,6 +31,8 @@ public final class DemoBackend: Sendable {
     public var connectionsAccepted: Int { activity.snapshot.connectionsAccepted }
     /// Responses written so far.
     public var requestsAnswered: Int { activity.snapshot.requestsAnswered }
+    /// UCWA long polls (pending GETs) received and put on hold so far.
+    public var holdsStarted: Int { activity.snapshot.holdsStarted }
     /// UCWA long polls abandoned because the connection closed before the hold ended: shows
     /// that a client's disconnect travelled through the proxy to the backend.
     public var holdsCancelled: Int { activity.snapshot.holdsCancelled }

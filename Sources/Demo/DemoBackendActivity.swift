@@ -11,6 +11,7 @@ final class DemoBackendActivity: Sendable {
     struct Counters {
         var connectionsAccepted = 0
         var requestsAnswered = 0
+        var holdsStarted = 0
         var holdsCancelled = 0
         var open: [ObjectIdentifier: any Channel] = [:]
     }
@@ -28,6 +29,7 @@ final class DemoBackendActivity: Sendable {
     }
 
     func answered() { counters.withLockedValue { $0.requestsAnswered += 1 } }
+    func holdStarted() { counters.withLockedValue { $0.holdsStarted += 1 } }
     func holdCancelled() { counters.withLockedValue { $0.holdsCancelled += 1 } }
 
     var snapshot: Counters { counters.withLockedValue { $0 } }

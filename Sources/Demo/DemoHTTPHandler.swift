@@ -75,6 +75,7 @@ final class DemoHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             write(response, for: head, context: context)
         case .hold(let seconds, let response):
             // Non-blocking: the event loop keeps serving other connections while this one waits.
+            activity.holdStarted()
             held = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(Int64(seconds))) {
                 self.held = nil
                 self.write(response, for: head, context: context)

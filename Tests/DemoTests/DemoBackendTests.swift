@@ -179,7 +179,11 @@ final class DemoBackendTests: XCTestCase {
 
             try await RawHTTPConnection.with(port: backend.port) { connection in
                 try await connection.request("/ucwa/v1/applications/101/events?timeout=60")
-                try await Task.sleep(for: .milliseconds(100))
+                let held = ContinuousClock.now + .seconds(3)
+                while backend.holdsStarted == 0, ContinuousClock.now < held {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                XCTAssertEqual(backend.holdsStarted, 1)
             }
             let deadline = ContinuousClock.now + .seconds(3)
             while backend.holdsCancelled == 0, ContinuousClock.now < deadline {
