@@ -1,1 +1,0 @@
-// Demo: placeholder until its first real file lands.

@@ -1,5 +1,0 @@
-import XCTest
-
-final class DemoPlaceholder: XCTestCase {
-    func testPlaceholder() {}
-}
