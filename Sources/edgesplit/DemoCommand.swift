@@ -1,9 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
+import Demo
+import Logging
+import NIOPosix
+import Proxy
 
-struct DemoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "demo", abstract: "Not available yet.")
+/// `edgesplit demo`: the embedded default. No file is needed: the certificates are made in
+/// memory and a small Lync deployment (a Front End pool of two members and a Director)
+/// runs in-process behind edgesplit.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run edgesplit on an embedded demo: a self-signed certificate and Lync-like local backends.",
+        discussion: "Listens on 127.0.0.1 only. Stop it with Ctrl-C."
+    )
 
-    func run() throws {
-        throw ValidationError("`edgesplit demo` is not available yet")
+    @Option(help: "Port of the demo's HTTPS listener.")
+    var httpsPort = 8443
+
+    @Option(help: "Port of the demo's HTTP listener.")
+    var httpPort = 8080
+
+    @Flag(name: .customLong("no-bpf"), help: "Do not load the kernel steering program.")
+    var noBPF = false
+
+    @Option(help: "Number of workers (default: CPUs).")
+    var workers: Int?
+
+    @Flag(help: "Print the demo's configuration and exit.")
+    var printConfig = false
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let deployment = try await DemoDeployment(httpsPort: httpsPort, httpPort: httpPort, on: group)
+        defer { try? group.syncShutdownGracefully() }
+        if printConfig {
+            print(deployment.configurationYAML)
+            try await deployment.stop()
+            return
+        }
+        let runtime: RuntimeConfiguration
+        do {
+            let config = try ConfigurationFile.load(yaml: deployment.configurationYAML, file: "<demo>")
+            runtime = try ConfigurationFile.compile(config, readFile: deployment.fileReader)
+        } catch is ConfigurationFile.Invalid {
+            try await deployment.stop()
+            throw ExitCode(1)
+        }
+        let steer = !noBPF && geteuid() == 0
+        var environment = ServerEnvironment(logger: Logger(label: "edgesplit"), kernelSteering: steer, workers: workers)
+        if !noBPF && !steer {
+            environment.kernelSteering = false
+        }
+        let instance = runtime.config.instance
+        try Runner.run(runtime: runtime, environment: environment) { server in
+            var text = "\nedgesplit demo is up. Try:\n"
+            let ports = server.boundPorts
+            for scenario in deployment.scenarios(httpsPort: ports.first, httpPort: ports.dropFirst().first) {
+                text += "\n  # \(scenario.title) — expect \(scenario.expectation)\n  \(scenario.command)\n"
+            }
+            text += "\n\(DemoDeployment.curlNote)\n"
+            if server.steeringWarning == nil {
+                text += "\nKernel steering: edgesplit maps show --instance \(instance)"
+                text += "\n                 edgesplit maps where 127.0.0.1 --instance \(instance)\n"
+            } else if geteuid() != 0 {
+                text += "\nRun as root to see kernel steering (edgesplit maps show --instance \(instance)).\n"
+            }
+            text += "\nStop with Ctrl-C.\n"
+            print(text)
+        }
+        try await deployment.stop()
     }
 }
