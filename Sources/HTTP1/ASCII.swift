@@ -61,14 +61,17 @@ public enum ASCII {
     }
 
     /// Whether a byte may appear in `uri-host [ ":" port ]` (RFC 3986 §3.2.2: reg-name,
-    /// IP-literal in brackets, pct-encoded), which is what Host and an absolute-form authority carry.
+    /// IP-literal in brackets, pct-encoded), which is what Host and an absolute-form authority
+    /// carry; `@` (userinfo) and `,` are refused.
     @inlinable
     public static func isAuthorityChar(_ c: UInt8) -> Bool {
         switch c {
         case 0x30...0x39, 0x41...0x5A, 0x61...0x7A:
             return true
-        // - . _ ~ ! $ & ' ( ) * + , ; = % : [ ]
-        case 0x2D, 0x2E, 0x5F, 0x7E, 0x21, 0x24, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x2B, 0x2C, 0x3B, 0x3D,
+        // - . _ ~ ! $ & ' ( ) * + ; = % : [ ]
+        // The comma, although a sub-delim, is left out: `Host: a, b` reads as a list to some
+        // servers, which would route on a different host than the proxy did.
+        case 0x2D, 0x2E, 0x5F, 0x7E, 0x21, 0x24, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x2B, 0x3B, 0x3D,
              0x25, 0x3A, 0x5B, 0x5D:
             return true
         default:

@@ -1,5 +1,5 @@
 /// How a reverse proxy changes a request head before sending it upstream.
-public struct ForwardingEdits: Sendable, Hashable {
+public struct ForwardingEdits: Sendable {
     /// Host value to send instead of the received one (for origins that expect their own name).
     /// When nil the received host is sent (for absolute-form, the target's authority, RFC 9112
     /// §3.2.2).
@@ -12,12 +12,18 @@ public struct ForwardingEdits: Sendable, Hashable {
     public var forwardedProto: [UInt8]?
     /// Forward an upgrade request (WebSocket) as one: keep Upgrade and send `Connection: Upgrade`.
     public var keepUpgrade: Bool
+    /// Fields the proxy adds at the end (for example `Connection: close` towards an origin it
+    /// will not reuse, or X-Forwarded-Host). Names that are not tokens are skipped and control
+    /// bytes in values become SP.
+    public var extraHeaders: [(name: [UInt8], value: [UInt8])]
 
-    public init(replaceHost: [UInt8]? = nil, forwardedFor: [UInt8] = [], forwardedProto: [UInt8]? = nil, keepUpgrade: Bool = false) {
+    public init(replaceHost: [UInt8]? = nil, forwardedFor: [UInt8] = [], forwardedProto: [UInt8]? = nil, keepUpgrade: Bool = false,
+                extraHeaders: [(name: [UInt8], value: [UInt8])] = []) {
         self.replaceHost = replaceHost
         self.forwardedFor = forwardedFor
         self.forwardedProto = forwardedProto
         self.keepUpgrade = keepUpgrade
+        self.extraHeaders = extraHeaders
     }
 
     public static let protoHTTPS: [UInt8] = Array("https".utf8)
@@ -134,7 +140,8 @@ extension RequestHead {
     ///   replaces the received Host (RFC 9112 §3.2.2); a request without Host (HTTP/1.0) gets one
     ///   first, since HTTP/1.1 requires it.
     /// - X-Forwarded-For gets the client appended to its last line, or is added at the end;
-    ///   X-Forwarded-Proto is replaced in place (further copies dropped) or added at the end.
+    ///   X-Forwarded-Proto is replaced in place (further copies dropped) or added at the end;
+    ///   `edits.extraHeaders` come last.
     public func writeForwarded(into out: inout [UInt8], edits: ForwardingEdits) {
         let storage = headers.storage
         let fields = headers.fields
@@ -225,6 +232,7 @@ extension RequestHead {
             if let proto = edits.forwardedProto, !protoWritten {
                 appendSanitisedField(&out, name: "X-Forwarded-Proto".utf8, value: proto)
             }
+            for extra in edits.extraHeaders { appendSanitisedField(&out, name: extra.name, value: extra.value) }
             appendCRLF(&out)
         }
     }

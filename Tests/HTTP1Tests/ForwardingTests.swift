@@ -117,6 +117,12 @@ final class ForwardingTests: XCTestCase {
                        "POST /x HTTP/1.1\r\nHost: int\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 1.1.1.1, 2.2.2.2\r\nContent-Length: 2\r\n\r\n")
     }
 
+    func testExtraRequestHeaders() {
+        let edits = ForwardingEdits(forwardedFor: bytes("1.2.3.4"), extraHeaders: [(name: bytes("Connection"), value: bytes("close")), (name: bytes("X-Forwarded-Host"), value: bytes("pub"))])
+        XCTAssertEqual(forward("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n", edits),
+                       "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4\r\nConnection: close\r\nX-Forwarded-Host: pub\r\n\r\n")
+    }
+
     func testInjectedLineBreaksInEditsAreNeutralised() {
         let edits = ForwardingEdits(replaceHost: bytes("h\r\nX-Evil: 1"), forwardedFor: bytes("1.2.3.4\r\nX: y"))
         XCTAssertEqual(forward("GET / HTTP/1.1\r\nHost: h\r\n\r\n", edits),

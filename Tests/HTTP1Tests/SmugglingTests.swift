@@ -151,6 +151,8 @@ final class SmugglingTests: XCTestCase {
         XCTAssertEqual(requestError("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), .invalidHost)
         XCTAssertEqual(requestError("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), .invalidHost)
         XCTAssertEqual(requestError("GET / HTTP/1.1\r\nHost: user@h\r\n\r\n"), .invalidHost)
+        XCTAssertEqual(requestError("GET / HTTP/1.1\r\nHost: a, b\r\n\r\n"), .invalidHost)
+        XCTAssertEqual(requestError("GET / HTTP/1.1\r\nHost: a,b\r\n\r\n"), .invalidHost)
         XCTAssertEqual(requestError(bytes("GET / HTTP/1.1\r\nHost: h") + [0xFF] + bytes("\r\n\r\n")), .invalidHost)
     }
 
