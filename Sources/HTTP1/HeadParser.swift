@@ -76,8 +76,7 @@ public struct HeadParser: Sendable {
         let n = bytes.count
         var i = 0
         while i < n {
-            var j = i
-            while j < n && bytes[j] != ASCII.lf { j &+= 1 }
+            let j = indexOfLF(bytes, from: i)
             if j == n {
                 // The line goes on in a later call. Check the limits now so that a client cannot
                 // make us buffer an endless line.
@@ -291,6 +290,58 @@ public struct HeadParser: Sendable {
     }
 }
 
+// MARK: - Line scanning
+
+/// The index of the first LF in `bytes[from...]`, or `bytes.count`. Scans eight bytes at a time
+/// (SWAR zero-byte test on `word ^ 0x0A…0A`), since this loop sees every byte of every head.
+@inline(__always)
+private func indexOfLF(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int {
+    let n = bytes.count
+    var j = from
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    let lfs: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
+    while j + 8 <= n {
+        let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: j, as: UInt64.self)) ^ lfs
+        let found = (word &- ones) & ~word & highs
+        if found != 0 { return j + found.trailingZeroBitCount / 8 }
+        j += 8
+    }
+    while j < n && bytes[j] != ASCII.lf { j += 1 }
+    return j
+}
+
+/// The index of the first byte in `p[from..<end]` failing `isValid`, or nil. Bytes are checked
+/// eight at a time for the only candidates (bytes below `threshold`, and DEL); a word holding
+/// one is then checked byte by byte. Field values and targets are most of a head's bytes.
+@inline(__always)
+private func firstInvalidByte(_ p: UnsafeBufferPointer<UInt8>, _ from: Int, _ end: Int, threshold: UInt8,
+                              _ isValid: (UInt8) -> Bool) -> Int? {
+    var v = from
+    if let base = p.baseAddress {
+        let raw = UnsafeRawPointer(base)
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let below = ones &* UInt64(threshold)
+        let dels = ones &* 0x7F
+        while v &+ 8 <= end {
+            let word = raw.loadUnaligned(fromByteOffset: v, as: UInt64.self)
+            let low = (word &- below) & ~word & highs
+            let x = word ^ dels
+            let del = (x &- ones) & ~x & highs
+            if (low | del) != 0 {
+                for k in v..<(v &+ 8) where !isValid(p[k]) { return k }
+            }
+            v &+= 8
+        }
+    }
+    while v < end {
+        if !isValid(p[v]) { return v }
+        v &+= 1
+    }
+    return nil
+}
+
 // MARK: - Start lines
 
 /// The parsed start line; request and status line fields share one struct.
@@ -364,9 +415,8 @@ private func parseRequestLine(_ p: UnsafeBufferPointer<UInt8>, end: Int) -> Resu
     let target = (sp1 + 1)..<sp2
     // The target is passed on byte for byte: bytes >= 0x80 and %-escapes are fine, but SP and
     // control bytes would let two parsers disagree on where it ends.
-    for k in target {
-        let c = p[k]
-        if c <= 0x20 || c == 0x7F { return .failure(c == ASCII.cr ? .bareCR : .invalidTarget) }
+    if let k = firstInvalidByte(p, target.lowerBound, target.upperBound, threshold: 0x21, { $0 > 0x20 && $0 != 0x7F }) {
+        return .failure(p[k] == ASCII.cr ? .bareCR : .invalidTarget)
     }
     let version: HTTPVersion
     switch parseVersion(p, (sp2 + 1)..<end) {
@@ -487,7 +537,7 @@ private func parseFieldLine(_ p: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) ->
         return .failure(.invalidFieldName)
     }
     if k == l { return .failure(.emptyFieldName) }
-    for v in (k + 1)..<end where !ASCII.isFieldValueChar(p[v]) {
+    if let v = firstInvalidByte(p, k + 1, end, threshold: 0x20, ASCII.isFieldValueChar) {
         return .failure(p[v] == ASCII.cr ? .bareCR : .invalidFieldValue)
     }
     return .success(HeaderField(name: l..<k, value: trimOWS(p, (k + 1)..<end)))

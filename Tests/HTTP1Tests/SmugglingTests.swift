@@ -99,6 +99,35 @@ final class SmugglingTests: XCTestCase {
         XCTAssertNotNil(parseRequest("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\tb\r\n\r\n"), "HTAB is allowed")
     }
 
+    /// Values and targets are checked eight bytes at a time; every position must still count.
+    func testBadByteAtEveryPositionOfLongValueAndTarget() {
+        let filler = [UInt8](repeating: 0x61, count: 37)
+        for position in 0..<filler.count {
+            for (byte, allowed) in [(UInt8(0x00), false), (0x01, false), (0x1F, false), (0x7F, false), (0x0B, false),
+                                    (0x09, true), (0x20, true), (0x80, true), (0xFF, true), (0x7E, true)] {
+                var value = filler
+                value[position] = byte
+                let request = bytes("GET / HTTP/1.1\r\nHost: h\r\nX-Long: a") + value + bytes("z\r\n\r\n")
+                let (result, _) = feed(request)
+                if allowed {
+                    guard case .request(let head, _) = result else { return XCTFail("byte \(byte) at \(position): \(result)") }
+                    XCTAssertEqual(head.firstValue("x-long"), bytes("a") + value + bytes("z"))
+                } else {
+                    XCTAssertEqual(result, .failure(.invalidFieldValue), "byte \(byte) at \(position)")
+                }
+                var target = bytes("/") + filler
+                target[position + 1] = byte
+                let (targetResult, _) = feed(bytes("GET ") + target + bytes(" HTTP/1.1\r\nHost: h\r\n\r\n"))
+                if byte > 0x20 && byte != 0x7F {
+                    guard case .request(let head, _) = targetResult else { return XCTFail("byte \(byte) at \(position): \(targetResult)") }
+                    XCTAssertEqual(Array(head.target), target)
+                } else {
+                    XCTAssertEqual(targetResult, .failure(.invalidTarget), "byte \(byte) at \(position)")
+                }
+            }
+        }
+    }
+
     func testControlBytesAndSpaceInTarget() {
         XCTAssertEqual(requestError("GET /a b HTTP/1.1\r\nHost: h\r\n\r\n"), .invalidTarget)
         XCTAssertEqual(requestError("GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n"), .invalidTarget)
