@@ -135,7 +135,8 @@ extension RequestHead {
     ///   Transfer-Encoding are always kept: the body is forwarded verbatim (still chunked), so its
     ///   framing must reach the origin unchanged.
     /// - For an upgrade request with `keepUpgrade`, Upgrade is kept and `Connection: Upgrade` sent
-    ///   where the first Connection field was (RFC 9110 §7.8).
+    ///   where the first Connection field was (RFC 9110 §7.8). An Upgrade offering h2c is never
+    ///   kept.
     /// - Host is replaced in place when `replaceHost` is set; for absolute-form the authority
     ///   replaces the received Host (RFC 9112 §3.2.2); a request without Host (HTTP/1.0) gets one
     ///   first, since HTTP/1.1 requires it.
@@ -145,7 +146,9 @@ extension RequestHead {
     public func writeForwarded(into out: inout [UInt8], edits: ForwardingEdits) {
         let storage = headers.storage
         let fields = headers.fields
-        let upgrading = edits.keepUpgrade && upgradeRange != nil
+        // An h2c upgrade is never passed on: RFC 9113 §3.1 retired it, and a proxy that relays it
+        // lets the client speak HTTP/2 straight to the origin, past every rule the proxy applies.
+        let upgrading = edits.keepUpgrade && upgradeRange != nil && !upgradeListContains("h2c")
         out.reserveCapacity(out.count + storage.count + 128)
         storage.withUnsafeBufferPointer { p in
             out.append(contentsOf: UnsafeBufferPointer(rebasing: p[methodRange]))

@@ -40,6 +40,28 @@ public struct RequestHead: Sendable, Hashable {
     /// lists `upgrade` (RFC 9110 §7.8); a stray Upgrade field alone means nothing.
     public var upgrade: [UInt8]? { upgradeRange.map { Array(headers.storage[$0]) } }
 
+    /// Whether this is a WebSocket opening handshake (RFC 6455 §4.1): Connection lists `upgrade`
+    /// and an Upgrade field lists `websocket`. The data plane keeps upgrades only for these.
+    public var isWebSocketUpgrade: Bool { upgradeRange != nil && upgradeListContains("websocket") }
+
+    /// Whether any Upgrade field offers the protocol `name` (lowercase), ignoring versions.
+    func upgradeListContains(_ name: StaticString) -> Bool {
+        headers.storage.withUnsafeBufferPointer { p in
+            for field in headers.fields where equalsLowercase(p, field.name, "upgrade") {
+                var found = false
+                forEachListElement(p, field.value) { element in
+                    // protocol = protocol-name ["/" protocol-version] (RFC 9110 §7.8)
+                    var end = element.lowerBound
+                    while end < element.upperBound && p[end] != 0x2F { end += 1 }
+                    if equalsLowercase(p, element.lowerBound..<end, name) { found = true }
+                    return !found
+                }
+                if found { return true }
+            }
+            return false
+        }
+    }
+
     /// The path: for origin-form the target up to `?`; for absolute-form the part after the
     /// authority up to `?` (`/` when empty, RFC 9112 §3.2.2); for asterisk-form `*`.
     public var path: ArraySlice<UInt8> {

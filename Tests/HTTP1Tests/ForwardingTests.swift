@@ -110,6 +110,20 @@ final class ForwardingTests: XCTestCase {
                        "GET /ws HTTP/1.1\r\nHost: h\r\n\r\n")
     }
 
+    func testH2CUpgradeNeverForwarded() throws {
+        let input = "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
+        XCTAssertEqual(forward(input, ForwardingEdits(keepUpgrade: true)), "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        let sneaky = "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nUpgrade: H2C\r\n\r\n"
+        XCTAssertEqual(forward(sneaky, ForwardingEdits(keepUpgrade: true)), "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    }
+
+    func testWebSocketUpgradeDetection() throws {
+        XCTAssertEqual(parseRequest("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: WebSocket\r\n\r\n")?.isWebSocketUpgrade, true)
+        XCTAssertEqual(parseRequest("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: foo/1, websocket\r\n\r\n")?.isWebSocketUpgrade, true)
+        XCTAssertEqual(parseRequest("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n")?.isWebSocketUpgrade, false)
+        XCTAssertEqual(parseRequest("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n")?.isWebSocketUpgrade, false)
+    }
+
     func testAllEditsTogether() {
         let input = "POST /x HTTP/1.1\r\nHost: pub\r\nX-Forwarded-Proto: http\r\nX-Forwarded-For: 1.1.1.1\r\nContent-Length: 2\r\n\r\n"
         let edits = ForwardingEdits(replaceHost: bytes("int"), forwardedFor: bytes("2.2.2.2"), forwardedProto: ForwardingEdits.protoHTTPS)
