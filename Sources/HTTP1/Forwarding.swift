@@ -254,7 +254,12 @@ extension ResponseHead {
     ///   proxy MUST remove the Content-Length before forwarding (RFC 9112 §6.3 rule 3).
     /// - A 101 with `keepUpgrade` keeps Upgrade and gets `Connection: Upgrade`; otherwise
     ///   `close` adds `Connection: close`.
-    public func writeForwarded(into out: inout [UInt8], extraHeaders: [(name: [UInt8], value: [UInt8])] = [], close: Bool, keepUpgrade: Bool) {
+    /// - `dechunked`: the caller will send the body de-chunked (`BodyProgress.payload`) to an
+    ///   HTTP/1.0 client, which does not know chunked (RFC 9112 §6.1): Transfer-Encoding and
+    ///   Content-Length are dropped and `Connection: close` is sent, the body ending at close.
+    public func writeForwarded(into out: inout [UInt8], extraHeaders: [(name: [UInt8], value: [UInt8])] = [], close: Bool, keepUpgrade: Bool,
+                               dechunked: Bool = false) {
+        let close = close || dechunked
         let storage = headers.storage
         let fields = headers.fields
         let upgrading = keepUpgrade && isSwitchingProtocols
@@ -271,10 +276,12 @@ extension ResponseHead {
                     break
                 case .upgrade:
                     if upgrading { appendField(&out, p, field) }
-                case .transferEncoding, .host:
+                case .host:
                     appendField(&out, p, field)
+                case .transferEncoding:
+                    if !dechunked { appendField(&out, p, field) }
                 case .contentLength:
-                    if !hadConflictingFraming { appendField(&out, p, field) }
+                    if !hadConflictingFraming && !dechunked { appendField(&out, p, field) }
                 case .other, .xForwardedFor, .xForwardedProto:
                     if !listedInConnection(p, field.name, connectionTokens) { appendField(&out, p, field) }
                 }

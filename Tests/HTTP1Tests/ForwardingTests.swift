@@ -182,6 +182,13 @@ final class ForwardingTests: XCTestCase {
                        "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: abc=\r\n\r\n")
     }
 
+    func testDechunkedForHTTP10Client() throws {
+        let head = try XCTUnwrap(parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"))
+        var out: [UInt8] = []
+        head.writeForwarded(into: &out, close: false, keepUpgrade: false, dechunked: true)
+        XCTAssertEqual(text(out), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+    }
+
     func testConflictingFramingDropsContentLength() {
         XCTAssertEqual(forwardResponse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n", close: true),
                        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
