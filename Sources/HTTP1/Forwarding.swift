@@ -13,8 +13,8 @@ public struct ForwardingEdits: Sendable {
     /// Forward an upgrade request (WebSocket) as one: keep Upgrade and send `Connection: Upgrade`.
     public var keepUpgrade: Bool
     /// Fields the proxy adds at the end (for example `Connection: close` towards an origin it
-    /// will not reuse, or X-Forwarded-Host). Names that are not tokens are skipped and control
-    /// bytes in values become SP.
+    /// will not reuse, or X-Forwarded-Host). Names that are not tokens, Content-Length and
+    /// Transfer-Encoding are skipped; control bytes in values become SP.
     public var extraHeaders: [(name: [UInt8], value: [UInt8])]
 
     public init(replaceHost: [UInt8]? = nil, forwardedFor: [UInt8] = [], forwardedProto: [UInt8]? = nil, keepUpgrade: Bool = false,
@@ -110,6 +110,15 @@ where N.Element == UInt8, V.Element == UInt8 {
     appendCRLF(&out)
 }
 
+/// A caller-supplied extra field. Content-Length and Transfer-Encoding are refused: the framing
+/// of a forwarded message is the received one, and a second copy would desynchronise the peer.
+private func appendExtraField(_ out: inout [UInt8], name: [UInt8], value: [UInt8]) {
+    if ASCII.equalsCaseInsensitive(name, "content-length".utf8) || ASCII.equalsCaseInsensitive(name, "transfer-encoding".utf8) {
+        return
+    }
+    appendSanitisedField(&out, name: name, value: value)
+}
+
 private func appendSanitisedValue<V: Collection>(_ out: inout [UInt8], _ value: V) where V.Element == UInt8 {
     for c in value { out.append(ASCII.isFieldValueChar(c) ? c : ASCII.sp) }
 }
@@ -156,15 +165,14 @@ extension RequestHead {
             out.append(contentsOf: UnsafeBufferPointer(rebasing: p[targetRange]))
             appendStatic(&out, " HTTP/1.1\r\n")
 
-            var kinds = [FieldKind]()
-            kinds.reserveCapacity(fields.count)
             var hasHost = false
             var lastXFF = -1
             for (index, field) in fields.enumerated() {
-                let kind = FieldKind.of(p, field.name)
-                kinds.append(kind)
-                if kind == .host { hasHost = true }
-                if kind == .xForwardedFor { lastXFF = index }
+                switch FieldKind.of(p, field.name) {
+                case .host: hasHost = true
+                case .xForwardedFor: lastXFF = index
+                default: break
+                }
             }
 
             if !hasHost {
@@ -180,7 +188,7 @@ extension RequestHead {
             var connectionWritten = false
             var protoWritten = false
             for (index, field) in fields.enumerated() {
-                switch kinds[index] {
+                switch FieldKind.of(p, field.name) {
                 case .host:
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: p[field.name]))
                     appendStatic(&out, ": ")
@@ -235,7 +243,7 @@ extension RequestHead {
             if let proto = edits.forwardedProto, !protoWritten {
                 appendSanitisedField(&out, name: "X-Forwarded-Proto".utf8, value: proto)
             }
-            for extra in edits.extraHeaders { appendSanitisedField(&out, name: extra.name, value: extra.value) }
+            for extra in edits.extraHeaders { appendExtraField(&out, name: extra.name, value: extra.value) }
             appendCRLF(&out)
         }
     }
@@ -291,7 +299,7 @@ extension ResponseHead {
             } else if close {
                 appendStatic(&out, "Connection: close\r\n")
             }
-            for extra in extraHeaders { appendSanitisedField(&out, name: extra.name, value: extra.value) }
+            for extra in extraHeaders { appendExtraField(&out, name: extra.name, value: extra.value) }
             appendCRLF(&out)
         }
     }
@@ -311,7 +319,7 @@ public func writeSimpleResponse(status: Int, reason: String, body: String, extra
     appendDecimal(&out, bodyBytes.count)
     appendCRLF(&out)
     if close { appendStatic(&out, "Connection: close\r\n") }
-    for extra in extraHeaders { appendSanitisedField(&out, name: extra.name, value: extra.value) }
+    for extra in extraHeaders { appendExtraField(&out, name: extra.name, value: extra.value) }
     appendCRLF(&out)
     out.append(contentsOf: bodyBytes)
 }

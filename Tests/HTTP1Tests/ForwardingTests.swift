@@ -197,6 +197,9 @@ final class ForwardingTests: XCTestCase {
     func testExtraHeadersSanitised() {
         XCTAssertEqual(forwardResponse("HTTP/1.1 200 OK\r\n\r\n", extra: [(name: bytes("Bad Name"), value: bytes("x")), (name: bytes("X"), value: bytes("a\r\nb"))]),
                        "HTTP/1.1 200 OK\r\nX: a  b\r\n\r\n")
+        XCTAssertEqual(forwardResponse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n",
+                                       extra: [(name: bytes("content-length"), value: bytes("5")), (name: bytes("Transfer-Encoding"), value: bytes("chunked"))]),
+                       "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n", "framing fields cannot be added")
     }
 
     // MARK: Simple responses
