@@ -56,6 +56,10 @@ public struct HeadParser: Sendable {
     }
 
     /// Prepares for the next message on the same connection.
+    ///
+    /// A returned head owns its bytes (the buffer moves into it, no copy), so the next head gets a
+    /// fresh buffer reserved at about twice the previous head's size; reusing the old one would
+    /// only trigger a copy-on-write while the previous head is still in flight.
     public mutating func reset() {
         phase = .startLine
         buffer.removeAll(keepingCapacity: true)
