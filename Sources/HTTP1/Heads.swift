@@ -115,7 +115,7 @@ public struct ResponseHead: Sendable, Hashable {
     public var isInformational: Bool { status >= 100 && status < 200 && status != 101 }
     /// 101: after this head the connection carries the upgraded protocol (RFC 9110 §15.2.2).
     public var isSwitchingProtocols: Bool { status == 101 }
-    /// The Upgrade value of a 101 (or any response carrying one).
+    /// The Upgrade value when Connection lists `upgrade` (as a 101 does), else nil.
     public var upgrade: [UInt8]? { upgradeRange.map { Array(headers.storage[$0]) } }
 
     /// The body length per RFC 9112 §6.3, which depends on the request: a response to HEAD
