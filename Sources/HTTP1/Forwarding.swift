@@ -1,0 +1,325 @@
+/// How a reverse proxy changes a request head before sending it upstream.
+public struct ForwardingEdits: Sendable {
+    /// Host value to send instead of the received one (for origins that expect their own name).
+    /// When nil the received host is sent (for absolute-form, the target's authority, RFC 9112
+    /// §3.2.2).
+    public var replaceHost: [UInt8]?
+    /// The client address as text, appended to X-Forwarded-For (`existing, ip`) or set when the
+    /// request had none. Empty leaves X-Forwarded-For as received.
+    public var forwardedFor: [UInt8]
+    /// `https` or `http`, replacing any received X-Forwarded-Proto (a client must not be able to
+    /// claim TLS it did not use). Nil leaves X-Forwarded-Proto as received.
+    public var forwardedProto: [UInt8]?
+    /// Forward an upgrade request (WebSocket) as one: keep Upgrade and send `Connection: Upgrade`.
+    public var keepUpgrade: Bool
+    /// Fields the proxy adds at the end (for example `Connection: close` towards an origin it
+    /// will not reuse, or X-Forwarded-Host). Names that are not tokens, Content-Length and
+    /// Transfer-Encoding are skipped; control bytes in values become SP.
+    public var extraHeaders: [(name: [UInt8], value: [UInt8])]
+
+    public init(replaceHost: [UInt8]? = nil, forwardedFor: [UInt8] = [], forwardedProto: [UInt8]? = nil, keepUpgrade: Bool = false,
+                extraHeaders: [(name: [UInt8], value: [UInt8])] = []) {
+        self.replaceHost = replaceHost
+        self.forwardedFor = forwardedFor
+        self.forwardedProto = forwardedProto
+        self.keepUpgrade = keepUpgrade
+        self.extraHeaders = extraHeaders
+    }
+
+    public static let protoHTTPS: [UInt8] = Array("https".utf8)
+    public static let protoHTTP: [UInt8] = Array("http".utf8)
+}
+
+// MARK: - Field classification
+
+/// Fields the forwarders treat specially, recognised by length and then a case-insensitive match.
+enum FieldKind {
+    case other, host, connection, proxyConnection, keepAlive, te, upgrade, transferEncoding
+    case contentLength, xForwardedFor, xForwardedProto
+
+    static func of(_ p: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> FieldKind {
+        switch r.count {
+        case 2: return equalsLowercase(p, r, "te") ? .te : .other
+        case 4: return equalsLowercase(p, r, "host") ? .host : .other
+        case 7: return equalsLowercase(p, r, "upgrade") ? .upgrade : .other
+        case 10:
+            if equalsLowercase(p, r, "connection") { return .connection }
+            return equalsLowercase(p, r, "keep-alive") ? .keepAlive : .other
+        case 14: return equalsLowercase(p, r, "content-length") ? .contentLength : .other
+        case 15: return equalsLowercase(p, r, "x-forwarded-for") ? .xForwardedFor : .other
+        case 16: return equalsLowercase(p, r, "proxy-connection") ? .proxyConnection : .other
+        case 17:
+            if equalsLowercase(p, r, "transfer-encoding") { return .transferEncoding }
+            return equalsLowercase(p, r, "x-forwarded-proto") ? .xForwardedProto : .other
+        default: return .other
+        }
+    }
+}
+
+/// Whether a field is named by a Connection option and so is hop-by-hop (RFC 9110 §7.6.1).
+/// Callers never ask this for Host, Content-Length or Transfer-Encoding: a client listing those
+/// in Connection must not be able to strip the framing the proxy relies on.
+private func listedInConnection(_ p: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ tokens: [[UInt8]]) -> Bool {
+    for token in tokens where token.count == r.count {
+        var equal = true
+        var k = 0
+        for i in r {
+            if ASCII.lower(p[i]) != token[k] {
+                equal = false
+                break
+            }
+            k += 1
+        }
+        if equal { return true }
+    }
+    return false
+}
+
+// MARK: - Writing helpers
+
+@inline(__always)
+func appendStatic(_ out: inout [UInt8], _ s: StaticString) {
+    out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+}
+
+@inline(__always)
+private func appendCRLF(_ out: inout [UInt8]) {
+    out.append(ASCII.cr)
+    out.append(ASCII.lf)
+}
+
+/// `name: value CRLF` for fields taken from a parsed head (already validated).
+@inline(__always)
+private func appendField(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, _ field: HeaderField) {
+    out.append(contentsOf: UnsafeBufferPointer(rebasing: p[field.name]))
+    out.append(ASCII.colon)
+    out.append(ASCII.sp)
+    out.append(contentsOf: UnsafeBufferPointer(rebasing: p[field.value]))
+    appendCRLF(&out)
+}
+
+/// `name: value CRLF` for values supplied by the proxy itself. A name that is not a token is
+/// skipped and control bytes in the value become SP, so no caller can inject a line break.
+private func appendSanitisedField<N: Collection, V: Collection>(_ out: inout [UInt8], name: N, value: V)
+where N.Element == UInt8, V.Element == UInt8 {
+    guard !name.isEmpty, name.allSatisfy(ASCII.isTokenChar) else { return }
+    out.append(contentsOf: name)
+    out.append(ASCII.colon)
+    out.append(ASCII.sp)
+    appendSanitisedValue(&out, value)
+    appendCRLF(&out)
+}
+
+/// A caller-supplied extra field. Content-Length and Transfer-Encoding are refused: the framing
+/// of a forwarded message is the received one, and a second copy would desynchronise the peer.
+private func appendExtraField(_ out: inout [UInt8], name: [UInt8], value: [UInt8]) {
+    if ASCII.equalsCaseInsensitive(name, "content-length".utf8) || ASCII.equalsCaseInsensitive(name, "transfer-encoding".utf8) {
+        return
+    }
+    appendSanitisedField(&out, name: name, value: value)
+}
+
+private func appendSanitisedValue<V: Collection>(_ out: inout [UInt8], _ value: V) where V.Element == UInt8 {
+    for c in value { out.append(ASCII.isFieldValueChar(c) ? c : ASCII.sp) }
+}
+
+private func appendDecimal(_ out: inout [UInt8], _ value: Int) {
+    if value < 0 {
+        out.append(0x2D)
+        appendDecimal(&out, -value)
+        return
+    }
+    if value >= 10 { appendDecimal(&out, value / 10) }
+    out.append(UInt8(0x30 + value % 10))
+}
+
+// MARK: - Requests
+
+extension RequestHead {
+    /// Appends the head to send upstream: `method SP target SP HTTP/1.1`, then the fields in
+    /// received order and case, then CRLF CRLF.
+    ///
+    /// - Hop-by-hop fields are dropped (RFC 9110 §7.6.1): Connection, Proxy-Connection, Keep-Alive,
+    ///   TE, Upgrade and every field named in Connection, except that Host, Content-Length and
+    ///   Transfer-Encoding are always kept: the body is forwarded verbatim (still chunked), so its
+    ///   framing must reach the origin unchanged.
+    /// - For an upgrade request with `keepUpgrade`, Upgrade is kept and `Connection: Upgrade` sent
+    ///   where the first Connection field was (RFC 9110 §7.8). An Upgrade offering h2c is never
+    ///   kept.
+    /// - Host is replaced in place when `replaceHost` is set; for absolute-form the authority
+    ///   replaces the received Host (RFC 9112 §3.2.2); a request without Host (HTTP/1.0) gets one
+    ///   first, since HTTP/1.1 requires it.
+    /// - X-Forwarded-For gets the client appended to its last line, or is added at the end;
+    ///   X-Forwarded-Proto is replaced in place (further copies dropped) or added at the end;
+    ///   `edits.extraHeaders` come last.
+    public func writeForwarded(into out: inout [UInt8], edits: ForwardingEdits) {
+        let storage = headers.storage
+        let fields = headers.fields
+        // An h2c upgrade is never passed on: RFC 9113 §3.1 retired it, and a proxy that relays it
+        // lets the client speak HTTP/2 straight to the origin, past every rule the proxy applies.
+        let upgrading = edits.keepUpgrade && upgradeRange != nil && !upgradeListContains("h2c")
+        out.reserveCapacity(out.count + storage.count + 128)
+        storage.withUnsafeBufferPointer { p in
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[methodRange]))
+            out.append(ASCII.sp)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[targetRange]))
+            appendStatic(&out, " HTTP/1.1\r\n")
+
+            var hasHost = false
+            var lastXFF = -1
+            for (index, field) in fields.enumerated() {
+                switch FieldKind.of(p, field.name) {
+                case .host: hasHost = true
+                case .xForwardedFor: lastXFF = index
+                default: break
+                }
+            }
+
+            if !hasHost {
+                appendStatic(&out, "Host: ")
+                if let replace = edits.replaceHost {
+                    appendSanitisedValue(&out, replace)
+                } else if let hostRange {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: p[hostRange]))
+                }
+                appendCRLF(&out)
+            }
+
+            var connectionWritten = false
+            var protoWritten = false
+            for (index, field) in fields.enumerated() {
+                switch FieldKind.of(p, field.name) {
+                case .host:
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: p[field.name]))
+                    appendStatic(&out, ": ")
+                    if let replace = edits.replaceHost {
+                        appendSanitisedValue(&out, replace)
+                    } else if let hostRange {
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: p[hostRange]))
+                    }
+                    appendCRLF(&out)
+                case .connection:
+                    if upgrading && !connectionWritten {
+                        appendStatic(&out, "Connection: Upgrade\r\n")
+                        connectionWritten = true
+                    }
+                case .upgrade:
+                    if upgrading { appendField(&out, p, field) }
+                case .proxyConnection, .keepAlive, .te:
+                    break
+                case .transferEncoding, .contentLength:
+                    appendField(&out, p, field)
+                case .xForwardedFor:
+                    if index == lastXFF && !edits.forwardedFor.isEmpty {
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: p[field.name]))
+                        appendStatic(&out, ": ")
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: p[field.value]))
+                        if !field.value.isEmpty { appendStatic(&out, ", ") }
+                        appendSanitisedValue(&out, edits.forwardedFor)
+                        appendCRLF(&out)
+                    } else if !listedInConnection(p, field.name, connectionTokens) || !edits.forwardedFor.isEmpty {
+                        appendField(&out, p, field)
+                    }
+                case .xForwardedProto:
+                    if let proto = edits.forwardedProto {
+                        if !protoWritten {
+                            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[field.name]))
+                            appendStatic(&out, ": ")
+                            appendSanitisedValue(&out, proto)
+                            appendCRLF(&out)
+                            protoWritten = true
+                        }
+                    } else if !listedInConnection(p, field.name, connectionTokens) {
+                        appendField(&out, p, field)
+                    }
+                case .other:
+                    if !listedInConnection(p, field.name, connectionTokens) { appendField(&out, p, field) }
+                }
+            }
+            if upgrading && !connectionWritten { appendStatic(&out, "Connection: Upgrade\r\n") }
+            if lastXFF < 0 && !edits.forwardedFor.isEmpty {
+                appendSanitisedField(&out, name: "X-Forwarded-For".utf8, value: edits.forwardedFor)
+            }
+            if let proto = edits.forwardedProto, !protoWritten {
+                appendSanitisedField(&out, name: "X-Forwarded-Proto".utf8, value: proto)
+            }
+            for extra in edits.extraHeaders { appendExtraField(&out, name: extra.name, value: extra.value) }
+            appendCRLF(&out)
+        }
+    }
+}
+
+// MARK: - Responses
+
+extension ResponseHead {
+    /// Appends the head to send to the client: `HTTP/1.1 code reason` (reason as received), the
+    /// fields in received order and case, `extraHeaders`, CRLF CRLF.
+    ///
+    /// - Hop-by-hop fields are dropped as for requests (Transfer-Encoding kept: the body is
+    ///   forwarded verbatim). Repeated fields such as Set-Cookie and WWW-Authenticate stay
+    ///   separate lines in order (RFC 9110 §5.3).
+    /// - With ``hadConflictingFraming`` Content-Length is dropped: Transfer-Encoding won, and a
+    ///   proxy MUST remove the Content-Length before forwarding (RFC 9112 §6.3 rule 3).
+    /// - A 101 with `keepUpgrade` keeps Upgrade and gets `Connection: Upgrade`; otherwise
+    ///   `close` adds `Connection: close`.
+    /// - `dechunked`: the caller will send the body de-chunked (`BodyProgress.payload`) to an
+    ///   HTTP/1.0 client, which does not know chunked (RFC 9112 §6.1): Transfer-Encoding and
+    ///   Content-Length are dropped and `Connection: close` is sent, the body ending at close.
+    public func writeForwarded(into out: inout [UInt8], extraHeaders: [(name: [UInt8], value: [UInt8])] = [], close: Bool, keepUpgrade: Bool,
+                               dechunked: Bool = false) {
+        let close = close || dechunked
+        let storage = headers.storage
+        let fields = headers.fields
+        let upgrading = keepUpgrade && isSwitchingProtocols
+        out.reserveCapacity(out.count + storage.count + 64)
+        storage.withUnsafeBufferPointer { p in
+            appendStatic(&out, "HTTP/1.1 ")
+            appendDecimal(&out, status)
+            out.append(ASCII.sp)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[reasonRange]))
+            appendCRLF(&out)
+            for field in fields {
+                switch FieldKind.of(p, field.name) {
+                case .connection, .proxyConnection, .keepAlive, .te:
+                    break
+                case .upgrade:
+                    if upgrading { appendField(&out, p, field) }
+                case .host:
+                    appendField(&out, p, field)
+                case .transferEncoding:
+                    if !dechunked { appendField(&out, p, field) }
+                case .contentLength:
+                    if !hadConflictingFraming && !dechunked { appendField(&out, p, field) }
+                case .other, .xForwardedFor, .xForwardedProto:
+                    if !listedInConnection(p, field.name, connectionTokens) { appendField(&out, p, field) }
+                }
+            }
+            if upgrading {
+                appendStatic(&out, "Connection: Upgrade\r\n")
+            } else if close {
+                appendStatic(&out, "Connection: close\r\n")
+            }
+            for extra in extraHeaders { appendExtraField(&out, name: extra.name, value: extra.value) }
+            appendCRLF(&out)
+        }
+    }
+}
+
+/// Appends a complete short response generated by the proxy itself (errors, redirects):
+/// `text/plain; charset=utf-8` with an exact Content-Length, `Connection: close` when `close`.
+/// Control bytes in `reason` and in extra values become SP, so nothing can inject lines.
+public func writeSimpleResponse(status: Int, reason: String, body: String, extraHeaders: [(name: [UInt8], value: [UInt8])] = [], close: Bool, into out: inout [UInt8]) {
+    let bodyBytes = body.utf8
+    out.reserveCapacity(out.count + 128 + bodyBytes.count)
+    appendStatic(&out, "HTTP/1.1 ")
+    appendDecimal(&out, status)
+    out.append(ASCII.sp)
+    appendSanitisedValue(&out, reason.utf8)
+    appendStatic(&out, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+    appendDecimal(&out, bodyBytes.count)
+    appendCRLF(&out)
+    if close { appendStatic(&out, "Connection: close\r\n") }
+    for extra in extraHeaders { appendExtraField(&out, name: extra.name, value: extra.value) }
+    appendCRLF(&out)
+    out.append(contentsOf: bodyBytes)
+}

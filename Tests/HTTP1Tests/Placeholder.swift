@@ -1,5 +1,0 @@
-import XCTest
-
-final class HTTP1Placeholder: XCTestCase {
-    func testPlaceholder() {}
-}
