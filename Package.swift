@@ -2,7 +2,8 @@
 import PackageDescription
 
 /// Pure targets (Affinity, Publishing, HTTP1) build in the Swift 6 language mode and import
-/// neither NIO nor libbpf; the shells (Steering, Proxy, the CLI) stay thin around them.
+/// neither NIO nor libbpf; the shells (Steering, Proxy, Demo, the CLI) stay thin around them
+/// and build in the Swift 5 mode, where NIO's event-loop-confined handlers need no ceremony.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -107,5 +108,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EdgesplitTests", dependencies: ["edgesplit"]),
-    ]
+    ],
+    swiftLanguageModes: [.v5]
 )

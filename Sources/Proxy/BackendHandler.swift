@@ -198,8 +198,14 @@ final class BackendHandler: ChannelDuplexHandler {
                 }
                 state = .body(framer)
                 if progress.consumed > 0 {
-                    let slice = buffer.readSlice(length: progress.consumed)!
-                    owner.backendBody(slice)
+                    if owner.wantsDechunkedBody {
+                        for range in progress.payload {
+                            owner.backendBody(buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count)!)
+                        }
+                        buffer.moveReaderIndex(forwardBy: progress.consumed)
+                    } else {
+                        owner.backendBody(buffer.readSlice(length: progress.consumed)!)
+                    }
                 }
                 if progress.isComplete {
                     finishResponse()

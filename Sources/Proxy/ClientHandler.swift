@@ -67,6 +67,9 @@ final class ClientHandler: ChannelDuplexHandler {
 
     var isClientWritable: Bool { context?.channel.isWritable ?? false }
 
+    /// Whether response bodies must be de-chunked for this client (HTTP/1.0).
+    var wantsDechunkedBody: Bool { exchange?.dechunk ?? false }
+
     // MARK: ChannelHandler
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -267,7 +270,7 @@ final class ClientHandler: ChannelDuplexHandler {
             keepAliveIdle = publishing.timeouts.idle.timeAmount
             exchange.requestFramer = BodyFramer(head.framing)
             if case .none = head.framing { exchange.requestComplete = true }
-            exchange.isUpgrade = head.upgrade != nil
+            exchange.isUpgrade = head.isWebSocketUpgrade
             exchange.boundByRequest = head.values("authorization").contains(where: BackendHandler.isConnectionBoundScheme)
             guard let client, let member = worker.balancers[farm].pick(for: client, now: .now()) else {
                 finishLocally(exchange, status: 503)
@@ -433,13 +436,21 @@ final class ClientHandler: ChannelDuplexHandler {
         exchange.responseStarted = true
         if case .untilClose = framing { closeAfterExchange = true }
         if let request = exchange.head, request.version.minor == 0, case .chunked = framing {
-            // An HTTP/1.0 client cannot read chunked framing; the body ends at close.
+            // An HTTP/1.0 client cannot read chunked framing: the payload is sent bare and
+            // the body ends at close (RFC 9112 §7.1).
             closeAfterExchange = true
+            exchange.dechunk = true
         }
         if draining { closeAfterExchange = true }
         if !exchange.requestComplete { closeAfterExchange = true }
         scratch.removeAll(keepingCapacity: true)
-        head.writeForwarded(into: &scratch, extraHeaders: [], close: closeAfterExchange, keepUpgrade: false)
+        head.writeForwarded(
+            into: &scratch,
+            extraHeaders: [],
+            close: closeAfterExchange,
+            keepUpgrade: false,
+            dechunked: exchange.dechunk
+        )
         exchange.bytesOut += scratch.count
         var buffer = context.channel.allocator.buffer(capacity: scratch.count)
         buffer.writeBytes(scratch)
@@ -577,7 +588,7 @@ final class ClientHandler: ChannelDuplexHandler {
             clientIP: clientText,
             method: head.map { String(decoding: $0.method, as: UTF8.self) } ?? "-",
             uriStem: head.map { String(decoding: $0.path, as: UTF8.self) } ?? "-",
-            uriQuery: head.map { String(decoding: $0.query, as: UTF8.self) } ?? "",
+            uriQuery: head?.query.map { String(decoding: $0, as: UTF8.self) } ?? "",
             host: head?.host.map { String(decoding: $0, as: UTF8.self) } ?? "",
             status: exchange.status,
             bytesIn: exchange.bytesIn,
@@ -739,6 +750,8 @@ final class Exchange {
     var reusedConnection = false
     var boundByRequest = false
     var isUpgrade = false
+    /// The client speaks HTTP/1.0 and the response is chunked: send payload bytes only.
+    var dechunk = false
     var closeBackend = false
     var countedOutstanding = false
     var logged = false

@@ -119,7 +119,7 @@ public final class ProxyServer {
                             var name: String? = nil
                             if case .hostname(let hostname) = result { name = hostname }
                             let tls = NIOSSLServerHandler(context: certificates.context(forServerName: name))
-                            return channel.pipeline.addHandler(tls, position: .before(handler))
+                            return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(tls, position: .before(handler)) }
                         }
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(sni))
                     }
