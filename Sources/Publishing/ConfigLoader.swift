@@ -65,10 +65,19 @@ struct ConfigReader {
 
     init(file: String) { self.file = file }
 
+    /// More than this many diagnostics are summarized: past a point they are noise.
+    static let maximumDiagnostics = 200
+
     var sortedDiagnostics: [ConfigDiagnostic] {
-        diagnostics.enumerated().sorted { a, b in
+        let sorted = diagnostics.enumerated().sorted { a, b in
             a.element.position == b.element.position ? a.offset < b.offset : a.element.position < b.element.position
         }.map(\.element)
+        guard sorted.count > Self.maximumDiagnostics else { return sorted }
+        var shown = Array(sorted.prefix(Self.maximumDiagnostics))
+        let hidden = sorted.count - shown.count
+        let severity: ConfigDiagnostic.Severity = sorted.dropFirst(shown.count).contains { $0.severity == .error } ? .error : .warning
+        shown.append(ConfigDiagnostic(severity: severity, position: sorted[shown.count].position, message: "\(hidden) more diagnostics not shown"))
+        return shown
     }
 
     // MARK: Diagnostics
@@ -253,7 +262,7 @@ struct ConfigReader {
     private mutating func readListenerTLS(_ node: Node, path: String, owner: String) -> ListenerTLS? {
         guard let fields = readFields(of: node, path: path, owner: owner, allowed: ConfigKeys.listenerTLS) else { return nil }
         let minVersion = fields["min_version"].flatMap { choice($0, fields.sub("min_version"), TLSMinimumVersion.self) }
-        if fields["min_version"] != nil, minVersion == nil { return nil }
+        var ok = !(fields["min_version"] != nil && minVersion == nil)
         guard let certsNode = required(fields, "certificates", "a list of certificates") else { return nil }
         guard let items = list(certsNode, fields.sub("certificates")) else { return nil }
         if items.isEmpty {
@@ -261,7 +270,6 @@ struct ConfigReader {
             return nil
         }
         var certificates: [CertificateSource] = []
-        var ok = true
         for (i, item) in items.enumerated() {
             let itemPath = "\(fields.sub("certificates"))[\(i)]"
             guard let c = readFields(of: item, path: itemPath, owner: itemPath, allowed: ConfigKeys.certificate) else { ok = false; continue }
@@ -382,7 +390,7 @@ struct ConfigReader {
                 if !Self.isCookieName(text) {
                     error("\(fields.sub("cookie_name")): expected a cookie name (letters, digits and !#$%&'*+-.^_`|~), got '\(text)'", at: n)
                     ok = false
-                } else if persistence != .cookie {
+                } else if persistence != .cookie, text != Farm.defaultCookieName {
                     warning("\(fields.sub("cookie_name")): ignored unless persistence is cookie (it is \(persistence.rawValue))", at: n)
                 }
                 cookieName = text
