@@ -49,6 +49,8 @@ extension ConfigReader {
                 continue
             }
             let name = scalar.string
+            // Top-level `x-…` keys are ignored: a place to define anchors for reuse.
+            if path.isEmpty, name.hasPrefix("x-") { continue }
             guard allowed.contains(name) else {
                 var message = "unknown key '\(name)' \(owner.hasPrefix("at ") ? owner : "in \(owner)")"
                 if let suggestion = Suggestion.closest(to: name, among: allowed) {

@@ -353,6 +353,14 @@ final class DiagnosticTests: XCTestCase {
           - { name: b, public_names: [b.contoso.com], farm: pool01, timeouts: *lync }
         """)
         XCTAssertEqual(config?.rules.map(\.timeouts.response), [.seconds(900), .seconds(900)])
+        // Top-level x- keys are ignored, so anchors can be defined there.
+        let shared = try? loadValid("""
+        x-lync-names: &names [webext.contoso.com, meet.contoso.com]
+        listeners: [{ name: https, address: 0.0.0.0, port: 443 }]
+        farms: [{ name: pool01, members: ["10.0.0.11:4443"] }]
+        rules: [{ name: a, public_names: *names, farm: pool01 }]
+        """)
+        XCTAssertEqual(shared?.rules.first?.publicNames.map(\.text), ["webext.contoso.com", "meet.contoso.com"])
         check("""
         a: &a [x, x, x, x, x, x, x, x, x]
         b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
