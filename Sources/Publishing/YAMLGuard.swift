@@ -24,9 +24,8 @@ enum YAMLGuard {
             if b == UInt8(ascii: "\n") {
                 line += 1
                 lineStart = i + 1
-            } else if let end = complexKeyEnd(bytes, at: i, lineStart: lineStart) {
+            } else if startsComplexKey(bytes, at: i) {
                 let column = String(decoding: bytes[lineStart..<i], as: UTF8.self).unicodeScalars.count + 1
-                _ = end
                 return .error(
                     "complex mapping keys cannot be combined with aliases; write keys as plain names",
                     at: SourcePosition(file: file, line: line, column: column)
@@ -65,8 +64,9 @@ enum YAMLGuard {
         return false
     }
 
-    /// Whether a complex key starts or ends at `i`.
-    static func complexKeyEnd(_ bytes: [UInt8], at i: Int, lineStart: Int) -> Int? {
+    /// Whether `i` is where a complex key shows: `? `, a flow collection or an alias
+    /// followed by `:`.
+    static func startsComplexKey(_ bytes: [UInt8], at i: Int) -> Bool {
         let b = bytes[i]
         func followedByValueIndicator(_ j: Int) -> Bool {
             var k = j
@@ -77,15 +77,15 @@ enum YAMLGuard {
         if b == UInt8(ascii: "?"), isTokenStart(bytes, i) || bytes[i - 1] == UInt8(ascii: "-"),
            i + 1 == bytes.count || [UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t")].contains(bytes[i + 1])
         {
-            return i
+            return true
         }
-        if b == UInt8(ascii: "]") || b == UInt8(ascii: "}"), followedByValueIndicator(i + 1) { return i }
+        if b == UInt8(ascii: "]") || b == UInt8(ascii: "}"), followedByValueIndicator(i + 1) { return true }
         if b == UInt8(ascii: "*"), isTokenStart(bytes, i), i + 1 < bytes.count, isAnchorByte(bytes[i + 1]) {
             var j = i + 1
             while j < bytes.count, isAnchorByte(bytes[j]) { j += 1 }
-            if followedByValueIndicator(j) { return i }
+            if followedByValueIndicator(j) { return true }
         }
-        return nil
+        return false
     }
 
     /// A Yams error as a diagnostic at the position libyaml reported.

@@ -159,6 +159,29 @@ final class DiagnosticTests: XCTestCase {
         ])
     }
 
+    func testListenerAddressesAreCanonical() {
+        let config = try? loadValid("""
+        listeners:
+          - { name: a, address: "[::]", port: 443 }
+          - { name: b, address: "2001:DB8:0::1", port: 8443 }
+        farms: [{ name: pool01, members: ["10.0.0.11:4443"] }]
+        rules: [{ name: r, public_names: [a.contoso.com], farm: pool01 }]
+        """)
+        XCTAssertEqual(config?.listeners.map(\.address), ["::", "2001:db8::1"])
+        XCTAssertEqual(config?.listeners.first?.isWildcard, true)
+        check("""
+        listeners:
+          - { name: a, address: "::", port: 443 }
+          - { name: b, address: "0:0::0", port: 443 }
+          - { name: c, address: "::ffff:192.0.2.1", port: 80 }
+        farms: [{ name: pool01, members: ["10.0.0.11:4443"] }]
+        rules: [{ name: r, public_names: [a.contoso.com], farm: pool01 }]
+        """, [
+            "3:25: error: listeners[1].address: listener 'b' on [::]:443 conflicts with listener 'a' on [::]:443 at edgesplit.yaml:2:5 (the same address and port)",
+            "4:25: error: listeners[2].address: '::ffff:192.0.2.1' is an IPv4-mapped address; listen on 192.0.2.1 instead",
+        ])
+    }
+
     func testBadScalarValues() {
         check("""
         instance: Contoso!
