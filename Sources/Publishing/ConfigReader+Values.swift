@@ -52,7 +52,7 @@ extension ConfigReader {
             // Top-level `x-…` keys are ignored: a place to define anchors for reuse.
             if path.isEmpty, name.hasPrefix("x-") { continue }
             guard allowed.contains(name) else {
-                var message = "unknown key '\(name)' \(owner.hasPrefix("at ") ? owner : "in \(owner)")"
+                var message = "unknown key \(describe(key)) \(owner.hasPrefix("at ") ? owner : "in \(owner)")"
                 if let suggestion = Suggestion.closest(to: name, among: allowed) {
                     message += " (did you mean '\(suggestion)'?)"
                 } else {

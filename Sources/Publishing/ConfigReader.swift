@@ -321,7 +321,11 @@ struct ConfigReader {
                         do throws(ConfigValueError) {
                             var member = try Self.parseMember(text)
                             member.position = position(memberNode)
-                            members.append(member)
+                            if let first = members.first(where: { $0.host.lowercased() == member.host.lowercased() && $0.port == member.port }) {
+                                warning("\(memberPath): '\(text)' is already a member at \(first.position); it would get a double share", at: memberNode)
+                            } else {
+                                members.append(member)
+                            }
                         } catch {
                             self.error("\(memberPath): \(error.message)", at: memberNode)
                             ok = false

@@ -358,6 +358,14 @@ final class DiagnosticTests: XCTestCase {
         ])
     }
 
+    func testDuplicateMemberWarns() {
+        check("""
+        listeners: [{ name: https, address: 0.0.0.0, port: 443 }]
+        farms: [{ name: pool01, members: ["10.0.0.11:4443", "FE1.contoso.local:4443", "fe1.contoso.local:4443"] }]
+        rules: [{ name: a, public_names: [a.contoso.com], farm: pool01 }]
+        """, ["2:79: warning: farms[0].members[2]: 'fe1.contoso.local:4443' is already a member at edgesplit.yaml:2:53; it would get a double share"])
+    }
+
     func testObjectNames() {
         check("""
         listeners: [{ name: "web ext", address: 0.0.0.0, port: 443 }]
