@@ -41,8 +41,6 @@ struct ConfigReader {
 
     /// Positions of values the cross-checks point at.
     private var listenerAddressNodes: [Int: Node] = [:]
-    private var ruleFarmNodes: [Int: Node] = [:]
-    private var ruleListenerNodes: [Int: [Node]] = [:]
 
     init(file: String) { self.file = file }
 
@@ -452,7 +450,6 @@ struct ConfigReader {
                     ok = false
                 }
                 var names: [String] = []
-                var nodes: [Node] = []
                 for (j, l) in items.enumerated() {
                     guard let text = string(l, "\(fields.sub("listeners"))[\(j)]") else { ok = false; continue }
                     if !listenerNames.contains(text) {
@@ -460,10 +457,8 @@ struct ConfigReader {
                         ok = false
                     }
                     names.append(text)
-                    nodes.append(l)
                 }
                 listeners = names
-                ruleListenerNodes[i] = nodes
             } else {
                 ok = false
             }
@@ -528,7 +523,6 @@ struct ConfigReader {
                     warning("\(fields.sub("farm")): ignored; rule '\(name ?? path)' denies its requests", at: n)
                 } else {
                     farm = text
-                    ruleFarmNodes[i] = n
                     if !farmNames.contains(text) {
                         error("\(fields.sub("farm")): unknown farm '\(text)' (\(Self.known("farms", farmNames)))", at: n)
                         ok = false

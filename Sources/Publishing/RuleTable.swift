@@ -18,15 +18,17 @@ public struct RuleTable: Sendable {
     let rules: [CompiledRule]
     public let listenerCount: Int
 
+    /// Compiles `config`, which is expected to be valid (from `ConfigLoader`). An allow rule
+    /// whose farm does not exist, possible only in a hand-built configuration, denies.
     public init(config: EdgesplitConfig) {
         listenerCount = config.listeners.count
         rules = config.rules.map { rule in
             let listeners = config.listeners.map { l in rule.listeners?.contains(l.name) ?? true }
             let allNetworks = rule.sourceNetworks.contains(SourceNetwork.anyIPv4) && rule.sourceNetworks.contains(SourceNetwork.anyIPv6)
+            let farmIndex = rule.action == .allow ? rule.farm.flatMap(config.farmIndex(named:)) : nil
             return CompiledRule(
                 listeners: listeners, names: rule.publicNames, paths: rule.paths, networks: rule.sourceNetworks,
-                allNetworks: allNetworks, farmIndex: rule.farm.flatMap(config.farmIndex(named:)),
-                deny: rule.action == .deny || rule.farm.flatMap(config.farmIndex(named:)) == nil, name: rule.name
+                allNetworks: allNetworks, farmIndex: farmIndex, deny: farmIndex == nil, name: rule.name
             )
         }
     }
@@ -55,7 +57,7 @@ public struct RuleTable: Sendable {
         var decision = RuleDecision.noMatch
         evaluate(listener: listener, host: host, path: path, client: client) { index, outcome in
             switch outcome {
-            case .matched: decision = .forward(ruleIndex: index, farmIndex: rules[index].farmIndex ?? -1)
+            case .matched: decision = rules[index].farmIndex.map { .forward(ruleIndex: index, farmIndex: $0) } ?? .deny(ruleIndex: index)
             case .denied: decision = .deny(ruleIndex: index)
             case .sourceOutsideNetworks: decision = .sourceNotAllowed(ruleIndex: index)
             case .listenerNotIncluded, .hostNotMatched, .pathNotMatched: break
