@@ -113,8 +113,14 @@ enum YAMLGuard {
             var line = 1
             var column = 1
             if let offset {
-                for scalar in yaml.unicodeScalars.prefix(offset) {
-                    if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+                // libyaml's offset counts bytes of the UTF-8 input; columns count scalars.
+                for byte in yaml.utf8.prefix(offset) {
+                    if byte == UInt8(ascii: "\n") {
+                        line += 1
+                        column = 1
+                    } else if byte & 0xC0 != 0x80 {
+                        column += 1
+                    }
                 }
             }
             return .error("invalid YAML: \(problem)", at: SourcePosition(file: file, line: line, column: column))

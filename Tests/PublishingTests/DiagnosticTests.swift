@@ -41,6 +41,12 @@ final class DiagnosticTests: XCTestCase {
         ])
     }
 
+    func testControlCharacterIsAReaderError() {
+        let result = load("instance: é\u{1}\n")
+        XCTAssertEqual(result.diagnostics.map(\.position), [pos(1, 12)])
+        XCTAssertEqual(result.diagnostics.first?.message.hasPrefix("invalid YAML: "), true)
+    }
+
     func testDuplicateKeyEmptyAndNonMappingDocuments() {
         check("listeners:\n  - { name: https, address: 0.0.0.0, port: 443, port: 80 }\n",
               ["2:38: error: duplicate key 'port' in one mapping; each key may appear once"])
