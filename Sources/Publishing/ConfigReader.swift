@@ -1,0 +1,703 @@
+import Affinity
+import Yams
+
+/// The key set of each section, in the order the reference documents them.
+enum ConfigKeys {
+    static let root = ["instance", "workers", "affinity", "access_log", "listeners", "farms", "rules", "http", "timeouts"]
+    static let affinity = ["ipv4_prefix", "ipv6_prefix", "seed"]
+    static let accessLog = ["path", "format"]
+    static let listener = ["name", "address", "port", "tls"]
+    static let listenerTLS = ["certificates", "min_version"]
+    static let certificate = ["cert", "key", "pfx", "password_file"]
+    static let farm = ["name", "members", "tls", "persistence", "cookie_name"]
+    static let farmTLS = ["ca", "server_name", "verify"]
+    static let rule = [
+        "name", "listeners", "public_names", "paths", "farm", "action", "forward_original_host",
+        "source_networks", "timeouts", "max_body",
+    ]
+    static let ruleTimeouts = ["connect", "response", "idle"]
+    static let http = ["max_request_line", "max_header_bytes"]
+    static let globalTimeouts = ["tls_handshake", "request_head", "shutdown"]
+}
+
+/// The keys of one YAML mapping, with the nodes needed to point at them.
+struct Fields {
+    let node: Node
+    let path: String
+    var values: [String: (key: Node, value: Node)] = [:]
+    /// Keys written with no value (`farm:`), treated as absent by optional readers.
+    var empty: [String: Node] = [:]
+
+    subscript(key: String) -> Node? { values[key]?.value }
+    func keyNode(_ key: String) -> Node? { values[key]?.key ?? empty[key] }
+    func sub(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+}
+
+struct ConfigReader {
+    let file: String
+    private(set) var diagnostics: [ConfigDiagnostic] = []
+    var listBudget = ConfigLoader.maximumListEntries
+    var budgetReported = false
+
+    /// Positions of values the cross-checks point at.
+    private var listenerAddressNodes: [Int: Node] = [:]
+
+    init(file: String) { self.file = file }
+
+    /// More than this many diagnostics are summarized: past a point they are noise.
+    static let maximumDiagnostics = 200
+
+    var sortedDiagnostics: [ConfigDiagnostic] {
+        let sorted = diagnostics.enumerated().sorted { a, b in
+            a.element.position == b.element.position ? a.offset < b.offset : a.element.position < b.element.position
+        }.map(\.element)
+        guard sorted.count > Self.maximumDiagnostics else { return sorted }
+        var shown = Array(sorted.prefix(Self.maximumDiagnostics))
+        let hidden = sorted.count - shown.count
+        let severity: ConfigDiagnostic.Severity = sorted.dropFirst(shown.count).contains { $0.severity == .error } ? .error : .warning
+        shown.append(ConfigDiagnostic(severity: severity, position: sorted[shown.count].position, message: "\(hidden) more diagnostics not shown"))
+        return shown
+    }
+
+    // MARK: Diagnostics
+
+    func position(_ node: Node?) -> SourcePosition {
+        guard let mark = node?.mark else { return SourcePosition(file: file, line: 1, column: 1) }
+        return SourcePosition(file: file, line: max(1, mark.line), column: max(1, mark.column))
+    }
+
+    mutating func error(_ message: String, at node: Node?) {
+        diagnostics.append(.error(message, at: position(node)))
+    }
+
+    mutating func warning(_ message: String, at node: Node?) {
+        diagnostics.append(.warning(message, at: position(node)))
+    }
+
+    // MARK: Document
+
+    mutating func read(yaml: String) -> EdgesplitConfig? {
+        if let guardDiagnostic = YAMLGuard.check(yaml, file: file) {
+            diagnostics.append(guardDiagnostic)
+            return nil
+        }
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            diagnostics.append(YAMLGuard.diagnostic(for: error, yaml: yaml, file: file))
+            return nil
+        }
+        guard let root, !isNull(root) else {
+            error("the configuration is empty; expected a mapping with listeners, farms and rules", at: nil)
+            return nil
+        }
+        return readRoot(root)
+    }
+
+    private mutating func readRoot(_ root: Node) -> EdgesplitConfig? {
+        guard let fields = readFields(of: root, path: "", owner: "at the top level", allowed: ConfigKeys.root) else { return nil }
+        var config = EdgesplitConfig(listeners: [], farms: [], rules: [], file: file)
+
+        if let node = fields["instance"], let text = string(node, fields.sub("instance")) {
+            if Self.isInstanceName(text) {
+                config.instance = text
+            } else {
+                error("instance: expected a name matching [a-z0-9][a-z0-9_-]{0,31}, got '\(text)'", at: node)
+            }
+        }
+        if let node = fields["workers"] {
+            config.workers = int(node, "workers", 1...64)
+        }
+        if let node = fields["affinity"] { config.affinity = readAffinity(node) ?? config.affinity }
+        if let node = fields["access_log"] { config.accessLog = readAccessLog(node) }
+
+        var listenerNames: [String] = []
+        if let node = fields["listeners"] {
+            (config.listeners, listenerNames) = readListeners(node)
+        } else {
+            error("missing required key 'listeners' (expected a list of listeners)", at: root)
+        }
+        var farmNames: [String] = []
+        if let node = fields["farms"] {
+            (config.farms, farmNames) = readFarms(node)
+        }
+        var ruleCount = 0
+        if let node = fields["rules"] {
+            let items = list(node, "rules") ?? []
+            ruleCount = items.count
+            if items.isEmpty, isSequence(node) {
+                error("rules: the list is empty; expected at least one publishing rule", at: node)
+            }
+            for (i, item) in items.enumerated() {
+                if let rule = readRule(item, index: i, listenerNames: listenerNames, farmNames: farmNames) {
+                    config.rules.append(rule)
+                }
+            }
+        } else {
+            error("missing required key 'rules' (expected a list of publishing rules)", at: root)
+        }
+        if let node = fields["http"] { config.http = readHTTP(node) ?? config.http }
+        if let node = fields["timeouts"] { config.timeouts = readGlobalTimeouts(node) ?? config.timeouts }
+
+        checkDuplicateNames(config.listeners.map { ($0.name, $0.position) }, kind: "listener", section: "listeners")
+        checkDuplicateNames(config.farms.map { ($0.name, $0.position) }, kind: "farm", section: "farms")
+        checkDuplicateNames(config.rules.map { ($0.name, $0.position) }, kind: "rule", section: "rules")
+        checkListenerConflicts(config.listeners)
+        // Cross-rule checks only make sense when every rule was understood.
+        if config.rules.count == ruleCount {
+            checkShadowing(config.rules)
+            checkUnused(config)
+        }
+        return config
+    }
+
+    static func isInstanceName(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard (1...32).contains(bytes.count) else { return false }
+        for (i, b) in bytes.enumerated() {
+            let alnum = (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+            if i == 0 ? !alnum : !(alnum || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")) { return false }
+        }
+        return true
+    }
+
+    /// Listener, farm and rule names: they appear in logs, metrics and CLI arguments.
+    static func isObjectName(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard (1...64).contains(bytes.count) else { return false }
+        for (i, b) in bytes.enumerated() {
+            let alnum = (b | 0x20 >= UInt8(ascii: "a") && b | 0x20 <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+            if i == 0 ? !alnum : !(alnum || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")) {
+                return false
+            }
+        }
+        return true
+    }
+
+    // MARK: Sections
+
+    private mutating func readAffinity(_ node: Node) -> AffinitySettings? {
+        guard let fields = readFields(of: node, path: "affinity", owner: "affinity", allowed: ConfigKeys.affinity) else { return nil }
+        var settings = AffinitySettings()
+        if let n = fields["ipv4_prefix"], let v = int(n, "affinity.ipv4_prefix", 1...32) { settings.ipv4Prefix = v }
+        if let n = fields["ipv6_prefix"], let v = int(n, "affinity.ipv6_prefix", 1...128) { settings.ipv6Prefix = v }
+        if let n = fields["seed"], let v = int(n, "affinity.seed", 0...Int(UInt32.max)) { settings.seed = UInt32(v) }
+        return settings
+    }
+
+    private mutating func readAccessLog(_ node: Node) -> AccessLogSettings? {
+        guard let fields = readFields(of: node, path: "access_log", owner: "access_log", allowed: ConfigKeys.accessLog) else { return nil }
+        let format = fields["format"].flatMap { choice($0, "access_log.format", AccessLogFormat.self) } ?? .w3c
+        guard let path = required(fields, "path", "a file path or '-' for standard output") else { return nil }
+        guard let text = string(path, "access_log.path") else { return nil }
+        guard !text.isEmpty else {
+            error("access_log.path: expected a file path or '-' for standard output, got ''", at: path)
+            return nil
+        }
+        return AccessLogSettings(path: text, format: format, position: position(node))
+    }
+
+    private mutating func readListeners(_ node: Node) -> ([Listener], [String]) {
+        let items = list(node, "listeners") ?? []
+        if items.isEmpty, isSequence(node) {
+            error("listeners: the list is empty; expected at least one listener", at: node)
+        }
+        var listeners: [Listener] = []
+        var names: [String] = []
+        for (i, item) in items.enumerated() {
+            let path = "listeners[\(i)]"
+            let name = nameOf(item)
+            if let name { names.append(name) }
+            let owner = name.map { "listener '\($0)'" } ?? path
+            guard let fields = readFields(of: item, path: path, owner: owner, allowed: ConfigKeys.listener) else { continue }
+            var ok = true
+            let nameValue = objectName(fields, kind: "listener")
+            let addressNode = required(fields, "address", "an IPv4 or IPv6 address like 0.0.0.0 or ::")
+            var address: String?
+            if let addressNode, let text = string(addressNode, fields.sub("address")) {
+                var literal = text
+                if literal.hasPrefix("["), literal.hasSuffix("]") { literal = String(literal.dropFirst().dropLast()) }
+                if let parsed = ClientAddress(literal), !literal.hasPrefix("[") {
+                    if literal.contains(":") && parsed.family == .ipv4 {
+                        error("\(fields.sub("address")): '\(text)' is an IPv4-mapped address; listen on \(parsed) instead", at: addressNode)
+                    } else {
+                        // Canonical text, so "0:0::0" and "::" are recognized as the same.
+                        address = parsed.description
+                    }
+                } else {
+                    error("\(fields.sub("address")): expected an IPv4 or IPv6 address like 0.0.0.0 or ::, got '\(text)'", at: addressNode)
+                }
+            }
+            let portNode = required(fields, "port", "an integer 1...65535")
+            let port = portNode.flatMap { int($0, fields.sub("port"), 1...65535) }
+            var tls: ListenerTLS?
+            if let tlsNode = fields["tls"] {
+                tls = readListenerTLS(tlsNode, path: fields.sub("tls"), owner: "the tls of \(owner)")
+                if tls == nil { ok = false }
+            }
+            guard ok, let nameValue, let address, let port else { continue }
+            listenerAddressNodes[listeners.count] = addressNode
+            listeners.append(Listener(name: nameValue, address: address, port: port, tls: tls, position: position(item)))
+        }
+        return (listeners, names)
+    }
+
+    private mutating func readListenerTLS(_ node: Node, path: String, owner: String) -> ListenerTLS? {
+        guard let fields = readFields(of: node, path: path, owner: owner, allowed: ConfigKeys.listenerTLS) else { return nil }
+        let minVersion = fields["min_version"].flatMap { choice($0, fields.sub("min_version"), TLSMinimumVersion.self) }
+        var ok = !(fields["min_version"] != nil && minVersion == nil)
+        guard let certsNode = required(fields, "certificates", "a list of certificates") else { return nil }
+        guard let items = list(certsNode, fields.sub("certificates")) else { return nil }
+        if items.isEmpty {
+            error("\(fields.sub("certificates")): the list is empty; a TLS listener needs at least one certificate", at: certsNode)
+            return nil
+        }
+        var certificates: [CertificateSource] = []
+        for (i, item) in items.enumerated() {
+            let itemPath = "\(fields.sub("certificates"))[\(i)]"
+            guard let c = readFields(of: item, path: itemPath, owner: itemPath, allowed: ConfigKeys.certificate) else { ok = false; continue }
+            let cert = c["cert"].flatMap { string($0, c.sub("cert")) }
+            let key = c["key"].flatMap { string($0, c.sub("key")) }
+            let pfx = c["pfx"].flatMap { string($0, c.sub("pfx")) }
+            let password = c["password_file"].flatMap { string($0, c.sub("password_file")) }
+            if c["cert"] != nil && cert == nil || c["key"] != nil && key == nil || c["pfx"] != nil && pfx == nil
+                || c["password_file"] != nil && password == nil
+            {
+                ok = false
+                continue
+            }
+            if let cert, let key, pfx == nil {
+                if password != nil {
+                    error("\(itemPath).password_file: only used with pfx; a PEM key is read unencrypted", at: c["password_file"])
+                    ok = false
+                } else {
+                    certificates.append(CertificateSource(kind: .pem(cert: cert, key: key), position: position(item)))
+                }
+            } else if let pfx, cert == nil, key == nil {
+                certificates.append(CertificateSource(kind: .pfx(path: pfx, passwordFile: password), position: position(item)))
+            } else if pfx != nil {
+                error("\(itemPath): expected either cert and key, or pfx, not both", at: item)
+                ok = false
+            } else if cert != nil {
+                error("\(itemPath): 'cert' needs 'key' (the PEM private key file)", at: item)
+                ok = false
+            } else if key != nil {
+                error("\(itemPath): 'key' needs 'cert' (the PEM certificate chain file)", at: item)
+                ok = false
+            } else {
+                error("\(itemPath): expected cert and key (PEM files), or pfx (a PKCS#12 file)", at: item)
+                ok = false
+            }
+        }
+        guard ok else { return nil }
+        return ListenerTLS(certificates: certificates, minVersion: minVersion ?? .tls12, position: position(node))
+    }
+
+    private mutating func readFarms(_ node: Node) -> ([Farm], [String]) {
+        let items = list(node, "farms") ?? []
+        var farms: [Farm] = []
+        var names: [String] = []
+        for (i, item) in items.enumerated() {
+            let path = "farms[\(i)]"
+            let name = nameOf(item)
+            if let name { names.append(name) }
+            let owner = name.map { "farm '\($0)'" } ?? path
+            guard let fields = readFields(of: item, path: path, owner: owner, allowed: ConfigKeys.farm) else { continue }
+            var ok = true
+            let nameValue = objectName(fields, kind: "farm")
+            var members: [FarmMember] = []
+            if let membersNode = required(fields, "members", "a list of host:port members") {
+                if let items = list(membersNode, fields.sub("members")) {
+                    if items.isEmpty {
+                        error("\(fields.sub("members")): farm '\(name ?? path)' has no members; expected at least one host:port", at: membersNode)
+                        ok = false
+                    }
+                    for (j, memberNode) in items.enumerated() {
+                        let memberPath = "\(fields.sub("members"))[\(j)]"
+                        guard let text = string(memberNode, memberPath) else { ok = false; continue }
+                        do throws(ConfigValueError) {
+                            var member = try Self.parseMember(text)
+                            member.position = position(memberNode)
+                            if let first = members.first(where: { $0.host.lowercased() == member.host.lowercased() && $0.port == member.port }) {
+                                warning("\(memberPath): '\(text)' is already a member at \(first.position); it would get a double share", at: memberNode)
+                            } else {
+                                members.append(member)
+                            }
+                        } catch {
+                            self.error("\(memberPath): \(error.message)", at: memberNode)
+                            ok = false
+                        }
+                    }
+                } else {
+                    ok = false
+                }
+            } else {
+                ok = false
+            }
+            var tls: FarmTLS?
+            if let tlsNode = fields["tls"] {
+                if let t = readFields(of: tlsNode, path: fields.sub("tls"), owner: "the tls of \(owner)", allowed: ConfigKeys.farmTLS) {
+                    let ca = t["ca"].flatMap { string($0, t.sub("ca")) }
+                    var serverName = t["server_name"].flatMap { string($0, t.sub("server_name")) }
+                    if let n = t["server_name"], let s = serverName {
+                        do throws(ConfigValueError) {
+                            let pattern = try HostPattern.parse(s)
+                            if pattern.kind == HostPattern.Kind.wildcard || s.hasPrefix("[") {
+                                throw ConfigValueError("'\(s)' is not a host name")
+                            }
+                            serverName = pattern.text
+                        } catch {
+                            self.error("\(t.sub("server_name")): expected a host name like pool01.contoso.local: \(error.message)", at: n)
+                            ok = false
+                        }
+                    }
+                    var verify = true
+                    if let n = t["verify"] {
+                        if let v = bool(n, t.sub("verify")) {
+                            verify = v
+                            if !v {
+                                warning("\(t.sub("verify")): certificate verification toward farm '\(name ?? path)' is off; anyone on the path to its members can read and change the traffic", at: n)
+                            }
+                        } else {
+                            ok = false
+                        }
+                    }
+                    if t["ca"] != nil && ca == nil || t["server_name"] != nil && serverName == nil { ok = false }
+                    tls = FarmTLS(ca: ca, serverName: serverName, verify: verify, position: position(tlsNode))
+                } else {
+                    ok = false
+                }
+            }
+            var persistence = Persistence.source
+            if let n = fields["persistence"] {
+                if let p = choice(n, fields.sub("persistence"), Persistence.self) { persistence = p } else { ok = false }
+            }
+            var cookieName = Farm.defaultCookieName
+            if let n = fields["cookie_name"], let text = string(n, fields.sub("cookie_name")) {
+                if !Self.isCookieName(text) {
+                    error("\(fields.sub("cookie_name")): expected a cookie name (letters, digits and !#$%&'*+-.^_`|~), got '\(text)'", at: n)
+                    ok = false
+                } else if persistence != .cookie, text != Farm.defaultCookieName {
+                    warning("\(fields.sub("cookie_name")): ignored unless persistence is cookie (it is \(persistence.rawValue))", at: n)
+                }
+                cookieName = text
+            }
+            guard ok, let nameValue else { continue }
+            farms.append(Farm(
+                name: nameValue, members: members, tls: tls, persistence: persistence, cookieName: cookieName,
+                position: position(item)
+            ))
+        }
+        return (farms, names)
+    }
+
+    static func isCookieName(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 128 && text.unicodeScalars.allSatisfy { s in
+            s.isASCII && (s.properties.isAlphabetic || ("0"..."9").contains(s) || "!#$%&'*+-.^_`|~".unicodeScalars.contains(s))
+        }
+    }
+
+    /// `host:port`, with IPv6 literals in brackets.
+    static func parseMember(_ text: String) throws(ConfigValueError) -> FarmMember {
+        let expected = "expected host:port like 10.0.0.11:4443, fe1.contoso.local:4443 or [2001:db8::1]:4443, got '\(text)'"
+        let host: String
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw ConfigValueError(expected) }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw ConfigValueError(expected) }
+            portText = rest.dropFirst()
+            guard let address = ClientAddress(host), address.family == .ipv6 || host.contains(":") else {
+                throw ConfigValueError("'\(text)': '\(host)' is not an IPv6 address")
+            }
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw ConfigValueError(expected) }
+            host = String(text[..<colon])
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") {
+                throw ConfigValueError("'\(text)': write an IPv6 member in brackets, as in [2001:db8::1]:4443")
+            }
+            do throws(ConfigValueError) {
+                let pattern = try HostPattern.parse(host)
+                guard pattern.kind == .exact else { throw ConfigValueError("a member cannot be a wildcard") }
+            } catch {
+                throw ConfigValueError("'\(text)': \(error.message)")
+            }
+        }
+        guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let port = Int(portText), (1...65535).contains(port)
+        else {
+            throw ConfigValueError("'\(text)': expected a port 1...65535 after the last ':'")
+        }
+        return FarmMember(host: host, port: port, text: text, position: SourcePosition(file: "", line: 1, column: 1))
+    }
+
+    private mutating func readRule(_ item: Node, index i: Int, listenerNames: [String], farmNames: [String]) -> PublishingRule? {
+        let path = "rules[\(i)]"
+        let name = nameOf(item)
+        let owner = name.map { "rule '\($0)'" } ?? path
+        guard let fields = readFields(of: item, path: path, owner: owner, allowed: ConfigKeys.rule) else { return nil }
+        var ok = true
+        let nameValue = objectName(fields, kind: "rule")
+
+        var listeners: [String]?
+        if let n = fields["listeners"] {
+            if let items = list(n, fields.sub("listeners")) {
+                if items.isEmpty {
+                    error("\(fields.sub("listeners")): the list is empty; omit the key to publish on every listener", at: n)
+                    ok = false
+                }
+                var names: [String] = []
+                for (j, l) in items.enumerated() {
+                    guard let text = string(l, "\(fields.sub("listeners"))[\(j)]") else { ok = false; continue }
+                    if !listenerNames.contains(text) {
+                        error("\(fields.sub("listeners"))[\(j)]: unknown listener '\(text)' (\(Self.known("listeners", listenerNames)))", at: l)
+                        ok = false
+                    }
+                    names.append(text)
+                }
+                listeners = names
+            } else {
+                ok = false
+            }
+        }
+
+        var publicNames: [HostPattern] = []
+        if let n = required(fields, "public_names", "a list of host names like webext.contoso.com") {
+            if let items = list(n, fields.sub("public_names")) {
+                if items.isEmpty {
+                    error("\(fields.sub("public_names")): the list is empty; expected at least one host name like webext.contoso.com", at: n)
+                    ok = false
+                }
+                for (j, h) in items.enumerated() {
+                    let itemPath = "\(fields.sub("public_names"))[\(j)]"
+                    guard let text = string(h, itemPath) else { ok = false; continue }
+                    do throws(ConfigValueError) {
+                        publicNames.append(try HostPattern.parse(text))
+                    } catch {
+                        self.error("\(itemPath): \(error.message)", at: h)
+                        ok = false
+                    }
+                }
+            } else {
+                ok = false
+            }
+        } else {
+            ok = false
+        }
+
+        var paths: [PathPattern] = [.all]
+        if let n = fields["paths"] {
+            paths = []
+            if let items = list(n, fields.sub("paths")) {
+                if items.isEmpty {
+                    error("\(fields.sub("paths")): the list is empty; omit the key to publish every path ('/*')", at: n)
+                    ok = false
+                }
+                for (j, p) in items.enumerated() {
+                    let itemPath = "\(fields.sub("paths"))[\(j)]"
+                    guard let text = string(p, itemPath) else { ok = false; continue }
+                    do throws(ConfigValueError) {
+                        paths.append(try PathPattern.parse(text))
+                    } catch {
+                        self.error("\(itemPath): \(error.message)", at: p)
+                        ok = false
+                    }
+                }
+            } else {
+                ok = false
+            }
+        }
+
+        var action = RuleAction.allow
+        if let n = fields["action"] {
+            if let a = choice(n, fields.sub("action"), RuleAction.self) { action = a } else { ok = false }
+        }
+
+        var farm: String?
+        if let n = fields["farm"] {
+            if let text = string(n, fields.sub("farm")) {
+                if action == .deny {
+                    warning("\(fields.sub("farm")): ignored; rule '\(name ?? path)' denies its requests", at: n)
+                } else {
+                    farm = text
+                    if !farmNames.contains(text) {
+                        error("\(fields.sub("farm")): unknown farm '\(text)' (\(Self.known("farms", farmNames)))", at: n)
+                        ok = false
+                    }
+                }
+            } else {
+                ok = false
+            }
+        } else if action == .allow {
+            let at = fields.keyNode("farm") ?? item
+            error("\(fields.sub("farm")): missing; rule '\(name ?? path)' allows requests and needs a farm (\(Self.known("farms", farmNames)))", at: at)
+            ok = false
+        }
+
+        var forwardOriginalHost = true
+        if let n = fields["forward_original_host"] {
+            if let b = bool(n, fields.sub("forward_original_host")) { forwardOriginalHost = b } else { ok = false }
+        }
+
+        var networks = SourceNetwork.any
+        if let n = fields["source_networks"] {
+            networks = []
+            if let items = list(n, fields.sub("source_networks")) {
+                if items.isEmpty {
+                    error("\(fields.sub("source_networks")): the list is empty; omit the key to allow every client", at: n)
+                    ok = false
+                }
+                for (j, s) in items.enumerated() {
+                    let itemPath = "\(fields.sub("source_networks"))[\(j)]"
+                    guard let text = string(s, itemPath) else { ok = false; continue }
+                    do throws(ConfigValueError) {
+                        networks.append(try SourceNetwork.parse(text))
+                    } catch {
+                        self.error("\(itemPath): \(error.message)", at: s)
+                        ok = false
+                    }
+                }
+            } else {
+                ok = false
+            }
+        }
+
+        var timeouts = RuleTimeouts()
+        if let n = fields["timeouts"] {
+            if let t = readFields(of: n, path: fields.sub("timeouts"), owner: "the timeouts of \(owner)", allowed: ConfigKeys.ruleTimeouts) {
+                if let v = t["connect"] { if let d = duration(v, t.sub("connect")) { timeouts.connect = d } else { ok = false } }
+                if let v = t["response"] { if let d = duration(v, t.sub("response")) { timeouts.response = d } else { ok = false } }
+                if let v = t["idle"] { if let d = duration(v, t.sub("idle")) { timeouts.idle = d } else { ok = false } }
+            } else {
+                ok = false
+            }
+        }
+
+        var maxBody: UInt64?
+        if let n = fields["max_body"] {
+            if let text = string(n, fields.sub("max_body")) {
+                do throws(ConfigValueError) {
+                    maxBody = try ConfigValue.size(text)
+                } catch {
+                    self.error("\(fields.sub("max_body")): \(error.message)", at: n)
+                    ok = false
+                }
+            } else {
+                ok = false
+            }
+        }
+
+        guard ok, let nameValue else { return nil }
+        return PublishingRule(
+            name: nameValue, listeners: listeners, publicNames: publicNames, paths: paths, farm: farm, action: action,
+            forwardOriginalHost: forwardOriginalHost, sourceNetworks: networks, timeouts: timeouts, maxBody: maxBody,
+            position: position(item)
+        )
+    }
+
+    private mutating func readHTTP(_ node: Node) -> HTTPSettings? {
+        guard let fields = readFields(of: node, path: "http", owner: "http", allowed: ConfigKeys.http) else { return nil }
+        var settings = HTTPSettings()
+        if let n = fields["max_request_line"], let v = size(n, "http.max_request_line", 256...(1 << 20)) {
+            settings.maxRequestLine = v
+        }
+        if let n = fields["max_header_bytes"], let v = size(n, "http.max_header_bytes", 1024...(16 << 20)) {
+            settings.maxHeaderBytes = v
+        }
+        return settings
+    }
+
+    private mutating func readGlobalTimeouts(_ node: Node) -> GlobalTimeouts? {
+        guard let fields = readFields(of: node, path: "timeouts", owner: "timeouts", allowed: ConfigKeys.globalTimeouts) else { return nil }
+        var t = GlobalTimeouts()
+        if let n = fields["tls_handshake"], let d = duration(n, "timeouts.tls_handshake") { t.tlsHandshake = d }
+        if let n = fields["request_head"], let d = duration(n, "timeouts.request_head") { t.requestHead = d }
+        if let n = fields["shutdown"], let d = duration(n, "timeouts.shutdown", allowZero: true) { t.shutdown = d }
+        return t
+    }
+
+    // MARK: Cross checks
+
+    private mutating func checkDuplicateNames(_ items: [(String, SourcePosition)], kind: String, section: String) {
+        var first: [String: SourcePosition] = [:]
+        for (i, (name, position)) in items.enumerated() {
+            if let earlier = first[name] {
+                diagnostics.append(.error("\(section)[\(i)]: duplicate \(kind) name '\(name)' (first defined at \(earlier))", at: position))
+            } else {
+                first[name] = position
+            }
+        }
+    }
+
+    private mutating func checkListenerConflicts(_ listeners: [Listener]) {
+        for (j, b) in listeners.enumerated() {
+            guard let bAddress = ClientAddress(b.address) else { continue }
+            for a in listeners[..<j] where a.port == b.port {
+                guard let aAddress = ClientAddress(a.address) else { continue }
+                let conflict = aAddress == bAddress
+                    || a.address == "::" || b.address == "::"
+                    || (a.address == "0.0.0.0" && bAddress.family == .ipv4)
+                    || (b.address == "0.0.0.0" && aAddress.family == .ipv4)
+                if conflict {
+                    let why = aAddress == bAddress ? "the same address and port" : "an overlapping wildcard address on the same port"
+                    error(
+                        "listeners[\(j)].address: listener '\(b.name)' on \(Self.endpoint(b)) conflicts with listener '\(a.name)' on \(Self.endpoint(a)) at \(a.position) (\(why))",
+                        at: listenerAddressNodes[j]
+                    )
+                    break
+                }
+            }
+        }
+    }
+
+    static func endpoint(_ l: Listener) -> String {
+        l.address.contains(":") ? "[\(l.address)]:\(l.port)" : "\(l.address):\(l.port)"
+    }
+
+    private mutating func checkShadowing(_ rules: [PublishingRule]) {
+        for (j, later) in rules.enumerated() {
+            for earlier in rules[..<j] {
+                guard Self.listenersInclude(earlier.listeners, later.listeners),
+                      later.publicNames.allSatisfy({ n in earlier.publicNames.contains { $0.covers(n) } }),
+                      later.paths.allSatisfy({ p in earlier.paths.contains { $0.covers(p) } })
+                else { continue }
+                let networksCovered = later.sourceNetworks.allSatisfy { n in earlier.sourceNetworks.contains { $0.covers(n) } }
+                if networksCovered {
+                    diagnostics.append(.error(
+                        "rules[\(j)]: rule '\(later.name)' at \(later.position) is shadowed by rule '\(earlier.name)' at \(earlier.position): every request it could match is taken by '\(earlier.name)' first; move it above '\(earlier.name)' or narrow '\(earlier.name)'",
+                        at: later.position
+                    ))
+                } else {
+                    diagnostics.append(.warning(
+                        "rules[\(j)]: rule '\(later.name)' at \(later.position) is never reached: rule '\(earlier.name)' at \(earlier.position) matches the same listeners, names and paths first and answers clients outside its source_networks with 403 (rules do not fall through on source); move '\(later.name)' above '\(earlier.name)'",
+                        at: later.position
+                    ))
+                }
+                break
+            }
+        }
+    }
+
+    /// True when the listener set `outer` (nil = all) includes `inner`.
+    static func listenersInclude(_ outer: [String]?, _ inner: [String]?) -> Bool {
+        guard let outer else { return true }
+        guard let inner else { return false }
+        return inner.allSatisfy(outer.contains)
+    }
+
+    private mutating func checkUnused(_ config: EdgesplitConfig) {
+        for farm in config.farms where !config.rules.contains(where: { $0.action == .allow && $0.farm == farm.name }) {
+            diagnostics.append(.warning("farm '\(farm.name)' is not used by any allow rule", at: farm.position))
+        }
+        for listener in config.listeners where !config.rules.contains(where: { $0.listeners?.contains(listener.name) ?? true }) {
+            diagnostics.append(.warning("listener '\(listener.name)' is not used by any rule; every request on it gets 404", at: listener.position))
+        }
+    }
+
+    static func known(_ what: String, _ names: [String]) -> String {
+        names.isEmpty ? "no \(what) are defined" : "\(what) are: \(names.joined(separator: ", "))"
+    }
+}

@@ -1,0 +1,108 @@
+/// The whole edgesplit configuration, validated: what `edgesplit serve` is built from.
+///
+/// Every value that came from the file keeps its `position`, so later checks (certificate
+/// loading, DNS, `test-rule`) can still point the operator at the line to fix.
+public struct EdgesplitConfig: Hashable, Sendable {
+    /// Names the pinned BPF maps and the control socket; `[a-z0-9][a-z0-9_-]{0,31}`.
+    public var instance: String
+    /// Event loops; nil means one per CPU.
+    public var workers: Int?
+    public var affinity: AffinitySettings
+    /// Nil means no access log.
+    public var accessLog: AccessLogSettings?
+    public var listeners: [Listener]
+    public var farms: [Farm]
+    /// Evaluated in order; the first match wins.
+    public var rules: [PublishingRule]
+    public var http: HTTPSettings
+    public var timeouts: GlobalTimeouts
+    /// The file name the configuration was loaded from, as given to the loader.
+    public var file: String
+
+    public static let defaultInstance = "edgesplit"
+
+    public init(
+        instance: String = EdgesplitConfig.defaultInstance, workers: Int? = nil,
+        affinity: AffinitySettings = AffinitySettings(), accessLog: AccessLogSettings? = nil,
+        listeners: [Listener], farms: [Farm], rules: [PublishingRule],
+        http: HTTPSettings = HTTPSettings(), timeouts: GlobalTimeouts = GlobalTimeouts(), file: String
+    ) {
+        self.instance = instance
+        self.workers = workers
+        self.affinity = affinity
+        self.accessLog = accessLog
+        self.listeners = listeners
+        self.farms = farms
+        self.rules = rules
+        self.http = http
+        self.timeouts = timeouts
+        self.file = file
+    }
+
+    public func listenerIndex(named name: String) -> Int? { listeners.firstIndex { $0.name == name } }
+    public func farmIndex(named name: String) -> Int? { farms.firstIndex { $0.name == name } }
+}
+
+/// How the kernel groups clients onto workers (see `Affinity`).
+public struct AffinitySettings: Hashable, Sendable {
+    /// Clients sharing this many leading IPv4 bits go to the same worker (32 = per address).
+    public var ipv4Prefix: Int
+    /// Clients sharing this many leading IPv6 bits go to the same worker (128 = per address).
+    public var ipv6Prefix: Int
+    /// Seed of the steering hash; edge hosts sharing a seed agree on placements.
+    public var seed: UInt32
+
+    public init(ipv4Prefix: Int = 32, ipv6Prefix: Int = 128, seed: UInt32 = 0) {
+        self.ipv4Prefix = ipv4Prefix
+        self.ipv6Prefix = ipv6Prefix
+        self.seed = seed
+    }
+}
+
+public enum AccessLogFormat: String, Hashable, Sendable, CaseIterable {
+    /// W3C extended log format, field names as TMG/ISA used them.
+    case w3c
+    /// One JSON object per line.
+    case json
+}
+
+public struct AccessLogSettings: Hashable, Sendable {
+    /// A file path, or "-" for standard output.
+    public var path: String
+    public var format: AccessLogFormat
+    public var position: SourcePosition
+
+    public init(path: String, format: AccessLogFormat = .w3c, position: SourcePosition) {
+        self.path = path
+        self.format = format
+        self.position = position
+    }
+
+    public var isStandardOutput: Bool { path == "-" }
+}
+
+/// Global HTTP limits (TMG's HTTP filter lengths are global too).
+public struct HTTPSettings: Hashable, Sendable {
+    public var maxRequestLine: Int
+    /// Lync sends large `Authorization`/`X-MS-WebTicket` headers: keep this ample.
+    public var maxHeaderBytes: Int
+
+    public init(maxRequestLine: Int = 16 * 1024, maxHeaderBytes: Int = 64 * 1024) {
+        self.maxRequestLine = maxRequestLine
+        self.maxHeaderBytes = maxHeaderBytes
+    }
+}
+
+public struct GlobalTimeouts: Hashable, Sendable {
+    public var tlsHandshake: Duration
+    /// Time to receive a whole request head (cuts slowloris).
+    public var requestHead: Duration
+    /// How long in-flight requests may run after SIGTERM.
+    public var shutdown: Duration
+
+    public init(tlsHandshake: Duration = .seconds(10), requestHead: Duration = .seconds(30), shutdown: Duration = .seconds(30)) {
+        self.tlsHandshake = tlsHandshake
+        self.requestHead = requestHead
+        self.shutdown = shutdown
+    }
+}

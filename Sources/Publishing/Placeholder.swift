@@ -1,1 +1,0 @@
-// Publishing: placeholder until its first real file lands.

@@ -1,5 +1,0 @@
-import XCTest
-
-final class PublishingPlaceholder: XCTestCase {
-    func testPlaceholder() {}
-}
