@@ -82,7 +82,7 @@ let package = Package(
         ),
         .testTarget(name: "AffinityTests", dependencies: ["Affinity", "CEdgesplitBPF"]),
         .testTarget(name: "SteeringTests", dependencies: ["Steering", "Affinity", "CEdgesplitBPF"]),
-        .testTarget(name: "PublishingTests", dependencies: ["Publishing"]),
+        .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Affinity"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(
             name: "ProxyTests",

@@ -25,7 +25,7 @@ struct AccessRecord {
 /// `AccessLogBuffer` and writes whole lines with one `write(2)` on an `O_APPEND`
 /// descriptor, so lines from different workers never interleave and no lock is taken.
 public final class AccessLog: Sendable {
-    public let format: AccessLogSettings.Format
+    public let format: AccessLogFormat
     let descriptor: CInt
     let ownsDescriptor: Bool
 

@@ -36,7 +36,7 @@ public final class ListenerCertificates: Sendable {
                 certificateChain: chain.map { .certificate($0) },
                 privateKey: .privateKey(key)
             )
-            configuration.minimumTLSVersion = tls.minVersion == .v1_3 ? .tlsv13 : .tlsv12
+            configuration.minimumTLSVersion = tls.minVersion == .tls13 ? .tlsv13 : .tlsv12
             configuration.cipherSuites = Self.tls12CipherSuites
             configuration.applicationProtocols = ["http/1.1"]
             let context: NIOSSLContext
