@@ -45,9 +45,13 @@ public struct MaglevTable: Sendable, Equatable {
     public init(entries: [UInt32]) {
         precondition(entries.count == MaglevTable.size, "a Maglev table has \(MaglevTable.size) entries")
         self.entries = entries
-        var weights: [UInt32: UInt32] = [:]
-        for e in entries where e != MaglevTable.noMember { weights[e, default: 0] += 1 }
-        self.members = weights.keys.sorted().map { MaglevMember(id: $0, weight: 1) }
+        var ids = Set<UInt32>()
+        var last = MaglevTable.noMember
+        for e in entries where e != last {
+            last = e
+            if e != MaglevTable.noMember { ids.insert(e) }
+        }
+        self.members = ids.sorted().map { MaglevMember(id: $0, weight: 1) }
     }
 
     /// The member for a hash: `entries[hash % size]`.

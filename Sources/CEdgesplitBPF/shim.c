@@ -1,9 +1,11 @@
+#define _GNU_SOURCE
 #include "edgesplit_bpf.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/vfs.h>
 
 #define ES_BPF_FS_MAGIC 0xcafe4a11
@@ -78,4 +80,19 @@ int es_is_bpffs(const char *path)
 	if (statfs(path, &st))
 		return -errno;
 	return (unsigned long)st.f_type == ES_BPF_FS_MAGIC;
+}
+
+const unsigned char *es_bpf_object_ptr(void)
+{
+	return es_bpf_object;
+}
+
+const char *es_bpf_source_digest_string(void)
+{
+	return es_bpf_source_digest;
+}
+
+int es_setns_net(int fd)
+{
+	return setns(fd, CLONE_NEWNET) ? -errno : 0;
 }

@@ -18,6 +18,9 @@ extern const unsigned char es_bpf_object[];
 extern const unsigned long es_bpf_object_size;
 /* SHA-256 (hex) of the BPF sources and build script the embedded object came from. */
 extern const char es_bpf_source_digest[];
+/* The object bytes (for Swift, which does not import incomplete arrays). */
+const unsigned char *es_bpf_object_ptr(void);
+const char *es_bpf_source_digest_string(void);
 
 /* Socket options (asm-generic numbers; not exported by every libc). */
 static const int es_so_attach_reuseport_ebpf = 52;
@@ -42,5 +45,8 @@ int es_prog_info(int fd, struct bpf_prog_info *info);
 
 /* 1 when `path` is on a BPF filesystem, 0 when not, -errno when it cannot be checked. */
 int es_is_bpffs(const char *path);
+
+/* setns(fd, CLONE_NEWNET) for the calling thread (glibc's setns needs _GNU_SOURCE). */
+int es_setns_net(int fd);
 
 #endif
