@@ -81,7 +81,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AffinityTests", dependencies: ["Affinity", "CEdgesplitBPF"]),
-        .testTarget(name: "SteeringTests", dependencies: ["Steering", "Affinity", "CEdgesplitBPF"]),
+        .testTarget(
+            name: "SteeringTests",
+            dependencies: ["Steering", "Affinity", "CEdgesplitBPF", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Affinity"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(

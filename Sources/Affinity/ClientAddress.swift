@@ -73,9 +73,9 @@ public struct ClientAddress: Hashable, Sendable, CustomStringConvertible {
     /// The address as big-endian 32-bit words (1 for IPv4, 4 for IPv6): the unit the
     /// affinity hash and prefix masks work in, on both sides of the kernel boundary.
     public var words: [UInt32] {
-        stride(from: 0, to: bytes.count, by: 4).map { i -> UInt32 in
-            let high = UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16
-            let low = UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3])
+        stride(from: 0, to: bytes.count, by: 4).map { (i: Int) -> UInt32 in
+            let high: UInt32 = UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16
+            let low: UInt32 = UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3])
             return high | low
         }
     }

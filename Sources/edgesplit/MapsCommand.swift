@@ -1,9 +1,104 @@
 import ArgumentParser
+import Steering
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options every command on a running instance's pinned state takes.
+struct InstanceOptions: ParsableArguments {
+    @Option(name: .long, help: "The edgesplit instance whose pinned BPF state to use.")
+    var instance: String = "edgesplit"
+
+    @Option(name: .long, help: ArgumentHelp("bpffs directory holding the instances.", visibility: .hidden))
+    var pinRoot: String = InstanceMaps.defaultPinRoot
+
+    @Flag(name: .long, help: "Print JSON (stable snake_case keys).")
+    var json = false
+
+    /// Runs `body`, prints its report, and turns a SteeringError into one
+    /// `edgesplit: error: …` line on stderr with exit status 1.
+    func report(_ body: () throws -> SteeringReport) throws {
+        do {
+            let r = try body()
+            print(json ? r.json.rendered : r.text)
+        } catch let error as SteeringError {
+            let line = "edgesplit: error: \(error)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+            throw ExitCode.failure
+        }
+    }
+
+    func maps() throws -> InstanceMaps { try InstanceMaps(instance: instance, pinRoot: pinRoot) }
+}
+
+/// `edgesplit maps …`: the steering table of a running instance, through its pinned maps.
 struct MapsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "maps", abstract: "Not available yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "maps",
+        abstract: "Inspect and change the kernel steering table of a running instance.",
+        subcommands: [Show.self, Where.self, Drain.self, Undrain.self, SetPrefix.self],
+        defaultSubcommand: Show.self
+    )
 
-    func run() throws {
-        throw ValidationError("`edgesplit maps` is not available yet")
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Workers, their share of the table, drained state, prefixes, seed, generation.")
+        @OptionGroup var options: InstanceOptions
+        func run() throws { try options.report { try SteeringReport.show(options.maps()) } }
+    }
+
+    struct Where: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "where", abstract: "The worker the kernel picks for a client address (from the live maps).")
+        @OptionGroup var options: InstanceOptions
+        @Argument(help: "Client IPv4 or IPv6 address.") var clientIP: String
+        func run() throws { try options.report { try SteeringReport.whereIs(clientIP, options.maps()) } }
+    }
+
+    struct Drain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take a worker out of the table: only its clients move (atomic table switch).")
+        @OptionGroup var options: InstanceOptions
+        @Argument(help: "Worker index.") var worker: Int
+        func run() throws {
+            try options.report {
+                let maps = try options.maps()
+                try maps.drain(worker: worker)
+                return try SteeringReport.changed("worker \(worker) drained", worker: worker, maps)
+            }
+        }
+    }
+
+    struct Undrain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put a drained worker back: its clients return to it (atomic table switch).")
+        @OptionGroup var options: InstanceOptions
+        @Argument(help: "Worker index.") var worker: Int
+        func run() throws {
+            try options.report {
+                let maps = try options.maps()
+                try maps.undrain(worker: worker)
+                return try SteeringReport.changed("worker \(worker) undrained", worker: worker, maps)
+            }
+        }
+    }
+
+    struct SetPrefix: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-prefix", abstract: "Change the affinity prefixes (e.g. --ipv4 24 --ipv6 64).")
+        @OptionGroup var options: InstanceOptions
+        @Option(help: "IPv4 prefix length, 0...32.") var ipv4: Int?
+        @Option(help: "IPv6 prefix length, 0...128.") var ipv6: Int?
+        func validate() throws {
+            if ipv4 == nil && ipv6 == nil { throw ValidationError("give --ipv4, --ipv6 or both") }
+        }
+        func run() throws {
+            try options.report {
+                let maps = try options.maps()
+                try maps.setPrefix(ipv4: ipv4, ipv6: ipv6)
+                return try SteeringReport.changed("prefixes set", worker: nil, maps)
+            }
+        }
     }
 }

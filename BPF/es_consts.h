@@ -1,0 +1,43 @@
+/* edgesplit steering: constants shared by the BPF program and userspace.
+ *
+ * Changing anything here that alters a map definition or the meaning of a value
+ * must bump ES_LAYOUT_VERSION: pinned maps of a running instance are reused by a
+ * new process, and a layout mismatch is refused with a message telling the
+ * operator to run `edgesplit bpf unload --instance NAME`. */
+#ifndef ES_CONSTS_H
+#define ES_CONSTS_H
+
+/* Version of the pinned map layout (stored in cfg.layout_version). */
+#define ES_LAYOUT_VERSION 1
+
+/* Workers (listening sockets) per listener group, and listener groups per instance. */
+#define ES_MAX_WORKERS 64
+#define ES_MAX_GROUPS 16
+/* Sockarray slots: slot = group base + worker, group base = group index * ES_MAX_WORKERS. */
+#define ES_WORKER_SLOTS 1024
+
+/* Maglev table size: a prime >= 100 x ES_MAX_WORKERS. The maglev map holds two halves
+ * (double buffer); cfg.active names the live one. */
+#define ES_MAGLEV_M 65537
+#define ES_MAGLEV_ENTRIES 131074
+
+/* Seeds of the Maglev permutation of a member id: offset and skip. */
+#define ES_MAGLEV_SEED_OFFSET 0x3C6EF372u
+#define ES_MAGLEV_SEED_SKIP 0xA54FF53Au
+
+/* Per-CPU counter indices. [0, ES_MAX_WORKERS) are selections per worker. */
+#define ES_CNT_FALLBACK 64      /* nothing selected: the kernel picked a socket itself */
+#define ES_CNT_ERR_LOAD 65      /* the client address could not be read */
+#define ES_CNT_ERR_PROTO 66     /* neither IPv4 nor IPv6 */
+#define ES_CNT_MIGRATE 67       /* runs that migrate a request or child of a closed listener */
+#define ES_CNT_MIGRATE_NOPKT 68 /* migrations without a packet (close() path) */
+#define ES_CNT_IPV6 69          /* runs for an IPv6 client */
+#define ES_CNT_TOTAL 70         /* all runs */
+#define ES_CNT_NO_GROUP 71      /* the listener's group was not registered in `groups` */
+#define ES_CNT_COUNT 72
+
+/* Address families as the kernel numbers them (not in the BPF headers). */
+#define ES_AF_INET 2
+#define ES_AF_INET6 10
+
+#endif

@@ -1,0 +1,53 @@
+/* edgesplit steering: the BPF maps. Every map is pinned by name under the instance
+ * directory (/sys/fs/bpf/edgesplit/<instance>/, the loader's pin_root_path), so a
+ * second process (the CLI, a reloading server) finds them. Names are at most 15 chars. */
+#ifndef ES_MAPS_H
+#define ES_MAPS_H
+
+#include "es_consts.h"
+#include "es_structs.h"
+
+/* The worker listeners: slot = group base + worker index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);
+	__uint(max_entries, ES_WORKER_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} workers SEC(".maps");
+
+/* Listener group (the listening address of ctx->sk) -> its base slot in `workers`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ES_MAX_GROUPS);
+	__type(key, struct es_group_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} groups SEC(".maps");
+
+/* Two Maglev tables of ES_MAGLEV_M slots each; value = worker index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ES_MAGLEV_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct es_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ES_CNT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} counters SEC(".maps");
+
+#endif

@@ -1,0 +1,30 @@
+/* edgesplit steering: map value and key layouts shared by the BPF program and
+ * userspace (the Swift side imports this header through the CEdgesplitBPF target). */
+#ifndef ES_STRUCTS_H
+#define ES_STRUCTS_H
+
+#include <linux/types.h>
+
+/* The single entry of the `cfg` map. */
+struct es_config {
+	__u32 v4_prefix;      /* IPv4 affinity prefix, 0..32 */
+	__u32 v6_prefix;      /* IPv6 affinity prefix, 0..128 */
+	__u32 seed;           /* affinity hash seed */
+	__u32 active;         /* live half of `maglev`: 0 or 1 */
+	__u32 generation;     /* bumped on every table switch */
+	__u32 worker_count;   /* workers per listener group */
+	__u64 drained_mask;   /* bit w set: worker w is drained (absent from the table) */
+	__u32 layout_version; /* ES_LAYOUT_VERSION of the writer */
+	__u32 pad;
+};
+
+/* Key of the `groups` map: the listening address of one SO_REUSEPORT group, as the
+ * kernel reports it for ctx->sk (family, host-order port, network-order address words;
+ * an IPv4 address is in addr[0], the rest zero). */
+struct es_group_key {
+	__u32 family;
+	__u32 port;
+	__u32 addr[4];
+};
+
+#endif

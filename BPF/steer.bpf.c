@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* edgesplit steering: an SK_REUSEPORT program that sends every new TCP connection
+ * to the worker chosen by a Maglev table over the client's masked source address.
+ *
+ * Two sections share all logic: `sk_reuseport` (select only) and
+ * `sk_reuseport/migrate` (also re-homes requests and children of a closed listener,
+ * which keeps affinity across a hitless reload). Whatever goes wrong, the program
+ * returns SK_PASS with nothing selected, so the kernel picks a live socket by its own
+ * hash: it never drops a connection. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "es_consts.h"
+#include "es_structs.h"
+#include "es_hash.h"
+#include "es_maps.h"
+
+#define ES_ETH_P_IP 0x0800
+#define ES_ETH_P_IPV6 0x86DD
+
+static __always_inline void es_count(__u32 index)
+{
+	__u64 *value = bpf_map_lookup_elem(&counters, &index);
+	if (value)
+		*value += 1;
+}
+
+static __always_inline int es_fallback(void)
+{
+	es_count(ES_CNT_FALLBACK);
+	return SK_PASS;
+}
+
+static __always_inline int es_steer(struct sk_reuseport_md *ctx)
+{
+	__u32 zero = 0;
+	__u32 words[4] = {0, 0, 0, 0};
+	__u32 nwords = 1;
+
+	es_count(ES_CNT_TOTAL);
+
+	struct es_config *conf = bpf_map_lookup_elem(&cfg, &zero);
+	if (!conf)
+		return es_fallback();
+
+	struct bpf_sock *msk = ctx->migrating_sk;
+	if (msk) {
+		/* No packet on the close() path: the peer is the socket's destination. */
+		es_count(ES_CNT_MIGRATE);
+		if (ctx->len == 0)
+			es_count(ES_CNT_MIGRATE_NOPKT);
+		__u32 family = msk->family;
+		if (family == ES_AF_INET) {
+			words[0] = bpf_ntohl(msk->dst_ip4);
+		} else if (family == ES_AF_INET6) {
+			__u32 a0 = msk->dst_ip6[0];
+			__u32 a1 = msk->dst_ip6[1];
+			__u32 a2 = msk->dst_ip6[2];
+			__u32 a3 = msk->dst_ip6[3];
+			if (a0 == 0 && a1 == 0 && a2 == bpf_htonl(0xffff)) {
+				/* IPv4-mapped (dual-stack listener): hash it as the IPv4 client. */
+				words[0] = bpf_ntohl(a3);
+			} else {
+				words[0] = bpf_ntohl(a0);
+				words[1] = bpf_ntohl(a1);
+				words[2] = bpf_ntohl(a2);
+				words[3] = bpf_ntohl(a3);
+				nwords = 4;
+			}
+		} else {
+			es_count(ES_CNT_ERR_PROTO);
+			return es_fallback();
+		}
+	} else if (ctx->eth_protocol == bpf_htons(ES_ETH_P_IP)) {
+		__u32 saddr;
+		if (bpf_skb_load_bytes_relative(ctx, 12, &saddr, 4, BPF_HDR_START_NET)) {
+			es_count(ES_CNT_ERR_LOAD);
+			return es_fallback();
+		}
+		words[0] = bpf_ntohl(saddr);
+	} else if (ctx->eth_protocol == bpf_htons(ES_ETH_P_IPV6)) {
+		__u32 saddr6[4];
+		if (bpf_skb_load_bytes_relative(ctx, 8, saddr6, 16, BPF_HDR_START_NET)) {
+			es_count(ES_CNT_ERR_LOAD);
+			return es_fallback();
+		}
+		words[0] = bpf_ntohl(saddr6[0]);
+		words[1] = bpf_ntohl(saddr6[1]);
+		words[2] = bpf_ntohl(saddr6[2]);
+		words[3] = bpf_ntohl(saddr6[3]);
+		nwords = 4;
+	} else {
+		es_count(ES_CNT_ERR_PROTO);
+		return es_fallback();
+	}
+	if (nwords == 4)
+		es_count(ES_CNT_IPV6);
+
+	/* The group is told apart by the listening socket's own address. */
+	struct bpf_sock *lsk = ctx->sk;
+	if (!lsk)
+		return es_fallback();
+	struct es_group_key gkey = {};
+	gkey.family = lsk->family;
+	gkey.port = lsk->src_port;
+	if (gkey.family == ES_AF_INET) {
+		gkey.addr[0] = lsk->src_ip4;
+	} else {
+		gkey.addr[0] = lsk->src_ip6[0];
+		gkey.addr[1] = lsk->src_ip6[1];
+		gkey.addr[2] = lsk->src_ip6[2];
+		gkey.addr[3] = lsk->src_ip6[3];
+	}
+	__u32 *base = bpf_map_lookup_elem(&groups, &gkey);
+	if (!base) {
+		es_count(ES_CNT_NO_GROUP);
+		return es_fallback();
+	}
+
+	__u32 prefix = nwords == 1 ? conf->v4_prefix : conf->v6_prefix;
+	__u32 hash = es_affinity_hash(words, nwords, prefix, conf->seed);
+	__u32 index = (conf->active & 1) * ES_MAGLEV_M + hash % ES_MAGLEV_M;
+	__u32 *worker = bpf_map_lookup_elem(&maglev, &index);
+	if (!worker || *worker >= ES_MAX_WORKERS)
+		return es_fallback();
+	__u32 w = *worker;
+	__u32 slot = *base + w;
+	if (bpf_sk_select_reuseport(ctx, &workers, &slot, 0))
+		return es_fallback();
+	es_count(w);
+	return SK_PASS;
+}
+
+SEC("sk_reuseport")
+int steer_select(struct sk_reuseport_md *ctx)
+{
+	return es_steer(ctx);
+}
+
+SEC("sk_reuseport/migrate")
+int steer_migrate(struct sk_reuseport_md *ctx)
+{
+	return es_steer(ctx);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

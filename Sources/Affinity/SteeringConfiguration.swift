@@ -1,0 +1,77 @@
+/// The steering state of one edgesplit instance as the kernel program sees it (the `cfg`
+/// map), in operator terms. Pure: the CLI reads it from the pinned maps, tests and the
+/// simulator build it directly.
+public struct SteeringConfiguration: Sendable, Equatable {
+    /// The most workers (listening sockets) per listener group.
+    public static let maxWorkers = 64
+
+    public var mask: AffinityMask
+    public var seed: UInt32
+    /// Workers per listener group; worker ids are 0..<workerCount.
+    public var workerCount: Int
+    /// Drained workers: absent from the table, so no new client is steered to them.
+    public var drained: Set<Int>
+    /// The live half of the double-buffered table (0 or 1).
+    public var activeHalf: Int
+    /// Bumped on every table switch.
+    public var generation: UInt32
+
+    public init(
+        mask: AffinityMask, seed: UInt32, workerCount: Int, drained: Set<Int> = [],
+        activeHalf: Int = 0, generation: UInt32 = 1
+    ) {
+        self.mask = mask
+        self.seed = seed
+        self.workerCount = workerCount
+        self.drained = drained
+        self.activeHalf = activeHalf
+        self.generation = generation
+    }
+
+    /// Workers that take new clients, ascending.
+    public var undrainedWorkers: [Int] { (0..<workerCount).filter { !drained.contains($0) } }
+
+    /// The Maglev members for this configuration: every undrained worker, weight 1.
+    public var members: [MaglevMember] { undrainedWorkers.map { MaglevMember(id: UInt32($0), weight: 1) } }
+
+    /// `drained` as the kernel's bit mask (bit w = worker w).
+    public var drainedMask: UInt64 {
+        drained.reduce(0) { $1 < 64 && $1 >= 0 ? $0 | (1 << UInt64($1)) : $0 }
+    }
+
+    /// The inverse of `drainedMask`.
+    public static func workers(inMask mask: UInt64) -> Set<Int> {
+        Set((0..<64).filter { mask & (1 << UInt64($0)) != 0 })
+    }
+}
+
+/// "Where does this client go": the kernel's choice computed from a configuration and a
+/// table, the same steps as BPF/steer.bpf.c. It answers `edgesplit maps where` and serves
+/// as a simulator for tests.
+public struct SteeringModel: Sendable, Equatable {
+    public var configuration: SteeringConfiguration
+    public var table: MaglevTable
+
+    public init(configuration: SteeringConfiguration, table: MaglevTable) {
+        self.configuration = configuration
+        self.table = table
+    }
+
+    /// A model whose table is built from the configuration (every undrained worker, weight 1).
+    public init(configuration: SteeringConfiguration) {
+        self.init(configuration: configuration, table: MaglevTable(members: configuration.members))
+    }
+
+    /// The affinity hash of a client under this configuration.
+    public func hash(of client: ClientAddress) -> UInt32 {
+        AffinityHash.hash(client, mask: configuration.mask, seed: configuration.seed)
+    }
+
+    /// The worker the program selects for `client`, or nil when the table slot holds no
+    /// valid worker (the program then falls back to the kernel's own choice).
+    public func worker(for client: ClientAddress) -> Int? {
+        let id = table.member(forHash: hash(of: client))
+        guard id < UInt32(SteeringConfiguration.maxWorkers) else { return nil }
+        return Int(id)
+    }
+}

@@ -1,0 +1,404 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Affinity
+import CEdgesplitBPF
+
+/// The pinned maps of one edgesplit instance (`/sys/fs/bpf/edgesplit/<instance>/`),
+/// opened by path from any process: the running server, the CLI, tests.
+///
+/// Reading is plain; every change (drain, undrain, prefix) rewrites the configuration, and
+/// table changes go through the double buffer: the inactive half is written in one batch,
+/// then `cfg.active` flips, so a SYN sees either the old table or the new one.
+public final class InstanceMaps {
+    public static let defaultPinRoot = "/sys/fs/bpf/edgesplit"
+    static let mapNames = ["workers", "groups", "maglev", "cfg", "counters"]
+    static let programPin = "steer"
+
+    public let instance: String
+    public let directory: String
+
+    let workersFD: CInt
+    let groupsFD: CInt
+    let maglevFD: CInt
+    let cfgFD: CInt
+    let countersFD: CInt
+
+    /// Opens the maps of `instance`. Fails with `.bpffsMissing`, `.noSuchInstance`,
+    /// `.notPermitted` or `.layoutMismatch`.
+    public init(instance: String, pinRoot: String = InstanceMaps.defaultPinRoot) throws {
+        try Self.validate(instance: instance)
+        self.instance = instance
+        self.directory = pinRoot + "/" + instance
+        guard Self.isBPFFS(pinRoot) || Self.isBPFFS(Self.parent(of: pinRoot)) else {
+            throw SteeringError.bpffsMissing(path: pinRoot)
+        }
+        var fds: [CInt] = []
+        do {
+            for name in Self.mapNames {
+                let path = directory + "/" + name
+                let fd = bpf_obj_get(path)
+                if fd < 0 {
+                    let e = errno
+                    if e == ENOENT { throw SteeringError.noSuchInstance(instance: instance, path: directory) }
+                    throw SteeringError.from(errno: e, "open \(path)")
+                }
+                fds.append(fd)
+            }
+        } catch {
+            for fd in fds { _ = Glibc.close(fd) }
+            throw error
+        }
+        (workersFD, groupsFD, maglevFD, cfgFD, countersFD) = (fds[0], fds[1], fds[2], fds[3], fds[4])
+        do {
+            try Self.checkLayout(instance: instance, cfgFD: cfgFD, maglevFD: maglevFD, workersFD: workersFD)
+        } catch {
+            for fd in fds { _ = Glibc.close(fd) }
+            throw error
+        }
+    }
+
+    deinit {
+        for fd in [workersFD, groupsFD, maglevFD, cfgFD, countersFD] { _ = Glibc.close(fd) }
+    }
+
+    // MARK: Reading
+
+    /// The raw `cfg` entry.
+    func rawConfig() throws -> es_config {
+        var key: UInt32 = 0
+        var value = es_config()
+        guard bpf_map_lookup_elem(cfgFD, &key, &value) == 0 else {
+            throw SteeringError.from(errno: errno, "read \(directory)/cfg")
+        }
+        return value
+    }
+
+    /// The live configuration.
+    public func configuration() throws -> SteeringConfiguration {
+        let raw = try rawConfig()
+        let mask = AffinityMask(ipv4Prefix: Int(raw.v4_prefix), ipv6Prefix: Int(raw.v6_prefix)) ?? .host
+        return SteeringConfiguration(
+            mask: mask, seed: raw.seed, workerCount: Int(raw.worker_count),
+            drained: SteeringConfiguration.workers(inMask: raw.drained_mask),
+            activeHalf: Int(raw.active & 1), generation: raw.generation)
+    }
+
+    /// The live (active) half of the Maglev table.
+    public func table() throws -> MaglevTable {
+        try table(half: Int(rawConfig().active & 1))
+    }
+
+    func table(half: Int) throws -> MaglevTable {
+        let m = MaglevTable.size
+        var keys = [UInt32](repeating: 0, count: m)
+        var values = [UInt32](repeating: 0, count: m)
+        var count = UInt32(m)
+        var outBatch: UInt32 = 0
+        var opts = bpf_map_batch_opts()
+        opts.sz = MemoryLayout<bpf_map_batch_opts>.size
+        // The batch token is the key *before* the first one read (none: from key 0).
+        var previous = UInt32(max(half * m - 1, 0))
+        let rc = half == 0
+            ? bpf_map_lookup_batch(maglevFD, nil, &outBatch, &keys, &values, &count, &opts)
+            : bpf_map_lookup_batch(maglevFD, &previous, &outBatch, &keys, &values, &count, &opts)
+        if rc != 0 && errno != ENOENT { throw SteeringError.from(errno: errno, "read \(directory)/maglev") }
+        let done = Int(count)
+        if done < m || keys.first != UInt32(half * m) {
+            // Fall back to element lookups (older kernels, short batches).
+            for i in 0..<m {
+                var k = UInt32(half * m + i)
+                guard bpf_map_lookup_elem(maglevFD, &k, &values[i]) == 0 else {
+                    throw SteeringError.from(errno: errno, "read \(directory)/maglev")
+                }
+            }
+        }
+        return MaglevTable(entries: values)
+    }
+
+    /// What the kernel does with a client: configuration + table, read from the maps.
+    public func model() throws -> SteeringModel {
+        let config = try configuration()
+        return SteeringModel(configuration: config, table: try table(half: config.activeHalf))
+    }
+
+    /// The worker the kernel program picks for `client` (`edgesplit maps where`).
+    public func worker(for client: ClientAddress) throws -> Int {
+        guard let worker = try model().worker(for: client) else {
+            throw SteeringError.system(operation: "look up \(client)", errno: ENOENT, detail: "the live table has no worker in that slot")
+        }
+        return worker
+    }
+
+    /// Counters summed over CPUs.
+    public func counters() throws -> SteeringCounters {
+        let cpus = Int(libbpf_num_possible_cpus())
+        guard cpus > 0 else { throw SteeringError.system(operation: "count CPUs", errno: Int32(-cpus), detail: "") }
+        var raw = [UInt64](repeating: 0, count: Int(ES_CNT_COUNT))
+        var perCPU = [UInt64](repeating: 0, count: cpus)
+        for i in 0..<Int(ES_CNT_COUNT) {
+            var key = UInt32(i)
+            guard bpf_map_lookup_elem(countersFD, &key, &perCPU) == 0 else {
+                throw SteeringError.from(errno: errno, "read \(directory)/counters")
+            }
+            raw[i] = perCPU.reduce(0, &+)
+        }
+        return SteeringCounters(raw: raw)
+    }
+
+    /// Zeroes the counters.
+    public func resetCounters() throws {
+        let cpus = Int(libbpf_num_possible_cpus())
+        var zeros = [UInt64](repeating: 0, count: max(cpus, 1))
+        for i in 0..<Int(ES_CNT_COUNT) {
+            var key = UInt32(i)
+            guard bpf_map_update_elem(countersFD, &key, &zeros, UInt64(BPF_ANY)) == 0 else {
+                throw SteeringError.from(errno: errno, "reset \(directory)/counters")
+            }
+        }
+    }
+
+    /// Sockarray slots that hold a listening socket now.
+    public func filledSlots() -> [Int] {
+        var filled: [Int] = []
+        for slot in 0..<Int(ES_WORKER_SLOTS) {
+            var key = UInt32(slot)
+            var cookie: UInt64 = 0
+            if bpf_map_lookup_elem(workersFD, &key, &cookie) == 0 { filled.append(slot) }
+        }
+        return filled
+    }
+
+    /// Registered listener groups, by base slot.
+    public func groups() -> [ListenerGroupInfo] {
+        var result: [ListenerGroupInfo] = []
+        var key = es_group_key()
+        var next = es_group_key()
+        var havePrevious = false
+        while true {
+            let rc = havePrevious ? bpf_map_get_next_key(groupsFD, &key, &next) : bpf_map_get_next_key(groupsFD, nil, &next)
+            guard rc == 0 else { break }
+            var base: UInt32 = 0
+            if bpf_map_lookup_elem(groupsFD, &next, &base) == 0 {
+                result.append(ListenerGroupInfo(address: Self.text(of: next), port: Int(next.port), base: Int(base)))
+            }
+            key = next
+            havePrevious = true
+        }
+        return result.sorted { $0.base < $1.base }
+    }
+
+    /// The pinned program's kernel status.
+    public func programStatus() throws -> ProgramStatus {
+        let path = directory + "/" + Self.programPin
+        var status = ProgramStatus(
+            pinPath: directory, loaded: false, id: 0, name: "", migrates: false, runCount: 0,
+            runTimeNanoseconds: 0, statsEnabled: Self.statsSysctlEnabled(), filledSlots: filledSlots(), groups: groups())
+        let fd = bpf_obj_get(path)
+        guard fd >= 0 else {
+            if errno == ENOENT { return status }
+            throw SteeringError.from(errno: errno, "open \(path)")
+        }
+        defer { _ = Glibc.close(fd) }
+        var info = bpf_prog_info()
+        let rc = es_prog_info(fd, &info)
+        guard rc == 0 else { throw SteeringError.from(errno: -rc, "read \(path)") }
+        status.loaded = true
+        status.id = info.id
+        status.name = withUnsafeBytes(of: info.name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        status.migrates = status.name.hasSuffix("migrate")
+        status.runCount = info.run_cnt
+        status.runTimeNanoseconds = info.run_time_ns
+        if info.run_time_ns > 0 { status.statsEnabled = true }
+        return status
+    }
+
+    // MARK: Changing
+
+    /// Takes `worker` out of the table: only its clients move. Refuses the last undrained worker.
+    public func drain(worker: Int) throws {
+        var config = try configuration()
+        guard (0..<config.workerCount).contains(worker) else {
+            throw SteeringError.workerOutOfRange(worker: worker, workers: config.workerCount)
+        }
+        guard !config.drained.contains(worker) else { return }
+        guard config.undrainedWorkers.count > 1 else { throw SteeringError.lastUndrainedWorker(worker: worker) }
+        config.drained.insert(worker)
+        try publish(config)
+    }
+
+    /// Puts `worker` back: its old clients come back to it.
+    public func undrain(worker: Int) throws {
+        var config = try configuration()
+        guard (0..<config.workerCount).contains(worker) else {
+            throw SteeringError.workerOutOfRange(worker: worker, workers: config.workerCount)
+        }
+        guard config.drained.contains(worker) else { return }
+        config.drained.remove(worker)
+        try publish(config)
+    }
+
+    /// Changes the affinity prefixes (nil keeps one); the next connections use them.
+    public func setPrefix(ipv4: Int?, ipv6: Int?) throws {
+        var raw = try rawConfig()
+        if let v4 = ipv4 {
+            guard (0...32).contains(v4) else { throw SteeringError.badPrefix(family: "IPv4", value: v4) }
+            raw.v4_prefix = UInt32(v4)
+        }
+        if let v6 = ipv6 {
+            guard (0...128).contains(v6) else { throw SteeringError.badPrefix(family: "IPv6", value: v6) }
+            raw.v6_prefix = UInt32(v6)
+        }
+        raw.generation &+= 1
+        try writeConfig(raw)
+    }
+
+    /// Writes the table for `config` into the inactive half, then flips to it and bumps the
+    /// generation (the mask and seed of `config` are written too).
+    public func publish(_ config: SteeringConfiguration) throws {
+        let current = try rawConfig()
+        let fresh = current.layout_version == 0
+        let target = fresh ? 0 : Int((current.active & 1) ^ 1)
+        try writeTable(MaglevTable(members: config.members), half: target)
+        var raw = es_config()
+        raw.v4_prefix = UInt32(config.mask.ipv4Prefix)
+        raw.v6_prefix = UInt32(config.mask.ipv6Prefix)
+        raw.seed = config.seed
+        raw.active = UInt32(target)
+        raw.generation = fresh ? 1 : current.generation &+ 1
+        raw.worker_count = UInt32(config.workerCount)
+        raw.drained_mask = config.drainedMask
+        raw.layout_version = UInt32(ES_LAYOUT_VERSION)
+        try writeConfig(raw)
+    }
+
+    func writeConfig(_ raw: es_config) throws {
+        var key: UInt32 = 0
+        var value = raw
+        guard bpf_map_update_elem(cfgFD, &key, &value, UInt64(BPF_ANY)) == 0 else {
+            throw SteeringError.from(errno: errno, "write \(directory)/cfg")
+        }
+    }
+
+    func writeTable(_ table: MaglevTable, half: Int) throws {
+        let m = MaglevTable.size
+        var keys = (0..<m).map { UInt32(half * m + $0) }
+        var values = table.entries
+        var count = UInt32(m)
+        let rc = es_map_update_batch(maglevFD, &keys, &values, &count)
+        if rc != 0 || count != UInt32(m) {
+            // Batch unsupported: write element by element (still into the inactive half).
+            for i in 0..<m {
+                guard bpf_map_update_elem(maglevFD, &keys[i], &values[i], UInt64(BPF_ANY)) == 0 else {
+                    throw SteeringError.from(errno: errno, "write \(directory)/maglev")
+                }
+            }
+        }
+    }
+
+    /// Registers a listener group (idempotent) and returns its base slot.
+    func register(group key: es_group_key) throws -> Int {
+        var k = key
+        var base: UInt32 = 0
+        if bpf_map_lookup_elem(groupsFD, &k, &base) == 0 { return Int(base) }
+        let used = Set(groups().map(\.base))
+        guard let free = (0..<SteeringConfigurationLimits.maxGroups).map({ $0 * SteeringConfigurationLimits.maxWorkers })
+            .first(where: { !used.contains($0) })
+        else { throw SteeringError.tooManyGroups(max: SteeringConfigurationLimits.maxGroups) }
+        base = UInt32(free)
+        guard bpf_map_update_elem(groupsFD, &k, &base, UInt64(BPF_NOEXIST)) == 0 else {
+            throw SteeringError.from(errno: errno, "register listener group in \(directory)/groups")
+        }
+        return free
+    }
+
+    /// Puts a listening socket in a sockarray slot.
+    func place(socket fd: CInt, slot: Int) throws {
+        var key = UInt32(slot)
+        var value = UInt64(fd)
+        guard bpf_map_update_elem(workersFD, &key, &value, UInt64(BPF_ANY)) == 0 else {
+            throw SteeringError.from(errno: errno, "put socket \(fd) in \(directory)/workers slot \(slot)")
+        }
+    }
+
+    // MARK: Removing
+
+    /// Removes the pinned state of a stopped instance. Refuses while listening sockets are in
+    /// its sockarray (the instance runs) unless `force`.
+    public static func unload(instance: String, pinRoot: String = defaultPinRoot, force: Bool = false) throws {
+        try validate(instance: instance)
+        let directory = pinRoot + "/" + instance
+        guard isBPFFS(pinRoot) || isBPFFS(parent(of: pinRoot)) else { throw SteeringError.bpffsMissing(path: pinRoot) }
+        guard access(directory, F_OK) == 0 else { throw SteeringError.noSuchInstance(instance: instance, path: directory) }
+        if !force, let maps = try? InstanceMaps(instance: instance, pinRoot: pinRoot) {
+            let filled = maps.filledSlots()
+            if !filled.isEmpty { throw SteeringError.instanceRunning(instance: instance, sockets: filled.count) }
+        }
+        try removePins(directory: directory)
+    }
+
+    static func removePins(directory: String) throws {
+        for name in mapNames + [programPin] {
+            let path = directory + "/" + name
+            if unlink(path) != 0 && errno != ENOENT { throw SteeringError.from(errno: errno, "remove \(path)") }
+        }
+        if rmdir(directory) != 0 && errno != ENOENT {
+            throw SteeringError.from(errno: errno, "remove \(directory)", detail: "unexpected files left in it")
+        }
+    }
+
+    // MARK: Helpers
+
+    static func validate(instance: String) throws {
+        let ok = !instance.isEmpty && instance.count <= 64 && instance != "." && instance != ".."
+            && instance.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "._-".unicodeScalars.contains($0) }
+        guard ok else { throw SteeringError.invalidInstanceName(instance) }
+    }
+
+    static func isBPFFS(_ path: String) -> Bool {
+        es_is_bpffs(path) == 1
+    }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+
+    static func statsSysctlEnabled() -> Bool {
+        guard let f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r") else { return false }
+        defer { fclose(f) }
+        return fgetc(f) == Int32(UInt8(ascii: "1"))
+    }
+
+    static func text(of key: es_group_key) -> String {
+        let family = Int32(key.family)
+        var bytes = withUnsafeBytes(of: key.addr) { Array($0) }
+        if family == AF_INET { bytes = Array(bytes.prefix(4)) }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        _ = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Refuses pinned maps written with another layout (see ES_LAYOUT_VERSION).
+    static func checkLayout(instance: String, cfgFD: CInt, maglevFD: CInt, workersFD: CInt) throws {
+        var info = bpf_map_info()
+        if es_map_info(cfgFD, &info) == 0, info.value_size != UInt32(MemoryLayout<es_config>.size) {
+            throw SteeringError.layoutMismatch(instance: instance, detail: "cfg value size \(info.value_size), expected \(MemoryLayout<es_config>.size)")
+        }
+        if es_map_info(maglevFD, &info) == 0, info.max_entries != UInt32(ES_MAGLEV_ENTRIES) {
+            throw SteeringError.layoutMismatch(instance: instance, detail: "maglev has \(info.max_entries) entries, expected \(ES_MAGLEV_ENTRIES)")
+        }
+        if es_map_info(workersFD, &info) == 0, info.max_entries != UInt32(ES_WORKER_SLOTS) {
+            throw SteeringError.layoutMismatch(instance: instance, detail: "workers has \(info.max_entries) slots, expected \(ES_WORKER_SLOTS)")
+        }
+        var key: UInt32 = 0
+        var value = es_config()
+        if bpf_map_lookup_elem(cfgFD, &key, &value) == 0, value.layout_version != 0,
+            value.layout_version != UInt32(ES_LAYOUT_VERSION)
+        {
+            throw SteeringError.layoutMismatch(instance: instance, detail: "layout version \(value.layout_version), this binary uses \(ES_LAYOUT_VERSION)")
+        }
+    }
+}

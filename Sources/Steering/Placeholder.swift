@@ -1,1 +1,0 @@
-// Steering: placeholder until its first real file lands.

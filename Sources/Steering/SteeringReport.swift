@@ -1,0 +1,163 @@
+import Affinity
+
+/// What the `edgesplit maps …` and `edgesplit bpf …` commands print, as text and as JSON
+/// (stable snake_case keys). The command files only choose which one to print.
+public struct SteeringReport {
+    public let text: String
+    public let json: JSONValue
+
+    public init(text: String, json: JSONValue) {
+        self.text = text
+        self.json = json
+    }
+
+    /// `edgesplit maps show`.
+    public static func show(_ maps: InstanceMaps) throws -> SteeringReport {
+        let model = try maps.model()
+        let config = model.configuration
+        let counters = try maps.counters()
+        let shares = model.table.shares
+        let size = Double(MaglevTable.size)
+        var lines = [
+            "instance \(maps.instance) (\(maps.directory))",
+            "prefixes /\(config.mask.ipv4Prefix) (IPv4) /\(config.mask.ipv6Prefix) (IPv6), seed 0x\(String(config.seed, radix: 16)), generation \(config.generation), active half \(config.activeHalf)",
+            pad(["worker", "share", "slots", "state", "selections"]),
+        ]
+        var workers: [JSONValue] = []
+        for w in 0..<config.workerCount {
+            let slots = shares[UInt32(w)] ?? 0
+            let drained = config.drained.contains(w)
+            let share = Double(slots) / size
+            lines.append(pad([String(w), percent(share), String(slots), drained ? "drained" : "active", String(counters.selections(of: w))]))
+            workers.append(.object([
+                ("worker", .int(Int64(w))), ("slots", .int(Int64(slots))), ("share", .double(rounded(share))),
+                ("drained", .bool(drained)), ("selections", .uint(counters.selections(of: w))),
+            ]))
+        }
+        let groups = maps.groups()
+        for g in groups {
+            lines.append("listener \(g.address.contains(":") ? "[\(g.address)]" : g.address):\(g.port) slots \(g.base)...\(g.base + config.workerCount - 1)")
+        }
+        lines.append("fallbacks \(counters.fallback), total \(counters.total)")
+        let json = JSONValue.object([
+            ("instance", .string(maps.instance)),
+            ("pin_path", .string(maps.directory)),
+            ("ipv4_prefix", .int(Int64(config.mask.ipv4Prefix))),
+            ("ipv6_prefix", .int(Int64(config.mask.ipv6Prefix))),
+            ("seed", .uint(UInt64(config.seed))),
+            ("generation", .uint(UInt64(config.generation))),
+            ("active_half", .int(Int64(config.activeHalf))),
+            ("worker_count", .int(Int64(config.workerCount))),
+            ("workers", .array(workers)),
+            ("groups", .array(groups.map(groupJSON))),
+            ("fallback", .uint(counters.fallback)),
+            ("total", .uint(counters.total)),
+        ])
+        return SteeringReport(text: lines.joined(separator: "\n"), json: json)
+    }
+
+    /// `edgesplit maps where <client-ip>`.
+    public static func whereIs(_ text: String, _ maps: InstanceMaps) throws -> SteeringReport {
+        guard let client = ClientAddress(text) else { throw SteeringError.badAddress(text) }
+        let model = try maps.model()
+        let hash = model.hash(of: client)
+        let slot = Int(hash % UInt32(MaglevTable.size))
+        guard let worker = model.worker(for: client) else {
+            throw SteeringError.system(operation: "look up \(client)", errno: 2, detail: "the live table has no worker in slot \(slot)")
+        }
+        let masked = AffinityHash.masked(client, mask: model.configuration.mask)
+        let prefix = model.configuration.mask.prefix(for: client.family)
+        return SteeringReport(
+            text: "\(client) → worker \(worker) (key \(masked)/\(prefix), hash 0x\(String(hash, radix: 16)), slot \(slot), generation \(model.configuration.generation))",
+            json: .object([
+                ("client", .string(client.description)), ("key", .string("\(masked)/\(prefix)")),
+                ("hash", .uint(UInt64(hash))), ("slot", .int(Int64(slot))), ("worker", .int(Int64(worker))),
+                ("generation", .uint(UInt64(model.configuration.generation))),
+            ]))
+    }
+
+    /// After drain / undrain / set-prefix: the new state in one line.
+    public static func changed(_ what: String, worker: Int?, _ maps: InstanceMaps) throws -> SteeringReport {
+        let config = try maps.configuration()
+        var fields: [(String, JSONValue)] = [("instance", .string(maps.instance))]
+        if let worker {
+            fields.append(("worker", .int(Int64(worker))))
+            fields.append(("drained", .bool(config.drained.contains(worker))))
+        }
+        fields += [
+            ("drained_workers", .array(config.drained.sorted().map { .int(Int64($0)) })),
+            ("ipv4_prefix", .int(Int64(config.mask.ipv4Prefix))),
+            ("ipv6_prefix", .int(Int64(config.mask.ipv6Prefix))),
+            ("generation", .uint(UInt64(config.generation))),
+        ]
+        let drained = config.drained.isEmpty ? "none" : config.drained.sorted().map(String.init).joined(separator: ",")
+        return SteeringReport(
+            text: "\(what); drained workers: \(drained); prefixes /\(config.mask.ipv4Prefix) /\(config.mask.ipv6Prefix); generation \(config.generation)",
+            json: .object(fields))
+    }
+
+    /// `edgesplit bpf status`.
+    public static func status(_ maps: InstanceMaps) throws -> SteeringReport {
+        let s = try maps.programStatus()
+        let counters = try maps.counters()
+        let ns = s.nanosecondsPerRun
+        var lines = ["instance \(maps.instance), pin path \(s.pinPath)"]
+        if s.loaded {
+            lines.append("program id \(s.id) \(s.name) (\(s.migrates ? "sk_reuseport/migrate" : "sk_reuseport")), \(s.attached ? "attached" : "not attached (no listening sockets)")")
+            let timing = ns.map { String(format1: $0) + " ns per decision" } ?? "no timing (kernel BPF stats off)"
+            lines.append("runs \(s.runCount), \(timing)")
+        } else {
+            lines.append("no program pinned")
+        }
+        lines.append("sockets in slots: \(s.filledSlots.isEmpty ? "none" : s.filledSlots.map(String.init).joined(separator: ","))")
+        lines.append("fallbacks \(counters.fallback), migrations \(counters.migrations), ipv6 \(counters.ipv6), no group \(counters.noGroup), errors \(counters.loadErrors + counters.protocolErrors)")
+        let json = JSONValue.object([
+            ("instance", .string(maps.instance)),
+            ("pin_path", .string(s.pinPath)),
+            ("loaded", .bool(s.loaded)),
+            ("program_id", .uint(UInt64(s.id))),
+            ("program_name", .string(s.name)),
+            ("migrate", .bool(s.migrates)),
+            ("attached", .bool(s.attached)),
+            ("run_count", .uint(s.runCount)),
+            ("run_time_ns", .uint(s.runTimeNanoseconds)),
+            ("ns_per_decision", ns.map { .double(rounded($0)) } ?? .null),
+            ("stats_enabled", .bool(s.statsEnabled)),
+            ("filled_slots", .array(s.filledSlots.map { .int(Int64($0)) })),
+            ("groups", .array(s.groups.map(groupJSON))),
+            ("counters", .object([
+                ("total", .uint(counters.total)), ("fallback", .uint(counters.fallback)),
+                ("err_load", .uint(counters.loadErrors)), ("err_proto", .uint(counters.protocolErrors)),
+                ("migrate", .uint(counters.migrations)), ("migrate_nopkt", .uint(counters.migrationsWithoutPacket)),
+                ("ipv6", .uint(counters.ipv6)), ("no_group", .uint(counters.noGroup)),
+                ("selections", .array(counters.selections.prefix(max(1, s.filledSlots.count)).map { .uint($0) })),
+            ])),
+        ])
+        return SteeringReport(text: lines.joined(separator: "\n"), json: json)
+    }
+
+    private static func groupJSON(_ g: ListenerGroupInfo) -> JSONValue {
+        .object([("address", .string(g.address)), ("port", .int(Int64(g.port))), ("base", .int(Int64(g.base)))])
+    }
+
+    private static func pad(_ cols: [String]) -> String {
+        cols.map { $0 + String(repeating: " ", count: max(0, 11 - $0.count)) }.joined().trimmingTrailingSpaces()
+    }
+
+    private static func percent(_ x: Double) -> String { String(format1: x * 100) + "%" }
+    private static func rounded(_ x: Double) -> Double { (x * 10000).rounded() / 10000 }
+}
+
+extension String {
+    /// One decimal place, without Foundation.
+    init(format1 x: Double) {
+        let tenths = Int((x * 10).rounded())
+        self = "\(tenths / 10).\(abs(tenths % 10))"
+    }
+
+    func trimmingTrailingSpaces() -> String {
+        var s = self
+        while s.hasSuffix(" ") { s.removeLast() }
+        return s
+    }
+}

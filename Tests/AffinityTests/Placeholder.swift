@@ -1,5 +1,0 @@
-import XCTest
-
-final class AffinityPlaceholder: XCTestCase {
-    func testPlaceholder() {}
-}

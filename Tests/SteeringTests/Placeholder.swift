@@ -1,5 +1,0 @@
-import XCTest
-
-final class SteeringPlaceholder: XCTestCase {
-    func testPlaceholder() {}
-}

@@ -1,0 +1,250 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Affinity
+import CEdgesplitBPF
+@testable import Steering
+import XCTest
+
+/// Real kernel, real sockets, loopback only (127.0.0.0/8, ::1, and a namespace of the test's own).
+final class SteeringKernelTests: XCTestCase {
+    private func sources(_ prefix: String, _ range: ClosedRange<Int>) -> [String] { range.map { "\(prefix)\($0)" } }
+
+    /// 4 workers; 100 sources connect 5 times each: one worker per source, and it is the
+    /// worker `maps where` computes from the live maps.
+    func testEverySourceSticksToThePredictedWorker() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "stick")
+        defer { f.close() }
+        let group = try f.listen("127.0.0.1")
+        let seen = try workersBySource(group, sources: sources("127.0.1.", 1...100), destination: "127.0.0.1", repetitions: 5)
+        XCTAssertEqual(seen.count, 100)
+        let maps = try f.maps()
+        let live = try maps.model()  // what `maps where` computes, read once
+        for (address, workers) in seen {
+            XCTAssertEqual(workers.count, 1, "\(address) went to workers \(workers.sorted())")
+            XCTAssertEqual(workers.first, live.worker(for: address), "\(address)")
+        }
+        XCTAssertEqual(try maps.worker(for: seen.keys.first!), live.worker(for: seen.keys.first!))
+        let counters = try f.program.counters()
+        XCTAssertEqual(counters.fallback, 0)
+        XCTAssertEqual(counters.total, 500)
+        XCTAssertEqual(counters.selections.reduce(0, +), 500)
+        let status = try maps.programStatus()
+        XCTAssertTrue(status.loaded)
+        XCTAssertTrue(status.attached)
+        XCTAssertEqual(status.filledSlots, [0, 1, 2, 3])
+        XCTAssertEqual(status.groups, [ListenerGroupInfo(address: "127.0.0.1", port: group.port, base: 0)])
+        XCTAssertEqual(status.migrates, f.program.migrates)
+        XCTAssertGreaterThanOrEqual(status.runCount, 500)
+    }
+
+    /// 1000 sources over 4 workers: 25 % ± 5 % each.
+    func testBalanceOverAThousandSources() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "balance", seed: 0xBA1A)
+        defer { f.close() }
+        let group = try f.listen("127.0.0.1")
+        let all = (0..<1000).map { "127.1.\($0 / 200).\($0 % 200 + 1)" }
+        let seen = try workersBySource(group, sources: all, destination: "127.0.0.1")
+        var counts = [Int](repeating: 0, count: 4)
+        for (_, w) in seen { counts[w.first!] += 1 }
+        for (w, c) in counts.enumerated() {
+            XCTAssertEqual(Double(c) / 1000, 0.25, accuracy: 0.05, "worker \(w): \(counts)")
+        }
+    }
+
+    /// Draining moves only the drained worker's clients; undraining brings every client back.
+    func testDrainMovesOnlyThatWorkersClientsAndUndrainRestores() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "drain")
+        defer { f.close() }
+        let group = try f.listen("127.0.0.1")
+        let srcs = sources("127.0.3.", 1...200)
+        let before = try workersBySource(group, sources: srcs, destination: "127.0.0.1").mapValues { $0.first! }
+        let maps = try f.maps()
+        let generation = try maps.configuration().generation
+        try maps.drain(worker: 1)
+        XCTAssertEqual(try maps.configuration().drained, [1])
+        XCTAssertEqual(try maps.configuration().generation, generation + 1)
+        XCTAssertEqual(try maps.table().share(of: 1), 0)
+        let drained = try workersBySource(group, sources: srcs, destination: "127.0.0.1").mapValues { $0.first! }
+        XCTAssertTrue(before.values.contains(1))
+        // Maglev moves the drained worker's slots plus a tiny collateral (about 0.04 % of the
+        // slots for 4 workers): a client of another worker may move only if its slot is one
+        // of those, which the tables before and after predict exactly.
+        var undrainedModel = try maps.model()
+        undrainedModel.table = MaglevTable(members: SteeringConfiguration(mask: .host, seed: 0, workerCount: 4).members)
+        var collateral = 0
+        let live = try maps.model()
+        for (address, w) in before {
+            let now = drained[address]!
+            XCTAssertNotEqual(now, 1, "\(address) still on the drained worker")
+            XCTAssertEqual(now, live.worker(for: address))
+            XCTAssertEqual(w, undrainedModel.worker(for: address))
+            if w != 1 && now != w { collateral += 1 }
+        }
+        XCTAssertLessThanOrEqual(collateral, 2, "clients of undrained workers moved: \(collateral)")
+        try maps.undrain(worker: 1)
+        let after = try workersBySource(group, sources: srcs, destination: "127.0.0.1").mapValues { $0.first! }
+        XCTAssertEqual(after, before)
+
+        XCTAssertThrowsError(try maps.drain(worker: 4)) { XCTAssertEqual($0 as? SteeringError, .workerOutOfRange(worker: 4, workers: 4)) }
+        try maps.drain(worker: 0)
+        try maps.drain(worker: 1)
+        try maps.drain(worker: 2)
+        XCTAssertThrowsError(try maps.drain(worker: 3)) { XCTAssertEqual($0 as? SteeringError, .lastUndrainedWorker(worker: 3)) }
+    }
+
+    /// /24: every host of 127.0.2.0/24 lands on one worker (and the predicted one).
+    func testIPv4PrefixKeepsTheNetworkTogether() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "prefix4")
+        defer { f.close() }
+        let group = try f.listen("127.0.0.1")
+        let maps = try f.maps()
+        try maps.setPrefix(ipv4: 24, ipv6: 64)
+        XCTAssertEqual(try maps.configuration().mask, AffinityMask(ipv4Prefix: 24, ipv6Prefix: 64))
+        let seen = try workersBySource(group, sources: sources("127.0.2.", 1...254), destination: "127.0.0.1")
+        let workers = Set(seen.values.flatMap { $0 })
+        XCTAssertEqual(workers.count, 1, "127.0.2.0/24 split over \(workers.sorted())")
+        XCTAssertEqual(workers.first, try maps.worker(for: ClientAddress("127.0.2.77")!))
+        XCTAssertThrowsError(try maps.setPrefix(ipv4: 33, ipv6: nil))
+    }
+
+    /// An empty sockarray slot: the connection is still accepted (kernel choice) and the
+    /// fallback counter rises.
+    func testEmptySlotFallsBackWithoutDropping() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "empty")
+        defer { f.close() }
+        let group = try f.listen("127.0.0.1")
+        let maps = try f.maps()
+        let model = try maps.model()
+        var key: UInt32 = 2
+        XCTAssertEqual(bpf_map_delete_elem(maps.workersFD, &key), 0)
+        let victims = sources("127.0.4.", 1...100).filter { model.worker(for: ClientAddress($0)!) == 2 }
+        XCTAssertFalse(victims.isEmpty)
+        let seen = try workersBySource(group, sources: victims, destination: "127.0.0.1")
+        XCTAssertEqual(seen.count, victims.count, "every connection was accepted")
+        let counters = try maps.counters()
+        XCTAssertEqual(counters.fallback, UInt64(victims.count))
+        XCTAssertEqual(counters.selections(of: 2), 0)
+        XCTAssertEqual(try maps.programStatus().filledSlots, [0, 1, 3])
+    }
+
+    /// IPv6 (/128 and /64) and a dual-stack `[::]` group, with AnyIP sources in a namespace.
+    func testIPv6AndDualStackInANamespace() throws {
+        try requireKernelPrivilege()
+        let ns = try TestNamespace()
+        defer { ns.leave() }
+
+        // IPv6-only group on ::1.
+        do {
+            let f = try SteeringFixture(tag: "v6")
+            defer { f.close() }
+            let group = try f.listen("::1")
+            XCTAssertFalse(group.isDualStack)
+            let v6 = (1...100).map { "fd00:0:0:\($0)::\(String($0 * 7, radix: 16))" }
+            let seen = try workersBySource(group, sources: v6, destination: "::1", repetitions: 3)
+            let maps = try f.maps()
+            let live = try maps.model()
+            XCTAssertEqual(seen.count, 100)
+            for (address, workers) in seen {
+                XCTAssertEqual(workers.count, 1, "\(address)")
+                XCTAssertEqual(workers.first, live.worker(for: address), "\(address)")
+            }
+            XCTAssertEqual(try maps.counters().ipv6, 300)
+            // /64: all hosts of one /64 on one worker.
+            try maps.setPrefix(ipv4: nil, ipv6: 64)
+            let hosts = (1...100).map { "fd00:1:2:3:\(String($0, radix: 16)):\(String($0 * 13, radix: 16))::1" }
+            let net = try workersBySource(group, sources: hosts, destination: "::1")
+            let workers = Set(net.values.flatMap { $0 })
+            XCTAssertEqual(workers.count, 1, "fd00:1:2:3::/64 split over \(workers.sorted())")
+            XCTAssertEqual(workers.first, try maps.worker(for: ClientAddress("fd00:1:2:3::99")!))
+        }
+
+        // Dual-stack [::]: IPv4 and IPv6 clients, one group, one attach.
+        do {
+            let f = try SteeringFixture(tag: "dual")
+            defer { f.close() }
+            let group = try f.listen("::")
+            XCTAssertTrue(group.isDualStack)
+            let maps = try f.maps()
+            let v4 = try workersBySource(group, sources: sources("127.0.5.", 1...100), destination: "127.0.0.1", repetitions: 2)
+            let v6 = try workersBySource(group, sources: (1...100).map { "fd00:5::\(String($0, radix: 16))" }, destination: "::1", repetitions: 2)
+            XCTAssertEqual(v4.count, 100)
+            XCTAssertEqual(v6.count, 100)
+            let live = try maps.model()
+            for (address, workers) in v4.merging(v6, uniquingKeysWith: { $0.union($1) }) {
+                XCTAssertEqual(workers.count, 1, "\(address)")
+                XCTAssertEqual(workers.first, live.worker(for: address), "\(address)")
+            }
+            XCTAssertEqual(try maps.counters().fallback, 0)
+            XCTAssertEqual(try maps.programStatus().groups.first?.address, "::")
+        }
+    }
+
+    /// Two listener groups (like :443 and :80) in one instance get separate slot ranges.
+    func testTwoGroupsGetTheirOwnSlots() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "groups")
+        defer { f.close() }
+        let a = try f.listen("127.0.0.1")
+        let b = try f.listen("127.0.0.1")
+        let maps = try f.maps()
+        XCTAssertEqual(try maps.programStatus().filledSlots, [0, 1, 2, 3, 64, 65, 66, 67])
+        let srcs = sources("127.0.6.", 1...40)
+        let viaA = try workersBySource(a, sources: srcs, destination: "127.0.0.1")
+        let viaB = try workersBySource(b, sources: srcs, destination: "127.0.0.1")
+        let live = try maps.model()
+        for (address, w) in viaA {
+            XCTAssertEqual(viaB[address], w, "same client, same worker on both listeners")
+            XCTAssertEqual(w.first, live.worker(for: address))
+        }
+        XCTAssertEqual(try maps.counters().noGroup, 0)
+    }
+
+    func testInstanceErrorsAndUnload() throws {
+        try requireKernelPrivilege()
+        XCTAssertThrowsError(try InstanceMaps(instance: "no-such-\(getpid())")) {
+            guard case .noSuchInstance = $0 as? SteeringError else { return XCTFail("\($0)") }
+        }
+        XCTAssertThrowsError(try InstanceMaps(instance: "../etc")) {
+            XCTAssertEqual($0 as? SteeringError, .invalidInstanceName("../etc"))
+        }
+        XCTAssertThrowsError(try SteeringProgram(.init(instance: "x", pinRoot: "/tmp/not-bpffs-\(getpid())/edgesplit", workers: 2))) {
+            guard case .bpffsMissing = $0 as? SteeringError else { return XCTFail("\($0)") }
+        }
+        let f = try SteeringFixture(tag: "unload")
+        defer { f.close() }
+        try f.listen("127.0.0.1")
+        XCTAssertThrowsError(try InstanceMaps.unload(instance: f.instance)) {
+            XCTAssertEqual($0 as? SteeringError, .instanceRunning(instance: f.instance, sockets: 4))
+        }
+        // A stopped instance (program closed, pins kept) unloads.
+        for g in f.groups { g.close() }
+        f.program.close(unpin: false)
+        XCTAssertNoThrow(try InstanceMaps(instance: f.instance))
+        try InstanceMaps.unload(instance: f.instance)
+        XCTAssertEqual(access("/sys/fs/bpf/edgesplit/\(f.instance)", F_OK), -1)
+    }
+
+    /// A second process (here: a second load) reuses the pinned maps; a different layout is refused.
+    func testLayoutMismatchIsRefused() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "layout", workers: 2)
+        defer { f.close() }
+        let maps = try f.maps()
+        var raw = try maps.rawConfig()
+        raw.layout_version = 999
+        try maps.writeConfig(raw)
+        XCTAssertThrowsError(try InstanceMaps(instance: f.instance)) {
+            guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
+            XCTAssertTrue("\($0)".contains("edgesplit bpf unload --instance \(f.instance)"))
+        }
+        XCTAssertThrowsError(try SteeringProgram(.init(instance: f.instance, workers: 2))) {
+            guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
+        }
+    }
+}
