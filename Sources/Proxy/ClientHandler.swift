@@ -269,7 +269,7 @@ final class ClientHandler: ChannelDuplexHandler {
             }
             keepAliveIdle = publishing.timeouts.idle.timeAmount
             exchange.requestFramer = BodyFramer(head.framing)
-            if case .none = head.framing { exchange.requestComplete = true }
+            if head.framing == BodyFraming.none { exchange.requestComplete = true }
             exchange.isUpgrade = head.isWebSocketUpgrade
             exchange.boundByRequest = head.values("authorization").contains(where: BackendHandler.isConnectionBoundScheme)
             guard let client, let member = worker.balancers[farm].pick(for: client, now: .now()) else {
@@ -284,7 +284,7 @@ final class ClientHandler: ChannelDuplexHandler {
     /// A request answered by edgesplit itself (no rule, deny, limits). Its body, if any, is
     /// not read: the connection closes after the answer unless the request had none.
     private func finishLocally(_ exchange: Exchange, status: Int) {
-        if case .none = exchange.head.framing {} else { closeAfterExchange = true }
+        if exchange.head?.framing != BodyFraming.none { closeAfterExchange = true }
         writeLocalResponse(status: status)
         exchange.status = status
         completeExchange(exchange)
@@ -532,7 +532,7 @@ final class ClientHandler: ChannelDuplexHandler {
         }
         // A kept-alive connection the member closed just as we reused it: nothing was
         // processed, so a request without body can go again on a fresh connection.
-        if exchange.reusedConnection, exchange.bodyBytes == 0, case .none = exchange.head?.framing {
+        if exchange.reusedConnection, exchange.bodyBytes == 0, exchange.head?.framing == BodyFraming.none {
             worker.balancers[exchange.farmIndex].requestFinished(exchange.member)
             exchange.countedOutstanding = false
             connect(exchange)

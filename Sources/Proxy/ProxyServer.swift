@@ -65,10 +65,7 @@ public final class ProxyServer {
                         SteeringProgram.Options(
                             instance: config.instance,
                             pinRoot: environment.pinRoot,
-                            mask: AffinityMask(
-                                ipv4Prefix: config.affinity.ipv4Prefix,
-                                ipv6Prefix: config.affinity.ipv6Prefix
-                            ),
+                            mask: config.affinity.mask,
                             seed: config.affinity.seed,
                             workers: workerCount
                         )

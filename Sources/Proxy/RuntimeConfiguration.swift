@@ -1,3 +1,4 @@
+import Affinity
 import HTTP1
 import NIOCore
 import NIOSSL
@@ -82,4 +83,11 @@ public final class RuntimeConfiguration: Sendable {
 public struct TLSSetupErrors: Error, CustomStringConvertible, Sendable {
     public let errors: [TLSSetupError]
     public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+extension AffinitySettings {
+    /// The prefixes as the steering code takes them (validated by the loader).
+    var mask: AffinityMask {
+        AffinityMask(ipv4Prefix: ipv4Prefix, ipv6Prefix: ipv6Prefix) ?? .host
+    }
 }

@@ -28,7 +28,7 @@ final class Worker {
         self.eventLoop = eventLoop
         self.runtime = runtime
         let config = runtime.config
-        let mask = AffinityMask(ipv4Prefix: config.affinity.ipv4Prefix, ipv6Prefix: config.affinity.ipv6Prefix)
+        let mask = config.affinity.mask
         self.balancers = config.farms.enumerated().map { index, farm in
             FarmBalancer(
                 farm: farm,

@@ -70,6 +70,7 @@ struct DemoCommand: AsyncParsableCommand {
             }
             text += "\nStop with Ctrl-C.\n"
             print(text)
+            fflush(stdout)
         }
         try await deployment.stop()
     }
