@@ -247,4 +247,30 @@ final class SteeringKernelTests: XCTestCase {
             guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
         }
     }
+
+    /// Without privilege (here: this thread as uid 65534, without CAP_BPF) the program
+    /// cannot load and `init` throws a typed error that says why; the caller then keeps plain
+    /// reuseport listeners.
+    func testWithoutPrivilegeInitThrowsATypedError() throws {
+        try requireKernelPrivilege()
+        let root = "/sys/fs/bpf/edgesplit-unpriv-\(getpid())"
+        XCTAssertEqual(mkdir(root, 0o777), 0)
+        _ = chmod(root, 0o777)
+        defer { _ = shell("rm -rf \(root)") }
+        XCTAssertEqual(es_thread_setresuid(65534, 65534, 0), 0)
+        var thrown: Error?
+        do {
+            let p = try SteeringProgram(.init(instance: "np", pinRoot: root, workers: 2))
+            p.close(unpin: true)
+        } catch {
+            thrown = error
+        }
+        XCTAssertEqual(es_thread_setresuid(0, 0, 0), 0)
+        XCTAssertEqual(geteuid(), 0)
+        XCTAssertEqual(thrown as? SteeringError, .notPermitted(operation: "load the BPF steering program"))
+        XCTAssertEqual("\(thrown!)", "load the BPF steering program: operation not permitted (run as root or with CAP_BPF)")
+        // A listener group still works without BPF: plain reuseport.
+        let group = try ListenerGroup(address: "127.0.0.1", port: 0, workers: 2)
+        group.close()
+    }
 }
