@@ -273,4 +273,39 @@ final class SteeringKernelTests: XCTestCase {
         let group = try ListenerGroup(address: "127.0.0.1", port: 0, workers: 2)
         group.close()
     }
+
+    /// Closing a listener (as a reload does) migrates its accept queue with the
+    /// `sk_reuseport/migrate` program: no connection is lost, and each lands on the worker the
+    /// (already updated) table names, hashed from the migrating socket without a packet.
+    func testClosingAListenerMigratesItsQueueToTheTableWorker() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "migrate", workers: 3)
+        defer { f.close() }
+        guard f.program.migrates else { throw XCTSkip("the kernel refused sk_reuseport/migrate") }
+        let group = try f.listen("127.0.0.1", workers: 3)
+        group.relinquish()  // this test closes the listeners itself
+        var open = group.descriptors
+        defer { for fd in open { Glibc.close(fd) } }
+        let maps = try f.maps()
+        let before = try maps.model()
+        let queued = (1...120).map { "127.0.7.\($0)" }.filter { before.worker(for: ClientAddress($0)!) == 0 }
+        XCTAssertFalse(queued.isEmpty)
+        var clients: [CInt] = []
+        defer { for fd in clients { Glibc.close(fd) } }
+        for s in queued { clients.append(try connectFrom(s, to: "127.0.0.1", port: group.port)) }
+        usleep(50_000)  // let the final ACKs land in worker 0's accept queue
+
+        try maps.drain(worker: 0)  // the table first, then close (the reload order)
+        let after = try maps.model()
+        Glibc.close(open.removeFirst())
+        let accepted = try acceptAll(descriptors: open, expected: queued.count)
+        XCTAssertEqual(accepted.count, queued.count, "every queued connection survived the close")
+        for (address, index) in accepted {
+            XCTAssertEqual(index + 1, after.worker(for: address), "\(address)")
+        }
+        let counters = try maps.counters()
+        XCTAssertEqual(counters.migrations, UInt64(queued.count), "\(counters)")
+        XCTAssertEqual(counters.migrationsWithoutPacket, UInt64(queued.count))
+        XCTAssertEqual(counters.fallback, 0, "\(counters)")
+    }
 }
