@@ -268,6 +268,7 @@ final class SteeringKernelTests: XCTestCase {
         XCTAssertEqual(es_thread_setresuid(0, 0, 0), 0)
         XCTAssertEqual(geteuid(), 0)
         XCTAssertEqual(thrown as? SteeringError, .notPermitted(operation: "load the BPF steering program"))
+        XCTAssertEqual(access(root + "/np", F_OK), -1, "a failed init leaves no instance directory behind")
         XCTAssertEqual("\(thrown!)", "load the BPF steering program: operation not permitted (run as root or with CAP_BPF)")
         // A listener group still works without BPF: plain reuseport.
         let group = try ListenerGroup(address: "127.0.0.1", port: 0, workers: 2)
