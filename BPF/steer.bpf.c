@@ -37,6 +37,7 @@ static __always_inline int es_steer(struct sk_reuseport_md *ctx)
 	__u32 zero = 0;
 	__u32 words[4] = {0, 0, 0, 0};
 	__u32 nwords = 1;
+	__u32 migrating_port = 0; /* local port of a migrating socket (= the listener's) */
 
 	es_count(ES_CNT_TOTAL);
 
@@ -50,6 +51,7 @@ static __always_inline int es_steer(struct sk_reuseport_md *ctx)
 		es_count(ES_CNT_MIGRATE);
 		if (ctx->len == 0)
 			es_count(ES_CNT_MIGRATE_NOPKT);
+		migrating_port = msk->src_port;
 		__u32 family = msk->family;
 		if (family == ES_AF_INET) {
 			words[0] = bpf_ntohl(msk->dst_ip4);
@@ -97,13 +99,16 @@ static __always_inline int es_steer(struct sk_reuseport_md *ctx)
 	if (nwords == 4)
 		es_count(ES_CNT_IPV6);
 
-	/* The group is told apart by the listening socket's own address. */
+	/* The group is told apart by the listening socket's own address. When migrating, the
+	 * listener is already closed and may have released its port (inet_num is cleared for
+	 * a socket whose port the kernel chose), so take the port from the migrating socket:
+	 * its local port is the listener's. The bound address stays readable. */
 	struct bpf_sock *lsk = ctx->sk;
 	if (!lsk)
 		return es_fallback();
 	struct es_group_key gkey = {};
 	gkey.family = lsk->family;
-	gkey.port = lsk->src_port;
+	gkey.port = migrating_port ? migrating_port : lsk->src_port;
 	if (gkey.family == ES_AF_INET) {
 		gkey.addr[0] = lsk->src_ip4;
 	} else {

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/vfs.h>
 
 #define ES_BPF_FS_MAGIC 0xcafe4a11
@@ -95,4 +97,9 @@ const char *es_bpf_source_digest_string(void)
 int es_setns_net(int fd)
 {
 	return setns(fd, CLONE_NEWNET) ? -errno : 0;
+}
+
+int es_thread_setresuid(unsigned int ruid, unsigned int euid, unsigned int suid)
+{
+	return syscall(SYS_setresuid, ruid, euid, suid) ? -errno : 0;
 }

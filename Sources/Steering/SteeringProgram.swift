@@ -64,6 +64,7 @@ public final class SteeringProgram {
         self.options = options
         let directory = options.pinRoot + "/" + options.instance
         try Self.ensureBPFFS(options.pinRoot)
+        let existed = access(directory, F_OK) == 0
         try Self.makeDirectories(directory)
         // Refuse pinned maps of another layout before libbpf tries to reuse them.
         if access(directory + "/cfg", F_OK) == 0 {
@@ -72,15 +73,11 @@ public final class SteeringProgram {
 
         let loaded: (OpaquePointer, CInt, Bool)
         do {
-            loaded = try Self.load(pinDirectory: directory, instance: options.instance, migrate: true)
-        } catch SteeringError.unsupported {
-            loaded = try Self.load(pinDirectory: directory, instance: options.instance, migrate: false)
-        } catch let error as SteeringError {
-            if case .system = error {
-                loaded = try Self.load(pinDirectory: directory, instance: options.instance, migrate: false)
-            } else {
-                throw error
-            }
+            loaded = try Self.loadPreferringMigrate(pinDirectory: directory, instance: options.instance)
+        } catch {
+            // Leave nothing behind for an instance this call created.
+            if !existed { try? InstanceMaps.removePins(directory: directory) }
+            throw error
         }
         (object, programFD, migrates) = loaded
 
@@ -132,6 +129,28 @@ public final class SteeringProgram {
     }
 
     // MARK: Loading
+
+    /// The migrate flavour keeps affinity across reloads; fall back to the select flavour
+    /// only when the kernel refuses it (a refusal for lack of privilege is final).
+    private static func loadPreferringMigrate(pinDirectory: String, instance: String) throws -> (OpaquePointer, CInt, Bool) {
+        do {
+            return try load(pinDirectory: pinDirectory, instance: instance, migrate: true)
+        } catch let first as SteeringError {
+            switch first {
+            case .unsupported, .system:
+                do {
+                    return try load(pinDirectory: pinDirectory, instance: instance, migrate: false)
+                } catch let second as SteeringError {
+                    if case .unsupported(let reason) = second, case .unsupported(let migrateReason) = first {
+                        throw SteeringError.unsupported(reason: "\(migrateReason); \(reason)")
+                    }
+                    throw second
+                }
+            default:
+                throw first
+            }
+        }
+    }
 
     private static func load(pinDirectory: String, instance: String, migrate: Bool) throws -> (OpaquePointer, CInt, Bool) {
         es_libbpf_capture()

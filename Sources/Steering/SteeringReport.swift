@@ -100,6 +100,7 @@ public struct SteeringReport {
     public static func status(_ maps: InstanceMaps) throws -> SteeringReport {
         let s = try maps.programStatus()
         let counters = try maps.counters()
+        let workerCount = try maps.configuration().workerCount
         let ns = s.nanosecondsPerRun
         var lines = ["instance \(maps.instance), pin path \(s.pinPath)"]
         if s.loaded {
@@ -130,7 +131,7 @@ public struct SteeringReport {
                 ("err_load", .uint(counters.loadErrors)), ("err_proto", .uint(counters.protocolErrors)),
                 ("migrate", .uint(counters.migrations)), ("migrate_nopkt", .uint(counters.migrationsWithoutPacket)),
                 ("ipv6", .uint(counters.ipv6)), ("no_group", .uint(counters.noGroup)),
-                ("selections", .array(counters.selections.prefix(max(1, s.filledSlots.count)).map { .uint($0) })),
+                ("selections", .array(counters.selections.prefix(workerCount).map { .uint($0) })),
             ])),
         ])
         return SteeringReport(text: lines.joined(separator: "\n"), json: json)

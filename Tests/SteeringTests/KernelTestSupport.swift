@@ -103,8 +103,13 @@ func connectFrom(_ source: String, to destination: String, port: Int) throws -> 
 /// Accepts `expected` connections across the group's listeners and returns, per accepted
 /// connection, the peer address and the worker (listener index) that accepted it.
 func acceptAll(_ group: ListenerGroup, expected: Int, timeoutMs: Int32 = 3000) throws -> [(ClientAddress, Int)] {
+    try acceptAll(descriptors: group.descriptors, expected: expected, timeoutMs: timeoutMs)
+}
+
+/// The same over explicit listener fds; the worker is the index in `descriptors`.
+func acceptAll(descriptors: [CInt], expected: Int, timeoutMs: Int32 = 3000) throws -> [(ClientAddress, Int)] {
     var result: [(ClientAddress, Int)] = []
-    var pfds = group.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+    var pfds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
     while result.count < expected {
         let n = poll(&pfds, nfds_t(pfds.count), timeoutMs)
         guard n > 0 else { throw TestError("accepted \(result.count) of \(expected) connections before the timeout") }

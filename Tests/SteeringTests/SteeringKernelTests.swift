@@ -247,4 +247,66 @@ final class SteeringKernelTests: XCTestCase {
             guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
         }
     }
+
+    /// Without privilege (here: this thread as uid 65534, without CAP_BPF) the program
+    /// cannot load and `init` throws a typed error that says why; the caller then keeps plain
+    /// reuseport listeners.
+    func testWithoutPrivilegeInitThrowsATypedError() throws {
+        try requireKernelPrivilege()
+        let root = "/sys/fs/bpf/edgesplit-unpriv-\(getpid())"
+        XCTAssertEqual(mkdir(root, 0o777), 0)
+        _ = chmod(root, 0o777)
+        defer { _ = shell("rm -rf \(root)") }
+        XCTAssertEqual(es_thread_setresuid(65534, 65534, 0), 0)
+        var thrown: Error?
+        do {
+            let p = try SteeringProgram(.init(instance: "np", pinRoot: root, workers: 2))
+            p.close(unpin: true)
+        } catch {
+            thrown = error
+        }
+        XCTAssertEqual(es_thread_setresuid(0, 0, 0), 0)
+        XCTAssertEqual(geteuid(), 0)
+        XCTAssertEqual(thrown as? SteeringError, .notPermitted(operation: "load the BPF steering program"))
+        XCTAssertEqual(access(root + "/np", F_OK), -1, "a failed init leaves no instance directory behind")
+        XCTAssertEqual("\(thrown!)", "load the BPF steering program: operation not permitted (run as root or with CAP_BPF)")
+        // A listener group still works without BPF: plain reuseport.
+        let group = try ListenerGroup(address: "127.0.0.1", port: 0, workers: 2)
+        group.close()
+    }
+
+    /// Closing a listener (as a reload does) migrates its accept queue with the
+    /// `sk_reuseport/migrate` program: no connection is lost, and each lands on the worker the
+    /// (already updated) table names, hashed from the migrating socket without a packet.
+    func testClosingAListenerMigratesItsQueueToTheTableWorker() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "migrate", workers: 3)
+        defer { f.close() }
+        guard f.program.migrates else { throw XCTSkip("the kernel refused sk_reuseport/migrate") }
+        let group = try f.listen("127.0.0.1", workers: 3)
+        group.relinquish()  // this test closes the listeners itself
+        var open = group.descriptors
+        defer { for fd in open { Glibc.close(fd) } }
+        let maps = try f.maps()
+        let before = try maps.model()
+        let queued = (1...120).map { "127.0.7.\($0)" }.filter { before.worker(for: ClientAddress($0)!) == 0 }
+        XCTAssertFalse(queued.isEmpty)
+        var clients: [CInt] = []
+        defer { for fd in clients { Glibc.close(fd) } }
+        for s in queued { clients.append(try connectFrom(s, to: "127.0.0.1", port: group.port)) }
+        usleep(50_000)  // let the final ACKs land in worker 0's accept queue
+
+        try maps.drain(worker: 0)  // the table first, then close (the reload order)
+        let after = try maps.model()
+        Glibc.close(open.removeFirst())
+        let accepted = try acceptAll(descriptors: open, expected: queued.count)
+        XCTAssertEqual(accepted.count, queued.count, "every queued connection survived the close")
+        for (address, index) in accepted {
+            XCTAssertEqual(index + 1, after.worker(for: address), "\(address)")
+        }
+        let counters = try maps.counters()
+        XCTAssertEqual(counters.migrations, UInt64(queued.count), "\(counters)")
+        XCTAssertEqual(counters.migrationsWithoutPacket, UInt64(queued.count))
+        XCTAssertEqual(counters.fallback, 0, "\(counters)")
+    }
 }

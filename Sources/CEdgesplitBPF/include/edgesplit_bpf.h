@@ -49,4 +49,8 @@ int es_is_bpffs(const char *path);
 /* setns(fd, CLONE_NEWNET) for the calling thread (glibc's setns needs _GNU_SOURCE). */
 int es_setns_net(int fd);
 
+/* setresuid for the calling thread only (the raw system call, not glibc's process-wide
+ * wrapper). Tests use it to act unprivileged on one thread and come back. 0 or -errno. */
+int es_thread_setresuid(unsigned int ruid, unsigned int euid, unsigned int suid);
+
 #endif
