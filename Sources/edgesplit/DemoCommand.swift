@@ -17,10 +17,10 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: "Listens on 127.0.0.1 only. Stop it with Ctrl-C."
     )
 
-    @Option(help: "Port of the demo's HTTPS listener.")
+    @Option(help: "Port of the demo's HTTPS listener (0: a free port).")
     var httpsPort = 8443
 
-    @Option(help: "Port of the demo's HTTP listener.")
+    @Option(help: "Port of the demo's HTTP listener (0: a free port).")
     var httpPort = 8080
 
     @Flag(name: .customLong("no-bpf"), help: "Do not load the kernel steering program.")
@@ -33,8 +33,13 @@ struct DemoCommand: AsyncParsableCommand {
     var printConfig = false
 
     func run() async throws {
+        // Port 0 asks for a free port; it is picked here so the configuration and the
+        // printed commands carry the real one, and held until the proxy listens on it.
+        let reserved = try [httpsPort, httpPort].map { $0 == 0 ? try EphemeralPort(address: "127.0.0.1") : nil }
+        defer { reserved.forEach { $0?.release() } }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let deployment = try await DemoDeployment(httpsPort: httpsPort, httpPort: httpPort, on: group)
+        let deployment = try await DemoDeployment(
+            httpsPort: reserved[0]?.port ?? httpsPort, httpPort: reserved[1]?.port ?? httpPort, on: group)
         defer { try? group.syncShutdownGracefully() }
         if printConfig {
             print(deployment.configurationYAML)
@@ -56,6 +61,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let instance = runtime.config.instance
         try Runner.run(runtime: runtime, environment: environment) { server in
+            reserved.forEach { $0?.release() }
             var text = "\nedgesplit demo is up. Try:\n"
             let ports = server.boundPorts
             for scenario in deployment.scenarios(httpsPort: ports.first, httpPort: ports.dropFirst().first) {
