@@ -110,7 +110,7 @@ public final class ProxyServer {
     private func bootstrap(listener listenerIndex: Int, worker: Worker) -> ServerBootstrap {
         let certificates = runtime.listenerCertificates[listenerIndex]
         return ServerBootstrap(group: worker.eventLoop, childGroup: worker.eventLoop)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 let handler = ClientHandler(worker: worker, listenerIndex: listenerIndex, isTLS: certificates != nil)
                 do {

@@ -1,0 +1,179 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import XCTest
+
+/// `edgesplit serve`: refuses an invalid configuration before binding, warns once when
+/// affinity is off, and on SIGTERM stops accepting but finishes what is in flight.
+final class ServeCommandTests: EdgesplitTestCase {
+    func testInvalidConfigurationIsRefusedBeforeBinding() throws {
+        // Someone else listens on the port (without SO_REUSEPORT): if serve tried to bind
+        // before validating, it would report "address already in use" instead.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        XCTAssertEqual(Loopback.bind(holder, "127.0.0.1", port: 0), 0)
+        XCTAssertEqual(listen(holder, 1), 0)
+        let port = Loopback.localPort(holder)
+        let path = try write("bad.yaml", """
+            instance: \(uniqueInstance("refused"))
+            listeners:
+              - { name: web, address: 127.0.0.1, port: \(port) }
+            farms:
+              - { name: app, members: ["127.0.0.1:9"] }
+            rules:
+              - { name: app, public_names: [app.contoso.test], farm: nosuch }
+            """)
+        let check = try run(["check", "--config", path])
+        let serve = try run(["serve", "--config", path, "--workers", "2"])
+        XCTAssertEqual(serve.status, 1, "\(serve)")
+        XCTAssertEqual(check.status, 1)
+        XCTAssertEqual(serve.stderr, check.stderr, "serve prints what check prints")
+        XCTAssertEqual(serve.stderrLines, ["\(path):7:58: error: rules[0].farm: unknown farm 'nosuch' (farms are: app)"])
+        XCTAssertEqual(serve.stdout, "")
+        XCTAssertFalse(serve.stderr.contains("address already in use"))
+    }
+
+    func testSIGTERMFinishesTheRequestInFlightAndRefusesNewConnections() throws {
+        try requireRoot()
+        let backend = try TinyBackend(slowDelay: 1.5)
+        defer { backend.stop() }
+        let server = try ServedInstance(self, tag: "drain", backend: backend, workers: 2, shutdown: "10s")
+        XCTAssertEqual(try server.get("/warm-up").status, 200)
+
+        let slow = SlowRequest(server: server)
+        let deadline = Date().addingTimeInterval(5)
+        while backend.requestCount < 2 && Date() < deadline { usleep(10_000) }
+        XCTAssertEqual(backend.requestCount, 2, "the slow request reached the backend")
+        let sentAt = Date()
+        server.process.send(SIGTERM)
+        try server.process.waitForOutput("the drain to start") { _, err in err.contains("SIGTERM received") }
+
+        // While the slow request is still running, new connections are refused.
+        var refused = false
+        while !refused && Date().timeIntervalSince(sentAt) < 1.0 {
+            switch Loopback.connect(from: "127.0.1.201", port: server.port, timeout: 1) {
+            case .failure(let e) where e.code == .ECONNREFUSED: refused = true
+            case .failure(let e): XCTFail("connect failed with \(e.code), expected ECONNREFUSED")
+            case .success(let fd): close(fd); usleep(20_000)
+            }
+        }
+        XCTAssertTrue(refused, "a new connection during the drain is refused")
+        XCTAssertFalse(slow.isFinished, "the check ran while the slow request was in flight")
+
+        let reply = try slow.wait()
+        XCTAssertEqual(reply.status, 200)
+        XCTAssertEqual(reply.body, "ok /slow\n")
+        let exit = try server.process.waitForExit()
+        XCTAssertEqual(exit.status, 0, "\(exit)")
+        XCTAssertTrue(exit.stderr.contains("edgesplit: stopped"), exit.stderr)
+        XCTAssertFalse(InstancePins.exists(server.instance))
+        let records = try server.accessLog()
+        XCTAssertEqual(records.compactMap { $0["cs-uri-stem"] as? String }.sorted(), ["/slow", "/warm-up"])
+    }
+
+    func testNoBPFWarnsOnceAndServes() throws {
+        let backend = try TinyBackend()
+        defer { backend.stop() }
+        let server = try ServedInstance(self, tag: "nobpf", backend: backend, workers: 2, kernelSteering: false)
+        for i in 1...4 {
+            XCTAssertEqual(try server.get("/plain", from: "127.0.1.\(i)").status, 200)
+        }
+        let warnings = server.stderr.split(separator: "\n").filter { $0.contains("warning") }
+        XCTAssertEqual(warnings.count, 1, server.stderr)
+        XCTAssertTrue(warnings.first?.hasPrefix("edgesplit: warning: client affinity is off") ?? false, server.stderr)
+        XCTAssertFalse(InstancePins.exists(server.instance), "--no-bpf pins nothing")
+        let exit = try server.stop()
+        XCTAssertEqual(exit.status, 0, "\(exit)")
+        XCTAssertEqual(try server.accessLog().count, 4)
+    }
+
+    func testASecondServerTakesTheInstanceOverAndKeepsItsPins() throws {
+        try requireRoot()
+        let backend = try TinyBackend()
+        defer { backend.stop() }
+        let first = try ServedInstance(self, tag: "reload", backend: backend, workers: 2)
+        XCTAssertEqual(try first.get("/first", from: "127.0.1.50").status, 200)
+        // The second process joins the reuseport group and puts its sockets in the slots.
+        let second = try first.startAnother()
+        XCTAssertEqual(try first.get("/both", from: "127.0.1.51").status, 200)
+
+        first.process.send(SIGTERM)
+        let firstExit = try first.process.waitForExit()
+        XCTAssertEqual(firstExit.status, 0, "\(firstExit)")
+        // The instance still runs in the second process: its pins stay, and it serves.
+        XCTAssertTrue(InstancePins.exists(first.instance), "the first server's exit removed the pins of the running second one")
+        let status = try first.cli(["bpf", "status", "--json"])
+        XCTAssertEqual(status.status, 0, "\(status)")
+        XCTAssertEqual(try jsonObject(status.stdout)["filled_slots"] as? [Int], [0, 1])
+        XCTAssertEqual(try first.get("/second", from: "127.0.1.52").status, 200)
+
+        second.send(SIGTERM)
+        let secondExit = try second.waitForExit()
+        XCTAssertEqual(secondExit.status, 0, "\(secondExit)")
+        XCTAssertFalse(InstancePins.exists(first.instance), "the last server's exit removes the pins")
+    }
+
+    func testTooManyListenerGroupsForSteeringWarnsAndLeavesNoPins() throws {
+        try requireRoot()
+        // The steering program takes 16 listener groups; the 17th cannot be attached.
+        let reservations = try (0..<17).map { _ in try PortReservation() }
+        let instance = uniqueInstance("groups")
+        let listeners = reservations.enumerated()
+            .map { "  - { name: l\($0.offset), address: 127.0.0.1, port: \($0.element.port) }" }
+            .joined(separator: "\n")
+        let path = try write("groups.yaml", """
+            instance: \(instance)
+            listeners:
+            \(listeners)
+            farms:
+              - { name: app, members: ["127.0.0.1:9"] }
+            rules:
+              - { name: app, public_names: [app.contoso.test], farm: app }
+            """)
+        let server = try start(["serve", "--config", path, "--workers", "1"])
+        let (_, err) = try server.waitForOutput("the server to listen") { _, err in err.contains("edgesplit: serving instance") }
+        reservations.forEach { $0.release() }
+        let warnings = err.split(separator: "\n").filter { $0.contains("warning") }
+        XCTAssertEqual(warnings, ["edgesplit: warning: client affinity is off: too many listener groups: at most 16 per instance; the kernel's reuseport hash spreads connections over workers"])
+        XCTAssertFalse(InstancePins.exists(instance), "a program that could not be attached leaves no pins")
+        server.send(SIGTERM)
+        XCTAssertEqual(try server.waitForExit().status, 0)
+    }
+
+    func testKernelSteeringPrintsNoWarning() throws {
+        try requireRoot()
+        let backend = try TinyBackend()
+        defer { backend.stop() }
+        let server = try ServedInstance(self, tag: "bpf", backend: backend, workers: 2)
+        XCTAssertEqual(try server.get().status, 200)
+        XCTAssertTrue(InstancePins.exists(server.instance))
+        let exit = try server.stop()
+        XCTAssertEqual(exit.status, 0, "\(exit)")
+        XCTAssertFalse(exit.stderr.contains("warning"), exit.stderr)
+        XCTAssertFalse(InstancePins.exists(server.instance))
+    }
+}
+
+/// A GET of `/slow` on its own thread, so the test can signal the server meanwhile.
+private final class SlowRequest: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var result: Result<HTTPReply, Error>?
+
+    init(server: ServedInstance) {
+        let port = server.port
+        Thread {
+            let outcome = Result { try HTTPClient.get("/slow", host: ServedInstance.publicName, port: port, from: "127.0.1.200", timeout: 15) }
+            self.lock.withLock { self.result = outcome }
+            self.done.signal()
+        }.start()
+    }
+
+    var isFinished: Bool { lock.withLock { result != nil } }
+
+    func wait(timeout: TimeInterval = 15) throws -> HTTPReply {
+        guard done.wait(timeout: .now() + timeout) == .success else { throw TestFailure("the slow request did not finish") }
+        return try lock.withLock { result! }.get()
+    }
+}
