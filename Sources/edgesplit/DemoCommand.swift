@@ -54,11 +54,8 @@ struct DemoCommand: AsyncParsableCommand {
             try await deployment.stop()
             throw ExitCode(1)
         }
-        let steer = !noBPF && geteuid() == 0
-        var environment = ServerEnvironment(logger: Logger(label: "edgesplit"), kernelSteering: steer, workers: workers)
-        if !noBPF && !steer {
-            environment.kernelSteering = false
-        }
+        // Unprivileged, loading fails and serve's one warning says why (not "--no-bpf").
+        let environment = ServerEnvironment(logger: Logger(label: "edgesplit"), kernelSteering: !noBPF, workers: workers)
         let instance = runtime.config.instance
         try Runner.run(runtime: runtime, environment: environment) { server in
             reserved.forEach { $0?.release() }
