@@ -61,6 +61,31 @@ final class DemoCommandTests: EdgesplitTestCase {
         if steering { XCTAssertFalse(InstancePins.exists("demo"), "the demo's pinned state is removed on exit") }
     }
 
+    func testDemoAsANormalUser() throws {
+        // What most people run first: no root, no flags but free ports.
+        let demo = try start(["demo", "--https-port", "0", "--http-port", "0", "--workers", "1"], unprivileged: true)
+        let (out, err) = try demo.waitForOutput("the curl commands", timeout: 60) { out, _ in out.contains("Stop with Ctrl-C.") }
+        let warnings = err.split(separator: "\n").filter { $0.contains("warning") }
+        XCTAssertEqual(warnings.count, 1, err)
+        XCTAssertTrue(warnings.first?.contains("client affinity is off") ?? false, err)
+        XCTAssertFalse(err.contains("--no-bpf"), "the warning gives the real reason:\n\(err)")
+        XCTAssertTrue(out.contains("Run as root to see kernel steering"), out)
+        let command = try XCTUnwrap(out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .first { $0.hasPrefix("curl ") && $0.contains("dialin.contoso.test") })
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/bin/sh")
+        curl.arguments = ["-c", command + " --max-time 20 -o /dev/null -w '%{http_code}'"]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        try curl.run()
+        let code = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        XCTAssertEqual(code, "200", command)
+        demo.send(SIGINT)
+        let exit = try demo.waitForExit()
+        XCTAssertEqual(exit.status, 0, "\(exit)")
+    }
+
     func testPrintConfigUsesTheChosenPorts() throws {
         let result = try run(["demo", "--https-port", "0", "--http-port", "0", "--print-config"], timeout: 60)
         XCTAssertEqual(result.status, 0, "\(result)")

@@ -49,15 +49,21 @@ final class EdgesplitProcess {
     private let stdoutPath: String
     private let stderrPath: String
 
-    init(_ arguments: [String], in directory: String, environment: [String: String]? = nil) throws {
+    /// With `unprivileged`, a root test runs it as `nobody` (uid 65534) through setpriv.
+    init(_ arguments: [String], in directory: String, environment: [String: String]? = nil, unprivileged: Bool = false) throws {
         self.arguments = arguments
         let tag = UUID().uuidString.prefix(8)
         stdoutPath = directory + "/edgesplit-\(tag).out"
         stderrPath = directory + "/edgesplit-\(tag).err"
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: EdgesplitBinary.path)
-        process.arguments = arguments
+        if unprivileged && geteuid() == 0 {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid", "65534", "--regid", "65534", "--clear-groups", EdgesplitBinary.path] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: EdgesplitBinary.path)
+            process.arguments = arguments
+        }
         if let environment { process.environment = environment }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
@@ -162,8 +168,11 @@ class EdgesplitTestCase: XCTestCase {
     }
 
     /// Starts `edgesplit arguments…`; teardown kills it if the test did not end it.
-    func start(_ arguments: [String], environment: [String: String]? = nil) throws -> EdgesplitProcess {
-        let process = try EdgesplitProcess(arguments, in: directory, environment: environment)
+    /// With `unprivileged`, as `nobody` when the test runs as root (the test directory is
+    /// then opened up so it can read its configuration and write its access log).
+    func start(_ arguments: [String], environment: [String: String]? = nil, unprivileged: Bool = false) throws -> EdgesplitProcess {
+        if unprivileged { _ = chmod(directory, 0o777) }
+        let process = try EdgesplitProcess(arguments, in: directory, environment: environment, unprivileged: unprivileged)
         processes.append(process)
         return process
     }

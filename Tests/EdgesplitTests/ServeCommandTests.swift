@@ -141,6 +141,23 @@ final class ServeCommandTests: EdgesplitTestCase {
         XCTAssertEqual(try server.waitForExit().status, 0)
     }
 
+    func testWithoutPrivilegeItWarnsOnceAndServes() throws {
+        // As a normal user the steering program cannot load: one warning that says why.
+        let backend = try TinyBackend()
+        defer { backend.stop() }
+        let server = try ServedInstance(self, tag: "user", backend: backend, workers: 2, unprivileged: true)
+        for i in 1...4 {
+            XCTAssertEqual(try server.get("/user", from: "127.0.1.\(i)").status, 200)
+        }
+        let warnings = server.stderr.split(separator: "\n").filter { $0.contains("warning") }
+        XCTAssertEqual(warnings.count, 1, server.stderr)
+        XCTAssertTrue(warnings.first?.hasPrefix("edgesplit: warning: client affinity is off: ") ?? false, server.stderr)
+        XCTAssertTrue(warnings.first?.contains("(run as root or with CAP_BPF)") ?? false, server.stderr)
+        let exit = try server.stop()
+        XCTAssertEqual(exit.status, 0, "\(exit)")
+        XCTAssertEqual(try server.accessLog().count, 4)
+    }
+
     func testKernelSteeringPrintsNoWarning() throws {
         try requireRoot()
         let backend = try TinyBackend()

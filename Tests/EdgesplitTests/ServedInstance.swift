@@ -21,7 +21,7 @@ final class ServedInstance {
     /// Starts the server and waits until it serves. `shutdown` is `timeouts.shutdown`.
     init(
         _ test: EdgesplitTestCase, tag: String, backend: TinyBackend, workers: Int = 4,
-        kernelSteering: Bool = true, shutdown: String = "10s"
+        kernelSteering: Bool = true, shutdown: String = "10s", unprivileged: Bool = false
     ) throws {
         self.test = test
         instance = test.uniqueInstance(tag)
@@ -44,7 +44,7 @@ final class ServedInstance {
         var arguments = ["serve", "--config", configPath, "--workers", String(workers)]
         if !kernelSteering { arguments.append("--no-bpf") }
         self.arguments = arguments
-        process = try test.start(arguments)
+        process = try test.start(arguments, unprivileged: unprivileged)
         try process.waitForOutput("the server to listen") { _, err in err.contains("edgesplit: serving instance") }
     }
 
