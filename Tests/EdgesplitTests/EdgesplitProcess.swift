@@ -49,17 +49,18 @@ final class EdgesplitProcess {
     private let stdoutPath: String
     private let stderrPath: String
 
-    /// With `unprivileged`, a root test runs it as `nobody` (uid 65534) through setpriv.
-    init(_ arguments: [String], in directory: String, environment: [String: String]? = nil, unprivileged: Bool = false) throws {
+    /// `wrapper` runs it through another command that ends by exec'ing it (setpriv,
+    /// nsenter), so the process id is still edgesplit's.
+    init(_ arguments: [String], in directory: String, environment: [String: String]? = nil, wrapper: [String] = []) throws {
         self.arguments = arguments
         let tag = UUID().uuidString.prefix(8)
         stdoutPath = directory + "/edgesplit-\(tag).out"
         stderrPath = directory + "/edgesplit-\(tag).err"
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        if unprivileged && geteuid() == 0 {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid", "65534", "--regid", "65534", "--clear-groups", EdgesplitBinary.path] + arguments
+        if let command = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = wrapper.dropFirst() + [EdgesplitBinary.path] + arguments
         } else {
             process.executableURL = URL(fileURLWithPath: EdgesplitBinary.path)
             process.arguments = arguments
@@ -169,10 +170,17 @@ class EdgesplitTestCase: XCTestCase {
 
     /// Starts `edgesplit arguments…`; teardown kills it if the test did not end it.
     /// With `unprivileged`, as `nobody` when the test runs as root (the test directory is
-    /// then opened up so it can read its configuration and write its access log).
-    func start(_ arguments: [String], environment: [String: String]? = nil, unprivileged: Bool = false) throws -> EdgesplitProcess {
-        if unprivileged { _ = chmod(directory, 0o777) }
-        let process = try EdgesplitProcess(arguments, in: directory, environment: environment, unprivileged: unprivileged)
+    /// then opened up so it can read its configuration and write its access log). `wrapper`
+    /// is a command that execs it (e.g. nsenter into a network namespace).
+    func start(
+        _ arguments: [String], environment: [String: String]? = nil, unprivileged: Bool = false, wrapper: [String] = []
+    ) throws -> EdgesplitProcess {
+        var wrapper = wrapper
+        if unprivileged {
+            _ = chmod(directory, 0o777)
+            if geteuid() == 0 { wrapper = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"] + wrapper }
+        }
+        let process = try EdgesplitProcess(arguments, in: directory, environment: environment, wrapper: wrapper)
         processes.append(process)
         return process
     }

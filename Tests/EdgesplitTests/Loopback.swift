@@ -3,32 +3,47 @@ import Glibc
 #endif
 import Foundation
 
-/// Plain-socket helpers for talking to a running `edgesplit` over 127.0.0.0/8: a port
+/// Plain-socket helpers for talking to a running `edgesplit` over 127.0.0.0/8 (or ::1 in a
+/// network namespace): a port
 /// reservation, an HTTP/1.1 client that binds its source address before connecting, and a
 /// tiny backend. Blocking sockets and threads keep them independent of the code under test.
 enum Loopback {
-    static func address(_ text: String, port: Int) -> sockaddr_in {
+    /// A socket address for an IPv4 or IPv6 literal: the storage, its length and the family.
+    static func address(_ text: String, port: Int) -> (sockaddr_storage, socklen_t, Int32) {
+        var storage = sockaddr_storage()
+        if text.contains(":") {
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            sin6.sin6_port = in_port_t(UInt16(port).bigEndian)
+            precondition(inet_pton(AF_INET6, text, &sin6.sin6_addr) == 1, "not an IPv6 literal: \(text)")
+            withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: sin6) { dst.copyMemory(from: $0) } }
+            return (storage, socklen_t(MemoryLayout<sockaddr_in6>.size), AF_INET6)
+        }
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
         sin.sin_port = in_port_t(UInt16(port).bigEndian)
         precondition(inet_pton(AF_INET, text, &sin.sin_addr) == 1, "not an IPv4 literal: \(text)")
-        return sin
+        withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: sin) { dst.copyMemory(from: $0) } }
+        return (storage, socklen_t(MemoryLayout<sockaddr_in>.size), AF_INET)
     }
 
+    static func family(_ text: String) -> Int32 { text.contains(":") ? AF_INET6 : AF_INET }
+
     static func bind(_ fd: CInt, _ text: String, port: Int) -> Int32 {
-        var sin = address(text, port: port)
-        return withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        var (storage, length, _) = address(text, port: port)
+        return withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) }
         }
     }
 
     static func localPort(_ fd: CInt) -> Int {
-        var sin = sockaddr_in()
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &sin) {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
         }
-        return Int(UInt16(bigEndian: sin.sin_port))
+        // sin_port and sin6_port are both at offset 2, in network order.
+        return withUnsafeBytes(of: storage) { Int(UInt16($0[2]) << 8 | UInt16($0[3])) }
     }
 
     static func setOption(_ fd: CInt, _ level: Int32, _ name: Int32, _ value: Int32) {
@@ -42,27 +57,32 @@ enum Loopback {
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    /// The outcome of `connect()` from `source` to 127.0.0.1:`port`: the socket, or errno.
-    static func connect(from source: String?, port: Int, timeout: Double = 5) -> Result<CInt, POSIXError> {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
+    /// The outcome of `connect()` from `source` (any port) to `destination`:`port`: the
+    /// socket, or errno. IPv6 sources may be non-local (IPV6_FREEBIND, for AnyIP routes).
+    static func connect(
+        from source: String?, to destination: String = "127.0.0.1", port: Int, timeout: Double = 5
+    ) -> Result<CInt, POSIXError> {
+        func failure(_ code: Int32) -> Result<CInt, POSIXError> { .failure(POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)) }
+        let fd = socket(family(destination), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return failure(errno) }
         setTimeout(fd, seconds: timeout)
         if let source {
             setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            if family(source) == AF_INET6 { setOption(fd, Int32(IPPROTO_IPV6), 78 /* IPV6_FREEBIND */, 1) }
             guard bind(fd, source, port: 0) == 0 else {
                 let e = errno
                 close(fd)
-                return .failure(POSIXError(POSIXErrorCode(rawValue: e) ?? .EIO))
+                return failure(e)
             }
         }
-        var sin = address("127.0.0.1", port: port)
-        let rc = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        var (storage, length, _) = address(destination, port: port)
+        let rc = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
         }
         guard rc == 0 else {
             let e = errno
             close(fd)
-            return .failure(POSIXError(POSIXErrorCode(rawValue: e) ?? .EIO))
+            return failure(e)
         }
         return .success(fd)
     }
@@ -100,14 +120,15 @@ final class PortReservation {
     let port: Int
     private var fd: CInt
 
-    init() throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    init(address: String = "127.0.0.1") throws {
+        fd = socket(Loopback.family(address), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
         Loopback.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
         Loopback.setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1)
-        guard Loopback.bind(fd, "127.0.0.1", port: 0) == 0 else {
+        if address.contains(":") { Loopback.setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+        guard Loopback.bind(fd, address, port: 0) == 0 else {
             close(fd)
-            throw TestFailure("bind 127.0.0.1:0: errno \(errno)")
+            throw TestFailure("bind \(address) port 0: errno \(errno)")
         }
         port = Loopback.localPort(fd)
     }
@@ -134,12 +155,13 @@ struct HTTPReply {
 /// A one-request HTTP/1.1 client over a fresh connection from a chosen source address.
 enum HTTPClient {
     static func get(
-        _ path: String, host: String, port: Int, from source: String? = nil, timeout: Double = 10
+        _ path: String, host: String, port: Int, from source: String? = nil, to destination: String = "127.0.0.1",
+        timeout: Double = 10
     ) throws -> HTTPReply {
         let fd: CInt
-        switch Loopback.connect(from: source, port: port, timeout: timeout) {
+        switch Loopback.connect(from: source, to: destination, port: port, timeout: timeout) {
         case .success(let s): fd = s
-        case .failure(let e): throw TestFailure("connect \(source ?? "127.0.0.1") → 127.0.0.1:\(port): \(e.code)")
+        case .failure(let e): throw TestFailure("connect \(source ?? "any") → \(destination) port \(port): \(e.code)")
         }
         defer { close(fd) }
         let request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: edgesplit-tests\r\nConnection: close\r\n\r\n"
