@@ -26,11 +26,20 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-bpf"), help: "Do not load the kernel steering program.")
     var noBPF = false
 
-    @Option(help: "Number of workers (default: CPUs).")
+    @Option(help: "Number of workers, 1...64 (default: the demo configuration's 2).")
     var workers: Int?
 
     @Flag(help: "Print the demo's configuration and exit.")
     var printConfig = false
+
+    func validate() throws {
+        for (name, port) in [("--https-port", httpsPort), ("--http-port", httpPort)] where !(0...65535).contains(port) {
+            throw ValidationError("\(name) \(port): expected 0...65535 (0: a free port)")
+        }
+        if let workers, !(1...64).contains(workers) {
+            throw ValidationError("--workers \(workers): expected 1...64")
+        }
+    }
 
     func run() async throws {
         // Port 0 asks for a free port; it is picked here so the configuration and the
