@@ -58,7 +58,7 @@ struct MapsCommand: ParsableCommand {
             abstract: "The worker the kernel picks for client addresses (from the live maps).",
             discussion: "Prints one line per address; with --json, one JSON object per line.")
         @OptionGroup var options: InstanceOptions
-        @Argument(help: "Client IPv4 or IPv6 addresses.") var clientIPs: [String]
+        @Argument(help: ArgumentHelp("Client IPv4 or IPv6 addresses.", valueName: "client-ip")) var clientIPs: [String]
         func validate() throws {
             if clientIPs.isEmpty { throw ValidationError("give at least one client address") }
         }
