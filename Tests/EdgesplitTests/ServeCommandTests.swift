@@ -72,6 +72,47 @@ final class ServeCommandTests: EdgesplitTestCase {
         XCTAssertEqual(records.compactMap { $0["cs-uri-stem"] as? String }.sorted(), ["/slow", "/warm-up"])
     }
 
+    func testShutdownTimeoutCutsARequestThatRunsLonger() throws {
+        try requireRoot()
+        let backend = try TinyBackend(slowDelay: 4)
+        defer { backend.stop() }
+        let server = try ServedInstance(self, tag: "cut", backend: backend, workers: 2, shutdown: "500ms")
+        let slow = SlowRequest(server: server)
+        let deadline = Date().addingTimeInterval(5)
+        while backend.requestCount < 1 && Date() < deadline { usleep(10_000) }
+        let sentAt = Date()
+        server.process.send(SIGTERM)
+        let exit = try server.process.waitForExit()
+        let took = Date().timeIntervalSince(sentAt)
+        XCTAssertEqual(exit.status, 0, "\(exit)")
+        XCTAssertGreaterThanOrEqual(took, 0.4, "it waited for the request")
+        XCTAssertLessThan(took, 2.5, "it stopped waiting after timeouts.shutdown (500ms)")
+        XCTAssertThrowsError(try slow.wait(), "the cut request gets no response")
+        XCTAssertFalse(InstancePins.exists(server.instance))
+    }
+
+    func testABusyPortIsAnErrorAndLeavesNoPins() throws {
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        XCTAssertEqual(Loopback.bind(holder, "127.0.0.1", port: 0), 0)
+        XCTAssertEqual(listen(holder, 1), 0)
+        let port = Loopback.localPort(holder)
+        let instance = uniqueInstance("busy")
+        let path = try write("busy.yaml", """
+            instance: \(instance)
+            listeners:
+              - { name: web, address: 127.0.0.1, port: \(port) }
+            farms:
+              - { name: app, members: ["127.0.0.1:9"] }
+            rules:
+              - { name: app, public_names: [app.contoso.test], farm: app }
+            """)
+        let result = try run(["serve", "--config", path, "--workers", "2"])
+        XCTAssertEqual(result.status, 1, "\(result)")
+        XCTAssertEqual(result.stderrLines.last, "edgesplit: error: cannot listen on 127.0.0.1:\(port): address already in use")
+        XCTAssertFalse(InstancePins.exists(instance))
+    }
+
     func testNoBPFWarnsOnceAndServes() throws {
         let backend = try TinyBackend()
         defer { backend.stop() }
