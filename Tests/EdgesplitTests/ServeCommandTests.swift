@@ -72,6 +72,33 @@ final class ServeCommandTests: EdgesplitTestCase {
         XCTAssertEqual(records.compactMap { $0["cs-uri-stem"] as? String }.sorted(), ["/slow", "/warm-up"])
     }
 
+    func testSIGTERMClosesIdleKeepAliveConnectionsAtOnce() throws {
+        let backend = try TinyBackend()
+        defer { backend.stop() }
+        let server = try ServedInstance(self, tag: "idle", backend: backend, workers: 2, kernelSteering: false, shutdown: "20s")
+        guard case .success(let fd) = Loopback.connect(from: "127.0.1.30", port: server.port, timeout: 10) else {
+            return XCTFail("connect failed")
+        }
+        defer { close(fd) }
+        // One exchange on a keep-alive connection, which then stays open and idle.
+        XCTAssertTrue(Loopback.writeAll(fd, "GET /keep HTTP/1.1\r\nHost: \(ServedInstance.publicName)\r\n\r\n"))
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: received, as: UTF8.self).hasSuffix("ok /keep\n") {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { return XCTFail("connection ended before the response: \(String(decoding: received, as: UTF8.self))") }
+            received.append(contentsOf: chunk[0..<n])
+        }
+        XCTAssertTrue(String(decoding: received, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+
+        let sentAt = Date()
+        server.process.send(SIGTERM)
+        let exit = try server.process.waitForExit()
+        XCTAssertEqual(exit.status, 0, "\(exit)")
+        XCTAssertLessThan(Date().timeIntervalSince(sentAt), 5, "an idle connection does not hold the 20 s drain")
+        XCTAssertEqual(Loopback.readToEnd(fd), [], "the idle connection was closed without another byte")
+    }
+
     func testShutdownTimeoutCutsARequestThatRunsLonger() throws {
         try requireRoot()
         let backend = try TinyBackend(slowDelay: 4)
