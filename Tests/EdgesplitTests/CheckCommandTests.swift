@@ -5,7 +5,8 @@ import XCTest
 /// exit 1 on errors, 0 otherwise. Each broken configuration below differs from a valid one by
 /// one mistake, and the test pins where `check` points and what it says.
 final class CheckCommandTests: EdgesplitTestCase {
-    /// A valid configuration; `farmExtra`, `ruleExtra` and `tail` splice one mistake in.
+    /// A valid configuration, one entry per line 2, 4 and 6; replacing an entry or adding a
+    /// `tail` (line 7) splices one mistake in.
     private func config(
         listener: String = "{ name: web, address: 127.0.0.1, port: 8080 }",
         farm: String = "{ name: app, members: [\"127.0.0.1:9000\"] }",
@@ -58,7 +59,7 @@ final class CheckCommandTests: EdgesplitTestCase {
     }
 
     func testWarningsAloneExitZeroAndArePrinted() throws {
-        // Line 2 is a second listener no rule publishes on.
+        // Line 3 is a second listener that no rule publishes on.
         let yaml = config(listener: "{ name: web, address: 127.0.0.1, port: 8080 }\n  - { name: spare, address: 127.0.0.1, port: 8081 }")
             .replacingOccurrences(of: "farm: app }", with: "farm: app, listeners: [web] }")
         let (result, path) = try check(yaml)
@@ -91,7 +92,7 @@ final class CheckCommandTests: EdgesplitTestCase {
     func testYAMLSyntaxError() throws {
         // The flow mapping on line 2 is never closed; the parser notices at the next key.
         let yaml = "listeners:\n  - { name: web, address: 127.0.0.1, port: 8080\nfarms: []\n"
-        try assertError(yaml, at: 3, 6, "YAML")
+        try assertError(yaml, at: 3, 6, "invalid YAML: did not find expected ',' or '}'", "flow mapping at line 2, column 5")
     }
 
     func testUnknownKeyWithSuggestion() throws {

@@ -15,10 +15,8 @@ enum EdgesplitBinary {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
-        // On Darwin the bundle is a directory: .../edgesplitPackageTests.xctest/Contents/MacOS/x.
-        while directory.lastPathComponent != "/", directory.pathExtension == "xctest" || directory.path.contains(".xctest/") {
-            directory.deleteLastPathComponent()
-        }
+        // Were the bundle a directory (…/edgesplitPackageTests.xctest/Contents/…), leave it.
+        while directory.path.contains(".xctest") { directory.deleteLastPathComponent() }
         return directory.appendingPathComponent("edgesplit").path
     }()
 }
