@@ -205,22 +205,4 @@ final class CheckCommandTests: EdgesplitTestCase {
         XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.stderrLines, ["\(path): error: cannot read the configuration file"])
     }
-
-    /// A self-signed P-256 certificate and its key, made with openssl in the test directory.
-    private func makeCertificate(_ name: String) throws -> (cert: String, key: String) {
-        let cert = directory + "/\(name).crt"
-        let key = directory + "/\(name).key"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        openssl.arguments = [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=app.contoso.test",
-        ]
-        openssl.standardOutput = FileHandle.nullDevice
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        guard openssl.terminationStatus == 0 else { throw TestFailure("openssl req failed (\(openssl.terminationStatus))") }
-        return (cert, key)
-    }
 }

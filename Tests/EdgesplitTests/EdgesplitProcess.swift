@@ -208,6 +208,26 @@ class EdgesplitTestCase: XCTestCase {
         throw XCTSkip(reason)
     }
 
+    /// A self-signed P-256 certificate for `app.contoso.test` and its key, made with openssl
+    /// in the test directory.
+    func makeCertificate(_ name: String) throws -> (cert: String, key: String) {
+        let cert = directory + "/\(name).crt"
+        let key = directory + "/\(name).key"
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=app.contoso.test",
+            "-addext", "subjectAltName=DNS:app.contoso.test",
+        ]
+        openssl.standardOutput = FileHandle.nullDevice
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        guard openssl.terminationStatus == 0 else { throw TestFailure("openssl req failed (\(openssl.terminationStatus))") }
+        return (cert, key)
+    }
+
     /// Parses one JSON object printed by `--json`.
     func jsonObject(_ text: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
         let data = Data(text.utf8)

@@ -140,6 +140,53 @@ final class ServeCommandTests: EdgesplitTestCase {
         XCTAssertFalse(InstancePins.exists(instance))
     }
 
+    func testTLSListenerWithCertificateFilesAnswersCurl() throws {
+        let backend = try TinyBackend()
+        defer { backend.stop() }
+        let pair = try makeCertificate("web")
+        let reservation = try PortReservation()
+        let instance = uniqueInstance("tls")
+        let path = try write("tls.yaml", """
+            instance: \(instance)
+            listeners:
+              - name: web
+                address: 127.0.0.1
+                port: \(reservation.port)
+                tls: { certificates: [ { cert: \(pair.cert), key: \(pair.key) } ], min_version: "1.3" }
+            farms:
+              - { name: app, members: ["127.0.0.1:\(backend.port)"] }
+            rules:
+              - { name: app, public_names: [app.contoso.test], farm: app }
+            """)
+        let server = try start(["serve", "--config", path, "--workers", "2", "--no-bpf"])
+        try server.waitForOutput("the server to listen") { _, err in err.contains("edgesplit: serving instance") }
+        reservation.release()
+
+        func curl(_ name: String, _ extra: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            process.arguments = ["-sS", "--max-time", "10", "--resolve", "\(name):\(reservation.port):127.0.0.1",
+                                 "-o", "/dev/null", "-w", "%{http_code} %{ssl_verify_result}"] + extra
+                + ["https://\(name):\(reservation.port)/tls"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return output
+        }
+        // Verified against the file's certificate, with TLS 1.3 (min_version).
+        XCTAssertEqual(try curl("app.contoso.test", ["--cacert", pair.cert, "--tlsv1.3"]), "200 0")
+        // TLS 1.2 is below min_version: no handshake, no HTTP status.
+        XCTAssertEqual(try curl("app.contoso.test", ["--cacert", pair.cert, "--tls-max", "1.2"]).prefix(3), "000")
+        // A name no rule publishes: edgesplit's own 404.
+        XCTAssertEqual(try curl("other.contoso.test", ["-k"]).prefix(3), "404")
+        server.send(SIGTERM)
+        XCTAssertEqual(try server.waitForExit().status, 0)
+        XCTAssertEqual(backend.requestCount, 1)
+    }
+
     func testNoBPFWarnsOnceAndServes() throws {
         let backend = try TinyBackend()
         defer { backend.stop() }
