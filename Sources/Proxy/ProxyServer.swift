@@ -60,6 +60,7 @@ public final class ProxyServer {
             }
             boundPorts = listenerGroups.map(\.port)
             if environment.kernelSteering {
+                var loaded: SteeringProgram?
                 do {
                     let program = try SteeringProgram(
                         SteeringProgram.Options(
@@ -70,10 +71,12 @@ public final class ProxyServer {
                             workers: workerCount
                         )
                     )
+                    loaded = program
                     for group in listenerGroups { try program.attach(group) }
                     steering = program
                 } catch {
-                    steering?.close(unpin: true)
+                    // Loaded but not attached: its pins would mislead `edgesplit maps`.
+                    loaded?.close(unpin: true)
                     steering = nil
                     steeringWarning = "\(error)"
                 }
@@ -107,7 +110,7 @@ public final class ProxyServer {
     private func bootstrap(listener listenerIndex: Int, worker: Worker) -> ServerBootstrap {
         let certificates = runtime.listenerCertificates[listenerIndex]
         return ServerBootstrap(group: worker.eventLoop, childGroup: worker.eventLoop)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 let handler = ClientHandler(worker: worker, listenerIndex: listenerIndex, isTLS: certificates != nil)
                 do {

@@ -17,12 +17,13 @@ public final class RuntimeConfiguration: Sendable {
     /// By farm index, then member index; nil when the name did not resolve at start.
     public let memberAddresses: [[SocketAddress?]]
     public let headLimits: HeadLimits
-    /// Problems that do not stop serving (unresolvable member names, `verify: false`).
-    public let warnings: [String]
+    /// Problems that do not stop serving (member names that do not resolve), at the
+    /// configuration entry they come from. `verify: false` is the loader's warning already.
+    public let warnings: [ConfigDiagnostic]
 
     public init(config: EdgesplitConfig, readFile: (String) throws -> [UInt8]) throws {
         var tlsErrors: [TLSSetupError] = []
-        var warnings: [String] = []
+        var warnings: [ConfigDiagnostic] = []
         var certificates: [ListenerCertificates?] = []
         for listener in config.listeners {
             guard let tls = listener.tls else {
@@ -46,9 +47,6 @@ public final class RuntimeConfiguration: Sendable {
                     tlsErrors.append(error)
                     backendTLS.append(nil)
                 }
-                if !tls.verify {
-                    warnings.append("farm '\(farm.name)': member certificates are not verified (verify: false)")
-                }
             } else {
                 backendTLS.append(nil)
             }
@@ -57,9 +55,10 @@ public final class RuntimeConfiguration: Sendable {
                     do {
                         return try SocketAddress.makeAddressResolvingHost(member.host, port: member.port)
                     } catch {
-                        warnings.append(
-                            "farm '\(farm.name)': member '\(member.text)' does not resolve (\(error)); it is unavailable"
-                        )
+                        warnings.append(.warning(
+                            "farm '\(farm.name)': member '\(member.text)' does not resolve (\(error)); it is unavailable",
+                            at: member.position
+                        ))
                         return nil
                     }
                 }

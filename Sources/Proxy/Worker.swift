@@ -94,7 +94,7 @@ final class Worker {
         let serverName = tls?.serverName(for: farm.members[member])
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 do {
                     if let tls {

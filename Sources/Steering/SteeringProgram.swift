@@ -118,14 +118,28 @@ public final class SteeringProgram {
     public func counters() throws -> SteeringCounters { try maps.counters() }
 
     /// Releases the program. With `unpin`, removes the instance's pinned state too (clean
-    /// exit); without, the maps stay for a reloading process or the CLI. Idempotent.
+    /// exit) unless another process has taken the instance over since (a reload pins its own
+    /// program): its maps stay in use. Without, the maps stay for a reloading process or the
+    /// CLI. Idempotent.
     public func close(unpin: Bool) {
         guard !closed else { return }
         closed = true
+        let remove = unpin && ownsPinnedProgram()
         if statsFD >= 0 { _ = Glibc.close(statsFD) }
         if let object { bpf_object__close(object) }
         object = nil
-        if unpin { try? InstanceMaps.removePins(directory: pinDirectory) }
+        if remove { try? InstanceMaps.removePins(directory: pinDirectory) }
+    }
+
+    /// True unless the instance's pinned program is another one than this.
+    private func ownsPinnedProgram() -> Bool {
+        let pinned = bpf_obj_get(pinDirectory + "/" + InstanceMaps.programPin)
+        guard pinned >= 0 else { return true }
+        defer { _ = Glibc.close(pinned) }
+        var mine = bpf_prog_info()
+        var current = bpf_prog_info()
+        guard es_prog_info(programFD, &mine) == 0, es_prog_info(pinned, &current) == 0 else { return true }
+        return mine.id == current.id
     }
 
     // MARK: Loading

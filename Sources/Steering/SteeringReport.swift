@@ -58,8 +58,20 @@ public struct SteeringReport {
 
     /// `edgesplit maps where <client-ip>`.
     public static func whereIs(_ text: String, _ maps: InstanceMaps) throws -> SteeringReport {
-        guard let client = ClientAddress(text) else { throw SteeringError.badAddress(text) }
+        guard ClientAddress(text) != nil else { throw SteeringError.badAddress(text) }
+        return try whereIs(text, maps.model())
+    }
+
+    /// `edgesplit maps where <client-ip>…`: one report per address, from one read of the
+    /// live maps (the table is 65537 entries; reading it per address is slow).
+    public static func whereIs(_ texts: [String], _ maps: InstanceMaps) throws -> [SteeringReport] {
+        if let bad = texts.first(where: { ClientAddress($0) == nil }) { throw SteeringError.badAddress(bad) }
         let model = try maps.model()
+        return try texts.map { try whereIs($0, model) }
+    }
+
+    static func whereIs(_ text: String, _ model: SteeringModel) throws -> SteeringReport {
+        guard let client = ClientAddress(text) else { throw SteeringError.badAddress(text) }
         let hash = model.hash(of: client)
         let slot = Int(hash % UInt32(MaglevTable.size))
         guard let worker = model.worker(for: client) else {

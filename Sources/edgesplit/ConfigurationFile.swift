@@ -30,7 +30,7 @@ enum ConfigurationFile {
     ) throws -> RuntimeConfiguration {
         do {
             let runtime = try RuntimeConfiguration(config: config, readFile: readFile)
-            for warning in runtime.warnings { printError("edgesplit: warning: \(warning)") }
+            for warning in runtime.warnings { printError(warning.description) }
             return runtime
         } catch let errors as TLSSetupErrors {
             for error in errors.errors { printError(error.description) }

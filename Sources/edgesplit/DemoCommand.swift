@@ -17,24 +17,38 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: "Listens on 127.0.0.1 only. Stop it with Ctrl-C."
     )
 
-    @Option(help: "Port of the demo's HTTPS listener.")
+    @Option(help: "Port of the demo's HTTPS listener (0: a free port).")
     var httpsPort = 8443
 
-    @Option(help: "Port of the demo's HTTP listener.")
+    @Option(help: "Port of the demo's HTTP listener (0: a free port).")
     var httpPort = 8080
 
     @Flag(name: .customLong("no-bpf"), help: "Do not load the kernel steering program.")
     var noBPF = false
 
-    @Option(help: "Number of workers (default: CPUs).")
+    @Option(help: "Number of workers, 1...64 (default: the demo configuration's 2).")
     var workers: Int?
 
     @Flag(help: "Print the demo's configuration and exit.")
     var printConfig = false
 
+    func validate() throws {
+        for (name, port) in [("--https-port", httpsPort), ("--http-port", httpPort)] where !(0...65535).contains(port) {
+            throw ValidationError("\(name) \(port): expected 0...65535 (0: a free port)")
+        }
+        if let workers, !(1...64).contains(workers) {
+            throw ValidationError("--workers \(workers): expected 1...64")
+        }
+    }
+
     func run() async throws {
+        // Port 0 asks for a free port; it is picked here so the configuration and the
+        // printed commands carry the real one, and held until the proxy listens on it.
+        let reserved = try [httpsPort, httpPort].map { $0 == 0 ? try EphemeralPort(address: "127.0.0.1") : nil }
+        defer { reserved.forEach { $0?.release() } }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let deployment = try await DemoDeployment(httpsPort: httpsPort, httpPort: httpPort, on: group)
+        let deployment = try await DemoDeployment(
+            httpsPort: reserved[0]?.port ?? httpsPort, httpPort: reserved[1]?.port ?? httpPort, on: group)
         defer { try? group.syncShutdownGracefully() }
         if printConfig {
             print(deployment.configurationYAML)
@@ -49,13 +63,11 @@ struct DemoCommand: AsyncParsableCommand {
             try await deployment.stop()
             throw ExitCode(1)
         }
-        let steer = !noBPF && geteuid() == 0
-        var environment = ServerEnvironment(logger: Logger(label: "edgesplit"), kernelSteering: steer, workers: workers)
-        if !noBPF && !steer {
-            environment.kernelSteering = false
-        }
+        // Unprivileged, loading fails and serve's one warning says why (not "--no-bpf").
+        let environment = ServerEnvironment(logger: Logger(label: "edgesplit"), kernelSteering: !noBPF, workers: workers)
         let instance = runtime.config.instance
         try Runner.run(runtime: runtime, environment: environment) { server in
+            reserved.forEach { $0?.release() }
             var text = "\nedgesplit demo is up. Try:\n"
             let ports = server.boundPorts
             for scenario in deployment.scenarios(httpsPort: ports.first, httpPort: ports.dropFirst().first) {

@@ -19,9 +19,13 @@ struct InstanceOptions: ParsableArguments {
     /// Runs `body`, prints its report, and turns a SteeringError into one
     /// `edgesplit: error: …` line on stderr with exit status 1.
     func report(_ body: () throws -> SteeringReport) throws {
+        try reportEach { [try body()] }
+    }
+
+    /// Like `report(_:)` for several reports: one per line (JSON Lines with `--json`).
+    func reportEach(_ body: () throws -> [SteeringReport]) throws {
         do {
-            let r = try body()
-            print(json ? r.json.rendered : r.text)
+            for r in try body() { print(json ? r.json.rendered : r.text) }
         } catch let error as SteeringError {
             let line = "edgesplit: error: \(error)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }
@@ -50,10 +54,17 @@ struct MapsCommand: ParsableCommand {
 
     struct Where: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "where", abstract: "The worker the kernel picks for a client address (from the live maps).")
+            commandName: "where",
+            abstract: "The worker the kernel picks for client addresses (from the live maps).",
+            discussion: "Prints one line per address; with --json, one JSON object per line.")
         @OptionGroup var options: InstanceOptions
-        @Argument(help: "Client IPv4 or IPv6 address.") var clientIP: String
-        func run() throws { try options.report { try SteeringReport.whereIs(clientIP, options.maps()) } }
+        @Argument(help: ArgumentHelp("Client IPv4 or IPv6 addresses.", valueName: "client-ip")) var clientIPs: [String]
+        func validate() throws {
+            if clientIPs.isEmpty { throw ValidationError("give at least one client address") }
+        }
+        func run() throws {
+            try options.reportEach { try SteeringReport.whereIs(clientIPs, options.maps()) }
+        }
     }
 
     struct Drain: ParsableCommand {

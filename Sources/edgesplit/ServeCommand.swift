@@ -22,8 +22,14 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("no-bpf"), help: "Do not load the kernel steering program (plain reuseport).")
     var noBPF = false
 
-    @Option(help: "Override the configured number of workers.")
+    @Option(help: "Override the configured number of workers (1...64).")
     var workers: Int?
+
+    func validate() throws {
+        if let workers, !(1...64).contains(workers) {
+            throw ValidationError("--workers \(workers): expected 1...64 (the configuration's workers range)")
+        }
+    }
 
     func run() throws {
         let loaded: EdgesplitConfig

@@ -1,5 +1,0 @@
-import XCTest
-
-final class EdgesplitPlaceholder: XCTestCase {
-    func testPlaceholder() {}
-}
