@@ -9,7 +9,8 @@ enum ConfigKeys {
     static let listener = ["name", "address", "port", "tls"]
     static let listenerTLS = ["certificates", "min_version"]
     static let certificate = ["cert", "key", "pfx", "password_file"]
-    static let farm = ["name", "members", "tls", "persistence", "cookie_name"]
+    static let farm = ["name", "members", "tls", "persistence", "cookie_name", "cookie_key", "health"]
+    static let health = ["path", "interval", "timeout", "rise", "fall", "expect", "host"]
     static let farmTLS = ["ca", "server_name", "verify"]
     static let rule = [
         "name", "listeners", "public_names", "paths", "farm", "action", "forward_original_host",
@@ -383,13 +384,97 @@ struct ConfigReader {
                 }
                 cookieName = text
             }
+            var cookieKey: String?
+            if let n = fields["cookie_key"] {
+                if let text = string(n, fields.sub("cookie_key")) {
+                    if text.utf8.count < 16 {
+                        error("\(fields.sub("cookie_key")): expected at least 16 characters of secret, got \(text.utf8.count)", at: n)
+                        ok = false
+                    }
+                    cookieKey = text
+                } else {
+                    ok = false
+                }
+            }
+            var health: HealthCheck?
+            if let n = fields["health"] {
+                health = readHealth(n, path: fields.sub("health"), owner: "the health check of \(owner)")
+                if health == nil { ok = false }
+            }
             guard ok, let nameValue else { continue }
             farms.append(Farm(
                 name: nameValue, members: members, tls: tls, persistence: persistence, cookieName: cookieName,
-                position: position(item)
+                cookieKey: cookieKey, health: health, position: position(item)
             ))
         }
         return (farms, names)
+    }
+
+    private mutating func readHealth(_ node: Node, path: String, owner: String) -> HealthCheck? {
+        guard let fields = readFields(of: node, path: path, owner: owner, allowed: ConfigKeys.health) else { return nil }
+        var check = HealthCheck(position: position(node))
+        var ok = true
+        if let n = fields["path"] {
+            if let text = string(n, fields.sub("path")) {
+                if text.hasPrefix("/"), text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+                    check.path = text
+                } else {
+                    error("\(fields.sub("path")): expected an absolute path like /autodiscover/autodiscoverservice.svc/root, got '\(text)'", at: n)
+                    ok = false
+                }
+            } else {
+                ok = false
+            }
+        }
+        if let n = fields["interval"] {
+            if let d = duration(n, fields.sub("interval")) { check.interval = d } else { ok = false }
+        }
+        if let n = fields["timeout"] {
+            if let d = duration(n, fields.sub("timeout")) { check.timeout = d } else { ok = false }
+        }
+        if let n = fields["rise"] {
+            if let v = int(n, fields.sub("rise"), 1...100) { check.rise = v } else { ok = false }
+        }
+        if let n = fields["fall"] {
+            if let v = int(n, fields.sub("fall"), 1...100) { check.fall = v } else { ok = false }
+        }
+        if let n = fields["host"] {
+            if let text = string(n, fields.sub("host")) {
+                if HostPattern(text)?.kind == HostPattern.Kind.exact {
+                    check.host = text
+                } else {
+                    error("\(fields.sub("host")): expected a host name, got '\(text)'", at: n)
+                    ok = false
+                }
+            } else {
+                ok = false
+            }
+        }
+        if let n = fields["expect"] {
+            if let items = list(n, fields.sub("expect")) {
+                var ranges: [ClosedRange<Int>] = []
+                for (i, item) in items.enumerated() {
+                    guard let text = string(item, "\(fields.sub("expect"))[\(i)]") else { ok = false; continue }
+                    do throws(ConfigValueError) {
+                        ranges.append(try HealthCheck.parseStatusRange(text))
+                    } catch {
+                        self.error("\(fields.sub("expect"))[\(i)]: \(error.message)", at: item)
+                        ok = false
+                    }
+                }
+                if ranges.isEmpty && items.isEmpty {
+                    error("\(fields.sub("expect")): expected at least one status or range", at: n)
+                    ok = false
+                }
+                check.expect = ranges
+            } else {
+                ok = false
+            }
+        }
+        if ok, check.timeout >= check.interval {
+            warning("\(path): timeout \(ConfigValue.format(check.timeout)) is not shorter than interval \(ConfigValue.format(check.interval)); checks will overlap", at: node)
+        }
+        return ok ? check : nil
     }
 
     static func isCookieName(_ text: String) -> Bool {

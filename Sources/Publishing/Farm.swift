@@ -19,19 +19,28 @@ public struct Farm: Hashable, Sendable {
     public var persistence: Persistence
     /// Only used with `persistence == .cookie`.
     public var cookieName: String
+    /// Keys the persistence cookie's MAC; nil = derived from the farm name and the affinity
+    /// seed (tokens stay consistent across edge hosts, but are guessable by anyone who knows
+    /// the configuration).
+    public var cookieKey: String?
+    /// Active health checks; nil = passive only (failed connections hold a member out briefly).
+    public var health: HealthCheck?
     public var position: SourcePosition
 
     public static let defaultCookieName = "MS-WSMAN"
 
     public init(
         name: String, members: [FarmMember], tls: FarmTLS? = nil, persistence: Persistence = .source,
-        cookieName: String = Farm.defaultCookieName, position: SourcePosition
+        cookieName: String = Farm.defaultCookieName, cookieKey: String? = nil, health: HealthCheck? = nil,
+        position: SourcePosition
     ) {
         self.name = name
         self.members = members
         self.tls = tls
         self.persistence = persistence
         self.cookieName = cookieName
+        self.cookieKey = cookieKey
+        self.health = health
         self.position = position
     }
 }
