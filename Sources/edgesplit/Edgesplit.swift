@@ -12,6 +12,7 @@ struct Edgesplit: AsyncParsableCommand {
             DemoCommand.self,
             MapsCommand.self,
             BPFCommand.self,
+            FarmCommand.self,
         ]
     )
 }
