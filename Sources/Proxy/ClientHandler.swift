@@ -362,7 +362,7 @@ final class ClientHandler: ChannelDuplexHandler {
     /// Nothing reached the member: mark it failed and try one other member, once.
     private func connectFailed(_ exchange: Exchange, error: Error) {
         let balancer = worker.balancers[exchange.farmIndex]
-        balancer.markFailed(exchange.member, now: .now())
+        worker.memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))
         if exchange.attempts < 2, let client,
             let next = balancer.pick(for: client, excluding: exchange.member, now: .now())
         {
@@ -538,7 +538,7 @@ final class ClientHandler: ChannelDuplexHandler {
             connect(exchange)
             return
         }
-        worker.balancers[exchange.farmIndex].markFailed(exchange.member, now: .now())
+        worker.memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))
         failExchange(status: 502, close: !exchange.requestComplete)
     }
 

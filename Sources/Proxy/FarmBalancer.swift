@@ -26,6 +26,8 @@ final class FarmBalancer {
     private var table: MaglevTable?
     private var tableMembers: [Bool] = []
     private var resolved: [Bool]
+    /// The health monitor's verdict: up and not drained.
+    private var monitorAvailable: [Bool]
 
     init(farm: Farm, farmIndex: Int, addresses: [SocketAddress?], mask: AffinityMask, seed: UInt32) {
         self.farm = farm
@@ -36,6 +38,7 @@ final class FarmBalancer {
         self.downUntil = Array(repeating: nil, count: farm.members.count)
         self.outstanding = Array(repeating: 0, count: farm.members.count)
         self.resolved = addresses.map { $0 != nil }
+        self.monitorAvailable = Array(repeating: true, count: farm.members.count)
     }
 
     /// A stable 32-bit id from the member's configured text (FNV-1a).
@@ -49,7 +52,7 @@ final class FarmBalancer {
     }
 
     func isAvailable(_ member: Int, now: NIODeadline) -> Bool {
-        guard resolved[member] else { return false }
+        guard resolved[member], monitorAvailable[member] else { return false }
         if let until = downUntil[member], until > now { return false }
         return true
     }
@@ -83,6 +86,10 @@ final class FarmBalancer {
 
     func markFailed(_ member: Int, now: NIODeadline) {
         downUntil[member] = now + Self.failureHold
+    }
+
+    func setMonitorAvailable(_ member: Int, _ available: Bool) {
+        monitorAvailable[member] = available
     }
 
     func markSucceeded(_ member: Int) {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Affinity
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -22,6 +23,8 @@ public final class ProxyServer {
     public let runtime: RuntimeConfiguration
     public let environment: ServerEnvironment
     public let workerCount: Int
+    /// Why the control socket could not be opened, when it could not.
+    public private(set) var controlWarning: String?
     /// Why kernel steering is off, when it is.
     public private(set) var steeringWarning: String?
     /// The bound port of each listener (useful with port 0).
@@ -32,6 +35,8 @@ public final class ProxyServer {
     private var serverChannels: [Channel] = []
     private var listenerGroups: [ListenerGroup] = []
     private var steering: SteeringProgram?
+    private var monitor: HealthMonitor?
+    private var control: ControlSocket?
     private var accessLog: AccessLog?
     private var logger: Logger { environment.logger }
 
@@ -52,6 +57,27 @@ public final class ProxyServer {
             let loops = Array(group.makeIterator())
             workers = loops.enumerated().map { index, loop in
                 Worker(index: index, eventLoop: loop, runtime: runtime, accessLog: accessLog)
+            }
+            let workers = self.workers
+            let monitor = HealthMonitor(eventLoop: loops[0], runtime: runtime) { farm, member, available in
+                for worker in workers {
+                    worker.eventLoop.execute { worker.setMemberAvailable(farm: farm, member: member, available) }
+                }
+            }
+            for worker in workers { worker.monitor = monitor }
+            self.monitor = monitor
+            monitor.start()
+            if let directory = environment.controlDirectory {
+                let control = ControlSocket(directory: directory, instance: config.instance)
+                do {
+                    try control.start(on: loops[0]) { [weak self] request in
+                        guard let self else { return loops[0].makeSucceededFuture(["ok": false, "error": "stopping"]) }
+                        return self.handleControl(request, on: loops[0])
+                    }
+                    self.control = control
+                } catch {
+                    controlWarning = "no control socket at \(control.path) (\(error)); `edgesplit farm` cannot reach this instance"
+                }
             }
             for listener in config.listeners {
                 listenerGroups.append(
@@ -155,7 +181,62 @@ public final class ProxyServer {
         stopImmediately()
     }
 
+    /// Requests on the control socket (see `ControlSocket`).
+    private func handleControl(_ request: [String: Any], on loop: EventLoop) -> EventLoopFuture<[String: Any]> {
+        guard let monitor else { return loop.makeSucceededFuture(["ok": false, "error": "not running"]) }
+        let farms = runtime.config.farms
+        switch request["command"] as? String {
+        case "ping":
+            return loop.makeSucceededFuture(["ok": true, "instance": runtime.config.instance])
+        case "farm-status":
+            return monitor.snapshot().map { states in
+                let formatter = ISO8601DateFormatter()
+                return [
+                    "ok": true,
+                    "farms": farms.enumerated().map { f, farm -> [String: Any] in
+                        [
+                            "name": farm.name,
+                            "active_checks": farm.health != nil,
+                            "members": farm.members.enumerated().map { m, member -> [String: Any] in
+                                let state = states[f][m]
+                                return [
+                                    "member": member.text,
+                                    "state": state.drained ? "drained" : (state.up ? "up" : "down"),
+                                    "up": state.up,
+                                    "drained": state.drained,
+                                    "consecutive_failures": state.failures,
+                                    "last_check": state.lastResult,
+                                    "last_check_at": state.lastCheck.map { formatter.string(from: $0) } ?? "",
+                                ]
+                            },
+                        ]
+                    },
+                ]
+            }
+        case "farm-drain", "farm-undrain":
+            let drain = request["command"] as? String == "farm-drain"
+            let farmName = request["farm"] as? String ?? ""
+            let memberText = request["member"] as? String ?? ""
+            guard let f = farms.firstIndex(where: { $0.name == farmName }) else {
+                let known = farms.map(\.name).joined(separator: ", ")
+                return loop.makeSucceededFuture(["ok": false, "error": "no farm '\(farmName)' (farms are: \(known))"])
+            }
+            let members = farms[f].members
+            guard let m = members.firstIndex(where: { $0.text == memberText }) ?? Int(memberText).flatMap({ members.indices.contains($0) ? $0 : nil }) else {
+                let known = members.map(\.text).joined(separator: ", ")
+                return loop.makeSucceededFuture(["ok": false, "error": "farm '\(farmName)' has no member '\(memberText)' (members are: \(known))"])
+            }
+            return monitor.setDrained(farm: f, member: m, drained: drain).map { ["ok": true] }
+        default:
+            return loop.makeSucceededFuture(["ok": false, "error": "unknown command '\(request["command"] ?? "")'"])
+        }
+    }
+
     private func stopImmediately() {
+        control?.stop()
+        control = nil
+        monitor?.stop()
+        monitor = nil
         for channel in serverChannels { try? channel.close().wait() }
         serverChannels.removeAll()
         for group in listenerGroups { group.close() }

@@ -15,20 +15,27 @@ public struct ServerEnvironment: Sendable {
     public var pinRoot: String
     /// Overrides the configured worker count (tests, `--workers`).
     public var workers: Int?
+    /// Where the control socket `<instance>.sock` lives; nil = no control socket.
+    public var controlDirectory: String?
 
     public init(
         readFile: @escaping @Sendable (String) throws -> [UInt8] = ServerEnvironment.readFileFromDisk,
         logger: Logger = Logger(label: "edgesplit"),
         kernelSteering: Bool = true,
         pinRoot: String = "/sys/fs/bpf/edgesplit",
-        workers: Int? = nil
+        workers: Int? = nil,
+        controlDirectory: String? = nil
     ) {
         self.readFile = readFile
         self.logger = logger
         self.kernelSteering = kernelSteering
         self.pinRoot = pinRoot
         self.workers = workers
+        self.controlDirectory = controlDirectory
     }
+
+    /// Where `serve` and `demo` put control sockets.
+    public static let defaultControlDirectory = "/run/edgesplit"
 
     /// Reads a whole file; errors name the path and the reason.
     @Sendable public static func readFileFromDisk(_ path: String) throws -> [UInt8] {

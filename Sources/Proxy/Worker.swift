@@ -21,6 +21,8 @@ final class Worker {
     private(set) var clients: [ObjectIdentifier: ClientHandler] = [:]
     private(set) var draining = false
     private var flushTask: RepeatedTask?
+    /// The process's health monitor (set before the worker accepts anything).
+    var monitor: HealthMonitor?
     private var drainedPromise: EventLoopPromise<Void>?
 
     init(index: Int, eventLoop: EventLoop, runtime: RuntimeConfiguration, accessLog: AccessLog?) {
@@ -44,6 +46,18 @@ final class Worker {
                 buffer.flush()
             }
         }
+    }
+
+    /// The monitor's verdict on a member (up and not drained), told to every worker.
+    func setMemberAvailable(farm: Int, member: Int, _ available: Bool) {
+        balancers[farm].setMonitorAvailable(member, available)
+    }
+
+    /// A connection to a member failed before anything was sent: hold it out here at once,
+    /// and let the monitor count it toward `fall`.
+    func memberFailed(farm: Int, member: Int, reason: String) {
+        balancers[farm].markFailed(member, now: .now())
+        monitor?.passiveFailure(farm: farm, member: member, reason: reason)
     }
 
     func register(_ client: ClientHandler) {

@@ -64,7 +64,12 @@ struct DemoCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         // Unprivileged, loading fails and serve's one warning says why (not "--no-bpf").
-        let environment = ServerEnvironment(logger: Logger(label: "edgesplit"), kernelSteering: !noBPF, workers: workers)
+        let environment = ServerEnvironment(
+            logger: Logger(label: "edgesplit"),
+            kernelSteering: !noBPF,
+            workers: workers,
+            controlDirectory: ServerEnvironment.defaultControlDirectory
+        )
         let instance = runtime.config.instance
         try Runner.run(runtime: runtime, environment: environment) { server in
             reserved.forEach { $0?.release() }

@@ -43,7 +43,8 @@ struct ServeCommand: ParsableCommand {
         let environment = ServerEnvironment(
             logger: Logger(label: "edgesplit"),
             kernelSteering: !noBPF,
-            workers: workers
+            workers: workers,
+            controlDirectory: ServerEnvironment.defaultControlDirectory
         )
         try Runner.run(runtime: runtime, environment: environment)
     }
@@ -62,6 +63,9 @@ enum Runner {
         }
         if let warning = server.steeringWarning {
             printError("edgesplit: warning: client affinity is off: \(warning); the kernel's reuseport hash spreads connections over workers")
+        }
+        if let warning = server.controlWarning {
+            printError("edgesplit: warning: \(warning)")
         }
         printError("edgesplit: serving instance '\(runtime.config.instance)' with \(server.workerCount) workers")
         banner?(server)
