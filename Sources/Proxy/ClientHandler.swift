@@ -272,7 +272,7 @@ final class ClientHandler: ChannelDuplexHandler {
             if head.framing == BodyFraming.none { exchange.requestComplete = true }
             exchange.isUpgrade = head.isWebSocketUpgrade
             exchange.boundByRequest = head.values("authorization").contains(where: BackendHandler.isConnectionBoundScheme)
-            guard let client, let member = worker.balancers[farm].pick(for: client, now: .now()) else {
+            guard let client, let member = pickMember(farm: farm, client: client, head: head, exchange: exchange) else {
                 finishLocally(exchange, status: 503)
                 return
             }
@@ -317,6 +317,23 @@ final class ClientHandler: ChannelDuplexHandler {
         var buffer = context.channel.allocator.buffer(capacity: scratch.count)
         buffer.writeBytes(scratch)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    static let setCookieName = Array("Set-Cookie".utf8)
+
+    /// The member for a request: with cookie persistence a valid cookie naming an available
+    /// member wins; otherwise the farm's balancer decides (source hash or least outstanding),
+    /// and a cookie farm answers with `Set-Cookie` naming the member — on every response
+    /// whose request lacked a valid cookie, as Microsoft's MS-WSMAN guidance requires.
+    private func pickMember(farm: Int, client: ClientAddress, head: RequestHead, exchange: Exchange) -> Int? {
+        let balancer = worker.balancers[farm]
+        guard let cookie = worker.cookies[farm] else { return balancer.pick(for: client, now: .now()) }
+        if let member = cookie.member(inCookieHeaders: head.values("cookie")), balancer.isAvailable(member, now: .now()) {
+            return member
+        }
+        guard let member = balancer.pick(for: client, now: .now()) else { return nil }
+        exchange.setCookie = cookie.setCookie(member: member)
+        return member
     }
 
     // MARK: Backend connections
@@ -368,6 +385,9 @@ final class ClientHandler: ChannelDuplexHandler {
         {
             exchange.attempts += 1
             exchange.member = next
+            if exchange.setCookie != nil, let cookie = worker.cookies[exchange.farmIndex] {
+                exchange.setCookie = cookie.setCookie(member: next)
+            }
             obtainBackend(for: exchange)
             return
         }
@@ -446,7 +466,7 @@ final class ClientHandler: ChannelDuplexHandler {
         scratch.removeAll(keepingCapacity: true)
         head.writeForwarded(
             into: &scratch,
-            extraHeaders: [],
+            extraHeaders: exchange.setCookie.map { [(Self.setCookieName, Array($0.utf8))] } ?? [],
             close: closeAfterExchange,
             keepUpgrade: false,
             dechunked: exchange.dechunk
@@ -750,6 +770,8 @@ final class Exchange {
     var reusedConnection = false
     var boundByRequest = false
     var isUpgrade = false
+    /// `Set-Cookie` value to add to the response (cookie persistence, no valid cookie sent).
+    var setCookie: String?
     /// The client speaks HTTP/1.0 and the response is chunked: send payload bytes only.
     var dechunk = false
     var closeBackend = false

@@ -15,6 +15,8 @@ final class Worker {
     let eventLoop: EventLoop
     let runtime: RuntimeConfiguration
     let balancers: [FarmBalancer]
+    /// By farm index: the persistence cookie of farms with `persistence: cookie`.
+    let cookies: [PersistenceCookie?]
     let pool = BackendPool()
     let accessLog: AccessLogBuffer?
     /// Client connections open on this worker, for draining on shutdown.
@@ -39,6 +41,9 @@ final class Worker {
                 mask: mask,
                 seed: config.affinity.seed
             )
+        }
+        self.cookies = config.farms.map { farm in
+            farm.persistence == .cookie ? PersistenceCookie(farm: farm, seed: config.affinity.seed) : nil
         }
         self.accessLog = accessLog.map(AccessLogBuffer.init(log:))
         if let buffer = self.accessLog {
