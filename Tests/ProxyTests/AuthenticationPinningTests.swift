@@ -1,0 +1,72 @@
+import XCTest
+
+/// NTLM and Negotiate authenticate a connection, not a request: once a member connection
+/// has carried such a handshake it belongs to that one client connection, and no other
+/// client's request may ever be sent on it (or it would run as the first user).
+final class AuthenticationPinningTests: ProxyTestCase {
+    /// An IIS-like member: no Authorization → 401 offering NTLM; type 1 → challenge; type 3 → 200.
+    private func startNTLMBackend() throws -> RecordingBackend {
+        try startBackend { request in
+            let authorization = request.values("authorization").first ?? ""
+            if authorization.hasPrefix("NTLM TlRMTVNTUAAB") {
+                return .send(RecordingBackend.response(status: "401 Unauthorized", headers: ["WWW-Authenticate: NTLM TlRMTVNTUAACAAAA"]))
+            }
+            if authorization.hasPrefix("NTLM TlRMTVNTUAAD") {
+                return .send(RecordingBackend.ok("welcome on \(request.connection)"))
+            }
+            return .send(RecordingBackend.response(
+                status: "401 Unauthorized", headers: ["WWW-Authenticate: Negotiate", "WWW-Authenticate: NTLM"]
+            ))
+        }
+    }
+
+    func testOtherClientNeverUsesConnectionBoundByNTLM() throws {
+        let backend = try startNTLMBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let a = try connect(proxy.port)
+        try a.send(get("/WebTicket/WebTicketService.svc"))
+        let first = try a.readResponse()
+        XCTAssertEqual(first.status, 401)
+        XCTAssertEqual(first.values("www-authenticate"), ["Negotiate", "NTLM"])
+        let connectionOfA = try XCTUnwrap(backend.requests.last?.connection)
+
+        let b = try connect(proxy.port)
+        try b.send(get("/WebTicket/WebTicketService.svc"))
+        XCTAssertEqual(try b.readResponse().status, 401)
+        let connectionOfB = try XCTUnwrap(backend.requests.last?.connection)
+        XCTAssertNotEqual(connectionOfB, connectionOfA, "client B's request arrived on client A's NTLM connection")
+
+        try a.send(get("/WebTicket/WebTicketService.svc", headers: ["Authorization: NTLM TlRMTVNTUAABAAAA"]))
+        XCTAssertEqual(try a.readResponse().status, 401)
+        XCTAssertEqual(backend.requests.last?.connection, connectionOfA)
+        try a.send(get("/WebTicket/WebTicketService.svc", headers: ["Authorization: NTLM TlRMTVNTUAADAAAA"]))
+        let done = try a.readResponse()
+        XCTAssertEqual(done.status, 200)
+        XCTAssertEqual(done.bodyText, "welcome on \(connectionOfA)")
+
+        // Still A's after authenticating: B's next request goes elsewhere, A's stays.
+        try b.send(get("/x"))
+        XCTAssertEqual(try b.readResponse().status, 401)
+        XCTAssertNotEqual(backend.requests.last?.connection, connectionOfA)
+        try a.send(get("/after"))
+        _ = try a.readResponse()
+        XCTAssertEqual(backend.requests.last?.connection, connectionOfA)
+    }
+
+    func testBoundConnectionIsNotPooledAfterItsClientLeaves() throws {
+        let backend = try startNTLMBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let a = try connect(proxy.port)
+        try a.send(get("/", headers: ["Authorization: NTLM TlRMTVNTUAABAAAA"]))
+        XCTAssertEqual(try a.readResponse().status, 401)
+        let connectionOfA = try XCTUnwrap(backend.requests.last?.connection)
+        a.close()
+        XCTAssertTrue(a.waitForClose(timeout: 2))
+        Thread.sleep(forTimeInterval: 0.1)
+
+        let c = try connect(proxy.port)
+        try c.send(get("/"))
+        XCTAssertEqual(try c.readResponse().status, 401)
+        XCTAssertNotEqual(backend.requests.last?.connection, connectionOfA)
+    }
+}

@@ -1,0 +1,139 @@
+import Demo
+import Foundation
+import NIOSSL
+import XCTest
+
+/// TLS on both sides: the listener picks its certificate by SNI, members are reached over
+/// TLS verified against the farm's CA, and bytes that are not TLS only cost the connection
+/// that sent them.
+final class TLSTests: ProxyTestCase {
+    static let dialin = try! TestPKI.internalCA.issue(commonName: "dialin.contoso.test", dnsNames: ["dialin.contoso.test"])
+    static let wildcard = try! TestPKI.otherCA.issue(commonName: "*.lync.test", dnsNames: ["*.lync.test"])
+
+    private func tlsYAML(member: String, farmTLS: String?, top: String = "") -> String {
+        """
+        listeners:
+          - name: https
+            address: 127.0.0.1
+            port: 1
+            tls: { certificates: [{ cert: "mem:webext.pem", key: "mem:webext.key" }, { cert: "mem:dialin.pem", key: "mem:dialin.key" }, { cert: "mem:wild.pem", key: "mem:wild.key" }] }
+        farms:
+          - { name: pool, members: ["\(member)"]\(farmTLS.map { ", tls: \($0)" } ?? "") }
+        rules:
+          - { name: web, public_names: [webext.contoso.test, dialin.contoso.test, "*.lync.test"], farm: pool }
+        \(top)
+        """
+    }
+
+    private var files: [String: [UInt8]] {
+        TestPKI.files(
+            ["webext": TestPKI.webext, "dialin": Self.dialin, "wild": Self.wildcard],
+            cas: ["internal-ca": TestPKI.internalCA, "other-ca": TestPKI.otherCA]
+        )
+    }
+
+    func testBridgesToTLSMemberVerifiedByFarmCA() throws {
+        let backend = try startBackend(tls: TestPKI.pool) { _ in .send(RecordingBackend.ok("from-fe")) }
+        let proxy = try startProxy(
+            tlsYAML(member: backend.member, farmTLS: "{ ca: \"mem:internal-ca.pem\", server_name: pool.test }"),
+            files: files
+        )
+        let client = try connectTLS(proxy.port, trusting: TestPKI.publicCA, serverName: "webext.contoso.test")
+        for path in ["/one", "/two"] {
+            try client.send(get(path))
+            let response = try client.readResponse()
+            XCTAssertEqual(response.status, 200)
+            XCTAssertEqual(response.bodyText, "from-fe")
+        }
+        XCTAssertEqual(backend.requests.count, 2)
+        XCTAssertEqual(backend.requests.first?.values("x-forwarded-proto"), ["https"])
+        XCTAssertEqual(backend.connectionCount, 1, "the TLS member connection is kept alive")
+    }
+
+    func testMemberCertificateFromAnotherCAGives502() throws {
+        let backend = try startBackend(tls: TestPKI.pool)
+        let proxy = try startProxy(
+            tlsYAML(member: backend.member, farmTLS: "{ ca: \"mem:other-ca.pem\", server_name: pool.test }"),
+            files: files
+        )
+        let client = try connectTLS(proxy.port, trusting: TestPKI.publicCA, serverName: "webext.contoso.test")
+        try client.send(get("/"))
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 502)
+        XCTAssertEqual(response.bodyText, "502 Bad Gateway\n")
+        XCTAssertEqual(backend.requests.count, 0, "no request may be sent over an unverified connection")
+    }
+
+    func testSNIChoosesAmongThreeCertificates() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(tlsYAML(member: backend.member, farmTLS: nil), files: files)
+        let cases: [(serverName: String?, ca: CertificateAuthority, certificate: IssuedCertificate)] = [
+            ("webext.contoso.test", TestPKI.publicCA, TestPKI.webext),
+            ("dialin.contoso.test", TestPKI.internalCA, Self.dialin),
+            ("meet.lync.test", TestPKI.otherCA, Self.wildcard),
+            ("DIALIN.contoso.test", TestPKI.internalCA, Self.dialin),
+        ]
+        for (serverName, ca, certificate) in cases {
+            let client = try connectTLS(proxy.port, trusting: ca, serverName: serverName)
+            let seen = try XCTUnwrap(client.peerCertificate).toDERBytes()
+            XCTAssertEqual(seen, try NIOSSLCertificate(bytes: certificate.certificatePEMBytes, format: .pem).toDERBytes(), "SNI \(serverName ?? "none")")
+            try client.send(get("/", host: serverName!))
+            XCTAssertEqual(try client.readResponse().status, 200)
+            client.close()
+        }
+        // A name the listener has no certificate for gets the first one, which this client
+        // (trusting only the internal CA) must refuse.
+        XCTAssertThrowsError(try connectTLS(proxy.port, trusting: TestPKI.internalCA, serverName: "unknown.contoso.test"))
+    }
+
+    func testCurlSeesTheCertificateForItsName() throws {
+        let backend = try startBackend { request in .send(RecordingBackend.ok("curl:\(String(decoding: request.target, as: UTF8.self))")) }
+        let proxy = try startProxy(tlsYAML(member: backend.member, farmTLS: nil), files: files)
+        for (name, ca) in [("dialin.contoso.test", TestPKI.internalCA), ("webext.contoso.test", TestPKI.publicCA)] {
+            let caFile = try TestPKI.writeTemporaryPEM(ca)
+            defer { try? FileManager.default.removeItem(atPath: caFile) }
+            let result = try runCurl([
+                "--resolve", "\(name):\(proxy.port):127.0.0.1", "--cacert", caFile, "https://\(name):\(proxy.port)/abs/x?y=1",
+            ])
+            XCTAssertEqual(result.status, 0, result.error)
+            XCTAssertEqual(result.output, "curl:/abs/x?y=1")
+        }
+        // The wrong CA for the name: curl must refuse the certificate.
+        let caFile = try TestPKI.writeTemporaryPEM(TestPKI.publicCA)
+        defer { try? FileManager.default.removeItem(atPath: caFile) }
+        let refused = try runCurl(["--resolve", "dialin.contoso.test:\(proxy.port):127.0.0.1", "--cacert", caFile, "https://dialin.contoso.test:\(proxy.port)/"])
+        XCTAssertNotEqual(refused.status, 0)
+    }
+
+    func testGarbageAndPlainHTTPOnTLSListenerCloseOnlyThatConnection() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(tlsYAML(member: backend.member, farmTLS: nil), files: files, workers: 2)
+        let busy = try connectTLS(proxy.port, trusting: TestPKI.publicCA, serverName: "webext.contoso.test")
+
+        let garbage = try connect(proxy.port)
+        try garbage.send((0..<600).map { UInt8(truncatingIfNeeded: $0 &* 7919 &+ 13) })
+        XCTAssertTrue(garbage.waitForClose(timeout: 3), "garbage must close the connection")
+
+        let plain = try connect(proxy.port)
+        try plain.send(get("/"))
+        XCTAssertTrue(plain.waitForClose(timeout: 3), "plain HTTP on a TLS listener must close the connection")
+        XCTAssertFalse(String(decoding: plain.unread, as: UTF8.self).contains("HTTP/1.1 200"))
+
+        // Connections opened before and after still work.
+        try busy.send(get("/before"))
+        XCTAssertEqual(try busy.readResponse().status, 200)
+        let fresh = try connectTLS(proxy.port, trusting: TestPKI.publicCA, serverName: "webext.contoso.test")
+        try fresh.send(get("/after"))
+        XCTAssertEqual(try fresh.readResponse().status, 200)
+        XCTAssertEqual(backend.requests.map { String(decoding: $0.target, as: UTF8.self) }, ["/before", "/after"])
+    }
+
+    func testSilentTLSClientIsCutAfterHandshakeTimeout() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(tlsYAML(member: backend.member, farmTLS: nil, top: "timeouts: { tls_handshake: 1s }"), files: files)
+        let silent = try connect(proxy.port)
+        let start = Date()
+        XCTAssertTrue(silent.waitForClose(timeout: 4))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 3)
+    }
+}
