@@ -216,7 +216,9 @@ final class ClientHandler: ChannelDuplexHandler {
                 if progress.consumed > 0 {
                     let slice = buffer.readSlice(length: progress.consumed)!
                     exchange.bodyBytes += progress.consumed
-                    if let limit = exchange.maxBody, exchange.bodyBytes > limit {
+                    // max_body limits the payload; chunk-size lines and CRLFs are framing.
+                    for range in progress.payload { exchange.payloadBytes += UInt64(range.count) }
+                    if let limit = exchange.maxBody, exchange.payloadBytes > limit {
                         pending = nil
                         exchange.closeBackend = true
                         failExchange(status: 413, close: true)
@@ -757,6 +759,8 @@ final class Exchange {
     var logged = false
     var maxBody: UInt64?
     var bodyBytes = 0
+    /// Request body payload bytes (without chunked framing), checked against `maxBody`.
+    var payloadBytes: UInt64 = 0
     var status = 0
     var bytesIn = 0
     var bytesOut = 0
