@@ -463,13 +463,14 @@ final class ClientHandler: ChannelDuplexHandler {
 
     func backendSwitchedProtocols(_ head: ResponseHead) {
         guard let context, let exchange else { return }
-        exchange.status = head.status
-        exchange.responseStarted = true
         guard exchange.isUpgrade else {
+            // Nothing of this response went to the client yet: it gets a 502, not a reset.
             exchange.closeBackend = true
             failExchange(status: 502, close: true)
             return
         }
+        exchange.status = head.status
+        exchange.responseStarted = true
         scratch.removeAll(keepingCapacity: true)
         head.writeForwarded(into: &scratch, extraHeaders: [], close: false, keepUpgrade: true)
         exchange.bytesOut += scratch.count
