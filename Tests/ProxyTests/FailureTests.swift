@@ -100,4 +100,12 @@ final class FailureTests: ProxyTestCase {
         let proxy = try startProxy(simpleYAML(members: [backend.member]))
         XCTAssertEqual(try exchange(proxy.port, get("/")).status, 502)
     }
+
+    func testOversizedMemberResponseHeadGives502() throws {
+        let backend = try startBackend { _ in
+            .send(RecordingBackend.ok("x", headers: ["X-Huge: " + String(repeating: "h", count: 70 * 1024)]))
+        }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        XCTAssertEqual(try exchange(proxy.port, get("/")).status, 502)
+    }
 }

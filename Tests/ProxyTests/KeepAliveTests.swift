@@ -68,4 +68,54 @@ final class KeepAliveTests: ProxyTestCase {
         XCTAssertTrue(client.waitForClose(timeout: 2))
         XCTAssertEqual(backend.requests.first.map { String(decoding: $0.head.prefix(15), as: UTF8.self) }, "GET / HTTP/1.1\r")
     }
+
+    func testStalePooledConnectionIsRetriedForBodilessRequest() throws {
+        // The member drops kept-alive connections silently (its keep-alive timer ran out):
+        // a GET that meets such a connection goes again on a fresh one, the client sees no error.
+        let backend = try startBackend { _ in .sendAndClose(RecordingBackend.ok("fresh")) }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        for pause in [0, 0.05, 0, 0.05] {
+            try client.send(get("/"))
+            XCTAssertEqual(try client.readResponse().bodyText, "fresh")
+            Thread.sleep(forTimeInterval: pause)
+        }
+        XCTAssertEqual(backend.requests.count, 4)
+    }
+
+    func testHEADAnd204And304HaveNoBody() throws {
+        let backend = try startBackend { request in
+            switch String(decoding: request.target, as: UTF8.self) {
+            case "/head": return .send(Array("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".utf8))
+            case "/204": return .send(Array("HTTP/1.1 204 No Content\r\n\r\n".utf8))
+            case "/304": return .send(Array("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n".utf8))
+            default: return .send(RecordingBackend.ok("last"))
+            }
+        }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send("HEAD /head HTTP/1.1\r\nHost: webext.contoso.test\r\n\r\n")
+        let head = try client.readResponse(method: "HEAD")
+        XCTAssertEqual(head.first("content-length"), "1000")
+        XCTAssertEqual(head.body, [])
+        try client.send(get("/204"))
+        XCTAssertEqual(try client.readResponse().status, 204)
+        try client.send(get("/304"))
+        XCTAssertEqual(try client.readResponse().status, 304)
+        try client.send(get("/last"))
+        XCTAssertEqual(try client.readResponse().bodyText, "last")
+        XCTAssertTrue(client.unread.isEmpty)
+        XCTAssertEqual(backend.connectionCount, 1)
+    }
+
+    func testResponseEndingAtCloseReachesClientThenCloses() throws {
+        let backend = try startBackend { _ in .sendAndClose(Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end".utf8)) }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send(get("/"))
+        let response = try client.readResponse()
+        XCTAssertEqual(response.bodyText, "until the end")
+        XCTAssertEqual(response.first("connection"), "close")
+        XCTAssertTrue(client.waitForClose(timeout: 2))
+    }
 }

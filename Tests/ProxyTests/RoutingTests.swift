@@ -85,6 +85,33 @@ final class RoutingTests: ProxyTestCase {
         XCTAssertEqual(try client.readResponse().bodyText, "from-a")
     }
 
+    func testEachRequestOnOneConnectionIsRoutedOnItsOwn() throws {
+        let client = try connect(proxy.ports[0])
+        try client.send(get("/meet/x", host: "webext.contoso.test"))
+        XCTAssertEqual(try client.readResponse().bodyText, "from-b")
+        try client.send(get("/x", host: "webext.contoso.test"))
+        XCTAssertEqual(try client.readResponse().bodyText, "from-a")
+        try client.send(get("/x", host: "admin.contoso.test"))
+        XCTAssertEqual(try client.readResponse().status, 403)
+        try client.send(get("/meet/y", host: "webext.contoso.test"))
+        XCTAssertEqual(try client.readResponse().bodyText, "from-b")
+        XCTAssertEqual(b.connectionCount, 1)
+    }
+
+    func testPipelinedRequestBehindABodyIsRoutedOnItsOwn() throws {
+        // The bytes after a Content-Length body are the next request, and it meets the rules.
+        let client = try connect(proxy.ports[0])
+        try client.send(
+            "POST /x HTTP/1.1\r\nHost: webext.contoso.test\r\nContent-Length: 5\r\n\r\nhello"
+                + "GET /secret HTTP/1.1\r\nHost: admin.contoso.test\r\n\r\n"
+        )
+        XCTAssertEqual(try client.readResponse().bodyText, "from-a")
+        XCTAssertEqual(try client.readResponse().status, 403)
+        XCTAssertEqual(a.requests.count, 1)
+        XCTAssertEqual(a.requests.first.map { String(decoding: $0.body, as: UTF8.self) }, "hello")
+        XCTAssertFalse(a.requests.contains { $0.headText.contains("/secret") })
+    }
+
     private func assertNothingForwarded(file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.bytesReceived + b.bytesReceived + c.bytesReceived, 0, "a refused request reached a member", file: file, line: line)
     }

@@ -64,6 +64,34 @@ final class TLSTests: ProxyTestCase {
         XCTAssertEqual(backend.requests.count, 0, "no request may be sent over an unverified connection")
     }
 
+    func testMemberCertificateForAnotherNameGives502() throws {
+        let backend = try startBackend(tls: TestPKI.pool)
+        let proxy = try startProxy(
+            tlsYAML(member: backend.member, farmTLS: "{ ca: \"mem:internal-ca.pem\", server_name: other-pool.test }"),
+            files: files
+        )
+        let client = try connectTLS(proxy.port, trusting: TestPKI.publicCA, serverName: "webext.contoso.test")
+        try client.send(get("/"))
+        XCTAssertEqual(try client.readResponse().status, 502)
+        XCTAssertEqual(backend.requests.count, 0)
+    }
+
+    func testMemberGivenByAddressIsVerifiedByIPSAN() throws {
+        // No server_name: the member's address itself must be in its certificate.
+        let byAddress = try startBackend(tls: TestPKI.poolByAddress) { _ in .send(RecordingBackend.ok("by address")) }
+        let proxy = try startProxy(tlsYAML(member: byAddress.member, farmTLS: "{ ca: \"mem:internal-ca.pem\" }"), files: files)
+        let client = try connectTLS(proxy.port, trusting: TestPKI.publicCA, serverName: "webext.contoso.test")
+        try client.send(get("/"))
+        XCTAssertEqual(try client.readResponse().bodyText, "by address")
+
+        let byName = try startBackend(tls: TestPKI.pool)
+        let other = try startProxy(tlsYAML(member: byName.member, farmTLS: "{ ca: \"mem:internal-ca.pem\" }"), files: files)
+        let second = try connectTLS(other.port, trusting: TestPKI.publicCA, serverName: "webext.contoso.test")
+        try second.send(get("/"))
+        XCTAssertEqual(try second.readResponse().status, 502, "a certificate without the member's address must be refused")
+        XCTAssertEqual(byName.requests.count, 0)
+    }
+
     func testSNIChoosesAmongThreeCertificates() throws {
         let backend = try startBackend()
         let proxy = try startProxy(tlsYAML(member: backend.member, farmTLS: nil), files: files)

@@ -11,8 +11,16 @@ class ProxyTestCase: XCTestCase {
 
     func startBackend(
         tls: IssuedCertificate? = nil,
-        onHead: @escaping @Sendable (RecordingBackend.Request) -> [UInt8]? = { _ in nil },
         respond: @escaping @Sendable (RecordingBackend.Request) -> RecordingBackend.Reply = { _ in .send(RecordingBackend.ok("ok")) }
+    ) throws -> RecordingBackend {
+        try startBackend(tls: tls, onHead: { _ in nil }, respond: respond)
+    }
+
+    /// A backend that may write interim bytes (100 Continue) as soon as a head arrives.
+    func startBackend(
+        tls: IssuedCertificate? = nil,
+        onHead: @escaping @Sendable (RecordingBackend.Request) -> [UInt8]?,
+        respond: @escaping @Sendable (RecordingBackend.Request) -> RecordingBackend.Reply
     ) throws -> RecordingBackend {
         let backend = try RecordingBackend(tls: tls, onHead: onHead, respond: respond)
         addTeardownBlock { backend.stop() }

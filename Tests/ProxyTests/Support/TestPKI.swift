@@ -12,8 +12,10 @@ enum TestPKI {
 
     /// The default listener certificate: `webext.contoso.test`.
     static let webext = try! publicCA.issue(commonName: "webext.contoso.test", dnsNames: ["webext.contoso.test"])
-    /// A farm member's certificate, as a Front End pool presents it on 4443.
-    static let pool = try! internalCA.issue(commonName: "pool.test", dnsNames: ["pool.test"], ipAddresses: ["127.0.0.1"])
+    /// A farm member's certificate, as a Front End pool presents it on 4443 (DNS name only).
+    static let pool = try! internalCA.issue(commonName: "pool.test", dnsNames: ["pool.test"])
+    /// A member certificate for a member configured by address: an IP SAN for 127.0.0.1.
+    static let poolByAddress = try! internalCA.issue(commonName: "fe1.test", dnsNames: ["fe1.test"], ipAddresses: ["127.0.0.1"])
 
     /// The in-memory "files" a configuration names with `mem:` paths.
     static func files(_ entries: [String: IssuedCertificate], cas: [String: CertificateAuthority] = [:]) -> [String: [UInt8]] {
