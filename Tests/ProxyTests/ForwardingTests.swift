@@ -109,4 +109,19 @@ final class ForwardingTests: ProxyTestCase {
                 + "Content-Length: 0\r\n\r\n"
         )
     }
+
+    func testResponseWithBothLengthAndChunkedLosesContentLengthAndItsConnection() throws {
+        let backend = try startBackend { _ in
+            .send(Array("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".utf8))
+        }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send(get("/"))
+        let response = try client.readResponse()
+        XCTAssertEqual(response.values("content-length"), [])
+        XCTAssertEqual(response.bodyText, "5\r\nhello\r\n0\r\n\r\n")
+        try client.send(get("/again"))
+        XCTAssertEqual(try client.readResponse().status, 200)
+        XCTAssertEqual(backend.connectionCount, 2, "a member connection with ambiguous framing is not reused")
+    }
 }

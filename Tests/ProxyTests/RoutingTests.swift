@@ -112,6 +112,16 @@ final class RoutingTests: ProxyTestCase {
         XCTAssertFalse(a.requests.contains { $0.headText.contains("/secret") })
     }
 
+    func testAbsoluteFormTargetRoutesByItsAuthority() throws {
+        // RFC 9112 §3.2.2: the authority in the target wins over Host, for routing and upstream.
+        let allowed = try exchange(proxy.ports[0], "GET http://webext.contoso.test/x?y HTTP/1.1\r\nHost: admin.contoso.test\r\n\r\n")
+        XCTAssertEqual(allowed.bodyText, "from-a")
+        XCTAssertEqual(a.requests.last?.values("host"), ["webext.contoso.test"])
+        let denied = try exchange(proxy.ports[0], "GET http://admin.contoso.test/x HTTP/1.1\r\nHost: webext.contoso.test\r\n\r\n")
+        XCTAssertEqual(denied.status, 403)
+        XCTAssertEqual(a.requests.count, 1)
+    }
+
     private func assertNothingForwarded(file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.bytesReceived + b.bytesReceived + c.bytesReceived, 0, "a refused request reached a member", file: file, line: line)
     }

@@ -43,6 +43,8 @@ final class RecordingBackend: @unchecked Sendable {
         case close
         /// Write these bytes (a 101) and echo everything received from then on.
         case switchToEcho([UInt8])
+        /// Write these bytes after a pause (a slow member).
+        case sendAfter(TimeInterval, [UInt8])
     }
 
     let port: Int
@@ -53,6 +55,7 @@ final class RecordingBackend: @unchecked Sendable {
     private var _bytesReceived = 0
     private var _parseErrors: [String] = []
     private var _children: [Channel] = []
+    private var _writesCompleted = 0
 
     /// Every complete request so far, in arrival order.
     var requests: [Request] { lock.withLock { _requests } }
@@ -61,6 +64,8 @@ final class RecordingBackend: @unchecked Sendable {
     /// Bytes received on all connections, complete requests or not.
     var bytesReceived: Int { lock.withLock { _bytesReceived } }
     var parseErrors: [String] { lock.withLock { _parseErrors } }
+    /// Replies whose bytes have all been handed to the kernel.
+    var writesCompleted: Int { lock.withLock { _writesCompleted } }
 
     /// Starts on 127.0.0.1, port 0.
     /// - Parameters:
@@ -68,6 +73,7 @@ final class RecordingBackend: @unchecked Sendable {
     ///   - onHead: bytes to write as soon as a head arrives, before its body (100 Continue).
     ///   - respond: the reply to a complete request.
     init(
+        port: Int = 0,
         tls: IssuedCertificate? = nil,
         onHead: @escaping @Sendable (Request) -> [UInt8]? = { _ in nil },
         respond: @escaping @Sendable (Request) -> Reply = { _ in .send(RecordingBackend.ok("ok")) }
@@ -88,9 +94,9 @@ final class RecordingBackend: @unchecked Sendable {
                     )
                 }
             }
-            .bind(host: "127.0.0.1", port: 0)
+            .bind(host: "127.0.0.1", port: port)
             .wait()
-        port = channel.localAddress!.port!
+        self.port = channel.localAddress!.port!
         box.backend = self
     }
 
@@ -115,6 +121,7 @@ final class RecordingBackend: @unchecked Sendable {
     fileprivate func received(_ count: Int) { lock.withLock { _bytesReceived += count } }
     fileprivate func record(_ request: Request) { lock.withLock { _requests.append(request) } }
     fileprivate func parseFailed(_ reason: String) { lock.withLock { _parseErrors.append(reason) } }
+    fileprivate func wrote() { lock.withLock { _writesCompleted += 1 } }
 
     /// Waits until at least `count` requests have been recorded.
     @discardableResult
@@ -190,7 +197,10 @@ private final class RecordingConnectionHandler: ChannelInboundHandler {
     }
 
     private func write(_ bytes: [UInt8], context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        let backend = self.backend
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes))).whenSuccess {
+            backend.wrote()
+        }
     }
 
     private func process(context: ChannelHandlerContext) {
@@ -258,6 +268,12 @@ private final class RecordingConnectionHandler: ChannelInboundHandler {
         case .switchToEcho(let bytes):
             write(bytes, context: context)
             echoing = true
+        case .sendAfter(let delay, let bytes):
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(Int64(delay * 1000))) {
+                let (handler, context) = loopBound.value
+                if !handler.closed { handler.write(bytes, context: context) }
+            }
         }
     }
 
