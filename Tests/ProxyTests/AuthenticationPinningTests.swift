@@ -69,4 +69,22 @@ final class AuthenticationPinningTests: ProxyTestCase {
         XCTAssertEqual(try c.readResponse().status, 401)
         XCTAssertNotEqual(backend.requests.last?.connection, connectionOfA)
     }
+
+    func testNTLMHandshakeWithEmptyPOSTsStaysOnOneConnection() throws {
+        let backend = try startNTLMBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        func post(_ authorization: String?) throws -> TestResponse {
+            var head = "POST /CertProv/CertProvisioningService.svc HTTP/1.1\r\nHost: webext.contoso.test\r\nContent-Length: 0\r\n"
+            if let authorization { head += "Authorization: \(authorization)\r\n" }
+            try client.send(head + "\r\n")
+            return try client.readResponse()
+        }
+        XCTAssertEqual(try post(nil).status, 401)
+        XCTAssertEqual(try post("NTLM TlRMTVNTUAABAAAA").status, 401)
+        let done = try post("NTLM TlRMTVNTUAADAAAA")
+        XCTAssertEqual(done.status, 200)
+        XCTAssertFalse(client.isClosed, "the client connection carrying the NTLM handshake was closed")
+        XCTAssertEqual(Set(backend.requests.map(\.connection)).count, 1, "the handshake was split over member connections")
+    }
 }

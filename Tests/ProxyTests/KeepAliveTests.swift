@@ -118,4 +118,19 @@ final class KeepAliveTests: ProxyTestCase {
         XCTAssertEqual(response.first("connection"), "close")
         XCTAssertTrue(client.waitForClose(timeout: 2))
     }
+
+    func testEmptyBodyPOSTKeepsBothConnections() throws {
+        // POST with Content-Length: 0 is how NTLM-negotiating clients send their first legs.
+        let backend = try startBackend { request in .send(RecordingBackend.ok("posted \(request.body.count)")) }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        for _ in 0..<3 {
+            try client.send("POST /ucwa/oauth HTTP/1.1\r\nHost: webext.contoso.test\r\nContent-Length: 0\r\n\r\n")
+            let response = try client.readResponse()
+            XCTAssertEqual(response.bodyText, "posted 0")
+            XCTAssertNil(response.first("connection"), "an empty body is a complete body")
+        }
+        XCTAssertFalse(client.isClosed)
+        XCTAssertEqual(backend.connectionCount, 1)
+    }
 }
