@@ -271,7 +271,8 @@ final class ClientHandler: ChannelDuplexHandler {
             }
             keepAliveIdle = publishing.timeouts.idle.timeAmount
             exchange.requestFramer = BodyFramer(head.framing)
-            if head.framing == BodyFraming.none { exchange.requestComplete = true }
+            // No body, or `Content-Length: 0`: the request is complete with its head.
+            if exchange.requestFramer.isComplete { exchange.requestComplete = true }
             exchange.isUpgrade = head.isWebSocketUpgrade
             exchange.boundByRequest = head.values("authorization").contains(where: BackendHandler.isConnectionBoundScheme)
             guard let client, let member = worker.balancers[farm].pick(for: client, now: .now()) else {
