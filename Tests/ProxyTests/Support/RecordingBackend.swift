@@ -73,6 +73,7 @@ final class RecordingBackend: @unchecked Sendable {
     ///   - onHead: bytes to write as soon as a head arrives, before its body (100 Continue).
     ///   - respond: the reply to a complete request.
     init(
+        host: String = "127.0.0.1",
         port: Int = 0,
         tls: IssuedCertificate? = nil,
         onHead: @escaping @Sendable (Request) -> [UInt8]? = { _ in nil },
@@ -94,9 +95,10 @@ final class RecordingBackend: @unchecked Sendable {
                     )
                 }
             }
-            .bind(host: "127.0.0.1", port: port)
+            .bind(host: host, port: port)
             .wait()
         self.port = channel.localAddress!.port!
+        self.member = host.contains(":") ? "[\(host)]:\(self.port)" : "\(host):\(self.port)"
         box.backend = self
     }
 
@@ -108,7 +110,7 @@ final class RecordingBackend: @unchecked Sendable {
     }
 
     /// `host:port` for a farm's members list.
-    var member: String { "127.0.0.1:\(port)" }
+    let member: String
 
     fileprivate func accepted(_ channel: Channel) -> Int {
         lock.withLock {

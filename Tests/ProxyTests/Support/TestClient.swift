@@ -46,7 +46,7 @@ final class TestClient {
 
     /// Connects to 127.0.0.1:`port`. With `tls`, the handshake is completed (or has failed,
     /// which throws) before this returns.
-    init(port: Int, tls: NIOSSLContext? = nil, serverName: String? = nil, timeout: TimeInterval = 5) throws {
+    init(port: Int, host: String = "127.0.0.1", tls: NIOSSLContext? = nil, serverName: String? = nil, timeout: TimeInterval = 5) throws {
         let inbox = Inbox()
         self.inbox = inbox
         channel = try ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -61,7 +61,7 @@ final class TestClient {
                     try channel.pipeline.syncOperations.addHandler(CollectingHandler(inbox: inbox))
                 }
             }
-            .connect(host: "127.0.0.1", port: port)
+            .connect(host: host, port: port)
             .wait()
         if tls != nil {
             let ok = inbox.wait(timeout: timeout) { $0.handshakeDone || $0.error != nil || $0.closed }
