@@ -24,4 +24,27 @@ final class BackpressureTests: ProxyTestCase {
         XCTAssertEqual(received.count, size + head.utf8.count)
         XCTAssertTrue(received.suffix(1000).allSatisfy { $0 == 0x62 })
     }
+
+    func testMemberNotReadingHoldsBackTheClientUpload() throws {
+        let size = 64 * 1024 * 1024
+        let backend = try startBackend(readPaused: true) { request in .send(RecordingBackend.ok("\(request.body.count)")) }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try RawSocket(port: proxy.port)
+        try client.send("PUT /upload HTTP/1.1\r\nHost: webext.contoso.test\r\nContent-Length: \(size)\r\n\r\n")
+        let lock = NSLock()
+        nonisolated(unsafe) var sent = 0
+        let done = expectation(description: "upload sent")
+        Thread.detachNewThread {
+            try? client.sendFiller(size, byte: 0x75) { n in lock.withLock { sent += n } }
+            done.fulfill()
+        }
+        Thread.sleep(forTimeInterval: 1)
+        let sentWhilePaused = lock.withLock { sent }
+        XCTAssertLessThan(sentWhilePaused, size / 2, "edgesplit read the upload although the member took nothing")
+
+        backend.resumeReading()
+        wait(for: [done], timeout: 20)
+        let answer = String(decoding: client.receive(atLeast: 40), as: UTF8.self)
+        XCTAssertTrue(answer.hasSuffix("\r\n\r\n\(size)"), answer)
+    }
 }

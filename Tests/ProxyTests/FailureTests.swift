@@ -108,4 +108,28 @@ final class FailureTests: ProxyTestCase {
         let proxy = try startProxy(simpleYAML(members: [backend.member]))
         XCTAssertEqual(try exchange(proxy.port, get("/")).status, 502)
     }
+
+    func testStalledUploadIsCutAfterIdleTimeout() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member], rule: "timeouts: { idle: 1s }"))
+        let client = try connect(proxy.port)
+        try client.send("POST /upload HTTP/1.1\r\nHost: webext.contoso.test\r\nContent-Length: 100\r\n\r\n0123456789")
+        let start = Date()
+        XCTAssertTrue(client.waitForClose(timeout: 4))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2.5)
+        XCTAssertEqual(backend.requests.count, 0)
+    }
+
+    func testIdleKeptAliveClientIsClosedAfterIdleTimeout() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member], rule: "timeouts: { idle: 1s }"))
+        let client = try connect(proxy.port)
+        try client.send(get("/"))
+        XCTAssertEqual(try client.readResponse().status, 200)
+        let start = Date()
+        XCTAssertTrue(client.waitForClose(timeout: 4))
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertGreaterThan(elapsed, 0.8)
+        XCTAssertLessThan(elapsed, 2.5)
+    }
 }

@@ -11,9 +11,12 @@ class ProxyTestCase: XCTestCase {
 
     func startBackend(
         tls: IssuedCertificate? = nil,
+        readPaused: Bool = false,
         respond: @escaping @Sendable (RecordingBackend.Request) -> RecordingBackend.Reply = { _ in .send(RecordingBackend.ok("ok")) }
     ) throws -> RecordingBackend {
-        try startBackend(tls: tls, onHead: { _ in nil }, respond: respond)
+        let backend = try RecordingBackend(tls: tls, readPaused: readPaused, respond: respond)
+        addTeardownBlock { backend.stop() }
+        return backend
     }
 
     /// A backend that may write interim bytes (100 Continue) as soon as a head arrives.

@@ -37,6 +37,19 @@ final class RawSocket {
         }
     }
 
+    /// Sends `count` bytes of `byte` in 64 KiB pieces, adding each piece to `progress`.
+    func sendFiller(_ count: Int, byte: UInt8, progress: (Int) -> Void) throws {
+        let piece = [UInt8](repeating: byte, count: 64 * 1024)
+        var left = count
+        while left > 0 {
+            let size = min(left, piece.count)
+            let n = piece.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, size, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw RawSocketError.failed("send") }
+            left -= n
+            progress(n)
+        }
+    }
+
     /// Reads until `count` bytes arrived or the peer closed; returns what arrived.
     func receive(atLeast count: Int) -> [UInt8] {
         var received: [UInt8] = []

@@ -76,6 +76,7 @@ final class RecordingBackend: @unchecked Sendable {
         host: String = "127.0.0.1",
         port: Int = 0,
         tls: IssuedCertificate? = nil,
+        readPaused: Bool = false,
         onHead: @escaping @Sendable (Request) -> [UInt8]? = { _ in nil },
         respond: @escaping @Sendable (Request) -> Reply = { _ in .send(RecordingBackend.ok("ok")) }
     ) throws {
@@ -83,6 +84,7 @@ final class RecordingBackend: @unchecked Sendable {
         let box = WeakBox()
         channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.autoRead, value: !readPaused)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let backend = box.backend else { throw ChannelError.ioOnClosedChannel }
@@ -107,6 +109,12 @@ final class RecordingBackend: @unchecked Sendable {
         try? channel.close().wait()
         let children = lock.withLock { _children }
         for child in children { try? child.close().wait() }
+    }
+
+    /// Starts reading on every connection of a backend made with `readPaused`.
+    func resumeReading() {
+        let children = lock.withLock { _children }
+        for child in children { try? child.setOption(ChannelOptions.autoRead, value: true).wait() }
     }
 
     /// `host:port` for a farm's members list.
@@ -208,6 +216,7 @@ private final class RecordingConnectionHandler: ChannelInboundHandler {
     private func process(context: ChannelHandlerContext) {
         while !closed, !buffer.isEmpty || (current.map { $0.framer.isComplete } ?? false) {
             if var request = current {
+                current = nil  // keeps the body array unique while it grows
                 let progress: BodyProgress
                 do {
                     progress = try buffer.withUnsafeBytes { try request.framer.consume($0) }
