@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 
 /// Connections are reused on both sides: many requests on one client connection share one
@@ -133,4 +134,36 @@ final class KeepAliveTests: ProxyTestCase {
         XCTAssertFalse(client.isClosed)
         XCTAssertEqual(backend.connectionCount, 1)
     }
+
+    func testMemberDroppingKeptAliveConnectionDoesNotHoldItDown() throws {
+        // A member that closes a kept-alive connection just as the next request arrives (its
+        // keep-alive timer ran out) is up: the exchange may fail, but the member must not be
+        // held down, or every client of this worker would get 503 for the hold.
+        let seen = ConnectionSet()
+        let backend = try startBackend { request in
+            seen.insert(request.connection) ? .send(RecordingBackend.ok("first on \(request.connection)")) : .close
+        }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send(get("/one"))
+        XCTAssertEqual(try client.readResponse().bodyText, "first on 1")
+        // A bodiless request meeting the dropped connection goes again on a new one.
+        try client.send(get("/two"))
+        XCTAssertEqual(try client.readResponse().bodyText, "first on 2")
+        // A request with a body cannot be replayed: 502 is fair, a hold-down is not.
+        try client.send("POST /three HTTP/1.1\r\nHost: webext.contoso.test\r\nContent-Length: 3\r\n\r\nabc")
+        XCTAssertEqual(try client.readResponse().status, 502)
+        let after = try exchange(proxy.port, get("/four"))
+        XCTAssertEqual(after.status, 200, "the member was held down after a kept-alive connection closed")
+        XCTAssertEqual(after.bodyText, "first on 3")
+    }
+}
+
+/// Connection ids seen so far, shared with a backend's reply closure.
+final class ConnectionSet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids: Set<Int> = []
+
+    /// Whether `id` is new.
+    func insert(_ id: Int) -> Bool { lock.withLock { ids.insert(id).inserted } }
 }
