@@ -328,6 +328,7 @@ final class ClientHandler: ChannelDuplexHandler {
         let key = BackendPool.Key(farm: exchange.farmIndex, member: exchange.member)
         if let backend = bound[key] {
             if backend.isUsable {
+                exchange.reusedConnection = true
                 attach(backend, to: exchange)
                 return
             }
@@ -542,7 +543,11 @@ final class ClientHandler: ChannelDuplexHandler {
             connect(exchange)
             return
         }
-        worker.balancers[exchange.farmIndex].markFailed(exchange.member, now: .now())
+        // A kept-alive connection that breaks says nothing about the member being down
+        // (it answered on it before); only a fresh connection that fails does.
+        if !exchange.reusedConnection {
+            worker.balancers[exchange.farmIndex].markFailed(exchange.member, now: .now())
+        }
         failExchange(status: 502, close: !exchange.requestComplete)
     }
 
