@@ -122,4 +122,28 @@ final class SmugglingTests: ProxyTestCase {
         XCTAssertEqual(backend.requests.count, 1)
         XCTAssertEqual(backend.connectionCount, 2, "the member connection with half a request is not reused")
     }
+
+    func testBodyOfRefusedRequestIsNeverReadAsARequest() throws {
+        // A refused request's body is not read; the connection closes, so a request hidden in
+        // it can never be taken for the next one.
+        let hidden = "GET /hidden HTTP/1.1\r\n\(host)\r\n"
+        for refusedHost in ["nobody.contoso.test", "webext.contoso.test/x"] {
+            let client = try connect(proxy.port)
+            try client.send("POST / HTTP/1.1\r\nHost: \(refusedHost)\r\nContent-Length: \(hidden.utf8.count)\r\n\r\n\(hidden)")
+            let response = try client.readResponse()
+            XCTAssertTrue([400, 404].contains(response.status), "\(refusedHost): \(response.status)")
+            XCTAssertTrue(client.waitForClose(timeout: 2))
+            XCTAssertTrue(client.unread.isEmpty, String(decoding: client.unread, as: UTF8.self))
+        }
+        XCTAssertEqual(backend.bytesReceived, 0)
+    }
+
+    func testOtherProtocolsAreRefused() throws {
+        try assertRejected("CONNECT", "CONNECT internal.contoso.local:443 HTTP/1.1\r\nHost: internal.contoso.local:443\r\n\r\n", status: 405)
+        try assertRejected("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", status: 505)
+        try assertRejected("HTTP/0.9", "GET /\r\n\r\n")
+        try assertRejected("HTTP/1.2", "GET / HTTP/1.2\r\n\(host)\r\n", status: 505)
+        try assertRejected("space in target", "GET /a b HTTP/1.1\r\n\(host)\r\n")
+        try assertRejected("userinfo authority", "GET http://user@webext.contoso.test/ HTTP/1.1\r\n\(host)\r\n")
+    }
 }

@@ -126,6 +126,10 @@ final class TLSTests: ProxyTestCase {
             XCTAssertEqual(result.status, 0, result.error)
             XCTAssertEqual(result.output, "curl:/abs/x?y=1")
         }
+        // Without SNI (an address in the URL) the first certificate is served.
+        let bare = try runCurl(["-k", "-v", "https://127.0.0.1:\(proxy.port)/", "-H", "Host: webext.contoso.test"])
+        XCTAssertEqual(bare.status, 0, bare.error)
+        XCTAssertTrue(bare.error.contains("CN=webext.contoso.test"), bare.error)
         // The wrong CA for the name: curl must refuse the certificate.
         let caFile = try TestPKI.writeTemporaryPEM(TestPKI.publicCA)
         defer { try? FileManager.default.removeItem(atPath: caFile) }
