@@ -87,4 +87,31 @@ final class AuthenticationPinningTests: ProxyTestCase {
         XCTAssertFalse(client.isClosed, "the client connection carrying the NTLM handshake was closed")
         XCTAssertEqual(Set(backend.requests.map(\.connection)).count, 1, "the handshake was split over member connections")
     }
+
+    func testNTLMClientStaysOnItsMemberWhateverTheBalancerPrefers() throws {
+        // persistence: none balances by outstanding requests; a client in the middle of an
+        // NTLM handshake must still go back to its bound connection, not to a quieter member.
+        let x = try startBackend { request in
+            if String(decoding: request.target, as: UTF8.self) == "/stall" { return .stall }
+            let authorization = request.values("authorization").first ?? ""
+            if authorization.hasPrefix("NTLM TlRMTVNTUAAD") { return .send(RecordingBackend.ok("x: welcome")) }
+            return .send(RecordingBackend.response(status: "401 Unauthorized", headers: ["WWW-Authenticate: NTLM TlRMTVNTUAACAAAA"]))
+        }
+        let y = try startBackend { _ in .send(RecordingBackend.response(status: "401 Unauthorized", headers: ["WWW-Authenticate: NTLM"])) }
+        let proxy = try startProxy(simpleYAML(members: [x.member, y.member]))
+        let a = try connect(proxy.port)
+        try a.send(get("/", headers: ["Authorization: NTLM TlRMTVNTUAABAAAA"]))
+        XCTAssertEqual(try a.readResponse().status, 401)
+        XCTAssertEqual(x.requests.count, 1, "the first leg went to the first member")
+
+        let busy = try connect(proxy.port)
+        try busy.send(get("/stall"))
+        XCTAssertTrue(x.waitForRequests(2), "another client keeps the first member busy")
+
+        try a.send(get("/", headers: ["Authorization: NTLM TlRMTVNTUAADAAAA"]))
+        let done = try a.readResponse()
+        XCTAssertEqual(done.bodyText, "x: welcome", "the last NTLM leg left the bound connection")
+        XCTAssertEqual(y.requests.count, 0)
+        XCTAssertEqual(x.requests.last?.connection, x.requests.first?.connection)
+    }
 }
