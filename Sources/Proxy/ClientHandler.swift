@@ -275,7 +275,10 @@ final class ClientHandler: ChannelDuplexHandler {
             if exchange.requestFramer.isComplete { exchange.requestComplete = true }
             exchange.isUpgrade = head.isWebSocketUpgrade
             exchange.boundByRequest = head.values("authorization").contains(where: BackendHandler.isConnectionBoundScheme)
-            guard let client, let member = worker.balancers[farm].pick(for: client, now: .now()) else {
+            // A connection authenticated by NTLM/Negotiate for this client decides the member:
+            // the handshake and the session live on that one member connection.
+            let boundMember = bound.first { $0.key.farm == farm && $0.value.isUsable }?.key.member
+            guard let client, let member = boundMember ?? worker.balancers[farm].pick(for: client, now: .now()) else {
                 finishLocally(exchange, status: 503)
                 return
             }
