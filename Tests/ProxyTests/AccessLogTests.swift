@@ -54,4 +54,28 @@ final class AccessLogTests: ProxyTestCase {
             XCTAssertNotNil(record["time-taken"] as? Int)
         }
     }
+
+    func testW3CLinesFollowTheirFieldsHeader() throws {
+        let path = NSTemporaryDirectory() + "edgesplit-access-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member], top: "access_log: { path: \"\(path)\", format: w3c }"))
+        XCTAssertEqual(try exchange(proxy.port, get("/meet/a b?x=1".replacingOccurrences(of: " ", with: "%20"))).status, 200)
+        proxy.stop()
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        let fieldsLine = try XCTUnwrap(lines.first { $0.hasPrefix("#Fields: ") })
+        let names = fieldsLine.dropFirst("#Fields: ".count).split(separator: " ").map(String.init)
+        let entries = lines.filter { !$0.hasPrefix("#") }
+        XCTAssertEqual(entries.count, 1)
+        let values = entries[0].split(separator: " ").map(String.init)
+        XCTAssertEqual(values.count, names.count, entries[0])
+        let record = Dictionary(uniqueKeysWithValues: zip(names, values))
+        XCTAssertEqual(record["sc-status"], "200")
+        XCTAssertEqual(record["rule"], "web")
+        XCTAssertEqual(record["farm"], "pool")
+        XCTAssertEqual(record["member"], backend.member)
+        XCTAssertEqual(record["worker"], "0")
+        XCTAssertEqual(record["cs-uri-stem"], "/meet/a%20b")
+        XCTAssertEqual(record["cs-uri-query"], "x=1")
+    }
 }

@@ -124,4 +124,20 @@ final class ForwardingTests: ProxyTestCase {
         XCTAssertEqual(try client.readResponse().status, 200)
         XCTAssertEqual(backend.connectionCount, 2, "a member connection with ambiguous framing is not reused")
     }
+
+    func testConnectionCannotStripFramingOrHost() throws {
+        // Listing Content-Length, Transfer-Encoding or Host in Connection must not remove them:
+        // a member that lost the framing would read the body as the next request.
+        let backend = try startBackend { request in .send(RecordingBackend.ok(String(decoding: request.body, as: UTF8.self))) }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send("POST /a HTTP/1.1\r\nHost: webext.contoso.test\r\nConnection: Content-Length, Host\r\nContent-Length: 5\r\n\r\nhello")
+        XCTAssertEqual(try client.readResponse().bodyText, "hello")
+        try client.send("POST /b HTTP/1.1\r\nHost: webext.contoso.test\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().bodyText, "3\r\nabc\r\n0\r\n\r\n")
+        let requests = backend.requests
+        XCTAssertEqual(requests.count, 2)
+        XCTAssertEqual(requests.first?.fieldNames, ["Host", "Content-Length", "X-Forwarded-For", "X-Forwarded-Proto"])
+        XCTAssertEqual(requests.last?.fieldNames, ["Host", "Transfer-Encoding", "X-Forwarded-For", "X-Forwarded-Proto"])
+    }
 }
