@@ -138,4 +138,22 @@ final class BodyTests: ProxyTestCase {
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.bodyText, "\(chunked.utf8.count)")
     }
+
+    func testInterimResponsesReachHTTP11ClientsOnly() throws {
+        let backend = try startBackend { _ in
+            .send(Array("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n".utf8) + RecordingBackend.ok("final"))
+        }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send(get("/"))
+        let hints = try client.readResponse(skipInterim: false)
+        XCTAssertEqual(hints.status, 103)
+        XCTAssertEqual(hints.values("link"), ["</s.css>; rel=preload"])
+        XCTAssertEqual(try client.readResponse(skipInterim: false).bodyText, "final")
+
+        let old = try connect(proxy.port)
+        try old.send(get("/", version: "1.0"))
+        let response = try old.readResponse(skipInterim: false)
+        XCTAssertEqual(response.status, 200, "HTTP/1.0 has no interim responses")
+    }
 }

@@ -92,6 +92,28 @@ final class TLSTests: ProxyTestCase {
         XCTAssertEqual(byName.requests.count, 0)
     }
 
+    func testUnverifiedFarmAcceptsAnyMemberCertificate() throws {
+        let backend = try startBackend(tls: Self.wildcard) { _ in .send(RecordingBackend.ok("unverified")) }
+        let proxy = try startProxy(tlsYAML(member: backend.member, farmTLS: "{ verify: false }"), files: files)
+        let client = try connectTLS(proxy.port, trusting: TestPKI.publicCA, serverName: "webext.contoso.test")
+        try client.send(get("/"))
+        XCTAssertEqual(try client.readResponse().bodyText, "unverified")
+    }
+
+    func testTrickledHeadOverTLSIsCut() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(tlsYAML(member: backend.member, farmTLS: nil, top: "timeouts: { request_head: 1s }"), files: files)
+        let client = try connectTLS(proxy.port, trusting: TestPKI.publicCA, serverName: "webext.contoso.test")
+        let start = Date()
+        for byte in Array("GET / HTTP/1.1\r\nHost: webext".utf8) where !client.isClosed {
+            try? client.send([byte])
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTAssertTrue(client.waitForClose(timeout: 3))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2.5)
+        XCTAssertEqual(backend.bytesReceived, 0)
+    }
+
     func testSNIChoosesAmongThreeCertificates() throws {
         let backend = try startBackend()
         let proxy = try startProxy(tlsYAML(member: backend.member, farmTLS: nil), files: files)
