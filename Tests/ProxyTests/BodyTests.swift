@@ -156,4 +156,21 @@ final class BodyTests: ProxyTestCase {
         let response = try old.readResponse(skipInterim: false)
         XCTAssertEqual(response.status, 200, "HTTP/1.0 has no interim responses")
     }
+
+    func testFinalAnswerBeforeExpectedBodyClosesBothConnections() throws {
+        // The member refuses before the body (401 instead of 100): whatever the client sends
+        // next may be that body, so neither connection can be trusted to be in step.
+        let backend = try startBackend(
+            onHead: { _ in RecordingBackend.response(status: "401 Unauthorized", headers: ["WWW-Authenticate: Negotiate"]) },
+            respond: { _ in .send(RecordingBackend.ok("late")) }
+        )
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send("POST /upload HTTP/1.1\r\nHost: webext.contoso.test\r\nExpect: 100-continue\r\nContent-Length: 37\r\n\r\n")
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 401)
+        XCTAssertEqual(response.first("connection"), "close")
+        XCTAssertTrue(client.waitForClose(timeout: 2))
+        XCTAssertEqual(backend.requests.count, 0)
+    }
 }
