@@ -132,4 +132,16 @@ final class FailureTests: ProxyTestCase {
         XCTAssertGreaterThan(elapsed, 0.8)
         XCTAssertLessThan(elapsed, 2.5)
     }
+
+    func testMemberThatDoesNotAcceptGives504AfterConnectTimeout() throws {
+        let blackhole = try BlackholeListener()
+        let proxy = try startProxy(simpleYAML(members: ["127.0.0.1:\(blackhole.port)"], rule: "timeouts: { connect: 500ms }"))
+        let start = Date()
+        let response = try exchange(proxy.port, get("/"))
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertEqual(response.status, 504)
+        XCTAssertGreaterThan(elapsed, 0.4)
+        XCTAssertLessThan(elapsed, 2)
+        withExtendedLifetime(blackhole) {}
+    }
 }

@@ -65,3 +65,35 @@ final class RawSocket {
 }
 
 enum RawSocketError: Error { case failed(String) }
+
+/// A listening socket that never accepts and whose accept queue is full, so further
+/// connection attempts hang in SYN-SENT: a member that is there but does not answer.
+final class BlackholeListener {
+    let port: Int
+    private let fd: Int32
+    private var fillers: [RawSocket] = []
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 && listen(fd, 0) == 0
+            }
+        }
+        guard ok else {
+            close(fd)
+            throw RawSocketError.failed("listen")
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        // A backlog of 0 still queues one connection (Linux compares queued > backlog): this
+        // one fills it, and later SYNs are dropped.
+        fillers.append(try RawSocket(port: port))
+    }
+
+    deinit { close(fd) }
+}
