@@ -216,7 +216,9 @@ final class ClientHandler: ChannelDuplexHandler {
                 if progress.consumed > 0 {
                     let slice = buffer.readSlice(length: progress.consumed)!
                     exchange.bodyBytes += progress.consumed
-                    if let limit = exchange.maxBody, exchange.bodyBytes > limit {
+                    // max_body limits the payload; chunk-size lines and CRLFs are framing.
+                    for range in progress.payload { exchange.payloadBytes += UInt64(range.count) }
+                    if let limit = exchange.maxBody, exchange.payloadBytes > limit {
                         pending = nil
                         exchange.closeBackend = true
                         failExchange(status: 413, close: true)
@@ -269,10 +271,16 @@ final class ClientHandler: ChannelDuplexHandler {
             }
             keepAliveIdle = publishing.timeouts.idle.timeAmount
             exchange.requestFramer = BodyFramer(head.framing)
-            if head.framing == BodyFraming.none { exchange.requestComplete = true }
+            // No body, or `Content-Length: 0`: the request is complete with its head.
+            if exchange.requestFramer.isComplete { exchange.requestComplete = true }
             exchange.isUpgrade = head.isWebSocketUpgrade
             exchange.boundByRequest = head.values("authorization").contains(where: BackendHandler.isConnectionBoundScheme)
-            guard let client, let member = pickMember(farm: farm, client: client, head: head, exchange: exchange) else {
+            // A connection authenticated by NTLM/Negotiate for this client decides the member:
+            // the handshake and the session live on that one member connection.
+            let boundMember = bound.first { $0.key.farm == farm && $0.value.isUsable }?.key.member
+            guard let client,
+                let member = boundMember ?? pickMember(farm: farm, client: client, head: head, exchange: exchange)
+            else {
                 finishLocally(exchange, status: 503)
                 return
             }
@@ -342,6 +350,7 @@ final class ClientHandler: ChannelDuplexHandler {
         let key = BackendPool.Key(farm: exchange.farmIndex, member: exchange.member)
         if let backend = bound[key] {
             if backend.isUsable {
+                exchange.reusedConnection = true
                 attach(backend, to: exchange)
                 return
             }
@@ -481,13 +490,14 @@ final class ClientHandler: ChannelDuplexHandler {
 
     func backendSwitchedProtocols(_ head: ResponseHead) {
         guard let context, let exchange else { return }
-        exchange.status = head.status
-        exchange.responseStarted = true
         guard exchange.isUpgrade else {
+            // Nothing of this response went to the client yet: it gets a 502, not a reset.
             exchange.closeBackend = true
             failExchange(status: 502, close: true)
             return
         }
+        exchange.status = head.status
+        exchange.responseStarted = true
         scratch.removeAll(keepingCapacity: true)
         head.writeForwarded(into: &scratch, extraHeaders: [], close: false, keepUpgrade: true)
         exchange.bytesOut += scratch.count
@@ -558,7 +568,11 @@ final class ClientHandler: ChannelDuplexHandler {
             connect(exchange)
             return
         }
-        worker.memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))
+        // A kept-alive connection that breaks says nothing about the member being down
+        // (it answered on it before); only a fresh connection that fails does.
+        if !exchange.reusedConnection {
+            worker.memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))
+        }
         failExchange(status: 502, close: !exchange.requestComplete)
     }
 
@@ -779,6 +793,8 @@ final class Exchange {
     var logged = false
     var maxBody: UInt64?
     var bodyBytes = 0
+    /// Request body payload bytes (without chunked framing), checked against `maxBody`.
+    var payloadBytes: UInt64 = 0
     var status = 0
     var bytesIn = 0
     var bytesOut = 0

@@ -1,0 +1,147 @@
+import Foundation
+import XCTest
+
+/// Members that are down, slow or broken, and clients that are slow: each is answered with
+/// the right status in bounded time and costs nothing beyond its own connection.
+final class FailureTests: ProxyTestCase {
+    func testSlowlorisHeadIsCutAfterRequestHeadTimeout() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member], top: "timeouts: { request_head: 1s }"))
+        let client = try connect(proxy.port)
+        let start = Date()
+        let head = Array("GET / HTTP/1.1\r\nHost: webext.contoso.test\r\nX-Slow: ".utf8)
+        var sent = 0
+        // One byte every 150 ms: the head keeps moving but never completes in time.
+        while !client.isClosed, Date().timeIntervalSince(start) < 4 {
+            try? client.send([sent < head.count ? head[sent] : UInt8(ascii: "a")])
+            sent += 1
+            Thread.sleep(forTimeInterval: 0.15)
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertTrue(client.isClosed, "a trickled head must be cut")
+        XCTAssertLessThan(elapsed, 2.2, "cut after the 1 s request_head timeout")
+        XCTAssertGreaterThan(elapsed, 0.8)
+        let answer = String(decoding: client.unread, as: UTF8.self)
+        XCTAssertTrue(answer.isEmpty || answer.hasPrefix("HTTP/1.1 408 "), answer)
+        XCTAssertEqual(backend.bytesReceived, 0)
+    }
+
+    func testSilentConnectionIsClosedAfterRequestHeadTimeout() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member], top: "timeouts: { request_head: 1s }"))
+        let client = try connect(proxy.port)
+        let start = Date()
+        XCTAssertTrue(client.waitForClose(timeout: 3))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2.2)
+    }
+
+    func testMemberDownGives502ThenHeldDownGives503WithRetryAfter() throws {
+        let port = try refusingPort()
+        let proxy = try startProxy(simpleYAML(members: ["127.0.0.1:\(port)"]))
+        let client = try connect(proxy.port)
+        try client.send(get("/"))
+        let first = try client.readResponse()
+        XCTAssertEqual(first.status, 502)
+        XCTAssertEqual(first.bodyText, "502 Bad Gateway\n")
+        XCTAssertFalse(first.headText.contains(String(port)))
+        try client.send(get("/again"))
+        let second = try client.readResponse()
+        XCTAssertEqual(second.status, 503)
+        XCTAssertNotNil(second.first("retry-after"))
+        XCTAssertEqual(second.bodyText, "503 Service Unavailable\n")
+    }
+
+    func testOtherMemberTakesOverWhenOneIsDown() throws {
+        let backend = try startBackend { _ in .send(RecordingBackend.ok("alive")) }
+        let down = try refusingPort()
+        let proxy = try startProxy(simpleYAML(members: ["127.0.0.1:\(down)", backend.member]))
+        for _ in 0..<4 {
+            XCTAssertEqual(try exchange(proxy.port, get("/")).bodyText, "alive")
+        }
+    }
+
+    func testMemberThatNeverAnswersGives504() throws {
+        let backend = try startBackend { _ in .stall }
+        let proxy = try startProxy(simpleYAML(members: [backend.member], rule: "timeouts: { response: 1s }"))
+        let client = try connect(proxy.port)
+        let start = Date()
+        try client.send(get("/"))
+        let response = try client.readResponse(timeout: 5)
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertEqual(response.status, 504)
+        XCTAssertGreaterThan(elapsed, 0.9)
+        XCTAssertLessThan(elapsed, 2.5)
+        XCTAssertEqual(backend.requests.count, 1)
+        // The client connection survives a gateway timeout; the stalled member connection does not.
+        try client.send(get("/again"))
+        XCTAssertEqual(try client.readResponse(timeout: 5).status, 504)
+        XCTAssertEqual(backend.connectionCount, 2, "the stalled member connection is not reused")
+    }
+
+    func testMemberClosingMidResponseAbortsClient() throws {
+        let backend = try startBackend { _ in
+            .sendAndClose(Array("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part".utf8))
+        }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send(get("/"))
+        XCTAssertThrowsError(try client.readResponse())
+        XCTAssertTrue(client.waitForClose(timeout: 2), "a truncated response must not look complete")
+    }
+
+    func testMemberClosingWithoutAnswerGives502() throws {
+        let backend = try startBackend { _ in .close }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        XCTAssertEqual(try exchange(proxy.port, get("/")).status, 502)
+    }
+
+    func testMalformedMemberResponseGives502() throws {
+        let backend = try startBackend { _ in .send(Array("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx".utf8)) }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        XCTAssertEqual(try exchange(proxy.port, get("/")).status, 502)
+    }
+
+    func testOversizedMemberResponseHeadGives502() throws {
+        let backend = try startBackend { _ in
+            .send(RecordingBackend.ok("x", headers: ["X-Huge: " + String(repeating: "h", count: 70 * 1024)]))
+        }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        XCTAssertEqual(try exchange(proxy.port, get("/")).status, 502)
+    }
+
+    func testStalledUploadIsCutAfterIdleTimeout() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member], rule: "timeouts: { idle: 1s }"))
+        let client = try connect(proxy.port)
+        try client.send("POST /upload HTTP/1.1\r\nHost: webext.contoso.test\r\nContent-Length: 100\r\n\r\n0123456789")
+        let start = Date()
+        XCTAssertTrue(client.waitForClose(timeout: 4))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2.5)
+        XCTAssertEqual(backend.requests.count, 0)
+    }
+
+    func testIdleKeptAliveClientIsClosedAfterIdleTimeout() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member], rule: "timeouts: { idle: 1s }"))
+        let client = try connect(proxy.port)
+        try client.send(get("/"))
+        XCTAssertEqual(try client.readResponse().status, 200)
+        let start = Date()
+        XCTAssertTrue(client.waitForClose(timeout: 4))
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertGreaterThan(elapsed, 0.8)
+        XCTAssertLessThan(elapsed, 2.5)
+    }
+
+    func testMemberThatDoesNotAcceptGives504AfterConnectTimeout() throws {
+        let blackhole = try BlackholeListener()
+        let proxy = try startProxy(simpleYAML(members: ["127.0.0.1:\(blackhole.port)"], rule: "timeouts: { connect: 500ms }"))
+        let start = Date()
+        let response = try exchange(proxy.port, get("/"))
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertEqual(response.status, 504)
+        XCTAssertGreaterThan(elapsed, 0.4)
+        XCTAssertLessThan(elapsed, 2)
+        withExtendedLifetime(blackhole) {}
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class ProxyPlaceholder: XCTestCase {
-    func testPlaceholder() {}
-}
