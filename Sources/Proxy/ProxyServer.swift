@@ -181,52 +181,113 @@ public final class ProxyServer {
         stopImmediately()
     }
 
-    /// Requests on the control socket (see `ControlSocket`).
-    private func handleControl(_ request: [String: Any], on loop: EventLoop) -> EventLoopFuture<[String: Any]> {
-        guard let monitor else { return loop.makeSucceededFuture(["ok": false, "error": "not running"]) }
+    /// One farm member's state, as `edgesplit farm status` shows it.
+    public struct MemberStatus: Sendable {
+        public let farm: String
+        public let member: String
+        public let up: Bool
+        public let drained: Bool
+        public let activeChecks: Bool
+        public let consecutiveFailures: Int
+        public let lastCheck: String
+        public let lastCheckAt: Date?
+
+        public var state: String { drained ? "drained" : (up ? "up" : "down") }
+    }
+
+    public enum ManagementError: Error, CustomStringConvertible {
+        case notRunning
+        case noSuchFarm(String, known: [String])
+        case noSuchMember(farm: String, member: String, known: [String])
+
+        public var description: String {
+            switch self {
+            case .notRunning: return "the server is not running"
+            case .noSuchFarm(let farm, let known): return "no farm '\(farm)' (farms are: \(known.joined(separator: ", ")))"
+            case .noSuchMember(let farm, let member, let known):
+                return "farm '\(farm)' has no member '\(member)' (members are: \(known.joined(separator: ", ")))"
+            }
+        }
+    }
+
+    /// Every farm member's health and drain state.
+    public func memberStatus() -> EventLoopFuture<[MemberStatus]> {
+        guard let monitor else { return group.next().makeFailedFuture(ManagementError.notRunning) }
         let farms = runtime.config.farms
+        return monitor.snapshot().map { states in
+            farms.enumerated().flatMap { f, farm in
+                farm.members.enumerated().map { m, member in
+                    let state = states[f][m]
+                    return MemberStatus(
+                        farm: farm.name, member: member.text, up: state.up, drained: state.drained,
+                        activeChecks: farm.health != nil, consecutiveFailures: state.failures,
+                        lastCheck: state.lastResult, lastCheckAt: state.lastCheck
+                    )
+                }
+            }
+        }
+    }
+
+    /// Admin drain: the member gets no new clients; exchanges in progress finish.
+    /// `member` is the member as written in the configuration, or its index.
+    public func setDrained(farm farmName: String, member memberText: String, _ drained: Bool) -> EventLoopFuture<Void> {
+        guard let monitor else { return group.next().makeFailedFuture(ManagementError.notRunning) }
+        let farms = runtime.config.farms
+        guard let f = farms.firstIndex(where: { $0.name == farmName }) else {
+            return group.next().makeFailedFuture(ManagementError.noSuchFarm(farmName, known: farms.map(\.name)))
+        }
+        let members = farms[f].members
+        guard let m = members.firstIndex(where: { $0.text == memberText })
+            ?? Int(memberText).flatMap({ members.indices.contains($0) ? $0 : nil })
+        else {
+            return group.next().makeFailedFuture(
+                ManagementError.noSuchMember(farm: farmName, member: memberText, known: members.map(\.text))
+            )
+        }
+        return monitor.setDrained(farm: f, member: m, drained: drained)
+    }
+
+    /// Requests on the control socket (see `ControlSocket`): a thin mapping onto the
+    /// management API above.
+    private func handleControl(_ request: [String: Any], on loop: EventLoop) -> EventLoopFuture<[String: Any]> {
+        func failure(_ error: Error) -> EventLoopFuture<[String: Any]> {
+            loop.makeSucceededFuture(["ok": false, "error": "\(error)"])
+        }
         switch request["command"] as? String {
         case "ping":
             return loop.makeSucceededFuture(["ok": true, "instance": runtime.config.instance])
         case "farm-status":
-            return monitor.snapshot().map { states in
-                let formatter = ISO8601DateFormatter()
-                return [
+            let formatter = ISO8601DateFormatter()
+            let farms = runtime.config.farms
+            return memberStatus().map { members -> [String: Any] in
+                [
                     "ok": true,
-                    "farms": farms.enumerated().map { f, farm -> [String: Any] in
+                    "farms": farms.map { farm -> [String: Any] in
                         [
                             "name": farm.name,
                             "active_checks": farm.health != nil,
-                            "members": farm.members.enumerated().map { m, member -> [String: Any] in
-                                let state = states[f][m]
-                                return [
-                                    "member": member.text,
-                                    "state": state.drained ? "drained" : (state.up ? "up" : "down"),
-                                    "up": state.up,
-                                    "drained": state.drained,
-                                    "consecutive_failures": state.failures,
-                                    "last_check": state.lastResult,
-                                    "last_check_at": state.lastCheck.map { formatter.string(from: $0) } ?? "",
+                            "members": members.filter { $0.farm == farm.name }.map { status -> [String: Any] in
+                                [
+                                    "member": status.member,
+                                    "state": status.state,
+                                    "up": status.up,
+                                    "drained": status.drained,
+                                    "consecutive_failures": status.consecutiveFailures,
+                                    "last_check": status.lastCheck,
+                                    "last_check_at": status.lastCheckAt.map { formatter.string(from: $0) } ?? "",
                                 ]
                             },
                         ]
                     },
                 ]
-            }
+            }.flatMapError(failure)
         case "farm-drain", "farm-undrain":
             let drain = request["command"] as? String == "farm-drain"
-            let farmName = request["farm"] as? String ?? ""
-            let memberText = request["member"] as? String ?? ""
-            guard let f = farms.firstIndex(where: { $0.name == farmName }) else {
-                let known = farms.map(\.name).joined(separator: ", ")
-                return loop.makeSucceededFuture(["ok": false, "error": "no farm '\(farmName)' (farms are: \(known))"])
-            }
-            let members = farms[f].members
-            guard let m = members.firstIndex(where: { $0.text == memberText }) ?? Int(memberText).flatMap({ members.indices.contains($0) ? $0 : nil }) else {
-                let known = members.map(\.text).joined(separator: ", ")
-                return loop.makeSucceededFuture(["ok": false, "error": "farm '\(farmName)' has no member '\(memberText)' (members are: \(known))"])
-            }
-            return monitor.setDrained(farm: f, member: m, drained: drain).map { ["ok": true] }
+            return setDrained(
+                farm: request["farm"] as? String ?? "",
+                member: request["member"] as? String ?? "",
+                drain
+            ).map { ["ok": true] as [String: Any] }.flatMapError(failure)
         default:
             return loop.makeSucceededFuture(["ok": false, "error": "unknown command '\(request["command"] ?? "")'"])
         }
