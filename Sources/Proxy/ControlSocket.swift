@@ -25,7 +25,11 @@ final class ControlSocket {
     /// Binds the socket, replacing a stale file left by a process that is gone.
     func start(on loop: EventLoop, handle: @escaping ([String: Any]) -> EventLoopFuture<[String: Any]>) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try? FileManager.default.createDirectory(
+            atPath: directory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: geteuid() == 0 ? 0o755 : 0o700]
+        )
         unlink(path)
         let previous = umask(0o177)
         defer { umask(previous) }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// What the data plane needs from the world outside the configuration: how to read the
@@ -34,8 +35,15 @@ public struct ServerEnvironment: Sendable {
         self.controlDirectory = controlDirectory
     }
 
-    /// Where `serve` and `demo` put control sockets.
-    public static let defaultControlDirectory = "/run/edgesplit"
+    /// Where `serve`, `demo` and the `farm` commands find control sockets: `/run/edgesplit`
+    /// for root; for another user `$XDG_RUNTIME_DIR/edgesplit`, else `/tmp/edgesplit-<uid>`.
+    public static var defaultControlDirectory: String {
+        if geteuid() == 0 { return "/run/edgesplit" }
+        if let runtime = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], !runtime.isEmpty {
+            return runtime + "/edgesplit"
+        }
+        return "/tmp/edgesplit-\(geteuid())"
+    }
 
     /// Reads a whole file; errors name the path and the reason.
     @Sendable public static func readFileFromDisk(_ path: String) throws -> [UInt8] {

@@ -49,10 +49,10 @@ struct DemoCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let deployment = try await DemoDeployment(
             httpsPort: reserved[0]?.port ?? httpsPort, httpPort: reserved[1]?.port ?? httpPort, on: group)
-        defer { try? group.syncShutdownGracefully() }
         if printConfig {
             print(deployment.configurationYAML)
             try await deployment.stop()
+            try await group.shutdownGracefully()
             return
         }
         let runtime: RuntimeConfiguration
@@ -61,6 +61,7 @@ struct DemoCommand: AsyncParsableCommand {
             runtime = try ConfigurationFile.compile(config, readFile: deployment.fileReader)
         } catch is ConfigurationFile.Invalid {
             try await deployment.stop()
+            try await group.shutdownGracefully()
             throw ExitCode(1)
         }
         // Unprivileged, loading fails and serve's one warning says why (not "--no-bpf").
@@ -90,5 +91,6 @@ struct DemoCommand: AsyncParsableCommand {
             fflush(stdout)
         }
         try await deployment.stop()
+        try await group.shutdownGracefully()
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import Foundation
+import Proxy
 
 /// `edgesplit farm`: farm members of a running instance, through its control socket.
 struct FarmCommand: ParsableCommand {
@@ -18,7 +19,7 @@ struct FarmCommand: ParsableCommand {
         var instance = "edgesplit"
 
         @Option(help: .hidden)
-        var controlDirectory = "/run/edgesplit"
+        var controlDirectory = ServerEnvironment.defaultControlDirectory
 
         @Flag(help: "Print JSON.")
         var json = false

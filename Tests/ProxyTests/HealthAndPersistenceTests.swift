@@ -62,7 +62,7 @@ final class HealthAndPersistenceTests: ProxyTestCase {
               - name: pool
                 members: [\(memberList(members))]
                 persistence: none
-                health: { path: /health, interval: 150ms, timeout: 100ms, rise: 2, fall: 2, expect: [200-399, 401] }
+                health: { path: /health, interval: 300ms, timeout: 250ms, rise: 2, fall: 2, expect: [200-399, 401] }
             rules:
               - { name: web, public_names: [webext.contoso.test], farm: pool }
             """
@@ -70,14 +70,14 @@ final class HealthAndPersistenceTests: ProxyTestCase {
         let bad = members[0]
         bad.healthStatus = 500
         let marked = Date()
-        XCTAssertTrue(try waitFor(3) { try status(proxy)[bad.backend.member]?.up == false }, "down after fall failed checks")
-        XCTAssertLessThan(Date().timeIntervalSince(marked), 1.5)
-        XCTAssertEqual(try status(proxy)[bad.backend.member]?.lastCheck, "HTTP 500")
+        XCTAssertTrue(try waitFor(5) { try status(proxy)[bad.backend.member]?.up == false }, "down after fall failed checks")
+        XCTAssertLessThan(Date().timeIntervalSince(marked), 3, "fall × interval, with slack for a loaded machine")
+        XCTAssertTrue(try waitFor(2) { try status(proxy)[bad.backend.member]?.lastCheck == "HTTP 500" })
         let answers = try (0..<6).map { _ in try exchange(proxy.port, get("/")).bodyText }
         XCTAssertEqual(Set(answers), ["m1"], "no request goes to a member that is down")
 
         bad.healthStatus = 401  // Lync's anonymous answer is a 401: expected, so healthy
-        XCTAssertTrue(try waitFor(3) { try status(proxy)[bad.backend.member]?.up == true }, "back after rise passes")
+        XCTAssertTrue(try waitFor(5) { try status(proxy)[bad.backend.member]?.up == true }, "back after rise passes")
         let after = try (0..<8).map { _ in try exchange(proxy.port, get("/")).bodyText }
         XCTAssertTrue(after.contains("m0"), "the member takes requests again: \(after)")
     }
@@ -173,7 +173,7 @@ final class HealthAndPersistenceTests: ProxyTestCase {
         let inflight = try connect(proxy.port)
         try inflight.send(get("/slow"))
         let homeBackend = home == "a" ? a : b
-        XCTAssertTrue(try waitFor(3) { homeBackend.requests.contains { $0.target == Array("/slow".utf8) } })
+        XCTAssertTrue(waitFor(3) { homeBackend.requests.contains { $0.target == Array("/slow".utf8) } })
         try proxy.server.setDrained(farm: "pool", member: homeMember, true).wait()
         XCTAssertEqual(try status(proxy)[homeMember]?.state, "drained")
         // …new requests go to the other member…
