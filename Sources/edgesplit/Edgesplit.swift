@@ -9,6 +9,7 @@ struct Edgesplit: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self,
             CheckCommand.self,
+            InitCommand.self,
             DemoCommand.self,
             MapsCommand.self,
             BPFCommand.self,
