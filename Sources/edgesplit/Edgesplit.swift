@@ -10,6 +10,7 @@ struct Edgesplit: AsyncParsableCommand {
             ServeCommand.self,
             CheckCommand.self,
             InitCommand.self,
+            TestRuleCommand.self,
             DemoCommand.self,
             MapsCommand.self,
             BPFCommand.self,
