@@ -93,13 +93,13 @@ public struct MemberProbe {
                 {
                     details.append("member certificate: \(parsed.subject), valid until \(parsed.notValidAfter)")
                     if let sans = try? parsed.extensions.subjectAlternativeNames {
-                        details.append("SANs: " + sans.map { "\($0)" }.joined(separator: ", "))
+                        details.append("SANs: " + sans.map(Self.describe(name:)).joined(separator: ", "))
                     }
                 }
                 let verified = tls.verifies
                     ? "certificate verified for \(serverName ?? member.host) against \(trustDescription)"
                     : "certificate NOT verified (verify: false)"
-                steps.append(TestRuleStep("tls", .pass, "handshake \(version.map { "\($0)" } ?? "done"); \(verified)", details: details))
+                steps.append(TestRuleStep("tls", .pass, "handshake \(version.map(Self.describe(version:)) ?? "done"); \(verified)", details: details))
             } catch {
                 steps.append(
                     TestRuleStep(
@@ -144,6 +144,27 @@ public struct MemberProbe {
             steps.append(TestRuleStep("http", .fail, "no HTTP response: \(Self.describe(error))"))
         }
         return steps
+    }
+
+    static func describe(version: TLSVersion) -> String {
+        switch version {
+        case .tlsv1: return "TLS 1.0"
+        case .tlsv11: return "TLS 1.1"
+        case .tlsv12: return "TLS 1.2"
+        case .tlsv13: return "TLS 1.3"
+        default: return "\(version)"
+        }
+    }
+
+    static func describe(name: GeneralName) -> String {
+        switch name {
+        case .dnsName(let dns): return "DNS:\(dns)"
+        case .ipAddress(let bytes):
+            let b = Array(bytes.bytes)
+            if b.count == 4 { return "IP:" + b.map(String.init).joined(separator: ".") }
+            return "IP:" + stride(from: 0, to: b.count, by: 2).map { String(UInt16(b[$0]) << 8 | UInt16(b[$0 + 1]), radix: 16) }.joined(separator: ":")
+        default: return "\(name)"
+        }
     }
 
     static func describe(_ error: Error) -> String {

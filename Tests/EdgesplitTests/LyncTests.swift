@@ -186,3 +186,40 @@ struct LyncTestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+extension LyncCommandTestCase {
+    /// A plain-HTTP member on 127.0.0.1 that answers every request with `response` and closes,
+    /// on its own thread, until the test ends. Returns its port.
+    func plainMember(response: String) throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, listen(fd, 8) == 0 else { throw LyncTestFailure("cannot listen on 127.0.0.1") }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let bytes = Array(response.utf8)
+        let thread = Thread {
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 { return }
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                var received: [UInt8] = []
+                while !received.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)) {
+                    let n = Glibc.read(client, &buffer, buffer.count)
+                    if n <= 0 { break }
+                    received += buffer[0..<n]
+                }
+                _ = bytes.withUnsafeBytes { Glibc.write(client, $0.baseAddress, $0.count) }
+                close(client)
+            }
+        }
+        thread.start()
+        addTeardownBlock { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}

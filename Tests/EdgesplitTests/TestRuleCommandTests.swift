@@ -122,7 +122,9 @@ final class TestRuleCommandTests: LyncCommandTestCase {
         XCTAssertEqual(r.status, 0, "\(r)")
         XCTAssertTrue(r.stdout.contains("PASS  dns       127.0.0.1 is an address literal\n"), r.stdout)
         XCTAssertTrue(r.stdout.contains("PASS  tcp       connected to 127.0.0.1:\(port) in "), r.stdout)
-        XCTAssertTrue(r.stdout.contains("PASS  tls       handshake "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("PASS  tls       handshake TLS 1."), r.stdout)
+        XCTAssertTrue(r.stdout.contains("member certificate: CN=pool01.contoso.local, valid until "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("SANs: DNS:pool01.contoso.local\n"), r.stdout)
         XCTAssertTrue(r.stdout.contains("certificate verified for pool01.contoso.local against the CA in '\(ca.cert)'"), r.stdout)
         XCTAssertTrue(r.stdout.contains("PASS  http      200 ok"), r.stdout)
         XCTAssertTrue(r.stdout.contains("GET /meet with Host: webext.contoso.com:8443, anonymous"), r.stdout)
@@ -150,5 +152,45 @@ final class TestRuleCommandTests: LyncCommandTestCase {
         XCTAssertTrue(r.stdout.contains("FAIL  tcp       cannot connect to 127.0.0.1:\(port): "), r.stdout)
         XCTAssertTrue(r.stdout.contains("SKIP  tls "), r.stdout)
         XCTAssertTrue(r.stdout.contains("SKIP  http "), r.stdout)
+    }
+}
+
+extension TestRuleCommandTests {
+    /// The anonymous GET of TMG's Test Rule: a 401 passes and lists the schemes offered.
+    func testProbeReportsAuthenticationSchemes() throws {
+        let port = try plainMember(
+            response: "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        let config = try write(
+            "plain.yaml",
+            """
+            listeners: [ { name: http, address: 127.0.0.1, port: 8080 } ]
+            farms: [ { name: pool-http, members: ["127.0.0.1:\(port)"] } ]
+            rules: [ { name: webext-http, public_names: [webext.contoso.com], farm: pool-http, forward_original_host: false } ]
+            """)
+        let r = try testRule(["--config", config, "http://webext.contoso.com:8080/abs/handler?x=%2F", "--probe"])
+        XCTAssertEqual(r.status, 0, "\(r)")
+        XCTAssertTrue(r.stdout.contains("Host sent to the member: the member's host:port (forward_original_host: false)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("SKIP  tls       plain HTTP farm: no TLS to the member\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("PASS  http      401 Unauthorized: offers Negotiate, NTLM (clients authenticate directly)\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("GET /abs/handler?x=%2F with Host: 127.0.0.1:\(port), anonymous"), r.stdout)
+    }
+
+    func testProbeFailsOnAServerError() throws {
+        let port = try plainMember(response: "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        let config = try write(
+            "plain.yaml",
+            """
+            listeners: [ { name: http, address: 127.0.0.1, port: 8080 } ]
+            farms: [ { name: pool-http, members: ["127.0.0.1:\(port)"] } ]
+            rules: [ { name: webext-http, public_names: [webext.contoso.com], farm: pool-http } ]
+            """)
+        let r = try testRule(["--config", config, "http://webext.contoso.com:8080/", "--probe", "--json"])
+        XCTAssertEqual(r.status, 1, "\(r)")
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["result"] as? String, "fail")
+        let steps = try XCTUnwrap(object["steps"] as? [[String: Any]])
+        XCTAssertEqual(steps.map { $0["step"] as? String }, ["worker", "listener", "rule", "member", "dns", "tcp", "tls", "http"])
+        XCTAssertEqual(steps.map { $0["result"] as? String }, ["pass", "pass", "pass", "pass", "pass", "pass", "skip", "fail"])
+        XCTAssertEqual(steps[7]["reason"] as? String, "503 Service Unavailable from the member")
     }
 }
