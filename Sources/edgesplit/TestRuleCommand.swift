@@ -71,6 +71,12 @@ struct TestRuleCommand: ParsableCommand {
         let simulation = RuleSimulation(config: loaded, workerCount: workerCount)
         let outcome = simulation.run(request, client: clientAddress, cookie: cookiePair)
         var steps = outcome.steps
+        if let index = steps.firstIndex(where: { $0.step == "worker" }), let live = liveWorker(instance: loaded.instance, client: clientAddress) {
+            steps[index].details.append(
+                live == outcome.worker
+                    ? "the running instance '\(loaded.instance)' agrees (live maps)"
+                    : "the running instance '\(loaded.instance)' picks worker \(live) (its live maps differ: drained workers, other prefixes or worker count)")
+        }
         if probe {
             steps += probeSteps(outcome, config: loaded, request: request)
         }
@@ -100,6 +106,12 @@ struct TestRuleCommand: ParsableCommand {
             print(passed ? "RESULT: PASS" : "RESULT: FAIL")
         }
         if !passed { throw ExitCode.failure }
+    }
+
+    /// The worker a running instance's pinned maps pick, when there is one (else nil).
+    private func liveWorker(instance: String, client: ClientAddress) -> Int? {
+        guard let maps = try? InstanceMaps(instance: instance) else { return nil }
+        return try? maps.worker(for: client)
     }
 
     private func probeSteps(_ outcome: RuleSimulation.Outcome, config: EdgesplitConfig, request: TestRuleRequest) -> [TestRuleStep] {
