@@ -9,8 +9,8 @@ struct CheckCommand: ParsableCommand {
         abstract: "Validate a configuration: syntax, references, rules, certificates and keys.",
         discussion: """
             Prints each problem as file:line:column: severity: message. Exits 1 on errors, 0 otherwise (warnings are printed). \
-            A configuration that publishes Lync or Skype for Business (a lyncdiscover., meet. or dialin. name, or a member \
-            on 4443/8080) is also checked against the Lync publishing requirements: those findings read \
+            A configuration that publishes Lync or Skype for Business (a lyncdiscover., meet. or dialin. name, or a TLS \
+            farm member on 4443) is also checked against the Lync publishing requirements: those findings read \
             "severity: lync: rule 'NAME': reason; users see: symptom [kind]".
             """
     )

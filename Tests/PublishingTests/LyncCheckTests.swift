@@ -223,3 +223,21 @@ extension LyncCheckTests {
             reason: "no rule publishes its external web services name (only 'simple-urls')", symptom: "first-hop traffic")
     }
 }
+
+extension LyncCheckTests {
+    func testWhatCountsAsLync() throws {
+        func looksLikeLync(_ farm: String, names: String = "app.contoso.test") throws -> Bool {
+            let text = """
+                listeners: [ { name: web, address: 127.0.0.1, port: 8080 } ]
+                farms: [ \(farm) ]
+                rules: [ { name: app, public_names: [\(names)], farm: app } ]
+                """
+            return LyncCheck(config: try XCTUnwrap(ConfigLoader.load(yaml: text, file: "t.yaml").config)).looksLikeLync
+        }
+        XCTAssertFalse(try looksLikeLync("{ name: app, members: [\"127.0.0.1:4443\"] }"))
+        XCTAssertFalse(try looksLikeLync("{ name: app, members: [\"127.0.0.1:8080\"] }"))
+        XCTAssertTrue(try looksLikeLync("{ name: app, members: [\"127.0.0.1:4443\"], tls: { server_name: webext.contoso.com } }"))
+        XCTAssertTrue(try looksLikeLync("{ name: app, members: [\"127.0.0.1:9000\"] }", names: "meet.contoso.com"))
+        XCTAssertTrue(try looksLikeLync("{ name: app, members: [\"127.0.0.1:9000\"] }", names: "lyncdiscover.contoso.com"))
+    }
+}

@@ -5,8 +5,9 @@ import Affinity
 /// symptom users would see (lync-publishing.md §7). Pure: the certificate facts are handed in.
 ///
 /// A configuration counts as a Lync publication when a rule names `lyncdiscover.*`,
-/// `lyncdiscoverinternal.*`, `meet.*` or `dialin.*`, or a farm member uses port 4443 or 8080
-/// (the Front End's external web site). Otherwise `findings` is empty.
+/// `lyncdiscoverinternal.*`, `meet.*` or `dialin.*`, or a farm re-encrypts to a member on 4443
+/// (the Front End's external web site). Otherwise `findings` is empty: a plain-HTTP farm on
+/// 4443 or 8080 alone is not taken for Lync.
 ///
 /// Severity: **error** when users certainly fail or the Lync documentation forbids it (a name
 /// not on the certificate, Host not forwarded, 443/80 instead of 4443/8080, plain HTTP to 4443,
@@ -37,7 +38,7 @@ public struct LyncCheck: Sendable {
     /// Whether the configuration looks like a Lync publication (see the type's comment).
     public var looksLikeLync: Bool {
         config.rules.contains { $0.publicNames.contains { $0.kind == .exact && Self.isLyncName($0.text) } }
-            || config.farms.contains { $0.members.contains { Self.externalPorts.contains($0.port) } }
+            || config.farms.contains { $0.tls != nil && $0.members.contains { $0.port == 4443 } }
     }
 
     /// SIP domains named by `lyncdiscover.`, `meet.` and `dialin.` public names.

@@ -156,8 +156,8 @@ public struct RuleSimulation: Sendable {
         let m = farm.members[member]
         var connection = farm.tls == nil ? "plain HTTP" : "TLS"
         if let tls = farm.tls {
-            let name = tls.serverName ?? (m.isLiteralAddress ? m.host : m.host)
-            connection += ", verified as \(name) against \(tls.ca ?? "the system roots")" + (tls.verify ? "" : " (verify: false: not verified)")
+            let name = tls.serverName ?? (m.isLiteralAddress ? "its address \(m.host) (IP SAN)" : m.host)
+            connection += tls.verify ? ", verified as \(name) against \(tls.ca ?? "the system roots")" : ", member certificate NOT verified (verify: false)"
         }
         outcome.steps.append(
             TestRuleStep("member", .pass, "farm '\(farm.name)' member \(m.text) (\(connection))", details: [why] + details))
