@@ -112,8 +112,8 @@ public struct LyncTemplate: Sendable {
         }
         line()
         line("farms:")
-        func farm(_ site: LyncDeployment.Site, name: String, port: Int, tls: Bool, persistence: String, comment: String) {
-            line("  # \(comment)")
+        func farm(_ site: LyncDeployment.Site, name: String, port: Int, tls: Bool, persistence: String, comment: [String]) {
+            for c in comment { line("  # \(c)") }
             line("  - name: \(name)")
             line("    members: \(list(site.members.map { $0.text(port: port) }))")
             if tls {
@@ -130,22 +130,26 @@ public struct LyncTemplate: Sendable {
             let name = names[pool.externalName]!
             farm(
                 pool, name: name, port: 4443, tls: true, persistence: persistence,
-                comment: "Front End pool \(pool.externalName): its external web site on 4443 (TLS, verified by the name \(pool.serverName))."
-                    + (d.lync2010 ? " Lync 2010: MS-WSMAN cookie persistence." : " One client stays on one Front End.")
+                comment: [
+                    "Front End pool \(pool.externalName): its external web site on 4443, re-encrypted and verified",
+                    "as \(pool.serverName) (if the Front End certificate names only the pool's internal FQDN,",
+                    "put that in server_name). "
+                        + (d.lync2010 ? "Lync 2010: MS-WSMAN cookie persistence." : "One client stays on one Front End."),
+                ]
             )
         }
         for director in d.directors {
             let name = names[director.externalName]!
             farm(
                 director, name: name, port: 4443, tls: true, persistence: persistence,
-                comment: "Director \(director.externalName): simple URLs and autodiscover arrive here first."
+                comment: ["Director \(director.externalName): simple URLs and autodiscover arrive here first."]
             )
         }
         if d.httpAutodiscover {
             let hop = d.firstHop
             farm(
                 hop, name: firstHop + "-http", port: 8080, tls: false, persistence: persistence,
-                comment: "\(hop.externalName) over plain HTTP on 8080: only for HTTP autodiscover."
+                comment: ["\(hop.externalName) over plain HTTP on 8080: only for HTTP autodiscover."]
             )
         }
         for owas in d.officeWebApps {
@@ -154,7 +158,7 @@ public struct LyncTemplate: Sendable {
             farm(
                 LyncDeployment.Site(externalName: owas.externalName, members: members, serverName: owas.serverName),
                 name: name, port: 443, tls: true, persistence: "source",
-                comment: "Office Web Apps Server \(owas.externalName): 443, no port change."
+                comment: ["Office Web Apps Server \(owas.externalName): 443, no port change."]
             )
         }
         line()
