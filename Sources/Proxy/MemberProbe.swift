@@ -152,7 +152,6 @@ public struct MemberProbe {
         case .tlsv11: return "TLS 1.1"
         case .tlsv12: return "TLS 1.2"
         case .tlsv13: return "TLS 1.3"
-        default: return "\(version)"
         }
     }
 

@@ -26,13 +26,13 @@ struct TestRuleCommand: ParsableCommand {
     @Argument(help: "The URL a client would request, e.g. https://meet.contoso.com/alice/ABC123.")
     var url: String
 
-    @Option(help: "The client's IP address (default 127.0.0.1).")
+    @Option(help: "The client's IP address.")
     var client: String = "127.0.0.1"
 
     @Option(help: "A cookie the client sends, NAME=VALUE (e.g. MS-WSMAN=…).")
     var cookie: String?
 
-    @Option(help: "Workers to assume when the configuration sets none (default: the number of CPUs, as serve).")
+    @Option(help: "Override the configured number of workers, as serve --workers (default: the file's workers, else the number of CPUs).")
     var workers: Int?
 
     @Flag(help: "Also resolve, connect to, handshake with and GET from the chosen member.")
