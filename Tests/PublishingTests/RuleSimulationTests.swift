@@ -86,3 +86,39 @@ final class RuleSimulationTests: XCTestCase {
         XCTAssertThrowsError(try TestRuleRequest.parse("meet.contoso.com"))
     }
 }
+
+extension RuleSimulationTests {
+    func config(_ farm: String, rule: String) throws -> EdgesplitConfig {
+        let text = """
+            workers: 4
+            affinity: { ipv4_prefix: 24, ipv6_prefix: 64, seed: 99 }
+            listeners: [ { name: https, address: 0.0.0.0, port: 443, tls: { certificates: [ { cert: c.pem, key: k.pem } ] } } ]
+            farms: [ \(farm) ]
+            rules: [ \(rule) ]
+            """
+        return try XCTUnwrap(ConfigLoader.load(yaml: text, file: "t.yaml").config)
+    }
+
+    func testSourceNetworksRefuse() throws {
+        let c = try config(
+            "{ name: pool, members: [\"10.0.0.1:4443\"], tls: {} }",
+            rule: "{ name: partners, public_names: [webext.contoso.com], farm: pool, source_networks: [\"198.51.100.0/24\"] }")
+        let o = RuleSimulation(config: c, workerCount: 4).run(try TestRuleRequest.parse("https://webext.contoso.com/"), client: ClientAddress("192.0.2.1")!)
+        XCTAssertFalse(o.passed)
+        XCTAssertEqual(o.steps.last?.reason, "rule 'partners' matches but client 192.0.2.1 is outside its source_networks: 403")
+        XCTAssertEqual(o.steps.last?.details, ["source_networks: 198.51.100.0/24"])
+    }
+
+    func testPrefixAndSeedComeFromTheConfiguration() throws {
+        let c = try config(
+            "{ name: pool, members: [\"10.0.0.1:4443\", \"10.0.0.2:4443\"], tls: {}, persistence: none }",
+            rule: "{ name: webext, public_names: [webext.contoso.com], farm: pool }")
+        let o = RuleSimulation(config: c, workerCount: 4).run(try TestRuleRequest.parse("https://webext.contoso.com/"), client: ClientAddress("192.0.2.77")!)
+        XCTAssertTrue(o.passed)
+        XCTAssertTrue(o.steps[0].details[0].hasPrefix("kernel steering: hash(192.0.2.0/24, seed 99) = "), o.steps[0].details[0])
+        let mask = AffinityMask(ipv4Prefix: 24, ipv6Prefix: 64)!
+        XCTAssertEqual(o.worker, SteeringModel(configuration: SteeringConfiguration(mask: mask, seed: 99, workerCount: 4)).worker(for: ClientAddress("192.0.2.77")!))
+        XCTAssertEqual(o.steps[3].reason, "farm 'pool' member 10.0.0.1:4443 (TLS, verified as its address 10.0.0.1 (IP SAN) against the system roots)")
+        XCTAssertEqual(o.steps[3].details, ["persistence none: the member with the fewest outstanding requests (at rest, the first)"])
+    }
+}
