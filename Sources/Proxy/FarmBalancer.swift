@@ -23,8 +23,7 @@ final class FarmBalancer {
 
     private var downUntil: [NIODeadline?]
     private var outstanding: [Int]
-    private var table: MaglevTable?
-    private var tableMembers: [Bool] = []
+    private var table: FarmMemberTable?
     private var resolved: [Bool]
     /// The health monitor's verdict: up and not drained.
     private var monitorAvailable: [Bool]
@@ -32,7 +31,7 @@ final class FarmBalancer {
     init(farm: Farm, farmIndex: Int, addresses: [SocketAddress?], mask: AffinityMask, seed: UInt32) {
         self.farm = farm
         self.farmIndex = farmIndex
-        self.memberIDs = farm.members.map { Self.memberID($0.text) }
+        self.memberIDs = farm.members.map { FarmMemberTable.memberID($0.text) }
         self.mask = mask
         self.seed = seed
         self.downUntil = Array(repeating: nil, count: farm.members.count)
@@ -42,14 +41,7 @@ final class FarmBalancer {
     }
 
     /// A stable 32-bit id from the member's configured text (FNV-1a).
-    static func memberID(_ text: String) -> UInt32 {
-        var hash: UInt32 = 0x811c_9dc5
-        for byte in text.utf8 {
-            hash ^= UInt32(byte)
-            hash = hash &* 0x0100_0193
-        }
-        return hash
-    }
+    static func memberID(_ text: String) -> UInt32 { FarmMemberTable.memberID(text) }
 
     func isAvailable(_ member: Int, now: NIODeadline) -> Bool {
         guard resolved[member], monitorAvailable[member] else { return false }
@@ -71,16 +63,11 @@ final class FarmBalancer {
             }
             return best
         default:
-            if table == nil || tableMembers != available {
-                let members = available.indices.filter { available[$0] }.map {
-                    MaglevMember(id: memberIDs[$0], weight: 1)
-                }
-                table = MaglevTable(members: members)
-                tableMembers = available
+            // `cookie` is not honoured yet: source persistence decides (see FarmMemberTable).
+            if table == nil || table!.available != available {
+                table = FarmMemberTable(memberIDs: memberIDs, available: available, mask: mask, seed: seed)
             }
-            let hash = AffinityHash.hash(client, mask: mask, seed: seed)
-            let id = table!.member(forHash: hash)
-            return memberIDs.firstIndex(of: id)
+            return table!.member(for: client)
         }
     }
 

@@ -9,6 +9,8 @@ struct Edgesplit: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self,
             CheckCommand.self,
+            InitCommand.self,
+            TestRuleCommand.self,
             DemoCommand.self,
             MapsCommand.self,
             BPFCommand.self,
