@@ -40,9 +40,6 @@ final class FarmBalancer {
         self.monitorAvailable = Array(repeating: true, count: farm.members.count)
     }
 
-    /// A stable 32-bit id from the member's configured text (FNV-1a).
-    static func memberID(_ text: String) -> UInt32 { FarmMemberTable.memberID(text) }
-
     func isAvailable(_ member: Int, now: NIODeadline) -> Bool {
         guard resolved[member], monitorAvailable[member] else { return false }
         if let until = downUntil[member], until > now { return false }
@@ -63,7 +60,7 @@ final class FarmBalancer {
             }
             return best
         default:
-            // `cookie` is not honoured yet: source persistence decides (see FarmMemberTable).
+            // `cookie`: a valid cookie was already honoured by the caller; otherwise source.
             if table == nil || table!.available != available {
                 table = FarmMemberTable(memberIDs: memberIDs, available: available, mask: mask, seed: seed)
             }

@@ -65,11 +65,24 @@ final class RuleSimulationTests: XCTestCase {
         XCTAssertEqual(o.steps.last?.reason, "no https listener on port 4443")
     }
 
-    func testCookieIsIgnoredUntilCookiePersistenceLands() throws {
+    func testAForgedCookieIsIgnoredAndTheResponseWouldSetOne() throws {
         let o = try simulate("https://webext.contoso.com/ucwa/v1/applications", cookie: ("MS-WSMAN", "abc"), lync2010: true)
         XCTAssertTrue(o.passed)
-        XCTAssertTrue(o.steps[3].details.contains("cookie MS-WSMAN=abc ignored: cookie persistence is not implemented yet"), "\(o.steps[3].details)")
-        XCTAssertTrue(o.steps[3].details.contains("persistence cookie (MS-WSMAN) is not implemented yet: source persistence decides"))
+        XCTAssertTrue(o.steps[3].details.contains { $0.hasPrefix("cookie MS-WSMAN=abc names no member of farm") }, "\(o.steps[3].details)")
+        XCTAssertTrue(o.steps[3].details.contains { $0.hasPrefix("the response carries Set-Cookie: MS-WSMAN=") && $0.hasSuffix("; Path=/; Secure") })
+    }
+
+    func testAValidCookieChoosesItsMember() throws {
+        let config = try loadRendered(try sampleLyncDeployment(lync2010: true))
+        let farm = config.farms.first { $0.persistence == .cookie }!
+        let cookie = PersistenceCookie(farm: farm, seed: config.affinity.seed)
+        for member in farm.members.indices {
+            let o = try simulate(
+                "https://webext.contoso.com/ucwa/v1/applications", cookie: ("MS-WSMAN", cookie.tokens[member]), lync2010: true)
+            XCTAssertTrue(o.passed)
+            XCTAssertTrue(o.steps[3].reason.contains(farm.members[member].text), o.steps[3].reason)
+            XCTAssertTrue(o.steps[3].details.first?.hasPrefix("persistence cookie: MS-WSMAN names this member") == true)
+        }
     }
 
     func testURLParsing() throws {

@@ -123,9 +123,15 @@ public struct RuleSimulation: Sendable {
         }
         let farm = config.farms[farmIndex]
         var details: [String] = []
+        let memberTable = FarmMemberTable(farm: farm, mask: mask, seed: config.affinity.seed)
+        let persistenceCookie = farm.persistence == .cookie ? PersistenceCookie(farm: farm, seed: config.affinity.seed) : nil
+        var fromCookie: Int?
         if let cookie {
-            if farm.persistence == .cookie && cookie.name.caseInsensitiveCompare(farm.cookieName) {
-                details.append("cookie \(cookie.name)=\(cookie.value) ignored: cookie persistence is not implemented yet")
+            if let persistenceCookie, cookie.name == farm.cookieName {
+                fromCookie = persistenceCookie.member(inCookieHeader: Array("\(cookie.name)=\(cookie.value)".utf8))
+                if fromCookie == nil {
+                    details.append("cookie \(cookie.name)=\(cookie.value) names no member of farm '\(farm.name)': ignored (stale or forged)")
+                }
             } else if farm.persistence == .cookie {
                 details.append("cookie \(cookie.name) ignored: the farm's persistence cookie is \(farm.cookieName)")
             } else {
@@ -139,14 +145,18 @@ public struct RuleSimulation: Sendable {
             member = farm.members.isEmpty ? nil : 0
             why = "persistence none: the member with the fewest outstanding requests (at rest, the first)"
         case .source, .cookie:
-            let memberTable = FarmMemberTable(farm: farm, mask: mask, seed: config.affinity.seed)
-            member = memberTable.member(for: client)
-            if farm.persistence == .cookie {
-                details.append("persistence cookie (\(farm.cookieName)) is not implemented yet: source persistence decides")
+            if let fromCookie {
+                member = fromCookie
+                why = "persistence cookie: \(farm.cookieName) names this member (if it is up)"
+            } else {
+                member = memberTable.member(for: client)
+                why = farm.members.count == 1
+                    ? "the farm's only member"
+                    : "source persistence: hash(\(masked)/\(prefix), seed \(config.affinity.seed)) = \(hex(memberTable.hash(of: client))) over \(farm.members.count) members"
+                if let persistenceCookie, let member {
+                    details.append("the response carries Set-Cookie: \(persistenceCookie.setCookie(member: member))")
+                }
             }
-            why = farm.members.count == 1
-                ? "the farm's only member"
-                : "source persistence: hash(\(masked)/\(prefix), seed \(config.affinity.seed)) = \(hex(memberTable.hash(of: client))) over \(farm.members.count) members"
         }
         guard let member else {
             outcome.steps.append(TestRuleStep("member", .fail, "farm '\(farm.name)' has no member: 503", details: details))
