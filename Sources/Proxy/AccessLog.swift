@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Publishing
+import Steering
 
 /// One access-log line: TMG/IIS W3C extended fields plus edgesplit's own.
 struct AccessRecord {
@@ -151,24 +152,5 @@ final class AccessLogBuffer {
         return out
     }
 
-    private func json(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    private func json(_ value: String) -> String { JSONValue.quote(value) }
 }

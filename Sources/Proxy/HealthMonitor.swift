@@ -127,12 +127,11 @@ final class HealthMonitor {
         let memberConfig = farm.members[member]
         let host = health.host ?? farm.tls?.serverName ?? memberConfig.host
         let tls = runtime.backendTLS[farmIndex]
-        let promise = eventLoop.makePromise(of: Int.self)
-        let request = Array(
-            "GET \(health.path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: edgesplit-health-check\r\nConnection: close\r\n\r\n".utf8
-        )
+        let promise = eventLoop.makePromise(of: ResponseHead.self)
+        let reader = MemberResponseReader(promise: promise)
+        let request = MemberResponseReader.anonymousGET(target: health.path, host: host, userAgent: "edgesplit-health-check")
         let timeout = eventLoop.scheduleTask(in: health.timeout.timeAmount) {
-            promise.fail(HealthProbeError.timedOut)
+            reader.fail(HealthProbeError.timedOut)
         }
         ClientBootstrap(group: eventLoop)
             .connectTimeout(health.timeout.timeAmount)
@@ -146,15 +145,24 @@ final class HealthMonitor {
                         )
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
-                    try channel.pipeline.syncOperations.addHandler(HealthProbeHandler(request: request, promise: promise))
+                    try channel.pipeline.syncOperations.addHandler(reader)
                 }
             }
             .connect(to: address)
-            .whenFailure { promise.fail($0) }
-        return promise.futureResult.map { status -> Void in
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    var buffer = channel.allocator.buffer(capacity: request.utf8.count)
+                    buffer.writeString(request)
+                    channel.writeAndFlush(buffer, promise: nil)
+                case .failure(let error):
+                    reader.fail(error)
+                }
+            }
+        return promise.futureResult.map { head -> Void in
             timeout.cancel()
-            let passed = health.accepts(status: status)
-            self.record(farm: farmIndex, member: member, passed: passed, detail: "HTTP \(status)", active: true)
+            let passed = health.accepts(status: head.status)
+            self.record(farm: farmIndex, member: member, passed: passed, detail: "HTTP \(head.status)", active: true)
         }.flatMapError { error in
             timeout.cancel()
             self.record(farm: farmIndex, member: member, passed: false, detail: HealthProbeError.describe(error), active: true)
@@ -165,70 +173,16 @@ final class HealthMonitor {
 
 enum HealthProbeError: Error {
     case timedOut
-    case closedWithoutResponse
-    case badResponse(String)
 
     static func describe(_ error: Error) -> String {
         switch error {
         case HealthProbeError.timedOut: return "timed out"
-        case HealthProbeError.closedWithoutResponse: return "closed without a response"
-        case HealthProbeError.badResponse(let reason): return "bad response: \(reason)"
+        case let error as MemberResponseReader.Failure: return error.description
         case let error as NIOSSLError: return "TLS: \(error)"
         case let error as BoringSSLError: return "TLS: \(error)"
         case let error as IOError: return "connect: \(error.description)"
         case let error as ChannelError: return "\(error)"
         default: return "\(error)"
         }
-    }
-}
-
-/// Sends one request and completes with the response's status code.
-final class HealthProbeHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    private let request: [UInt8]
-    private let promise: EventLoopPromise<Int>
-    private var parser = HeadParser(kind: .response)
-
-    init(request: [UInt8], promise: EventLoopPromise<Int>) {
-        self.request = request
-        self.promise = promise
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: request.count)
-        buffer.writeBytes(request)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        context.fireChannelActive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        let result = buffer.withUnsafeReadableBytes { parser.parse($0) }
-        switch result {
-        case .needMore:
-            return
-        case .response(let head, _):
-            if head.isInformational {
-                parser.reset()
-                return
-            }
-            promise.succeed(head.status)
-        case .request:
-            promise.fail(HealthProbeError.badResponse("not a response"))
-        case .failure(let error):
-            promise.fail(HealthProbeError.badResponse(error.reason))
-        }
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(HealthProbeError.closedWithoutResponse)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        promise.fail(error)
-        context.close(promise: nil)
     }
 }

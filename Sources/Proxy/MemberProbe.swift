@@ -1,4 +1,5 @@
 import Foundation
+import HTTP1
 import NIOCore
 import NIOPosix
 import NIOTLS
@@ -113,13 +114,13 @@ public struct MemberProbe {
         }
 
         // HTTP
-        let response = channel.eventLoop.makePromise(of: ProbeResponse.self)
-        let collector = ResponseCollector(promise: response)
+        let response = channel.eventLoop.makePromise(of: ResponseHead.self)
+        let collector = MemberResponseReader(promise: response)
         do {
             try channel.eventLoop.submit {
                 try channel.pipeline.syncOperations.addHandler(collector)
             }.wait()
-            let request = "GET \(target) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: edgesplit-test-rule\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+            let request = MemberResponseReader.anonymousGET(target: target, host: hostHeader, userAgent: "edgesplit-test-rule")
             var buffer = channel.allocator.buffer(capacity: request.utf8.count)
             buffer.writeString(request)
             let timer = channel.eventLoop.scheduleTask(in: timeout) { collector.fail(ProbeError("no response head within \(timeout.nanoseconds / 1_000_000_000) s")) }
@@ -127,10 +128,10 @@ public struct MemberProbe {
             let head = try response.futureResult.wait()
             timer.cancel()
             var details = ["GET \(target) with Host: \(hostHeader), anonymous"]
-            if let server = head.header("server").first { details.append("Server: \(server)") }
-            if let location = head.header("location").first { details.append("Location: \(location)") }
-            let schemes = head.header("www-authenticate").map { String($0.prefix { $0 != " " }) }
-            let status = "\(head.status) \(head.reason)"
+            if let server = head.textValues("server").first { details.append("Server: \(server)") }
+            if let location = head.textValues("location").first { details.append("Location: \(location)") }
+            let schemes = head.textValues("www-authenticate").map { String($0.prefix { $0 != " " }) }
+            let status = "\(head.status) \(head.reasonText)"
             if head.status == 401 {
                 let offered = schemes.isEmpty ? "no WWW-Authenticate" : "offers " + schemes.joined(separator: ", ")
                 steps.append(TestRuleStep("http", .pass, "\(status): \(offered) (clients authenticate directly)", details: details))
@@ -169,6 +170,7 @@ public struct MemberProbe {
     static func describe(_ error: Error) -> String {
         if let e = error as? IOError { return e.description }
         if let e = error as? ProbeError { return e.message }
+        if let e = error as? MemberResponseReader.Failure { return e.description }
         if let e = error as? ChannelError, case .connectTimeout(let t) = e { return "connect timed out after \(t.nanoseconds / 1_000_000) ms" }
         return "\(error)"
     }
@@ -177,28 +179,6 @@ public struct MemberProbe {
 struct ProbeError: Error {
     var message: String
     init(_ message: String) { self.message = message }
-}
-
-/// The status line and headers of a member's response.
-struct ProbeResponse {
-    var status: Int
-    var reason: String
-    var headers: [(String, String)]
-
-    func header(_ name: String) -> [String] { headers.filter { $0.0.lowercased() == name }.map(\.1) }
-
-    /// Parses a response head (up to the blank line).
-    static func parse(_ text: String) -> ProbeResponse? {
-        let lines = text.components(separatedBy: "\r\n")
-        let parts = lines[0].split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]) else { return nil }
-        var headers: [(String, String)] = []
-        for line in lines.dropFirst() where !line.isEmpty {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
-        }
-        return ProbeResponse(status: status, reason: parts.count > 2 ? String(parts[2]) : "", headers: headers)
-    }
 }
 
 /// Completes when the TLS handshake does, fails on an error or a close before it.
@@ -224,47 +204,6 @@ private final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHand
     func channelInactive(context: ChannelHandlerContext) {
         fail(ProbeError("the member closed the connection during the handshake"))
         context.fireChannelInactive()
-    }
-
-    func fail(_ error: Error) {
-        guard !done else { return }
-        done = true
-        promise.fail(error)
-    }
-}
-
-/// Collects response bytes until the head is complete (or the connection ends).
-private final class ResponseCollector: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    let promise: EventLoopPromise<ProbeResponse>
-    var bytes: [UInt8] = []
-    var done = false
-    init(promise: EventLoopPromise<ProbeResponse>) { self.promise = promise }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !done else { return }
-        var buffer = unwrapInboundIn(data)
-        bytes += buffer.readBytes(length: buffer.readableBytes) ?? []
-        if let end = bytes.firstRange(of: Array("\r\n\r\n".utf8)) {
-            finish(String(decoding: bytes[..<end.lowerBound], as: UTF8.self))
-        } else if bytes.count > 256 * 1024 {
-            fail(ProbeError("response head larger than 256 KiB"))
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        fail(ProbeError(bytes.isEmpty ? "the member closed the connection without answering" : "the member closed the connection inside the response head"))
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        fail(error)
-        context.close(promise: nil)
-    }
-
-    private func finish(_ head: String) {
-        done = true
-        if let parsed = ProbeResponse.parse(head) { promise.succeed(parsed) } else { promise.fail(ProbeError("not an HTTP response: \(head.prefix(80))")) }
     }
 
     func fail(_ error: Error) {

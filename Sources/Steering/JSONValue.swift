@@ -26,7 +26,8 @@ public indirect enum JSONValue: Equatable, Sendable {
         }
     }
 
-    static func quote(_ s: String) -> String {
+    /// A JSON string literal for `s` (quotes, backslashes and control characters escaped).
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
