@@ -72,6 +72,11 @@ final class FarmBalancer {
         downUntil[member] = now + Self.failureHold
     }
 
+    /// A member whose name did not resolve at start now has an address.
+    func setResolved(_ member: Int) {
+        resolved[member] = true
+    }
+
     func setMonitorAvailable(_ member: Int, _ available: Bool) {
         monitorAvailable[member] = available
     }

@@ -27,18 +27,24 @@ final class HealthMonitor {
     let eventLoop: EventLoop
     let runtime: RuntimeConfiguration
     private(set) var states: [[MemberState]]
+    /// Members' current addresses: resolved at start, re-resolved before each check.
+    private var addresses: [[SocketAddress?]]
     private var tasks: [RepeatedTask] = []
     private let onChange: (_ farm: Int, _ member: Int, _ available: Bool) -> Void
+    private let onAddress: (_ farm: Int, _ member: Int, _ address: SocketAddress) -> Void
 
     init(
         eventLoop: EventLoop,
         runtime: RuntimeConfiguration,
-        onChange: @escaping (_ farm: Int, _ member: Int, _ available: Bool) -> Void
+        onChange: @escaping (_ farm: Int, _ member: Int, _ available: Bool) -> Void,
+        onAddress: @escaping (_ farm: Int, _ member: Int, _ address: SocketAddress) -> Void
     ) {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.onChange = onChange
+        self.onAddress = onAddress
         self.states = runtime.config.farms.map { farm in farm.members.map { _ in MemberState() } }
+        self.addresses = runtime.memberAddresses
     }
 
     /// Schedules the checks of every farm that has a `health` block, spread over the first
@@ -115,12 +121,39 @@ final class HealthMonitor {
         if state.available != before { onChange(farm, member, state.available) }
     }
 
-    /// One active check: connect (TLS like the traffic), `GET path` with the farm's host,
-    /// read the status line. Redirects are not followed.
+    /// One active check: re-resolve a member given by name (off the event loop; a changed
+    /// address is handed to every worker), connect (TLS like the traffic), `GET path` with
+    /// the farm's host, read the status line. Redirects are not followed.
     private func check(farm farmIndex: Int, member: Int) -> EventLoopFuture<Void> {
+        let memberConfig = runtime.config.farms[farmIndex].members[member]
+        guard !memberConfig.isLiteralAddress else { return probe(farm: farmIndex, member: member) }
+        let resolved = eventLoop.makePromise(of: SocketAddress.self)
+        DispatchQueue.global().async {
+            do {
+                resolved.succeed(try SocketAddress.makeAddressResolvingHost(memberConfig.host, port: memberConfig.port))
+            } catch {
+                resolved.fail(error)
+            }
+        }
+        return resolved.futureResult.flatMap { address in
+            if self.addresses[farmIndex][member] != address {
+                self.addresses[farmIndex][member] = address
+                self.onAddress(farmIndex, member, address)
+            }
+            return self.probe(farm: farmIndex, member: member)
+        }.flatMapError { error in
+            self.record(
+                farm: farmIndex, member: member, passed: false,
+                detail: "'\(memberConfig.host)' does not resolve (\(error))", active: true
+            )
+            return self.eventLoop.makeSucceededVoidFuture()
+        }
+    }
+
+    private func probe(farm farmIndex: Int, member: Int) -> EventLoopFuture<Void> {
         let farm = runtime.config.farms[farmIndex]
         guard let health = farm.health else { return eventLoop.makeSucceededVoidFuture() }
-        guard let address = runtime.memberAddresses[farmIndex][member] else {
+        guard let address = addresses[farmIndex][member] else {
             record(farm: farmIndex, member: member, passed: false, detail: "name does not resolve", active: true)
             return eventLoop.makeSucceededVoidFuture()
         }

@@ -59,11 +59,20 @@ public final class ProxyServer {
                 Worker(index: index, eventLoop: loop, runtime: runtime, accessLog: accessLog)
             }
             let workers = self.workers
-            let monitor = HealthMonitor(eventLoop: loops[0], runtime: runtime) { farm, member, available in
-                for worker in workers {
-                    worker.eventLoop.execute { worker.setMemberAvailable(farm: farm, member: member, available) }
+            let monitor = HealthMonitor(
+                eventLoop: loops[0],
+                runtime: runtime,
+                onChange: { farm, member, available in
+                    for worker in workers {
+                        worker.eventLoop.execute { worker.setMemberAvailable(farm: farm, member: member, available) }
+                    }
+                },
+                onAddress: { farm, member, address in
+                    for worker in workers {
+                        worker.eventLoop.execute { worker.setMemberAddress(farm: farm, member: member, address) }
+                    }
                 }
-            }
+            )
             for worker in workers { worker.monitor = monitor }
             self.monitor = monitor
             monitor.start()

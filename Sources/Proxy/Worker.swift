@@ -31,6 +31,7 @@ final class Worker {
         self.index = index
         self.eventLoop = eventLoop
         self.runtime = runtime
+        self.memberAddresses = runtime.memberAddresses
         let config = runtime.config
         let mask = config.affinity.mask
         self.balancers = config.farms.enumerated().map { index, farm in
@@ -51,6 +52,15 @@ final class Worker {
                 buffer.flush()
             }
         }
+    }
+
+    /// Where each member is now, by farm and member: resolved at start, updated when a
+    /// health check re-resolves a name to a new address.
+    private var memberAddresses: [[SocketAddress?]]
+
+    func setMemberAddress(farm: Int, member: Int, _ address: SocketAddress) {
+        memberAddresses[farm][member] = address
+        balancers[farm].setResolved(member)
     }
 
     /// The monitor's verdict on a member (up and not drained), told to every worker.
@@ -104,7 +114,7 @@ final class Worker {
     /// Opens a connection to a farm member on this worker's loop; the handler comes back
     /// ready to carry one exchange at a time.
     func connect(farm farmIndex: Int, member: Int, timeout: TimeAmount) -> EventLoopFuture<BackendHandler> {
-        guard let address = runtime.memberAddresses[farmIndex][member] else {
+        guard let address = memberAddresses[farmIndex][member] else {
             return eventLoop.makeFailedFuture(BackendError.unresolved)
         }
         let farm = runtime.config.farms[farmIndex]
