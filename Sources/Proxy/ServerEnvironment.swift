@@ -35,13 +35,14 @@ public struct ServerEnvironment: Sendable {
         self.controlDirectory = controlDirectory
     }
 
-    /// Where `serve`, `demo` and the `farm` commands find control sockets: `/run/edgesplit`
-    /// for root; for another user `$XDG_RUNTIME_DIR/edgesplit`, else `/tmp/edgesplit-<uid>`.
+    /// Where `serve`, `demo` and the `farm` commands find control sockets: `$EDGESPLIT_CONTROL_DIR`
+    /// when set (the systemd unit sets `/run/edgesplit`); `/run/edgesplit` for root; for another
+    /// user `$XDG_RUNTIME_DIR/edgesplit`, else `/tmp/edgesplit-<uid>`.
     public static var defaultControlDirectory: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let directory = environment["EDGESPLIT_CONTROL_DIR"], !directory.isEmpty { return directory }
         if geteuid() == 0 { return "/run/edgesplit" }
-        if let runtime = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], !runtime.isEmpty {
-            return runtime + "/edgesplit"
-        }
+        if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty { return runtime + "/edgesplit" }
         return "/tmp/edgesplit-\(geteuid())"
     }
 
