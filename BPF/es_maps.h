@@ -25,12 +25,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } groups SEC(".maps");
 
-/* Two Maglev tables of ES_MAGLEV_M slots each; value = worker index. */
+/* Two packed Maglev tables of ES_MAGLEV_M slots each (ES_MAGLEV_WORDS elements per
+ * half); each byte of an element is the worker index of one slot (es_consts.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, ES_MAGLEV_ENTRIES);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } maglev SEC(".maps");
 

@@ -125,13 +125,16 @@ static __always_inline int es_steer(struct sk_reuseport_md *ctx)
 
 	__u32 prefix = nwords == 1 ? conf->v4_prefix : conf->v6_prefix;
 	__u32 hash = es_affinity_hash(words, nwords, prefix, conf->seed);
-	__u32 index = (conf->active & 1) * ES_MAGLEV_M + hash % ES_MAGLEV_M;
-	__u32 *worker = bpf_map_lookup_elem(&maglev, &index);
-	if (!worker || *worker >= ES_MAX_WORKERS)
+	__u32 slot = hash % ES_MAGLEV_M;
+	__u32 index = (conf->active & 1) * ES_MAGLEV_WORDS + slot / ES_MAGLEV_PER_WORD;
+	__u64 *packed = bpf_map_lookup_elem(&maglev, &index);
+	if (!packed)
 		return es_fallback();
-	__u32 w = *worker;
-	__u32 slot = *base + w;
-	if (bpf_sk_select_reuseport(ctx, &workers, &slot, 0))
+	__u32 w = (__u32)(*packed >> ((slot % ES_MAGLEV_PER_WORD) * 8)) & 0xff;
+	if (w >= ES_MAX_WORKERS)
+		return es_fallback();
+	__u32 key = *base + w;
+	if (bpf_sk_select_reuseport(ctx, &workers, &key, 0))
 		return es_fallback();
 	es_count(w);
 	return SK_PASS;

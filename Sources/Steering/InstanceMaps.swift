@@ -84,15 +84,16 @@ public final class InstanceMaps {
             activeHalf: Int(raw.active & 1), generation: raw.generation)
     }
 
-    /// The live (active) half of the Maglev table.
+    /// The live (active) half of the Maglev table, unpacked.
     public func table() throws -> MaglevTable {
-        try table(half: Int(rawConfig().active & 1))
+        try packedTable(half: Int(rawConfig().active & 1)).table
     }
 
-    func table(half: Int) throws -> MaglevTable {
-        let m = MaglevTable.size
+    /// One half of the `maglev` map as the kernel reads it.
+    func packedTable(half: Int) throws -> PackedWorkerTable {
+        let m = PackedWorkerTable.wordCount
         var keys = [UInt32](repeating: 0, count: m)
-        var values = [UInt32](repeating: 0, count: m)
+        var values = [UInt64](repeating: 0, count: m)
         var count = UInt32(m)
         var outBatch: UInt32 = 0
         var opts = bpf_map_batch_opts()
@@ -113,13 +114,13 @@ public final class InstanceMaps {
                 }
             }
         }
-        return MaglevTable(entries: values)
+        return PackedWorkerTable(words: values)
     }
 
     /// What the kernel does with a client: configuration + table, read from the maps.
     public func model() throws -> SteeringModel {
         let config = try configuration()
-        return SteeringModel(configuration: config, table: try table(half: config.activeHalf))
+        return SteeringModel(configuration: config, packed: try packedTable(half: config.activeHalf))
     }
 
     /// The worker the kernel program picks for `client` (`edgesplit maps where`).
@@ -283,9 +284,9 @@ public final class InstanceMaps {
     }
 
     func writeTable(_ table: MaglevTable, half: Int) throws {
-        let m = MaglevTable.size
+        let m = PackedWorkerTable.wordCount
         var keys = (0..<m).map { UInt32(half * m + $0) }
-        var values = table.entries
+        var values = PackedWorkerTable(table).words
         var count = UInt32(m)
         let rc = es_map_update_batch(maglevFD, &keys, &values, &count)
         if rc != 0 || count != UInt32(m) {
@@ -387,18 +388,22 @@ public final class InstanceMaps {
         if es_map_info(cfgFD, &info) == 0, info.value_size != UInt32(MemoryLayout<es_config>.size) {
             throw SteeringError.layoutMismatch(instance: instance, detail: "cfg value size \(info.value_size), expected \(MemoryLayout<es_config>.size)")
         }
-        if es_map_info(maglevFD, &info) == 0, info.max_entries != UInt32(ES_MAGLEV_ENTRIES) {
-            throw SteeringError.layoutMismatch(instance: instance, detail: "maglev has \(info.max_entries) entries, expected \(ES_MAGLEV_ENTRIES)")
-        }
-        if es_map_info(workersFD, &info) == 0, info.max_entries != UInt32(ES_WORKER_SLOTS) {
-            throw SteeringError.layoutMismatch(instance: instance, detail: "workers has \(info.max_entries) slots, expected \(ES_WORKER_SLOTS)")
-        }
         var key: UInt32 = 0
         var value = es_config()
         if bpf_map_lookup_elem(cfgFD, &key, &value) == 0, value.layout_version != 0,
             value.layout_version != UInt32(ES_LAYOUT_VERSION)
         {
             throw SteeringError.layoutMismatch(instance: instance, detail: "layout version \(value.layout_version), this binary uses \(ES_LAYOUT_VERSION)")
+        }
+        if es_map_info(maglevFD, &info) == 0,
+            info.max_entries != UInt32(ES_MAGLEV_ENTRIES) || info.value_size != UInt32(MemoryLayout<UInt64>.size)
+        {
+            throw SteeringError.layoutMismatch(
+                instance: instance,
+                detail: "maglev has \(info.max_entries) entries of \(info.value_size) bytes, expected \(ES_MAGLEV_ENTRIES) of 8")
+        }
+        if es_map_info(workersFD, &info) == 0, info.max_entries != UInt32(ES_WORKER_SLOTS) {
+            throw SteeringError.layoutMismatch(instance: instance, detail: "workers has \(info.max_entries) slots, expected \(ES_WORKER_SLOTS)")
         }
     }
 }

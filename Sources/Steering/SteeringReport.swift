@@ -61,7 +61,7 @@ public struct SteeringReport {
         guard let client = ClientAddress(text) else { throw SteeringError.badAddress(text) }
         let model = try maps.model()
         let hash = model.hash(of: client)
-        let slot = Int(hash % UInt32(MaglevTable.size))
+        let slot = model.slot(of: client)
         guard let worker = model.worker(for: client) else {
             throw SteeringError.system(operation: "look up \(client)", errno: 2, detail: "the live table has no worker in slot \(slot)")
         }

@@ -248,6 +248,56 @@ final class SteeringKernelTests: XCTestCase {
         }
     }
 
+    /// Pinned maps of layout 1 (one u32 map element per Maglev slot), as an
+    /// older edgesplit left them: refused with the message that says to unload them, and
+    /// `bpf unload` removes them.
+    func testPinnedMapsOfTheOldLayoutAreRefused() throws {
+        try requireKernelPrivilege()
+        let instance = uniqueInstance("oldlayout")
+        let directory = InstanceMaps.defaultPinRoot + "/" + instance
+        _ = shell("mkdir -p \(directory)")
+        defer { _ = shell("rm -rf \(directory)") }
+        let old: [(String, bpf_map_type, UInt32, UInt32, UInt32)] = [
+            ("workers", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 1024),
+            ("groups", BPF_MAP_TYPE_HASH, 24, 4, 16),
+            ("maglev", BPF_MAP_TYPE_ARRAY, 4, 4, 131_074),
+            ("cfg", BPF_MAP_TYPE_ARRAY, 4, UInt32(MemoryLayout<es_config>.size), 1),
+            ("counters", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 72),
+        ]
+        for (name, type, keySize, valueSize, entries) in old {
+            let fd = bpf_map_create(type, name, keySize, valueSize, entries, nil)
+            XCTAssertGreaterThanOrEqual(fd, 0, "create \(name): errno \(errno)")
+            XCTAssertEqual(bpf_obj_pin(fd, directory + "/" + name), 0, "pin \(name)")
+            if name == "cfg" {
+                var key: UInt32 = 0
+                var value = es_config()
+                value.layout_version = 1
+                XCTAssertEqual(bpf_map_update_elem(fd, &key, &value, UInt64(BPF_ANY)), 0)
+            }
+            Glibc.close(fd)
+        }
+        XCTAssertThrowsError(try InstanceMaps(instance: instance)) {
+            guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
+            XCTAssertTrue("\($0)".contains("layout version 1, this binary uses \(ES_LAYOUT_VERSION)"), "\($0)")
+            XCTAssertTrue("\($0)".contains("edgesplit bpf unload --instance \(instance)"), "\($0)")
+        }
+        XCTAssertThrowsError(try SteeringProgram(.init(instance: instance, workers: 2))) {
+            guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
+        }
+        // Without the version stamp the map shapes give it away.
+        let cfgFD = bpf_obj_get(directory + "/cfg")
+        var key: UInt32 = 0
+        var blank = es_config()
+        XCTAssertEqual(bpf_map_update_elem(cfgFD, &key, &blank, UInt64(BPF_ANY)), 0)
+        Glibc.close(cfgFD)
+        XCTAssertThrowsError(try InstanceMaps(instance: instance)) {
+            guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
+            XCTAssertTrue("\($0)".contains("maglev has 131074 entries of 4 bytes"), "\($0)")
+        }
+        try InstanceMaps.unload(instance: instance)
+        XCTAssertEqual(access(directory, F_OK), -1)
+    }
+
     /// Without privilege (here: this thread as uid 65534, without CAP_BPF) the program
     /// cannot load and `init` throws a typed error that says why; the caller then keeps plain
     /// reuseport listeners.
