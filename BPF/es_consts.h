@@ -31,6 +31,12 @@
 /* The byte of a slot without a worker (any value >= ES_MAX_WORKERS: nothing selected). */
 #define ES_MAGLEV_EMPTY 0xff
 
+/* port_groups: one element per local port. 0: no registered group listens on the port;
+ * base + 1: exactly one does, with that base slot; ES_PORT_SHARED: several groups share
+ * the port on different addresses or families, look the group up in `groups`. */
+#define ES_PORTS 65536
+#define ES_PORT_SHARED 0xffffffffu
+
 /* Seeds of the Maglev permutation of a member id: offset and skip. */
 #define ES_MAGLEV_SEED_OFFSET 0x3C6EF372u
 #define ES_MAGLEV_SEED_SKIP 0xA54FF53Au
@@ -43,7 +49,7 @@
 #define ES_CNT_MIGRATE_NOPKT 68 /* migrations without a packet (close() path) */
 #define ES_CNT_IPV6 69          /* runs for an IPv6 client */
 #define ES_CNT_TOTAL 70         /* all runs */
-#define ES_CNT_NO_GROUP 71      /* the listener's group was not registered in `groups` */
+#define ES_CNT_NO_GROUP 71      /* the listener's group was not registered */
 #define ES_CNT_COUNT 72
 
 /* Address families as the kernel numbers them (not in the BPF headers). */

@@ -12,7 +12,7 @@ import CEdgesplitBPF
 /// then `cfg.active` flips, so a SYN sees either the old table or the new one.
 public final class InstanceMaps {
     public static let defaultPinRoot = "/sys/fs/bpf/edgesplit"
-    static let mapNames = ["workers", "groups", "maglev", "cfg", "counters"]
+    static let mapNames = ["workers", "groups", "maglev", "cfg", "counters", "port_groups"]
     static let programPin = "steer"
 
     public let instance: String
@@ -23,6 +23,7 @@ public final class InstanceMaps {
     let maglevFD: CInt
     let cfgFD: CInt
     let countersFD: CInt
+    let portGroupsFD: CInt
 
     /// Opens the maps of `instance`. Fails with `.bpffsMissing`, `.noSuchInstance`,
     /// `.notPermitted` or `.layoutMismatch`.
@@ -40,26 +41,35 @@ public final class InstanceMaps {
                 let fd = bpf_obj_get(path)
                 if fd < 0 {
                     let e = errno
+                    // A map added by a later layout is missing from an older instance: let
+                    // checkLayout say what differs.
+                    if e == ENOENT && !fds.isEmpty { fds.append(-1); continue }
                     if e == ENOENT { throw SteeringError.noSuchInstance(instance: instance, path: directory) }
                     throw SteeringError.from(errno: e, "open \(path)")
                 }
                 fds.append(fd)
             }
         } catch {
-            for fd in fds { _ = Glibc.close(fd) }
+            for fd in fds where fd >= 0 { _ = Glibc.close(fd) }
             throw error
         }
-        (workersFD, groupsFD, maglevFD, cfgFD, countersFD) = (fds[0], fds[1], fds[2], fds[3], fds[4])
+        (workersFD, groupsFD, maglevFD, cfgFD, countersFD, portGroupsFD) = (fds[0], fds[1], fds[2], fds[3], fds[4], fds[5])
         do {
+            if let missing = zip(Self.mapNames, fds).first(where: { $0.1 < 0 && $0.0 != "port_groups" }) {
+                throw SteeringError.noSuchInstance(instance: instance, path: directory + "/" + missing.0)
+            }
             try Self.checkLayout(instance: instance, cfgFD: cfgFD, maglevFD: maglevFD, workersFD: workersFD)
+            if portGroupsFD < 0 {
+                throw SteeringError.layoutMismatch(instance: instance, detail: "no port_groups map")
+            }
         } catch {
-            for fd in fds { _ = Glibc.close(fd) }
+            for fd in fds where fd >= 0 { _ = Glibc.close(fd) }
             throw error
         }
     }
 
     deinit {
-        for fd in [workersFD, groupsFD, maglevFD, cfgFD, countersFD] { _ = Glibc.close(fd) }
+        for fd in [workersFD, groupsFD, maglevFD, cfgFD, countersFD, portGroupsFD] { _ = Glibc.close(fd) }
     }
 
     // MARK: Reading
@@ -299,20 +309,45 @@ public final class InstanceMaps {
         }
     }
 
-    /// Registers a listener group (idempotent) and returns its base slot.
+    /// Registers a listener group (idempotent) and returns its base slot: the group goes
+    /// into `groups`, then its port into `port_groups` (the program's per-decision lookup).
     func register(group key: es_group_key) throws -> Int {
         var k = key
         var base: UInt32 = 0
-        if bpf_map_lookup_elem(groupsFD, &k, &base) == 0 { return Int(base) }
-        let used = Set(groups().map(\.base))
-        guard let free = (0..<SteeringConfigurationLimits.maxGroups).map({ $0 * SteeringConfigurationLimits.maxWorkers })
-            .first(where: { !used.contains($0) })
-        else { throw SteeringError.tooManyGroups(max: SteeringConfigurationLimits.maxGroups) }
-        base = UInt32(free)
-        guard bpf_map_update_elem(groupsFD, &k, &base, UInt64(BPF_NOEXIST)) == 0 else {
-            throw SteeringError.from(errno: errno, "register listener group in \(directory)/groups")
+        if bpf_map_lookup_elem(groupsFD, &k, &base) != 0 {
+            let used = Set(groups().map(\.base))
+            guard let free = (0..<SteeringConfigurationLimits.maxGroups).map({ $0 * SteeringConfigurationLimits.maxWorkers })
+                .first(where: { !used.contains($0) })
+            else { throw SteeringError.tooManyGroups(max: SteeringConfigurationLimits.maxGroups) }
+            base = UInt32(free)
+            guard bpf_map_update_elem(groupsFD, &k, &base, UInt64(BPF_NOEXIST)) == 0 else {
+                throw SteeringError.from(errno: errno, "register listener group in \(directory)/groups")
+            }
         }
-        return free
+        try updatePortEntry(port: Int(key.port))
+        return Int(base)
+    }
+
+    /// Rewrites `port_groups[port]` from the groups registered on that port: base + 1 for
+    /// one group, ES_PORT_SHARED for several (the program then looks the address up in
+    /// `groups`), 0 for none.
+    func updatePortEntry(port: Int) throws {
+        let bases = groups().filter { $0.port == port }.map(\.base)
+        var key = UInt32(port)
+        var value: UInt32 = bases.count > 1 ? ES_PORT_SHARED : bases.first.map { UInt32($0 + 1) } ?? 0
+        guard bpf_map_update_elem(portGroupsFD, &key, &value, UInt64(BPF_ANY)) == 0 else {
+            throw SteeringError.from(errno: errno, "write \(directory)/port_groups")
+        }
+    }
+
+    /// The `port_groups` entry of `port` (0: no group, base + 1, or ES_PORT_SHARED).
+    func portEntry(port: Int) throws -> UInt32 {
+        var key = UInt32(port)
+        var value: UInt32 = 0
+        guard bpf_map_lookup_elem(portGroupsFD, &key, &value) == 0 else {
+            throw SteeringError.from(errno: errno, "read \(directory)/port_groups")
+        }
+        return value
     }
 
     /// Puts a listening socket in a sockarray slot.
