@@ -48,9 +48,10 @@
 #define ES_CNT_MIGRATE 67       /* runs that migrate a request or child of a closed listener */
 #define ES_CNT_MIGRATE_NOPKT 68 /* migrations without a packet (close() path) */
 #define ES_CNT_IPV6 69          /* runs for an IPv6 client */
-#define ES_CNT_TOTAL 70         /* all runs */
-#define ES_CNT_NO_GROUP 71      /* the listener's group was not registered */
-#define ES_CNT_COUNT 72
+#define ES_CNT_NO_GROUP 70      /* the listener's group was not registered */
+#define ES_CNT_COUNT 71
+/* There is no counter of all runs: every run counts exactly one selection or one fallback
+ * (errors and no-group count a fallback too), so all runs = selections + fallback. */
 
 /* Address families as the kernel numbers them (not in the BPF headers). */
 #define ES_AF_INET 2

@@ -57,8 +57,6 @@ static __always_inline int es_steer(struct sk_reuseport_md *ctx)
 	__u32 words[4] = {0, 0, 0, 0};
 	__u32 ipv6 = 0;
 
-	es_count(ES_CNT_TOTAL);
-
 	struct es_config *conf = bpf_map_lookup_elem(&cfg, &zero);
 	if (!conf)
 		return es_fallback();
@@ -97,6 +95,7 @@ static __always_inline int es_steer(struct sk_reuseport_md *ctx)
 				words[2] = bpf_ntohl(a2);
 				words[3] = bpf_ntohl(a3);
 				ipv6 = 1;
+				es_count(ES_CNT_IPV6);
 			}
 		} else {
 			es_count(ES_CNT_ERR_PROTO);
@@ -122,14 +121,12 @@ static __always_inline int es_steer(struct sk_reuseport_md *ctx)
 			words[2] = bpf_ntohl(saddr6[2]);
 			words[3] = bpf_ntohl(saddr6[3]);
 			ipv6 = 1;
+			es_count(ES_CNT_IPV6);
 		} else {
 			es_count(ES_CNT_ERR_PROTO);
 			return es_fallback();
 		}
 	}
-
-	if (ipv6)
-		es_count(ES_CNT_IPV6);
 
 	__u32 *entry = bpf_map_lookup_elem(&port_groups, &port);
 	if (!entry)
