@@ -22,8 +22,9 @@
  * The table is packed: each 64-bit element holds the worker indices (one byte each) of
  * ES_MAGLEV_PER_WORD consecutive slots, slot s in bits 8*(s % 8)... of element s / 8 of its
  * half. A half is ES_MAGLEV_WORDS elements (the last one holds slot 65536 only; its other
- * bytes are ES_MAGLEV_EMPTY). So the live half is 64 KiB, small enough to stay in cache,
- * where one u32 per slot made it 512 KiB (the kernel rounds ARRAY values up to 8 bytes). */
+ * bytes are ES_MAGLEV_EMPTY). So the live half is 64 KiB, where one u32 per slot made it
+ * 512 KiB (the kernel rounds ARRAY values up to 8 bytes): the random read per connection
+ * misses the cache less often, though on a busy CPU it still misses (README, Performance). */
 #define ES_MAGLEV_M 65537
 #define ES_MAGLEV_PER_WORD 8
 #define ES_MAGLEV_WORDS 8193    /* ceil(ES_MAGLEV_M / ES_MAGLEV_PER_WORD) */

@@ -4,7 +4,7 @@
 /// worker, and the program then lets the kernel choose.
 ///
 /// Packing keeps the live half at 64 KiB (8 193 words) instead of 512 KiB for one 8-byte
-/// map element per slot, so the random read per connection stays in cache.
+/// map element per slot, so the random read per connection misses the cache less often.
 public struct PackedWorkerTable: Sendable, Equatable {
     /// Slots per word (ES_MAGLEV_PER_WORD).
     public static let slotsPerWord = 8
