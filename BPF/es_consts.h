@@ -8,7 +8,7 @@
 #define ES_CONSTS_H
 
 /* Version of the pinned map layout (stored in cfg.layout_version). */
-#define ES_LAYOUT_VERSION 1
+#define ES_LAYOUT_VERSION 2
 
 /* Workers (listening sockets) per listener group, and listener groups per instance. */
 #define ES_MAX_WORKERS 64
@@ -17,9 +17,26 @@
 #define ES_WORKER_SLOTS 1024
 
 /* Maglev table size: a prime >= 100 x ES_MAX_WORKERS. The maglev map holds two halves
- * (double buffer); cfg.active names the live one. */
+ * (double buffer); cfg.active names the live one.
+ *
+ * The table is packed: each 64-bit element holds the worker indices (one byte each) of
+ * ES_MAGLEV_PER_WORD consecutive slots, slot s in bits 8*(s % 8)... of element s / 8 of its
+ * half. A half is ES_MAGLEV_WORDS elements (the last one holds slot 65536 only; its other
+ * bytes are ES_MAGLEV_EMPTY). So the live half is 64 KiB, where one u32 per slot made it
+ * 512 KiB (the kernel rounds ARRAY values up to 8 bytes): the random read per connection
+ * misses the cache less often, though on a busy CPU it still misses (README, Performance). */
 #define ES_MAGLEV_M 65537
-#define ES_MAGLEV_ENTRIES 131074
+#define ES_MAGLEV_PER_WORD 8
+#define ES_MAGLEV_WORDS 8193    /* ceil(ES_MAGLEV_M / ES_MAGLEV_PER_WORD) */
+#define ES_MAGLEV_ENTRIES 16386 /* two halves */
+/* The byte of a slot without a worker (any value >= ES_MAX_WORKERS: nothing selected). */
+#define ES_MAGLEV_EMPTY 0xff
+
+/* port_groups: one element per local port. 0: no registered group listens on the port;
+ * base + 1: exactly one does, with that base slot; ES_PORT_SHARED: several groups share
+ * the port on different addresses or families, look the group up in `groups`. */
+#define ES_PORTS 65536
+#define ES_PORT_SHARED 0xffffffffu
 
 /* Seeds of the Maglev permutation of a member id: offset and skip. */
 #define ES_MAGLEV_SEED_OFFSET 0x3C6EF372u
@@ -32,9 +49,10 @@
 #define ES_CNT_MIGRATE 67       /* runs that migrate a request or child of a closed listener */
 #define ES_CNT_MIGRATE_NOPKT 68 /* migrations without a packet (close() path) */
 #define ES_CNT_IPV6 69          /* runs for an IPv6 client */
-#define ES_CNT_TOTAL 70         /* all runs */
-#define ES_CNT_NO_GROUP 71      /* the listener's group was not registered in `groups` */
-#define ES_CNT_COUNT 72
+#define ES_CNT_NO_GROUP 70      /* the listener's group was not registered */
+#define ES_CNT_COUNT 71
+/* There is no counter of all runs: every run counts exactly one selection or one fallback
+ * (errors and no-group count a fallback too), so all runs = selections + fallback. */
 
 /* Address families as the kernel numbers them (not in the BPF headers). */
 #define ES_AF_INET 2

@@ -16,7 +16,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } workers SEC(".maps");
 
-/* Listener group (the listening address of ctx->sk) -> its base slot in `workers`. */
+/* Listener group (the listening address of ctx->sk) -> its base slot in `workers`. The
+ * program reads it only for a port that several groups share (see port_groups). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, ES_MAX_GROUPS);
@@ -25,12 +26,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } groups SEC(".maps");
 
-/* Two Maglev tables of ES_MAGLEV_M slots each; value = worker index. */
+/* Local port of the listener -> base slot + 1 of its group (0: none; ES_PORT_SHARED:
+ * ask `groups`). One direct array read per decision instead of a hash of a 24-byte key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ES_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} port_groups SEC(".maps");
+
+/* Two packed Maglev tables of ES_MAGLEV_M slots each (ES_MAGLEV_WORDS elements per
+ * half); each byte of an element is the worker index of one slot (es_consts.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, ES_MAGLEV_ENTRIES);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } maglev SEC(".maps");
 

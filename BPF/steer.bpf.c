@@ -32,26 +32,52 @@ static __always_inline int es_fallback(void)
 	return SK_PASS;
 }
 
+/* The base slot of a listener group whose port other groups share: look its full
+ * listening address up in `groups`. 0xffffffff when it is not registered. */
+static __always_inline __u32 es_shared_port_base(struct bpf_sock *lsk, __u32 port)
+{
+	struct es_group_key gkey = {};
+	gkey.family = lsk->family;
+	gkey.port = port;
+	if (gkey.family == ES_AF_INET) {
+		gkey.addr[0] = lsk->src_ip4;
+	} else {
+		gkey.addr[0] = lsk->src_ip6[0];
+		gkey.addr[1] = lsk->src_ip6[1];
+		gkey.addr[2] = lsk->src_ip6[2];
+		gkey.addr[3] = lsk->src_ip6[3];
+	}
+	__u32 *base = bpf_map_lookup_elem(&groups, &gkey);
+	return base ? *base : 0xffffffffu;
+}
+
 static __always_inline int es_steer(struct sk_reuseport_md *ctx)
 {
 	__u32 zero = 0;
 	__u32 words[4] = {0, 0, 0, 0};
-	__u32 nwords = 1;
-	__u32 migrating_port = 0; /* local port of a migrating socket (= the listener's) */
-
-	es_count(ES_CNT_TOTAL);
+	__u32 ipv6 = 0;
 
 	struct es_config *conf = bpf_map_lookup_elem(&cfg, &zero);
 	if (!conf)
 		return es_fallback();
 
+	struct bpf_sock *lsk = ctx->sk;
+	if (!lsk)
+		return es_fallback();
+
+	/* The group is told apart by the listening socket's port (and, for a port several
+	 * groups share, its address). When migrating, the listener is already closed and may
+	 * have released its port (inet_num is cleared for a socket whose port the kernel
+	 * chose), so the port comes from the migrating socket: its local port is the
+	 * listener's. The bound address stays readable. */
+	__u32 port;
 	struct bpf_sock *msk = ctx->migrating_sk;
 	if (msk) {
 		/* No packet on the close() path: the peer is the socket's destination. */
 		es_count(ES_CNT_MIGRATE);
 		if (ctx->len == 0)
 			es_count(ES_CNT_MIGRATE_NOPKT);
-		migrating_port = msk->src_port;
+		port = msk->src_port;
 		__u32 family = msk->family;
 		if (family == ES_AF_INET) {
 			words[0] = bpf_ntohl(msk->dst_ip4);
@@ -68,70 +94,66 @@ static __always_inline int es_steer(struct sk_reuseport_md *ctx)
 				words[1] = bpf_ntohl(a1);
 				words[2] = bpf_ntohl(a2);
 				words[3] = bpf_ntohl(a3);
-				nwords = 4;
+				ipv6 = 1;
+				es_count(ES_CNT_IPV6);
 			}
 		} else {
 			es_count(ES_CNT_ERR_PROTO);
 			return es_fallback();
 		}
-	} else if (ctx->eth_protocol == bpf_htons(ES_ETH_P_IP)) {
-		__u32 saddr;
-		if (bpf_skb_load_bytes_relative(ctx, 12, &saddr, 4, BPF_HDR_START_NET)) {
-			es_count(ES_CNT_ERR_LOAD);
-			return es_fallback();
-		}
-		words[0] = bpf_ntohl(saddr);
-	} else if (ctx->eth_protocol == bpf_htons(ES_ETH_P_IPV6)) {
-		__u32 saddr6[4];
-		if (bpf_skb_load_bytes_relative(ctx, 8, saddr6, 16, BPF_HDR_START_NET)) {
-			es_count(ES_CNT_ERR_LOAD);
-			return es_fallback();
-		}
-		words[0] = bpf_ntohl(saddr6[0]);
-		words[1] = bpf_ntohl(saddr6[1]);
-		words[2] = bpf_ntohl(saddr6[2]);
-		words[3] = bpf_ntohl(saddr6[3]);
-		nwords = 4;
 	} else {
-		es_count(ES_CNT_ERR_PROTO);
-		return es_fallback();
+		port = lsk->src_port;
+		if (ctx->eth_protocol == bpf_htons(ES_ETH_P_IP)) {
+			__u32 saddr;
+			if (bpf_skb_load_bytes_relative(ctx, 12, &saddr, 4, BPF_HDR_START_NET)) {
+				es_count(ES_CNT_ERR_LOAD);
+				return es_fallback();
+			}
+			words[0] = bpf_ntohl(saddr);
+		} else if (ctx->eth_protocol == bpf_htons(ES_ETH_P_IPV6)) {
+			__u32 saddr6[4];
+			if (bpf_skb_load_bytes_relative(ctx, 8, saddr6, 16, BPF_HDR_START_NET)) {
+				es_count(ES_CNT_ERR_LOAD);
+				return es_fallback();
+			}
+			words[0] = bpf_ntohl(saddr6[0]);
+			words[1] = bpf_ntohl(saddr6[1]);
+			words[2] = bpf_ntohl(saddr6[2]);
+			words[3] = bpf_ntohl(saddr6[3]);
+			ipv6 = 1;
+			es_count(ES_CNT_IPV6);
+		} else {
+			es_count(ES_CNT_ERR_PROTO);
+			return es_fallback();
+		}
 	}
-	if (nwords == 4)
-		es_count(ES_CNT_IPV6);
 
-	/* The group is told apart by the listening socket's own address. When migrating, the
-	 * listener is already closed and may have released its port (inet_num is cleared for
-	 * a socket whose port the kernel chose), so take the port from the migrating socket:
-	 * its local port is the listener's. The bound address stays readable. */
-	struct bpf_sock *lsk = ctx->sk;
-	if (!lsk)
+	__u32 *entry = bpf_map_lookup_elem(&port_groups, &port);
+	if (!entry)
 		return es_fallback();
-	struct es_group_key gkey = {};
-	gkey.family = lsk->family;
-	gkey.port = migrating_port ? migrating_port : lsk->src_port;
-	if (gkey.family == ES_AF_INET) {
-		gkey.addr[0] = lsk->src_ip4;
-	} else {
-		gkey.addr[0] = lsk->src_ip6[0];
-		gkey.addr[1] = lsk->src_ip6[1];
-		gkey.addr[2] = lsk->src_ip6[2];
-		gkey.addr[3] = lsk->src_ip6[3];
-	}
-	__u32 *base = bpf_map_lookup_elem(&groups, &gkey);
-	if (!base) {
+	__u32 base = *entry - 1; /* 0 (no group) wraps to 0xffffffff */
+	if (base == ES_PORT_SHARED - 1)
+		base = es_shared_port_base(lsk, port);
+	if (base >= ES_WORKER_SLOTS) {
 		es_count(ES_CNT_NO_GROUP);
 		return es_fallback();
 	}
 
-	__u32 prefix = nwords == 1 ? conf->v4_prefix : conf->v6_prefix;
-	__u32 hash = es_affinity_hash(words, nwords, prefix, conf->seed);
-	__u32 index = (conf->active & 1) * ES_MAGLEV_M + hash % ES_MAGLEV_M;
-	__u32 *worker = bpf_map_lookup_elem(&maglev, &index);
-	if (!worker || *worker >= ES_MAX_WORKERS)
+	/* Configuration values are read once each. */
+	__u32 seed = conf->seed;
+	__u32 active = conf->active & 1;
+	__u32 hash = ipv6 ? es_affinity_hash(words, 4, conf->v6_prefix, seed)
+			  : es_affinity_hash(words, 1, conf->v4_prefix, seed);
+	__u32 slot = hash % ES_MAGLEV_M;
+	__u32 index = active * ES_MAGLEV_WORDS + slot / ES_MAGLEV_PER_WORD;
+	__u64 *packed = bpf_map_lookup_elem(&maglev, &index);
+	if (!packed)
 		return es_fallback();
-	__u32 w = *worker;
-	__u32 slot = *base + w;
-	if (bpf_sk_select_reuseport(ctx, &workers, &slot, 0))
+	__u32 w = (__u32)(*packed >> ((slot % ES_MAGLEV_PER_WORD) * 8)) & 0xff;
+	if (w >= ES_MAX_WORKERS)
+		return es_fallback();
+	__u32 key = base + w;
+	if (bpf_sk_select_reuseport(ctx, &workers, &key, 0))
 		return es_fallback();
 	es_count(w);
 	return SK_PASS;

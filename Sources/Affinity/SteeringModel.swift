@@ -1,13 +1,18 @@
 /// "Where does this client go": the kernel's choice computed from a configuration and a
-/// table, the same steps as BPF/steer.bpf.c. It answers `edgesplit maps where` and serves
-/// as a simulator for tests.
+/// table, the same steps as BPF/steer.bpf.c (hash, slot = hash % 65537, the slot's byte in
+/// the packed table). It answers `edgesplit maps where` and serves as a simulator for tests.
 public struct SteeringModel: Sendable, Equatable {
     public var configuration: SteeringConfiguration
-    public var table: MaglevTable
+    /// The live table as the kernel holds it (one half of the `maglev` map).
+    public var packed: PackedWorkerTable
+
+    public init(configuration: SteeringConfiguration, packed: PackedWorkerTable) {
+        self.configuration = configuration
+        self.packed = packed
+    }
 
     public init(configuration: SteeringConfiguration, table: MaglevTable) {
-        self.configuration = configuration
-        self.table = table
+        self.init(configuration: configuration, packed: PackedWorkerTable(table))
     }
 
     /// A model whose table is built from the configuration (every undrained worker, weight 1).
@@ -15,16 +20,27 @@ public struct SteeringModel: Sendable, Equatable {
         self.init(configuration: configuration, table: MaglevTable(members: configuration.members))
     }
 
+    /// The table unpacked (worker id per slot); setting it packs the new table.
+    public var table: MaglevTable {
+        get { packed.table }
+        set { packed = PackedWorkerTable(newValue) }
+    }
+
     /// The affinity hash of a client under this configuration.
     public func hash(of client: ClientAddress) -> UInt32 {
         AffinityHash.hash(client, mask: configuration.mask, seed: configuration.seed)
     }
 
+    /// The table slot of a client: hash % 65537.
+    public func slot(of client: ClientAddress) -> Int {
+        Int(hash(of: client) % UInt32(MaglevTable.size))
+    }
+
     /// The worker the program selects for `client`, or nil when the table slot holds no
     /// valid worker (the program then falls back to the kernel's own choice).
     public func worker(for client: ClientAddress) -> Int? {
-        let id = table.member(forHash: hash(of: client))
-        guard id < UInt32(SteeringConfiguration.maxWorkers) else { return nil }
-        return Int(id)
+        let byte = packed.byte(atSlot: slot(of: client))
+        guard byte < UInt8(SteeringConfiguration.maxWorkers) else { return nil }
+        return Int(byte)
     }
 }

@@ -12,7 +12,7 @@ import CEdgesplitBPF
 /// then `cfg.active` flips, so a SYN sees either the old table or the new one.
 public final class InstanceMaps {
     public static let defaultPinRoot = "/sys/fs/bpf/edgesplit"
-    static let mapNames = ["workers", "groups", "maglev", "cfg", "counters"]
+    static let mapNames = ["workers", "groups", "maglev", "cfg", "counters", "port_groups"]
     static let programPin = "steer"
 
     public let instance: String
@@ -23,6 +23,7 @@ public final class InstanceMaps {
     let maglevFD: CInt
     let cfgFD: CInt
     let countersFD: CInt
+    let portGroupsFD: CInt
 
     /// Opens the maps of `instance`. Fails with `.bpffsMissing`, `.noSuchInstance`,
     /// `.notPermitted` or `.layoutMismatch`.
@@ -40,26 +41,35 @@ public final class InstanceMaps {
                 let fd = bpf_obj_get(path)
                 if fd < 0 {
                     let e = errno
+                    // A map added by a later layout is missing from an older instance: let
+                    // checkLayout say what differs.
+                    if e == ENOENT && !fds.isEmpty { fds.append(-1); continue }
                     if e == ENOENT { throw SteeringError.noSuchInstance(instance: instance, path: directory) }
                     throw SteeringError.from(errno: e, "open \(path)")
                 }
                 fds.append(fd)
             }
         } catch {
-            for fd in fds { _ = Glibc.close(fd) }
+            for fd in fds where fd >= 0 { _ = Glibc.close(fd) }
             throw error
         }
-        (workersFD, groupsFD, maglevFD, cfgFD, countersFD) = (fds[0], fds[1], fds[2], fds[3], fds[4])
+        (workersFD, groupsFD, maglevFD, cfgFD, countersFD, portGroupsFD) = (fds[0], fds[1], fds[2], fds[3], fds[4], fds[5])
         do {
+            if let missing = zip(Self.mapNames, fds).first(where: { $0.1 < 0 && $0.0 != "port_groups" }) {
+                throw SteeringError.noSuchInstance(instance: instance, path: directory + "/" + missing.0)
+            }
             try Self.checkLayout(instance: instance, cfgFD: cfgFD, maglevFD: maglevFD, workersFD: workersFD)
+            if portGroupsFD < 0 {
+                throw SteeringError.layoutMismatch(instance: instance, detail: "no port_groups map")
+            }
         } catch {
-            for fd in fds { _ = Glibc.close(fd) }
+            for fd in fds where fd >= 0 { _ = Glibc.close(fd) }
             throw error
         }
     }
 
     deinit {
-        for fd in [workersFD, groupsFD, maglevFD, cfgFD, countersFD] { _ = Glibc.close(fd) }
+        for fd in [workersFD, groupsFD, maglevFD, cfgFD, countersFD, portGroupsFD] { _ = Glibc.close(fd) }
     }
 
     // MARK: Reading
@@ -84,15 +94,16 @@ public final class InstanceMaps {
             activeHalf: Int(raw.active & 1), generation: raw.generation)
     }
 
-    /// The live (active) half of the Maglev table.
+    /// The live (active) half of the Maglev table, unpacked.
     public func table() throws -> MaglevTable {
-        try table(half: Int(rawConfig().active & 1))
+        try packedTable(half: Int(rawConfig().active & 1)).table
     }
 
-    func table(half: Int) throws -> MaglevTable {
-        let m = MaglevTable.size
+    /// One half of the `maglev` map as the kernel reads it.
+    func packedTable(half: Int) throws -> PackedWorkerTable {
+        let m = PackedWorkerTable.wordCount
         var keys = [UInt32](repeating: 0, count: m)
-        var values = [UInt32](repeating: 0, count: m)
+        var values = [UInt64](repeating: 0, count: m)
         var count = UInt32(m)
         var outBatch: UInt32 = 0
         var opts = bpf_map_batch_opts()
@@ -113,13 +124,13 @@ public final class InstanceMaps {
                 }
             }
         }
-        return MaglevTable(entries: values)
+        return PackedWorkerTable(words: values)
     }
 
     /// What the kernel does with a client: configuration + table, read from the maps.
     public func model() throws -> SteeringModel {
         let config = try configuration()
-        return SteeringModel(configuration: config, table: try table(half: config.activeHalf))
+        return SteeringModel(configuration: config, packed: try packedTable(half: config.activeHalf))
     }
 
     /// The worker the kernel program picks for `client` (`edgesplit maps where`).
@@ -283,9 +294,9 @@ public final class InstanceMaps {
     }
 
     func writeTable(_ table: MaglevTable, half: Int) throws {
-        let m = MaglevTable.size
+        let m = PackedWorkerTable.wordCount
         var keys = (0..<m).map { UInt32(half * m + $0) }
-        var values = table.entries
+        var values = PackedWorkerTable(table).words
         var count = UInt32(m)
         let rc = es_map_update_batch(maglevFD, &keys, &values, &count)
         if rc != 0 || count != UInt32(m) {
@@ -298,20 +309,45 @@ public final class InstanceMaps {
         }
     }
 
-    /// Registers a listener group (idempotent) and returns its base slot.
+    /// Registers a listener group (idempotent) and returns its base slot: the group goes
+    /// into `groups`, then its port into `port_groups` (the program's per-decision lookup).
     func register(group key: es_group_key) throws -> Int {
         var k = key
         var base: UInt32 = 0
-        if bpf_map_lookup_elem(groupsFD, &k, &base) == 0 { return Int(base) }
-        let used = Set(groups().map(\.base))
-        guard let free = (0..<SteeringConfigurationLimits.maxGroups).map({ $0 * SteeringConfigurationLimits.maxWorkers })
-            .first(where: { !used.contains($0) })
-        else { throw SteeringError.tooManyGroups(max: SteeringConfigurationLimits.maxGroups) }
-        base = UInt32(free)
-        guard bpf_map_update_elem(groupsFD, &k, &base, UInt64(BPF_NOEXIST)) == 0 else {
-            throw SteeringError.from(errno: errno, "register listener group in \(directory)/groups")
+        if bpf_map_lookup_elem(groupsFD, &k, &base) != 0 {
+            let used = Set(groups().map(\.base))
+            guard let free = (0..<SteeringConfigurationLimits.maxGroups).map({ $0 * SteeringConfigurationLimits.maxWorkers })
+                .first(where: { !used.contains($0) })
+            else { throw SteeringError.tooManyGroups(max: SteeringConfigurationLimits.maxGroups) }
+            base = UInt32(free)
+            guard bpf_map_update_elem(groupsFD, &k, &base, UInt64(BPF_NOEXIST)) == 0 else {
+                throw SteeringError.from(errno: errno, "register listener group in \(directory)/groups")
+            }
         }
-        return free
+        try updatePortEntry(port: Int(key.port))
+        return Int(base)
+    }
+
+    /// Rewrites `port_groups[port]` from the groups registered on that port: base + 1 for
+    /// one group, ES_PORT_SHARED for several (the program then looks the address up in
+    /// `groups`), 0 for none.
+    func updatePortEntry(port: Int) throws {
+        let bases = groups().filter { $0.port == port }.map(\.base)
+        var key = UInt32(port)
+        var value: UInt32 = bases.count > 1 ? ES_PORT_SHARED : bases.first.map { UInt32($0 + 1) } ?? 0
+        guard bpf_map_update_elem(portGroupsFD, &key, &value, UInt64(BPF_ANY)) == 0 else {
+            throw SteeringError.from(errno: errno, "write \(directory)/port_groups")
+        }
+    }
+
+    /// The `port_groups` entry of `port` (0: no group, base + 1, or ES_PORT_SHARED).
+    func portEntry(port: Int) throws -> UInt32 {
+        var key = UInt32(port)
+        var value: UInt32 = 0
+        guard bpf_map_lookup_elem(portGroupsFD, &key, &value) == 0 else {
+            throw SteeringError.from(errno: errno, "read \(directory)/port_groups")
+        }
+        return value
     }
 
     /// Puts a listening socket in a sockarray slot.
@@ -387,18 +423,22 @@ public final class InstanceMaps {
         if es_map_info(cfgFD, &info) == 0, info.value_size != UInt32(MemoryLayout<es_config>.size) {
             throw SteeringError.layoutMismatch(instance: instance, detail: "cfg value size \(info.value_size), expected \(MemoryLayout<es_config>.size)")
         }
-        if es_map_info(maglevFD, &info) == 0, info.max_entries != UInt32(ES_MAGLEV_ENTRIES) {
-            throw SteeringError.layoutMismatch(instance: instance, detail: "maglev has \(info.max_entries) entries, expected \(ES_MAGLEV_ENTRIES)")
-        }
-        if es_map_info(workersFD, &info) == 0, info.max_entries != UInt32(ES_WORKER_SLOTS) {
-            throw SteeringError.layoutMismatch(instance: instance, detail: "workers has \(info.max_entries) slots, expected \(ES_WORKER_SLOTS)")
-        }
         var key: UInt32 = 0
         var value = es_config()
         if bpf_map_lookup_elem(cfgFD, &key, &value) == 0, value.layout_version != 0,
             value.layout_version != UInt32(ES_LAYOUT_VERSION)
         {
             throw SteeringError.layoutMismatch(instance: instance, detail: "layout version \(value.layout_version), this binary uses \(ES_LAYOUT_VERSION)")
+        }
+        if es_map_info(maglevFD, &info) == 0,
+            info.max_entries != UInt32(ES_MAGLEV_ENTRIES) || info.value_size != UInt32(MemoryLayout<UInt64>.size)
+        {
+            throw SteeringError.layoutMismatch(
+                instance: instance,
+                detail: "maglev has \(info.max_entries) entries of \(info.value_size) bytes, expected \(ES_MAGLEV_ENTRIES) of 8")
+        }
+        if es_map_info(workersFD, &info) == 0, info.max_entries != UInt32(ES_WORKER_SLOTS) {
+            throw SteeringError.layoutMismatch(instance: instance, detail: "workers has \(info.max_entries) slots, expected \(ES_WORKER_SLOTS)")
         }
     }
 }

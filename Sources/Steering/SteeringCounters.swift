@@ -11,8 +11,11 @@ public struct SteeringCounters: Sendable, Equatable {
     public var migrations: UInt64
     public var migrationsWithoutPacket: UInt64
     public var ipv6: UInt64
-    public var total: UInt64
     public var noGroup: UInt64
+
+    /// All runs. The program keeps no counter of them (one increment less per
+    /// connection): every run counts exactly one selection or one fallback.
+    public var total: UInt64 { selections.reduce(0, &+) &+ fallback }
 
     public init(raw: [UInt64]) {
         func at(_ i: Int32) -> UInt64 { Int(i) < raw.count ? raw[Int(i)] : 0 }
@@ -23,7 +26,6 @@ public struct SteeringCounters: Sendable, Equatable {
         migrations = at(ES_CNT_MIGRATE)
         migrationsWithoutPacket = at(ES_CNT_MIGRATE_NOPKT)
         ipv6 = at(ES_CNT_IPV6)
-        total = at(ES_CNT_TOTAL)
         noGroup = at(ES_CNT_NO_GROUP)
     }
 

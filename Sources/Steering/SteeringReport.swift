@@ -73,7 +73,7 @@ public struct SteeringReport {
     static func whereIs(_ text: String, _ model: SteeringModel) throws -> SteeringReport {
         guard let client = ClientAddress(text) else { throw SteeringError.badAddress(text) }
         let hash = model.hash(of: client)
-        let slot = Int(hash % UInt32(MaglevTable.size))
+        let slot = model.slot(of: client)
         guard let worker = model.worker(for: client) else {
             throw SteeringError.system(operation: "look up \(client)", errno: 2, detail: "the live table has no worker in slot \(slot)")
         }

@@ -9,7 +9,12 @@ final class MaglevTableTests: XCTestCase {
 
     func testConstantsEqualTheBPFHeader() {
         XCTAssertEqual(MaglevTable.size, Int(ES_MAGLEV_M))
-        XCTAssertEqual(MaglevTable.size * 2, Int(ES_MAGLEV_ENTRIES))
+        XCTAssertEqual(PackedWorkerTable.slotsPerWord, Int(ES_MAGLEV_PER_WORD))
+        XCTAssertEqual(PackedWorkerTable.wordCount, Int(ES_MAGLEV_WORDS))
+        XCTAssertEqual(PackedWorkerTable.wordCount * 2, Int(ES_MAGLEV_ENTRIES))
+        XCTAssertEqual(PackedWorkerTable.wordCount * PackedWorkerTable.slotsPerWord - MaglevTable.size, 7)
+        XCTAssertEqual(PackedWorkerTable.empty, UInt8(ES_MAGLEV_EMPTY))
+        XCTAssertGreaterThanOrEqual(Int(PackedWorkerTable.empty), SteeringConfiguration.maxWorkers)
         XCTAssertEqual(MaglevTable.offsetSeed, ES_MAGLEV_SEED_OFFSET)
         XCTAssertEqual(MaglevTable.skipSeed, ES_MAGLEV_SEED_SKIP)
         XCTAssertEqual(SteeringConfiguration.maxWorkers, Int(ES_MAX_WORKERS))

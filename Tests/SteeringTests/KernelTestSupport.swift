@@ -47,8 +47,8 @@ final class SteeringFixture {
     }
 
     @discardableResult
-    func listen(_ address: String, workers: Int = 4) throws -> ListenerGroup {
-        let group = try ListenerGroup(address: address, port: 0, workers: workers)
+    func listen(_ address: String, port: Int = 0, workers: Int = 4) throws -> ListenerGroup {
+        let group = try ListenerGroup(address: address, port: port, workers: workers)
         groups.append(group)
         try program.attach(group)
         return group

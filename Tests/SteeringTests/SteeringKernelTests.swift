@@ -203,6 +203,60 @@ final class SteeringKernelTests: XCTestCase {
             XCTAssertEqual(w.first, live.worker(for: address))
         }
         XCTAssertEqual(try maps.counters().noGroup, 0)
+        // One group per port: the program finds each by its port alone.
+        XCTAssertEqual(try maps.portEntry(port: a.port), 1)
+        XCTAssertEqual(try maps.portEntry(port: b.port), 65)
+    }
+
+    /// Two groups on one port, on different addresses: the port is marked shared and the
+    /// program tells the groups apart by the listener's address (the `groups` hash).
+    func testGroupsSharingAPortAreToldApartByAddress() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "shared")
+        defer { f.close() }
+        let a = try f.listen("127.0.0.1")
+        let maps = try f.maps()
+        XCTAssertEqual(try maps.portEntry(port: a.port), 1)
+        let b = try f.listen("127.0.0.2", port: a.port)
+        XCTAssertEqual(b.port, a.port)
+        XCTAssertEqual(try maps.portEntry(port: a.port), ES_PORT_SHARED)
+        XCTAssertEqual(try maps.programStatus().filledSlots, [0, 1, 2, 3, 64, 65, 66, 67])
+        let srcs = sources("127.0.8.", 1...60)
+        let viaA = try workersBySource(a, sources: srcs, destination: "127.0.0.1")
+        let viaB = try workersBySource(b, sources: srcs, destination: "127.0.0.2")
+        XCTAssertEqual(viaA.count, 60)
+        XCTAssertEqual(viaB.count, 60)
+        let live = try maps.model()
+        for (address, w) in viaA {
+            XCTAssertEqual(w.count, 1)
+            XCTAssertEqual(w.first, live.worker(for: address), "\(address) via 127.0.0.1")
+            XCTAssertEqual(viaB[address], w, "\(address) via 127.0.0.2")
+        }
+        let counters = try maps.counters()
+        XCTAssertEqual(counters.noGroup, 0)
+        XCTAssertEqual(counters.fallback, 0)
+        XCTAssertEqual(counters.total, 120)
+        // Re-registering (a reload) keeps the entry.
+        try maps.updatePortEntry(port: a.port)
+        XCTAssertEqual(try maps.portEntry(port: a.port), ES_PORT_SHARED)
+    }
+
+    /// A port no registered group listens on: nothing selected, counted as no group.
+    func testUnregisteredPortCountsNoGroup() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "nogroup")
+        defer { f.close() }
+        let group = try f.listen("127.0.0.1")
+        let maps = try f.maps()
+        var key = UInt32(group.port)
+        var zero: UInt32 = 0
+        XCTAssertEqual(bpf_map_update_elem(maps.portGroupsFD, &key, &zero, UInt64(BPF_ANY)), 0)
+        let seen = try workersBySource(group, sources: sources("127.0.9.", 1...20), destination: "127.0.0.1")
+        XCTAssertEqual(seen.count, 20, "every connection was accepted")
+        let counters = try maps.counters()
+        XCTAssertEqual(counters.noGroup, 20)
+        XCTAssertEqual(counters.fallback, 20)
+        XCTAssertEqual(counters.total, 20)
     }
 
     func testInstanceErrorsAndUnload() throws {
@@ -246,6 +300,56 @@ final class SteeringKernelTests: XCTestCase {
         XCTAssertThrowsError(try SteeringProgram(.init(instance: f.instance, workers: 2))) {
             guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
         }
+    }
+
+    /// Pinned maps of layout 1 (one u32 map element per Maglev slot, no port_groups), as an
+    /// older edgesplit left them: refused with the message that says to unload them, and
+    /// `bpf unload` removes them.
+    func testPinnedMapsOfTheOldLayoutAreRefused() throws {
+        try requireKernelPrivilege()
+        let instance = uniqueInstance("oldlayout")
+        let directory = InstanceMaps.defaultPinRoot + "/" + instance
+        _ = shell("mkdir -p \(directory)")
+        defer { _ = shell("rm -rf \(directory)") }
+        let old: [(String, bpf_map_type, UInt32, UInt32, UInt32)] = [
+            ("workers", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 1024),
+            ("groups", BPF_MAP_TYPE_HASH, 24, 4, 16),
+            ("maglev", BPF_MAP_TYPE_ARRAY, 4, 4, 131_074),
+            ("cfg", BPF_MAP_TYPE_ARRAY, 4, UInt32(MemoryLayout<es_config>.size), 1),
+            ("counters", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 72),
+        ]
+        for (name, type, keySize, valueSize, entries) in old {
+            let fd = bpf_map_create(type, name, keySize, valueSize, entries, nil)
+            XCTAssertGreaterThanOrEqual(fd, 0, "create \(name): errno \(errno)")
+            XCTAssertEqual(bpf_obj_pin(fd, directory + "/" + name), 0, "pin \(name)")
+            if name == "cfg" {
+                var key: UInt32 = 0
+                var value = es_config()
+                value.layout_version = 1
+                XCTAssertEqual(bpf_map_update_elem(fd, &key, &value, UInt64(BPF_ANY)), 0)
+            }
+            Glibc.close(fd)
+        }
+        XCTAssertThrowsError(try InstanceMaps(instance: instance)) {
+            guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
+            XCTAssertTrue("\($0)".contains("layout version 1, this binary uses \(ES_LAYOUT_VERSION)"), "\($0)")
+            XCTAssertTrue("\($0)".contains("edgesplit bpf unload --instance \(instance)"), "\($0)")
+        }
+        XCTAssertThrowsError(try SteeringProgram(.init(instance: instance, workers: 2))) {
+            guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
+        }
+        // Without the version stamp the map shapes give it away.
+        let cfgFD = bpf_obj_get(directory + "/cfg")
+        var key: UInt32 = 0
+        var blank = es_config()
+        XCTAssertEqual(bpf_map_update_elem(cfgFD, &key, &blank, UInt64(BPF_ANY)), 0)
+        Glibc.close(cfgFD)
+        XCTAssertThrowsError(try InstanceMaps(instance: instance)) {
+            guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
+            XCTAssertTrue("\($0)".contains("maglev has 131074 entries of 4 bytes"), "\($0)")
+        }
+        try InstanceMaps.unload(instance: instance)
+        XCTAssertEqual(access(directory, F_OK), -1)
     }
 
     /// Without privilege (here: this thread as uid 65534, without CAP_BPF) the program
