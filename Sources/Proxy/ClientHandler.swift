@@ -44,6 +44,7 @@ final class ClientHandler: ChannelDuplexHandler {
     /// Member connections bound to this client by NTLM/Negotiate, by farm and member.
     private var bound: [BackendPool.Key: BackendHandler] = [:]
     private var readSuppressed = false
+    private var handshakeDone = false
     private var closeAfterExchange = false
     private var draining = false
     private var timer: Scheduled<Void>?
@@ -96,6 +97,8 @@ final class ClientHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent, state == .handshaking {
+            handshakeDone = true
+            worker.stats.tlsHandshakes &+= 1
             enter(.idle)
             process()
         }
@@ -612,9 +615,20 @@ final class ClientHandler: ChannelDuplexHandler {
         resumeReading()
     }
 
+    /// Counts the exchange in the worker's stats and writes its access-log line, once.
     private func logExchange(_ exchange: Exchange) {
-        guard let log = worker.accessLog, !exchange.logged else { return }
+        guard !exchange.logged else { return }
         exchange.logged = true
+        let elapsed = NIODeadline.now() - exchange.start
+        worker.stats.recordExchange(
+            listener: listenerIndex,
+            rule: exchange.ruleIndex,
+            status: exchange.status,
+            bytesIn: exchange.bytesIn,
+            bytesOut: exchange.bytesOut,
+            microseconds: UInt64(max(0, elapsed.nanoseconds / 1000))
+        )
+        guard let log = worker.accessLog else { return }
         let runtime = worker.runtime
         let head = exchange.head
         var record = AccessRecord(
@@ -627,7 +641,7 @@ final class ClientHandler: ChannelDuplexHandler {
             status: exchange.status,
             bytesIn: exchange.bytesIn,
             bytesOut: exchange.bytesOut,
-            timeTakenMs: Int((NIODeadline.now() - exchange.start).nanoseconds / 1_000_000),
+            timeTakenMs: Int(elapsed.nanoseconds / 1_000_000),
             rule: "",
             farm: "",
             member: "",
@@ -685,7 +699,7 @@ final class ClientHandler: ChannelDuplexHandler {
         }
         for backend in bound.values { backend.close() }
         bound.removeAll()
-        worker.unregister(self)
+        worker.unregister(self, handshakeFailed: isTLS && !handshakeDone)
     }
 
     // MARK: Timers

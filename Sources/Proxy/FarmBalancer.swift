@@ -85,6 +85,9 @@ final class FarmBalancer {
         downUntil[member] = nil
     }
 
+    /// Exchanges in flight to each member from this worker.
+    var outstandingRequests: [Int] { outstanding }
+
     func requestStarted(_ member: Int) { outstanding[member] += 1 }
     func requestFinished(_ member: Int) { outstanding[member] -= 1 }
 }

@@ -43,7 +43,13 @@ final class HealthMonitor {
         self.runtime = runtime
         self.onChange = onChange
         self.onAddress = onAddress
-        self.states = runtime.config.farms.map { farm in farm.members.map { _ in MemberState() } }
+        self.states = runtime.config.farms.map { farm in
+            farm.members.map { _ in
+                var state = MemberState()
+                if farm.health == nil { state.lastResult = "no active checks" }
+                return state
+            }
+        }
         self.addresses = runtime.memberAddresses
     }
 

@@ -23,6 +23,8 @@ public final class ProxyServer {
     public let runtime: RuntimeConfiguration
     public let environment: ServerEnvironment
     public let workerCount: Int
+    /// When `start()` began serving.
+    public private(set) var startedAt = Date()
     /// Why the control socket could not be opened, when it could not.
     public private(set) var controlWarning: String?
     /// Why kernel steering is off, when it is.
@@ -52,6 +54,7 @@ public final class ProxyServer {
     /// accepting. Throws before accepting anything if a listener cannot be bound.
     public func start() throws {
         let config = runtime.config
+        startedAt = Date()
         do {
             accessLog = try config.accessLog.map(AccessLog.init(settings:))
             let loops = Array(group.makeIterator())
@@ -190,6 +193,63 @@ public final class ProxyServer {
         stopImmediately()
     }
 
+    /// Everything `edgesplit stats` shows about the process, collected from every worker.
+    public struct Stats: Sendable {
+        public struct Certificate: Sendable {
+            public let listener: String
+            public let subject: String
+            public let names: [String]
+            public let notValidAfter: Date
+        }
+
+        public var instance: String
+        public var startedAt: Date
+        public var workers: [WorkerStats]
+        /// Per listener and per rule (the last rule entry is "no rule"), summed over workers.
+        public var listeners: [(name: String, traffic: TrafficCounters)]
+        public var rules: [(name: String, traffic: TrafficCounters)]
+        public var members: [MemberStatus]
+        /// Exchanges in flight per member, in `members` order.
+        public var membersActive: [Int]
+        public var certificates: [Certificate]
+    }
+
+    /// A consistent-enough snapshot: each worker copies its own counters on its own loop.
+    public func stats() -> EventLoopFuture<Stats> {
+        let loop = group.next()
+        let config = runtime.config
+        let perWorker = workers.map { worker in
+            worker.eventLoop.submit { (worker.stats, worker.balancers.map(\.outstandingRequests)) }
+        }
+        let certificates = config.listeners.enumerated().flatMap { index, listener -> [Stats.Certificate] in
+            (runtime.listenerCertificates[index]?.entries ?? []).map {
+                Stats.Certificate(listener: listener.name, subject: $0.subject, names: $0.names, notValidAfter: $0.notValidAfter)
+            }
+        }
+        let startedAt = self.startedAt
+        return EventLoopFuture.whenAllSucceed(perWorker, on: loop).and(memberStatus()).map { collected, members in
+            let workers = collected.map(\.0)
+            var listeners = config.listeners.map { (name: $0.name, traffic: TrafficCounters()) }
+            var rules = config.rules.map { (name: $0.name, traffic: TrafficCounters()) } + [(name: "(no rule)", traffic: TrafficCounters())]
+            var active = Array(repeating: 0, count: members.count)
+            for (worker, outstanding) in collected {
+                for i in listeners.indices { listeners[i].traffic.add(worker.listeners[i]) }
+                for i in rules.indices { rules[i].traffic.add(worker.rules[i]) }
+                var position = 0
+                for farm in outstanding {
+                    for count in farm {
+                        active[position] += count
+                        position += 1
+                    }
+                }
+            }
+            return Stats(
+                instance: config.instance, startedAt: startedAt, workers: workers, listeners: listeners,
+                rules: rules, members: members, membersActive: active, certificates: certificates
+            )
+        }
+    }
+
     /// One farm member's state, as `edgesplit farm status` shows it.
     public struct MemberStatus: Sendable {
         public let farm: String
@@ -290,6 +350,8 @@ public final class ProxyServer {
                     },
                 ]
             }.flatMapError(failure)
+        case "stats":
+            return stats().map { Self.json($0) }.flatMapError(failure)
         case "farm-drain", "farm-undrain":
             let drain = request["command"] as? String == "farm-drain"
             return setDrained(
@@ -300,6 +362,51 @@ public final class ProxyServer {
         default:
             return loop.makeSucceededFuture(["ok": false, "error": "unknown command '\(request["command"] ?? "")'"])
         }
+    }
+
+    /// The stats as the control socket sends them (stable snake_case keys).
+    static func json(_ stats: Stats) -> [String: Any] {
+        let iso = ISO8601DateFormatter()
+        func traffic(_ t: TrafficCounters) -> [String: Any] {
+            [
+                "requests": t.requests,
+                "status_1xx": t.statusClasses[0], "status_2xx": t.statusClasses[1], "status_3xx": t.statusClasses[2],
+                "status_4xx": t.statusClasses[3], "status_5xx": t.statusClasses[4],
+                "bytes_in": t.bytesIn, "bytes_out": t.bytesOut,
+                "latency_p50_ms": t.latencyMilliseconds(percentile: 50),
+                "latency_p99_ms": t.latencyMilliseconds(percentile: 99),
+            ]
+        }
+        return [
+            "ok": true,
+            "instance": stats.instance,
+            "started_at": iso.string(from: stats.startedAt),
+            "uptime_seconds": Date().timeIntervalSince(stats.startedAt),
+            "workers": stats.workers.map { w -> [String: Any] in
+                [
+                    "worker": w.index, "accepted": w.accepted, "active": w.active,
+                    "tls_handshakes": w.tlsHandshakes, "tls_handshake_failures": w.tlsHandshakeFailures,
+                    "requests": w.requests,
+                ]
+            },
+            "listeners": stats.listeners.map { ["name": $0.name].merging(traffic($0.traffic)) { a, _ in a } },
+            "rules": stats.rules.map { ["name": $0.name].merging(traffic($0.traffic)) { a, _ in a } },
+            "members": zip(stats.members, stats.membersActive).map { member, active -> [String: Any] in
+                [
+                    "farm": member.farm, "member": member.member, "state": member.state,
+                    "active": active, "consecutive_failures": member.consecutiveFailures,
+                    "last_check": member.lastCheck,
+                    "last_check_at": member.lastCheckAt.map { iso.string(from: $0) } ?? "",
+                ]
+            },
+            "certificates": stats.certificates.map { c -> [String: Any] in
+                [
+                    "listener": c.listener, "subject": c.subject, "names": c.names,
+                    "not_valid_after": iso.string(from: c.notValidAfter),
+                    "days_left": Int(c.notValidAfter.timeIntervalSinceNow / 86_400),
+                ]
+            },
+        ]
     }
 
     private func stopImmediately() {

@@ -19,6 +19,8 @@ final class Worker {
     let cookies: [PersistenceCookie?]
     let pool = BackendPool()
     let accessLog: AccessLogBuffer?
+    /// This worker's counters (`edgesplit stats`), touched only on `eventLoop`.
+    var stats: WorkerStats
     /// Client connections open on this worker, for draining on shutdown.
     private(set) var clients: [ObjectIdentifier: ClientHandler] = [:]
     private(set) var draining = false
@@ -32,6 +34,7 @@ final class Worker {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.memberAddresses = runtime.memberAddresses
+        self.stats = WorkerStats(index: index, listeners: runtime.config.listeners.count, rules: runtime.config.rules.count)
         let config = runtime.config
         let mask = config.affinity.mask
         self.balancers = config.farms.enumerated().map { index, farm in
@@ -77,11 +80,15 @@ final class Worker {
 
     func register(_ client: ClientHandler) {
         clients[ObjectIdentifier(client)] = client
+        stats.accepted &+= 1
+        stats.active += 1
         if draining { client.drain() }
     }
 
-    func unregister(_ client: ClientHandler) {
-        clients.removeValue(forKey: ObjectIdentifier(client))
+    func unregister(_ client: ClientHandler, handshakeFailed: Bool) {
+        guard clients.removeValue(forKey: ObjectIdentifier(client)) != nil else { return }
+        stats.active -= 1
+        if handshakeFailed { stats.tlsHandshakeFailures &+= 1 }
         if draining, clients.isEmpty {
             drainedPromise?.succeed(())
             drainedPromise = nil

@@ -15,6 +15,7 @@ struct Edgesplit: AsyncParsableCommand {
             MapsCommand.self,
             BPFCommand.self,
             FarmCommand.self,
+            StatsCommand.self,
         ]
     )
 }

@@ -1,0 +1,63 @@
+import Histogram
+
+/// Requests, status classes, bytes and latency of one listener or rule.
+public struct TrafficCounters: Sendable {
+    public var requests: UInt64 = 0
+    /// Responses by class: index 0 = 1xx … 4 = 5xx.
+    public var statusClasses: [UInt64] = [0, 0, 0, 0, 0]
+    public var bytesIn: UInt64 = 0
+    public var bytesOut: UInt64 = 0
+    /// Time from the first byte of the request head to the end of the exchange, in µs.
+    public var latency = Histogram<UInt32>(highestTrackableValue: 7_200_000_000, numberOfSignificantValueDigits: .two)
+
+    public init() {}
+
+    mutating func record(status: Int, bytesIn: Int, bytesOut: Int, microseconds: UInt64) {
+        requests &+= 1
+        let index = status / 100 - 1
+        if (0..<5).contains(index) { statusClasses[index] &+= 1 }
+        self.bytesIn &+= UInt64(bytesIn)
+        self.bytesOut &+= UInt64(bytesOut)
+        _ = latency.record(min(microseconds, 7_200_000_000))
+    }
+
+    public mutating func add(_ other: TrafficCounters) {
+        requests &+= other.requests
+        for i in 0..<5 { statusClasses[i] &+= other.statusClasses[i] }
+        bytesIn &+= other.bytesIn
+        bytesOut &+= other.bytesOut
+        latency.add(other.latency)
+    }
+
+    /// Latency percentile in milliseconds (0 without requests).
+    public func latencyMilliseconds(percentile: Double) -> Double {
+        latency.totalCount == 0 ? 0 : Double(latency.valueAtPercentile(percentile)) / 1000
+    }
+}
+
+/// One worker's counters. They live on the worker's event loop and are updated there
+/// without locks; `ProxyServer.stats()` collects a copy from every worker on demand.
+public struct WorkerStats: Sendable {
+    public var index: Int
+    public var accepted: UInt64 = 0
+    public var active: Int = 0
+    public var tlsHandshakes: UInt64 = 0
+    public var tlsHandshakeFailures: UInt64 = 0
+    public var requests: UInt64 = 0
+    /// By listener index.
+    public var listeners: [TrafficCounters]
+    /// By rule index, then one more for requests no rule matched (and malformed ones).
+    public var rules: [TrafficCounters]
+
+    init(index: Int, listeners: Int, rules: Int) {
+        self.index = index
+        self.listeners = Array(repeating: TrafficCounters(), count: listeners)
+        self.rules = Array(repeating: TrafficCounters(), count: rules + 1)
+    }
+
+    mutating func recordExchange(listener: Int, rule: Int?, status: Int, bytesIn: Int, bytesOut: Int, microseconds: UInt64) {
+        requests &+= 1
+        listeners[listener].record(status: status, bytesIn: bytesIn, bytesOut: bytesOut, microseconds: microseconds)
+        rules[rule ?? rules.count - 1].record(status: status, bytesIn: bytesIn, bytesOut: bytesOut, microseconds: microseconds)
+    }
+}

@@ -1,0 +1,219 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Affinity
+import ArgumentParser
+import Foundation
+import Proxy
+import Steering
+
+/// `edgesplit stats`: one screen from the kernel to the farm members.
+///
+/// The kernel part comes straight from the pinned BPF maps, so it still prints when the
+/// process is hung or gone (and says so); the process part comes over the control socket.
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Kernel steering, workers, listeners, rules, farm members and certificates of a running instance."
+    )
+
+    @Option(help: "The edgesplit instance.")
+    var instance = "edgesplit"
+
+    @Flag(help: "Print JSON (stable snake_case keys).")
+    var json = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Redraw every SECONDS (default 2) until interrupted, like top.", valueName: "seconds")
+    )
+    var watch: Double?
+
+    @Option(help: .hidden)
+    var pinRoot = "/sys/fs/bpf/edgesplit"
+
+    @Option(help: .hidden)
+    var controlDirectory = ServerEnvironment.defaultControlDirectory
+
+    func validate() throws {
+        if let watch, !(watch >= 0.2 && watch <= 3600) {
+            throw ValidationError("--watch takes a number of seconds between 0.2 and 3600")
+        }
+    }
+
+    func run() throws {
+        guard let interval = watch else {
+            let sample = collect()
+            print(json ? render(json: sample) : render(text: sample, previous: nil, interval: nil))
+            return
+        }
+        var previous: Sample?
+        while true {
+            let sample = collect()
+            if json {
+                print(render(json: sample))
+            } else {
+                print("\u{1B}[H\u{1B}[2J" + render(text: sample, previous: previous, interval: interval), terminator: "")
+            }
+            fflush(stdout)
+            previous = sample
+            usleep(useconds_t(interval * 1_000_000))
+        }
+    }
+
+    struct Sample {
+        var time = Date()
+        var kernel: (configuration: SteeringConfiguration, counters: SteeringCounters, program: ProgramStatus)?
+        var kernelError: String?
+        var process: [String: Any]?
+        var processError: String?
+    }
+
+    func collect() -> Sample {
+        var sample = Sample()
+        do {
+            let maps = try InstanceMaps(instance: instance, pinRoot: pinRoot)
+            sample.kernel = (try maps.configuration(), try maps.counters(), try maps.programStatus())
+        } catch {
+            sample.kernelError = "\(error)"
+        }
+        do {
+            let target = try FarmCommand.Target.parse(["--instance", instance, "--control-directory", controlDirectory])
+            sample.process = try ControlClient.call(["command": "stats"], target: target)
+        } catch {
+            sample.processError = "\(error)"
+        }
+        return sample
+    }
+
+    // MARK: Text
+
+    func render(text s: Sample, previous: Sample?, interval: Double?) -> String {
+        var out = "edgesplit stats — instance \(instance) — \(ISO8601DateFormatter().string(from: s.time))\n\n"
+        let workersJSON = s.process?["workers"] as? [[String: Any]] ?? []
+        let previousWorkers = previous?.process?["workers"] as? [[String: Any]] ?? []
+        let uptime = s.process?["uptime_seconds"] as? Double ?? 0
+
+        // Kernel
+        if let (configuration, counters, program) = s.kernel {
+            out += "KERNEL STEERING  program \(program.id) \(program.name), \(program.attached ? "attached" : "not attached")"
+            out += ", generation \(configuration.generation), prefixes /\(configuration.mask.ipv4Prefix) /\(configuration.mask.ipv6Prefix)\n"
+            let ns = program.nanosecondsPerRun.map { String(format: "%.0f ns per decision", $0) } ?? "ns per decision: stats off"
+            out += "  decisions \(counters.total), \(ns), fallbacks \(counters.fallback), migrations \(counters.migrations), IPv6 \(counters.ipv6)\n"
+            let selections = (0..<configuration.workerCount).map { counters.selections(of: $0) }
+            if let maxSel = selections.max(), !selections.isEmpty, selections.reduce(0, +) > 0 {
+                let mean = Double(selections.reduce(0, +)) / Double(selections.count)
+                out += String(format: "  imbalance (max/mean of selections) %.2f\n", Double(maxSel) / mean)
+            }
+        } else {
+            out += "KERNEL STEERING  \(s.kernelError ?? "not loaded")\n"
+        }
+        if s.process == nil {
+            out += "\nPROCESS  not reachable: \(s.processError ?? "?")\n"
+            if s.kernel != nil { out += "  (the kernel figures above come from the pinned maps)\n" }
+            return out
+        }
+
+        // Workers
+        out += "\nWORKERS\n" + row(["worker", "selections", "accepted", "active", "tls ok", "tls failed", "req/s"])
+        for (i, w) in workersJSON.enumerated() {
+            let index = w["worker"] as? Int ?? i
+            let selections = s.kernel.map { String($0.counters.selections(of: index)) } ?? "-"
+            let requests = uint(w["requests"])
+            var rate = uptime > 0 ? Double(requests) / uptime : 0
+            if let interval, let old = previousWorkers.first(where: { ($0["worker"] as? Int) == index }) {
+                rate = Double(requests &- uint(old["requests"])) / interval
+            }
+            out += row([
+                String(index), selections, String(uint(w["accepted"])), String(w["active"] as? Int ?? 0),
+                String(uint(w["tls_handshakes"])), String(uint(w["tls_handshake_failures"])), String(format: "%.1f", rate),
+            ])
+        }
+
+        // Listeners and rules
+        for (title, key) in [("LISTENERS", "listeners"), ("RULES", "rules")] {
+            out += "\n\(title)\n" + row(["name", "requests", "2xx", "3xx", "4xx", "5xx", "bytes in", "bytes out", "p50 ms", "p99 ms"])
+            for t in s.process?[key] as? [[String: Any]] ?? [] {
+                if key == "rules", uint(t["requests"]) == 0, (t["name"] as? String) == "(no rule)" { continue }
+                out += row([
+                    t["name"] as? String ?? "?", String(uint(t["requests"])), String(uint(t["status_2xx"])),
+                    String(uint(t["status_3xx"])), String(uint(t["status_4xx"])), String(uint(t["status_5xx"])),
+                    String(uint(t["bytes_in"])), String(uint(t["bytes_out"])),
+                    String(format: "%.1f", t["latency_p50_ms"] as? Double ?? 0),
+                    String(format: "%.1f", t["latency_p99_ms"] as? Double ?? 0),
+                ])
+            }
+        }
+
+        // Members
+        out += "\nFARM MEMBERS\n" + row(["farm", "member", "state", "active", "failures", "last check"])
+        for m in s.process?["members"] as? [[String: Any]] ?? [] {
+            let last = [m["last_check"] as? String ?? "", m["last_check_at"] as? String ?? ""].filter { !$0.isEmpty }.joined(separator: " at ")
+            out += row([
+                m["farm"] as? String ?? "?", m["member"] as? String ?? "?", m["state"] as? String ?? "?",
+                String(m["active"] as? Int ?? 0), String(m["consecutive_failures"] as? Int ?? 0), last,
+            ])
+        }
+
+        // TLS
+        let handshakes = workersJSON.reduce(UInt64(0)) { $0 + uint($1["tls_handshakes"]) }
+        let failures = workersJSON.reduce(UInt64(0)) { $0 + uint($1["tls_handshake_failures"]) }
+        out += "\nTLS  handshakes \(handshakes), failed \(failures)\n"
+        for c in s.process?["certificates"] as? [[String: Any]] ?? [] {
+            let days = c["days_left"] as? Int ?? 0
+            let warning = days < 30 ? "  WARNING: expires in under 30 days" : ""
+            out += "  \(c["listener"] as? String ?? "?"): \(c["subject"] as? String ?? "?") — \(days) days left\(warning)\n"
+        }
+        return out
+    }
+
+    private func row(_ cells: [String]) -> String {
+        let widths = [18, 24, 10, 10, 10, 10, 12, 12, 8, 8]
+        var line = ""
+        for (i, cell) in cells.enumerated() {
+            let width = i < widths.count ? widths[i] : 10
+            line += cell.count >= width ? cell + " " : cell + String(repeating: " ", count: width - cell.count)
+        }
+        return line.trimmingCharacters(in: .whitespaces) + "\n"
+    }
+
+    private func uint(_ value: Any?) -> UInt64 {
+        if let v = value as? UInt64 { return v }
+        if let v = value as? Int { return UInt64(max(0, v)) }
+        if let v = value as? Double { return UInt64(max(0, v)) }
+        if let v = value as? NSNumber { return v.uint64Value }
+        return 0
+    }
+
+    // MARK: JSON
+
+    func render(json s: Sample) -> String {
+        var object: [String: Any] = ["instance": instance, "time": ISO8601DateFormatter().string(from: s.time)]
+        if let (configuration, counters, program) = s.kernel {
+            object["kernel"] = [
+                "program_id": program.id, "program_name": program.name, "attached": program.attached,
+                "run_count": program.runCount, "ns_per_decision": program.nanosecondsPerRun ?? NSNull(),
+                "generation": configuration.generation, "ipv4_prefix": configuration.mask.ipv4Prefix,
+                "ipv6_prefix": configuration.mask.ipv6Prefix, "workers": configuration.workerCount,
+                "drained": configuration.drained.sorted(),
+                "selections": (0..<configuration.workerCount).map { counters.selections(of: $0) },
+                "fallbacks": counters.fallback, "migrations": counters.migrations, "ipv6": counters.ipv6,
+                "decisions": counters.total,
+            ] as [String: Any]
+        } else {
+            object["kernel"] = NSNull()
+            object["kernel_error"] = s.kernelError ?? "not loaded"
+        }
+        if var process = s.process {
+            process.removeValue(forKey: "ok")
+            object["process"] = process
+            object["running"] = true
+        } else {
+            object["process"] = NSNull()
+            object["running"] = false
+            object["process_error"] = s.processError ?? "?"
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
