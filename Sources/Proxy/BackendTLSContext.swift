@@ -21,16 +21,16 @@ public final class BackendTLSContext: Sendable {
             do {
                 bytes = try readFile(ca)
             } catch {
-                throw TLSSetupError(tls.position, "farm '\(farm.name)': \(error)")
+                throw SetupError(tls.position, "farm '\(farm.name)': \(error)")
             }
             let roots: [NIOSSLCertificate]
             do {
                 roots = try NIOSSLCertificate.fromPEMBytes(bytes)
             } catch {
-                throw TLSSetupError(tls.position, "farm '\(farm.name)': '\(ca)' is not a PEM CA certificate (\(error))")
+                throw SetupError(tls.position, "farm '\(farm.name)': '\(ca)' is not a PEM CA certificate (\(error))")
             }
             guard !roots.isEmpty else {
-                throw TLSSetupError(tls.position, "farm '\(farm.name)': '\(ca)' holds no certificate")
+                throw SetupError(tls.position, "farm '\(farm.name)': '\(ca)' holds no certificate")
             }
             configuration.trustRoots = .certificates(roots)
         }
@@ -38,7 +38,7 @@ public final class BackendTLSContext: Sendable {
         do {
             self.context = try NIOSSLContext(configuration: configuration)
         } catch {
-            throw TLSSetupError(tls.position, "farm '\(farm.name)': cannot build a TLS client context (\(error))")
+            throw SetupError(tls.position, "farm '\(farm.name)': cannot build a TLS client context (\(error))")
         }
         self.serverName = tls.serverName
         self.verifies = tls.verify

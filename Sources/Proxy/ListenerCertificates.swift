@@ -43,7 +43,7 @@ public final class ListenerCertificates: Sendable {
             do {
                 context = try NIOSSLContext(configuration: configuration)
             } catch {
-                throw TLSSetupError(source.position, "cannot use this certificate and key together: \(error)")
+                throw SetupError(source.position, "cannot use this certificate and key together: \(error)")
             }
             let parsed = try Self.parse(chain[0], source: source)
             entries.append(
@@ -57,7 +57,7 @@ public final class ListenerCertificates: Sendable {
             )
         }
         guard !entries.isEmpty else {
-            throw TLSSetupError(tls.position, "listener '\(listener.name)' has tls but no certificates")
+            throw SetupError(tls.position, "listener '\(listener.name)' has tls but no certificates")
         }
         var exact: [String: Int] = [:]
         var wildcard: [String: Int] = [:]
@@ -110,7 +110,7 @@ public final class ListenerCertificates: Sendable {
             do {
                 return try readFile(path)
             } catch {
-                throw TLSSetupError(source.position, "\(error)")
+                throw SetupError(source.position, "\(error)")
             }
         }
         switch source.kind {
@@ -121,16 +121,16 @@ public final class ListenerCertificates: Sendable {
             do {
                 chain = try NIOSSLCertificate.fromPEMBytes(certBytes)
             } catch {
-                throw TLSSetupError(source.position, "'\(certPath)' is not a PEM certificate chain (\(error))")
+                throw SetupError(source.position, "'\(certPath)' is not a PEM certificate chain (\(error))")
             }
             guard !chain.isEmpty else {
-                throw TLSSetupError(source.position, "'\(certPath)' holds no certificate")
+                throw SetupError(source.position, "'\(certPath)' holds no certificate")
             }
             let key: NIOSSLPrivateKey
             do {
                 key = try NIOSSLPrivateKey(bytes: keyBytes, format: .pem)
             } catch {
-                throw TLSSetupError(source.position, "'\(keyPath)' is not a PEM private key (\(error))")
+                throw SetupError(source.position, "'\(keyPath)' is not a PEM private key (\(error))")
             }
             try checkKeyMatches(certificate: chain[0], keyPEM: keyBytes, source: source, certPath: certPath, keyPath: keyPath)
             return (chain, key)
@@ -144,13 +144,13 @@ public final class ListenerCertificates: Sendable {
             do {
                 let bundle = try NIOSSLPKCS12Bundle(buffer: bundleBytes, passphrase: password)
                 guard !bundle.certificateChain.isEmpty else {
-                    throw TLSSetupError(source.position, "'\(path)' holds no certificate")
+                    throw SetupError(source.position, "'\(path)' holds no certificate")
                 }
                 return (bundle.certificateChain, bundle.privateKey)
-            } catch let error as TLSSetupError {
+            } catch let error as SetupError {
                 throw error
             } catch {
-                throw TLSSetupError(
+                throw SetupError(
                     source.position,
                     "cannot open PKCS#12 file '\(path)': wrong password or not a PFX file (\(error))"
                 )
@@ -172,7 +172,7 @@ public final class ListenerCertificates: Sendable {
             let key = try? Certificate.PrivateKey(pemEncoded: String(decoding: keyPEM, as: UTF8.self))
         else { return }  // a key type X509 cannot read: BoringSSL's own check applies
         if key.publicKey != parsed.publicKey {
-            throw TLSSetupError(source.position, "the key in '\(keyPath)' does not match the certificate in '\(certPath)'")
+            throw SetupError(source.position, "the key in '\(keyPath)' does not match the certificate in '\(certPath)'")
         }
     }
 
@@ -180,7 +180,7 @@ public final class ListenerCertificates: Sendable {
         names: [String], subject: String, notValidAfter: Date
     ) {
         guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else {
-            throw TLSSetupError(source.position, "cannot parse the certificate")
+            throw SetupError(source.position, "cannot parse the certificate")
         }
         var names: [String] = []
         if let sans = try? parsed.extensions.subjectAlternativeNames {

@@ -39,6 +39,9 @@ public final class ProxyServer {
     private var steering: SteeringProgram?
     private var monitor: HealthMonitor?
     private var control: ControlSocket?
+    private var metrics: MetricsEndpoint?
+    /// The bound port of the metrics endpoint, when `admin.metrics` is set.
+    public private(set) var metricsPort: Int?
     private var accessLog: AccessLog?
     private var logger: Logger { environment.logger }
 
@@ -79,6 +82,15 @@ public final class ProxyServer {
             for worker in workers { worker.monitor = monitor }
             self.monitor = monitor
             monitor.start()
+            if let endpoint = config.admin.metrics {
+                let metrics = MetricsEndpoint(server: self) { [weak self] in try? self?.steering?.counters() }
+                do {
+                    metricsPort = try metrics.start(endpoint: endpoint, on: loops[0])
+                } catch {
+                    throw SetupError(endpoint.position, "admin.metrics: cannot listen on \(endpoint.address):\(endpoint.port): \(error)")
+                }
+                self.metrics = metrics
+            }
             if let directory = environment.controlDirectory {
                 let control = ControlSocket(directory: directory, instance: config.instance)
                 do {
@@ -410,6 +422,8 @@ public final class ProxyServer {
     }
 
     private func stopImmediately() {
+        metrics?.stop()
+        metrics = nil
         control?.stop()
         control = nil
         monitor?.stop()

@@ -22,7 +22,7 @@ public final class RuntimeConfiguration: Sendable {
     public let warnings: [ConfigDiagnostic]
 
     public init(config: EdgesplitConfig, readFile: (String) throws -> [UInt8]) throws {
-        var tlsErrors: [TLSSetupError] = []
+        var tlsErrors: [SetupError] = []
         var warnings: [ConfigDiagnostic] = []
         var certificates: [ListenerCertificates?] = []
         for listener in config.listeners {
@@ -32,7 +32,7 @@ public final class RuntimeConfiguration: Sendable {
             }
             do {
                 certificates.append(try ListenerCertificates(listener: listener, tls: tls, readFile: readFile))
-            } catch let error as TLSSetupError {
+            } catch let error as SetupError {
                 tlsErrors.append(error)
                 certificates.append(nil)
             }
@@ -43,7 +43,7 @@ public final class RuntimeConfiguration: Sendable {
             if let tls = farm.tls {
                 do {
                     backendTLS.append(try BackendTLSContext(farm: farm, tls: tls, readFile: readFile))
-                } catch let error as TLSSetupError {
+                } catch let error as SetupError {
                     tlsErrors.append(error)
                     backendTLS.append(nil)
                 }
@@ -64,7 +64,7 @@ public final class RuntimeConfiguration: Sendable {
                 }
             )
         }
-        if !tlsErrors.isEmpty { throw TLSSetupErrors(errors: tlsErrors) }
+        if !tlsErrors.isEmpty { throw SetupErrors(errors: tlsErrors) }
         self.config = config
         self.rules = RuleTable(config: config)
         self.listenerCertificates = certificates
@@ -79,8 +79,8 @@ public final class RuntimeConfiguration: Sendable {
 }
 
 /// Every TLS problem of a configuration at once, so `check` lists them all.
-public struct TLSSetupErrors: Error, CustomStringConvertible, Sendable {
-    public let errors: [TLSSetupError]
+public struct SetupErrors: Error, CustomStringConvertible, Sendable {
+    public let errors: [SetupError]
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
 

@@ -3,7 +3,8 @@ import Yams
 
 /// The key set of each section, in the order the reference documents them.
 enum ConfigKeys {
-    static let root = ["instance", "workers", "affinity", "access_log", "listeners", "farms", "rules", "http", "timeouts"]
+    static let root = ["instance", "workers", "affinity", "access_log", "listeners", "farms", "rules", "http", "timeouts", "admin"]
+    static let admin = ["metrics"]
     static let affinity = ["ipv4_prefix", "ipv6_prefix", "seed"]
     static let accessLog = ["path", "format"]
     static let listener = ["name", "address", "port", "tls"]
@@ -140,6 +141,7 @@ struct ConfigReader {
         }
         if let node = fields["http"] { config.http = readHTTP(node) ?? config.http }
         if let node = fields["timeouts"] { config.timeouts = readGlobalTimeouts(node) ?? config.timeouts }
+        if let node = fields["admin"] { config.admin = readAdmin(node) ?? config.admin }
 
         checkDuplicateNames(config.listeners.map { ($0.name, $0.position) }, kind: "listener", section: "listeners")
         checkDuplicateNames(config.farms.map { ($0.name, $0.position) }, kind: "farm", section: "farms")
@@ -691,6 +693,30 @@ struct ConfigReader {
         }
         if let n = fields["max_header_bytes"], let v = size(n, "http.max_header_bytes", 1024...(16 << 20)) {
             settings.maxHeaderBytes = v
+        }
+        return settings
+    }
+
+    private mutating func readAdmin(_ node: Node) -> AdminSettings? {
+        guard let fields = readFields(of: node, path: "admin", owner: "admin", allowed: ConfigKeys.admin) else { return nil }
+        var settings = AdminSettings()
+        if let n = fields["metrics"], let text = string(n, "admin.metrics") {
+            let expected = "expected a port (on 127.0.0.1) or ADDRESS:PORT with an IP literal, like 127.0.0.1:9464 or [::1]:9464"
+            if let port = Int(text) {
+                if (1...65535).contains(port) {
+                    settings.metrics = AdminEndpoint(address: "127.0.0.1", port: port, position: position(n))
+                } else {
+                    error("admin.metrics: \(expected), got '\(text)'", at: n)
+                }
+            } else {
+                do throws(ConfigValueError) {
+                    let endpoint = try Self.parseMember(text)
+                    guard endpoint.isLiteralAddress else { throw ConfigValueError("'\(endpoint.host)' is not an IP literal") }
+                    settings.metrics = AdminEndpoint(address: endpoint.host, port: endpoint.port, position: position(n))
+                } catch {
+                    self.error("admin.metrics: \(expected), got '\(text)'", at: n)
+                }
+            }
         }
         return settings
     }

@@ -16,6 +16,8 @@ public struct EdgesplitConfig: Hashable, Sendable {
     public var rules: [PublishingRule]
     public var http: HTTPSettings
     public var timeouts: GlobalTimeouts
+    /// Operations endpoints (Prometheus metrics).
+    public var admin: AdminSettings = AdminSettings()
     /// The file name the configuration was loaded from, as given to the loader.
     public var file: String
 
@@ -41,6 +43,29 @@ public struct EdgesplitConfig: Hashable, Sendable {
 
     public func listenerIndex(named name: String) -> Int? { listeners.firstIndex { $0.name == name } }
     public func farmIndex(named name: String) -> Int? { farms.firstIndex { $0.name == name } }
+}
+
+/// Operations endpoints.
+public struct AdminSettings: Hashable, Sendable {
+    /// Where `GET /metrics` answers in the Prometheus text format; nil = no metrics endpoint.
+    public var metrics: AdminEndpoint?
+
+    public init(metrics: AdminEndpoint? = nil) {
+        self.metrics = metrics
+    }
+}
+
+/// An address literal and port for an operations endpoint (loopback unless written otherwise).
+public struct AdminEndpoint: Hashable, Sendable {
+    public var address: String
+    public var port: Int
+    public var position: SourcePosition
+
+    public init(address: String, port: Int, position: SourcePosition) {
+        self.address = address
+        self.port = port
+        self.position = position
+    }
 }
 
 /// How the kernel groups clients onto workers (see `Affinity`).

@@ -32,7 +32,7 @@ enum ConfigurationFile {
             let runtime = try RuntimeConfiguration(config: config, readFile: readFile)
             for warning in runtime.warnings { printError(warning.description) }
             return runtime
-        } catch let errors as TLSSetupErrors {
+        } catch let errors as SetupErrors {
             for error in errors.errors { printError(error.description) }
             throw Invalid()
         }

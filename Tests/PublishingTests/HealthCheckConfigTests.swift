@@ -76,3 +76,32 @@ final class HealthCheckConfigTests: XCTestCase {
         XCTAssertTrue(result.warnings.contains { $0.message.contains("checks will overlap") })
     }
 }
+
+final class AdminConfigTests: XCTestCase {
+    private func load(_ admin: String) -> ConfigLoadResult {
+        ConfigLoader.load(yaml: """
+            listeners:
+              - { name: http, address: 127.0.0.1, port: 8080 }
+            farms:
+              - { name: pool, members: ["127.0.0.1:4443"] }
+            rules:
+              - { name: all, public_names: [webext.contoso.test], farm: pool }
+            \(admin)
+            """, file: "a.yaml")
+    }
+
+    func testMetricsEndpoint() throws {
+        XCTAssertNil(try XCTUnwrap(load("").config).admin.metrics)
+        let port = try XCTUnwrap(load("admin: { metrics: 9464 }").config?.admin.metrics)
+        XCTAssertEqual(port.address, "127.0.0.1")
+        XCTAssertEqual(port.port, 9464)
+        let v6 = try XCTUnwrap(load(#"admin: { metrics: "[::1]:9100" }"#).config?.admin.metrics)
+        XCTAssertEqual(v6.address, "::1")
+        XCTAssertEqual(v6.port, 9100)
+        for bad in ["admin: { metrics: 70000 }", "admin: { metrics: metrics.local:9100 }", "admin: { metric: 9100 }"] {
+            let result = load(bad)
+            XCTAssertNil(result.config, bad)
+            XCTAssertTrue(result.errors.first?.description.hasPrefix("a.yaml:7:") == true, "\(bad): \(result.errors)")
+        }
+    }
+}

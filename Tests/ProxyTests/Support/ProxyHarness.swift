@@ -26,6 +26,7 @@ final class ProxyHarness {
             throw HarnessError.invalidConfiguration(result.diagnostics.map(\.description))
         }
         for index in config.listeners.indices { config.listeners[index].port = 0 }
+        config.admin.metrics?.port = 0
         let readFile: @Sendable (String) throws -> [UInt8] = { path in
             guard let bytes = files[path] else { throw HarnessError.missingFile(path) }
             return bytes

@@ -1,8 +1,9 @@
 import Publishing
 
-/// A certificate, key or CA problem found while building TLS contexts, pinned to the
-/// configuration entry that caused it so `check` and `serve` print `file:line:column`.
-public struct TLSSetupError: Error, CustomStringConvertible, Sendable {
+/// A problem found while building what a configuration names (certificates, keys, CAs,
+/// the metrics endpoint), pinned to the configuration entry that caused it so `check` and
+/// `serve` print `file:line:column`.
+public struct SetupError: Error, CustomStringConvertible, Sendable {
     public let position: SourcePosition
     public let message: String
 

@@ -1,0 +1,159 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Prometheus
+import Publishing
+import Steering
+
+/// `GET /metrics` in the Prometheus text format, on `admin.metrics` (loopback by default).
+///
+/// The request path never touches a metric: at each scrape the exporter collects the
+/// workers' own counters (`ProxyServer.stats()`) and the kernel's per-CPU counters, and
+/// writes them into a swift-prometheus registry — counters set to their absolute values,
+/// gauges to the current ones — which renders the text.
+final class MetricsEndpoint {
+    private let registry = PrometheusCollectorRegistry()
+    private var channel: Channel?
+    private weak var server: ProxyServer?
+    private let steering: () -> SteeringCounters?
+
+    init(server: ProxyServer, steering: @escaping () -> SteeringCounters?) {
+        self.server = server
+        self.steering = steering
+    }
+
+    func start(endpoint: AdminEndpoint, on loop: EventLoop) throws -> Int {
+        let channel = try ServerBootstrap(group: loop)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(MetricsRequestHandler(endpoint: self))
+                }
+            }
+            .bind(host: endpoint.address, port: endpoint.port)
+            .wait()
+        self.channel = channel
+        return channel.localAddress?.port ?? endpoint.port
+    }
+
+    func stop() {
+        try? channel?.close().wait()
+        channel = nil
+    }
+
+    /// Collects and renders; completes on the caller's loop.
+    func render(on loop: EventLoop) -> EventLoopFuture<[UInt8]> {
+        guard let server else { return loop.makeSucceededFuture([]) }
+        let kernel = steering()
+        return server.stats().hop(to: loop).map { [registry] stats in
+            Self.update(registry, with: stats, kernel: kernel)
+            return registry.emitToBuffer()
+        }
+    }
+
+    static func update(_ registry: PrometheusCollectorRegistry, with stats: ProxyServer.Stats, kernel: SteeringCounters?) {
+        func counter(_ name: String, _ labels: [(String, String)], _ value: UInt64, _ help: String) {
+            let c = registry.makeCounter(name: name, labels: labels, help: help)
+            c.reset()
+            c.increment(by: Int64(clamping: value))
+        }
+        func gauge(_ name: String, _ labels: [(String, String)], _ value: Double, _ help: String) {
+            registry.makeGauge(name: name, labels: labels, help: help).set(to: value)
+        }
+        let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
+        for (name, traffic) in stats.rules {
+            for (i, codeClass) in classes.enumerated() {
+                counter("edgesplit_requests_total", [("rule", name), ("code_class", codeClass)], traffic.statusClasses[i],
+                        "Requests by publishing rule and response status class.")
+            }
+            counter("edgesplit_received_bytes_total", [("rule", name)], traffic.bytesIn, "Bytes received from clients, by rule.")
+            counter("edgesplit_sent_bytes_total", [("rule", name)], traffic.bytesOut, "Bytes sent to clients, by rule.")
+            for quantile in [50.0, 99.0] {
+                gauge("edgesplit_request_latency_seconds", [("rule", name), ("quantile", quantile == 50 ? "0.5" : "0.99")],
+                      traffic.latencyMilliseconds(percentile: quantile) / 1000,
+                      "Latency percentiles since start, by rule (HDR histogram).")
+            }
+        }
+        for (name, traffic) in stats.listeners {
+            for (i, codeClass) in classes.enumerated() {
+                counter("edgesplit_listener_requests_total", [("listener", name), ("code_class", codeClass)],
+                        traffic.statusClasses[i], "Requests by listener and response status class.")
+            }
+        }
+        for worker in stats.workers {
+            let w = [("worker", String(worker.index))]
+            counter("edgesplit_connections_accepted_total", w, worker.accepted, "Client connections accepted, by worker.")
+            gauge("edgesplit_connections_active", w, Double(worker.active), "Client connections open, by worker.")
+            counter("edgesplit_tls_handshakes_total", w + [("result", "ok")], worker.tlsHandshakes, "TLS handshakes with clients.")
+            counter("edgesplit_tls_handshakes_total", w + [("result", "failed")], worker.tlsHandshakeFailures, "TLS handshakes with clients.")
+            if let kernel {
+                counter("edgesplit_steering_selections_total", w, kernel.selections(of: worker.index),
+                        "Connections the kernel steering program sent to each worker.")
+            }
+        }
+        if let kernel {
+            counter("edgesplit_steering_fallbacks_total", [], kernel.fallback, "Connections left to the kernel's own choice.")
+            counter("edgesplit_steering_migrations_total", [], kernel.migrations, "Queued connections migrated from closed listeners.")
+        }
+        for (member, active) in zip(stats.members, stats.membersActive) {
+            let labels = [("farm", member.farm), ("member", member.member)]
+            gauge("edgesplit_member_up", labels, member.up ? 1 : 0, "1 when the farm member is up.")
+            gauge("edgesplit_member_drained", labels, member.drained ? 1 : 0, "1 when the farm member is drained.")
+            gauge("edgesplit_member_active_requests", labels, Double(active), "Exchanges in flight to the member.")
+        }
+        for certificate in stats.certificates {
+            gauge("edgesplit_certificate_expiry_seconds", [("listener", certificate.listener), ("subject", certificate.subject)],
+                  certificate.notValidAfter.timeIntervalSinceNow, "Seconds until the certificate expires.")
+        }
+        gauge("edgesplit_start_time_seconds", [], stats.startedAt.timeIntervalSince1970, "When the process started serving.")
+    }
+}
+
+private final class MetricsRequestHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let endpoint: MetricsEndpoint
+    private var path = ""
+
+    init(endpoint: MetricsEndpoint) {
+        self.endpoint = endpoint
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            path = head.method == .GET ? String(head.uri.prefix { $0 != "?" }) : ""
+        case .body:
+            break
+        case .end:
+            guard path == "/metrics" else {
+                respond(context: context, status: .notFound, type: "text/plain", body: Array("not found: try /metrics\n".utf8))
+                return
+            }
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            endpoint.render(on: context.eventLoop).whenComplete { [self] result in
+                let context = loopBound.value
+                switch result {
+                case .success(let body):
+                    respond(context: context, status: .ok, type: "text/plain; version=0.0.4; charset=utf-8", body: body)
+                case .failure(let error):
+                    respond(context: context, status: .internalServerError, type: "text/plain", body: Array("\(error)\n".utf8))
+                }
+            }
+        }
+    }
+
+    private func respond(context: ChannelHandlerContext, status: HTTPResponseStatus, type: String, body: [UInt8]) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Length", value: String(body.count))
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: body.count)
+        buffer.writeBytes(body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import NIOCore
+import XCTest
+
+@testable import Proxy
+
+/// `GET /metrics` on `admin.metrics`: Prometheus text that agrees with `stats()`.
+final class MetricsTests: ProxyTestCase {
+    func testMetricsParseAsPrometheusTextAndAgreeWithStats() throws {
+        let backend = try startBackend { _ in .send(RecordingBackend.ok("ok")) }
+        let proxy = try startProxy(simpleYAML(members: [backend.member], top: "admin: { metrics: 9464 }"))
+        for _ in 0..<7 { XCTAssertEqual(try exchange(proxy.port, get("/")).status, 200) }
+        XCTAssertEqual(try exchange(proxy.port, get("/", host: "unknown.test")).status, 404)
+
+        let port = try XCTUnwrap(proxy.server.metricsPort)
+        let scrape = try exchange(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        XCTAssertEqual(scrape.status, 200)
+        XCTAssertEqual(scrape.first("content-type"), "text/plain; version=0.0.4; charset=utf-8")
+        let text = scrape.bodyText
+
+        // Every line is a comment or `name{labels} value`.
+        let sample = try NSRegularExpression(pattern: #"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+$"#)
+        var values: [String: Double] = [:]
+        for line in text.split(separator: "\n").map(String.init) where !line.isEmpty {
+            if line.hasPrefix("#") {
+                XCTAssertTrue(line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE "), line)
+                continue
+            }
+            XCTAssertNotNil(sample.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)), "not a sample: \(line)")
+            let space = line.lastIndex(of: " ")!  // label values may hold spaces: the value is last
+            values[String(line[..<space])] = Double(line[line.index(after: space)...])
+        }
+        XCTAssertEqual(values[#"edgesplit_requests_total{rule="web",code_class="2xx"}"#], 7, text)
+        XCTAssertEqual(values[#"edgesplit_requests_total{rule="(no rule)",code_class="4xx"}"#], 1)
+        XCTAssertTrue(text.contains("# TYPE edgesplit_requests_total counter"))
+        XCTAssertEqual(values[#"edgesplit_member_up{farm="pool",member="\#(backend.member)"}"#], 1)
+
+        let stats = try proxy.server.stats().wait()
+        let accepted = stats.workers.reduce(UInt64(0)) { $0 + $1.accepted }
+        let exported = values.filter { $0.key.hasPrefix("edgesplit_connections_accepted_total") }.values.reduce(0, +)
+        XCTAssertEqual(exported, Double(accepted))
+        XCTAssertEqual(try exchange(port, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n").status, 404)
+    }
+}
