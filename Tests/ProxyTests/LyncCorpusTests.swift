@@ -100,22 +100,30 @@ final class LyncCorpusTests: ProxyTestCase {
         var problems: [String] = []
     }
 
-    private func send(_ shape: Shape, from source: String, id: String, to deployment: Deployment) -> Outcome {
-        var outcome = Outcome(shape: shape, source: source)
+    /// A connection as a client makes it for `shape`: the listener, SNI = the Host's name.
+    private func open(for shape: Shape, from source: String, to deployment: Deployment) throws -> TestClient {
         let sni = String(shape.host.split(separator: ":")[0]).lowercased()
+        switch shape.listener {
+        case .http:
+            return try TestClient(port: deployment.httpPort, from: source)
+        case .https:
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: TestPKI.publicCA.root.certificatePEMBytes, format: .pem)])
+            tls.applicationProtocols = ["http/1.1"]
+            if !shape.certified { tls.certificateVerification = .noHostnameVerification }
+            return try TestClient(port: deployment.httpsPort, from: source, tls: try NIOSSLContext(configuration: tls), serverName: sni)
+        }
+    }
+
+    /// Sends `shape` on `connection` (kept open for the next request) or on a connection of
+    /// its own.
+    private func send(
+        _ shape: Shape, from source: String, id: String, to deployment: Deployment, on connection: TestClient? = nil
+    ) -> Outcome {
+        var outcome = Outcome(shape: shape, source: source)
         do {
-            let client: TestClient
-            switch shape.listener {
-            case .http:
-                client = try TestClient(port: deployment.httpPort, from: source)
-            case .https:
-                var tls = TLSConfiguration.makeClientConfiguration()
-                tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: TestPKI.publicCA.root.certificatePEMBytes, format: .pem)])
-                tls.applicationProtocols = ["http/1.1"]
-                if !shape.certified { tls.certificateVerification = .noHostnameVerification }
-                client = try TestClient(port: deployment.httpsPort, from: source, tls: try NIOSSLContext(configuration: tls), serverName: sni)
-            }
-            defer { client.close() }
+            let client = try connection ?? open(for: shape, from: source, to: deployment)
+            defer { if connection == nil { client.close() } }
             var head = "\(shape.method) \(shape.target) HTTP/1.1\r\nHost: \(shape.host)\r\nUser-Agent: Microsoft Lync 2013 (corpus)\r\n"
             head += "X-Corpus-Id: \(id)\r\n"
             for line in shape.headers { head += line + "\r\n" }
@@ -194,11 +202,29 @@ final class LyncCorpusTests: ProxyTestCase {
     }
 
     /// Runs the whole corpus from one client address and checks every request.
-    private func runCorpus(_ shapes: [Shape], from source: String, on deployment: Deployment, tag: String) -> [Outcome] {
+    /// With `keepAlive`, one connection per listener and name carries all its requests, as
+    /// a client keeps it (a new one when edgesplit closed it).
+    private func runCorpus(
+        _ shapes: [Shape], from source: String, on deployment: Deployment, tag: String, keepAlive: Bool = false,
+        opened: UnsafeMutablePointer<Int>? = nil
+    ) -> [Outcome] {
         let home = deployment.pool[poolMember(for: source, in: deployment)]
+        var connections: [String: TestClient] = [:]
+        defer { for client in connections.values { client.close() } }
         return shapes.enumerated().map { index, shape in
             let id = "\(tag)-\(index)-\(shape.id)"
-            var outcome = send(shape, from: source, id: id, to: deployment)
+            var connection: TestClient?
+            if keepAlive {
+                let key = "\(shape.listener) \(shape.host.split(separator: ":")[0].lowercased())"
+                if let open = connections[key], !open.isClosed {
+                    connection = open
+                } else {
+                    connection = try? open(for: shape, from: source, to: deployment)
+                    connections[key] = connection
+                    opened?.pointee += 1
+                }
+            }
+            var outcome = send(shape, from: source, id: id, to: deployment, on: connection)
             let expected: Endpoint?
             switch shape.site {
             case .pool: expected = home
@@ -239,6 +265,19 @@ final class LyncCorpusTests: ProxyTestCase {
             XCTAssertFalse(endpoint.backend.requests.isEmpty, "\(endpoint.name) received nothing")
         }
         print("LyncCorpusTests: \(shapes.count) shapes in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+
+    /// The same corpus with one kept-alive connection per name, as browsers and Lync clients
+    /// do: pooled and NTLM-bound member connections must not mix requests up.
+    func testCorpusOverKeptAliveConnections() throws {
+        let deployment = try startDeployment()
+        var opened = 0
+        let outcomes = runCorpus(LyncCorpus.shapes, from: "127.0.3.105", on: deployment, tag: "k", keepAlive: true, opened: &opened)
+        let failed = outcomes.filter { !$0.problems.isEmpty }
+        XCTAssertTrue(failed.isEmpty, "\(failed.count) of \(outcomes.count) shapes failed:\n\(table(outcomes))")
+        let names = Set(LyncCorpus.shapes.map { "\($0.listener) \($0.host.split(separator: ":")[0].lowercased())" })
+        XCTAssertEqual(opened, names.count, "one connection per listener and name, kept alive throughout")
+        for endpoint in deployment.all { XCTAssertEqual(endpoint.backend.parseErrors, [], endpoint.name) }
     }
 
     /// Each client stays on one Front End for everything it sends to the pool, and different
