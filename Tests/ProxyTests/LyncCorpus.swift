@@ -106,7 +106,7 @@ enum LyncCorpus {
         add("groupexpansion", .https, "POST", webext, "/groupexpansion/service.svc", .pool, 401,
             headers: ["Content-Type: text/xml; charset=utf-8", "SOAPAction: \"DistributionListExpansion\""], body: soap, values: abs401)
         add("certprov", .https, "POST", webext, "/CertProv/CertProvisioningService.svc", .pool,
-            headers: ["Content-Type: application/soap+xml; charset=utf-8"], body: soap)
+            headers: ["Content-Type: application/soap+xml; charset=utf-8", "Expect: 100-continue"], body: soap)
         add("webticket-mex", .https, "GET", webext, "/WebTicket/WebTicketService.svc/mex", .pool,
             headers: ["X-User-Identity: alice@\(d1)"])
         add("webticket-auth", .https, "POST", webext, "/WebTicket/WebTicketService.svc/Auth", .pool,
@@ -121,7 +121,14 @@ enum LyncCorpus {
             .pool)
         add("datacollab-upload", .https, "POST", webext,
             "/DataCollabWeb/Ext/Handler/FileUpload.ashx?sessionId=2b5a5d43-5c59-4b53-9a56-0c0bd5d22e5a&fileName=Q3%20Review.pptx",
-            .pool, headers: ["Content-Type: application/octet-stream"], body: upload)
+            .pool, headers: ["Content-Type: application/octet-stream", "Expect: 100-continue"], body: upload)
+        add("datacollab-chunked", .https, "POST", webext, "/DataCollabWeb/Ext/Handler/FileUpload.ashx?sessionId=2b5a5d43&chunk=1",
+            .pool, headers: ["Content-Type: application/octet-stream", "Transfer-Encoding: chunked"],
+            body: Array("4000\r\n".utf8) + upload.prefix(0x4000) + Array("\r\n1b;ext=1\r\n".utf8) + upload.prefix(0x1b)
+                + Array("\r\n0\r\n\r\n".utf8))
+        add("ucwa-cors-preflight", .https, "OPTIONS", webext, "/ucwa/v1/applications", .pool,
+            headers: ["Origin: https://apps.contoso.test", "Access-Control-Request-Method: POST",
+                      "Access-Control-Request-Headers: authorization,content-type"])
         add("datacollab-wopi", .https, "GET", webext, "/DataCollabWeb/wopi/files/3-1-AB12CD34?access_token=AAAB%2BxyZ%2F%3D%3D", .pool)
         add("pool-meet-page", .https, "GET", webext, "/meet", .pool)
         add("pool-dialin-page", .https, "GET", webext, "/dialin", .pool)

@@ -48,7 +48,7 @@ final class LyncCorpusTests: ProxyTestCase {
         return Endpoint(name: name, backend: backend)
     }
 
-    private func startDeployment() throws -> Deployment {
+    private func startDeployment(lync2010: Bool = false) throws -> Deployment {
         let internalCA = TestPKI.internalCA
         let fe1 = try member("fe1:4443", host: "127.0.3.11", tls: try internalCA.issue(commonName: LyncCorpus.webext, dnsNames: [LyncCorpus.webext]))
         let fe2 = try member("fe2:4443", host: "127.0.3.12", tls: try internalCA.issue(commonName: LyncCorpus.webext, dnsNames: [LyncCorpus.webext]))
@@ -62,7 +62,7 @@ final class LyncCorpusTests: ProxyTestCase {
             directors: [LyncDeployment.parseSite("\(LyncCorpus.webdirext)=\(dir.backend.member)", flag: "--director")],
             officeWebApps: [LyncDeployment.parseSite("\(LyncCorpus.owas)=\(owas.backend.member)", flag: "--office-web-apps")],
             certificate: .pem(cert: "mem:public.pem", key: "mem:public.key"),
-            internalCA: "mem:internal-ca.pem", httpAutodiscover: true, listenAddress: "127.0.0.1", accessLog: "/dev/null"
+            internalCA: "mem:internal-ca.pem", lync2010: lync2010, httpAutodiscover: true, listenAddress: "127.0.0.1", accessLog: "/dev/null"
         )
         var yaml = LyncTemplate(deployment).render()
 
@@ -97,6 +97,7 @@ final class LyncCorpusTests: ProxyTestCase {
         let source: String
         var status: Int?
         var receivedBy: [String] = []
+        var setCookie: [String] = []
         var problems: [String] = []
     }
 
@@ -118,7 +119,8 @@ final class LyncCorpusTests: ProxyTestCase {
     /// Sends `shape` on `connection` (kept open for the next request) or on a connection of
     /// its own.
     private func send(
-        _ shape: Shape, from source: String, id: String, to deployment: Deployment, on connection: TestClient? = nil
+        _ shape: Shape, from source: String, id: String, to deployment: Deployment, on connection: TestClient? = nil,
+        extraHeaders: [String] = []
     ) -> Outcome {
         var outcome = Outcome(shape: shape, source: source)
         do {
@@ -126,12 +128,14 @@ final class LyncCorpusTests: ProxyTestCase {
             defer { if connection == nil { client.close() } }
             var head = "\(shape.method) \(shape.target) HTTP/1.1\r\nHost: \(shape.host)\r\nUser-Agent: Microsoft Lync 2013 (corpus)\r\n"
             head += "X-Corpus-Id: \(id)\r\n"
+            for line in extraHeaders { head += line + "\r\n" }
             for line in shape.headers { head += line + "\r\n" }
-            if shape.method == "POST" { head += "Content-Length: \(shape.body.count)\r\n" }
+            if shape.method == "POST", !shape.headers.contains(where: { $0.lowercased().hasPrefix("transfer-encoding:") }) { head += "Content-Length: \(shape.body.count)\r\n" }
             head += "\r\n"
             try client.send(Array(head.utf8) + shape.body)
             let response = try client.readResponse(timeout: 10)
             outcome.status = response.status
+            outcome.setCookie = response.values("set-cookie")
             if response.status != shape.status { outcome.problems.append("status \(response.status), expected \(shape.status)") }
             for (name, expected) in shape.responseValues where response.values(name) != expected {
                 outcome.problems.append("\(name) \(response.values(name)), expected \(expected)")
@@ -206,7 +210,7 @@ final class LyncCorpusTests: ProxyTestCase {
     /// a client keeps it (a new one when edgesplit closed it).
     private func runCorpus(
         _ shapes: [Shape], from source: String, on deployment: Deployment, tag: String, keepAlive: Bool = false,
-        opened: UnsafeMutablePointer<Int>? = nil
+        opened: UnsafeMutablePointer<Int>? = nil, extraHeaders: [String] = []
     ) -> [Outcome] {
         let home = deployment.pool[poolMember(for: source, in: deployment)]
         var connections: [String: TestClient] = [:]
@@ -224,7 +228,7 @@ final class LyncCorpusTests: ProxyTestCase {
                     opened?.pointee += 1
                 }
             }
-            var outcome = send(shape, from: source, id: id, to: deployment, on: connection)
+            var outcome = send(shape, from: source, id: id, to: deployment, on: connection, extraHeaders: extraHeaders)
             let expected: Endpoint?
             switch shape.site {
             case .pool: expected = home
@@ -278,6 +282,45 @@ final class LyncCorpusTests: ProxyTestCase {
         let names = Set(LyncCorpus.shapes.map { "\($0.listener) \($0.host.split(separator: ":")[0].lowercased())" })
         XCTAssertEqual(opened, names.count, "one connection per listener and name, kept alive throughout")
         for endpoint in deployment.all { XCTAssertEqual(endpoint.backend.parseErrors, [], endpoint.name) }
+    }
+
+    /// `--lync2010`: pools and Directors keep MS-WSMAN cookie persistence. Every response
+    /// to a request without the cookie carries it (401 challenges and HTTP autodiscover
+    /// included), Office Web Apps never; the cookie sent back from another address keeps the
+    /// client on its Front End and gets no new cookie.
+    func testLync2010CookieOnEveryResponseAndHonoured() throws {
+        let deployment = try startDeployment(lync2010: true)
+        func tokens(_ farm: String) -> [String] {
+            PersistenceCookie(farm: deployment.config.farms.first { $0.name == farm }!, seed: deployment.config.affinity.seed).tokens
+        }
+        let expected: [String: String] = [
+            deployment.pool[0].name: tokens("webext")[0], deployment.pool[1].name: tokens("webext")[1],
+            deployment.director.name: tokens("webdirext")[0], deployment.directorHTTP.name: tokens("webdirext-http")[0],
+        ]
+        var outcomes = runCorpus(LyncCorpus.shapes, from: "127.0.3.106", on: deployment, tag: "c")
+        for index in outcomes.indices {
+            let o = outcomes[index]
+            let want = o.receivedBy.first.flatMap { expected[$0] }.map { ["MS-WSMAN=\($0); Path=/; Secure"] } ?? []
+            if o.setCookie != want { outcomes[index].problems.append("Set-Cookie \(o.setCookie), expected \(want)") }
+        }
+        var failed = outcomes.filter { !$0.problems.isEmpty }
+        XCTAssertTrue(failed.isEmpty, "\(failed.count) of \(outcomes.count) shapes failed:\n\(table(outcomes))")
+
+        // Back with the cookie of the other Front End than this address would get by source.
+        let source = "127.0.3.107"
+        let other = 1 - poolMember(for: source, in: deployment)
+        let cookie = "Cookie: MS-WSMAN=\(tokens("webext")[other])"
+        let poolShapes = LyncCorpus.shapes.filter { $0.site == .pool && $0.body.count < 100_000 }
+        outcomes = poolShapes.enumerated().map { index, shape in
+            let id = "cookie-\(index)"
+            var outcome = send(shape, from: source, id: id, to: deployment, extraHeaders: [cookie])
+            _ = waitUntil(1) { deployment.pool.contains { $0.backend.requests.contains { $0.values("x-corpus-id") == [id] } } }
+            verify(&outcome, id: id, expected: deployment.pool[other], in: deployment)
+            if !outcome.setCookie.isEmpty { outcome.problems.append("Set-Cookie \(outcome.setCookie) although the cookie was valid") }
+            return outcome
+        }
+        failed = outcomes.filter { !$0.problems.isEmpty }
+        XCTAssertTrue(failed.isEmpty, "with the cookie: \(failed.count) of \(outcomes.count) failed:\n\(table(outcomes))")
     }
 
     /// Each client stays on one Front End for everything it sends to the pool, and different
