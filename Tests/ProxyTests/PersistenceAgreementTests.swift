@@ -202,4 +202,34 @@ final class PersistenceAgreementTests: ProxyTestCase {
         XCTAssertEqual(others.reduce(0, +), sentAfter, "every request after the drain was answered by another member")
         print("PersistenceAgreementTests: drain under load: \(sent) requests, \(sentAfter) after the drain, drained member took \(beforeDrain) before")
     }
+    /// `setDrained` returns once every worker knows: a request sent on an open connection the
+    /// instant it returns — on either worker — goes to another member. Repeated, because the
+    /// window between the monitor's verdict and a worker applying it is short.
+    func testDrainTakesEffectOnEveryWorkerBeforeItReturns() throws {
+        let members = try startMembers()
+        let config = yaml(members, persistence: "source")
+        let proxy = try startProxy(config, workers: 2)
+        let table = FarmMemberTable(farm: try farm(config), mask: .host, seed: Self.seed)
+        let sources = (1...250).map { "127.0.9.\($0)" }.filter { table.member(for: ClientAddress($0)!) == 0 }.prefix(12)
+        XCTAssertGreaterThanOrEqual(sources.count, 8)
+        let clients = try sources.map { try TestClient(port: proxy.port, from: $0) }
+        defer { for client in clients { client.close() } }
+        for client in clients {
+            try client.send(get("/warm"))
+            XCTAssertEqual(try client.readResponse().bodyText, "fe1")
+        }
+        var late: [String] = []
+        for round in 0..<40 {
+            try proxy.server.setDrained(farm: "webext", member: members[0].member, true).wait()
+            for client in clients { try client.send(get("/round-\(round)")) }
+            for (n, client) in clients.enumerated() {
+                let answer = try client.readResponse().bodyText
+                if answer == "fe1" { late.append("round \(round), client \(sources[sources.startIndex + n])") }
+            }
+            try proxy.server.setDrained(farm: "webext", member: members[0].member, false).wait()
+            for client in clients { try client.send(get("/back-\(round)")) }
+            for client in clients { _ = try client.readResponse() }
+        }
+        XCTAssertEqual(late, [], "requests sent right after setDrained returned reached the drained member")
+    }
 }
