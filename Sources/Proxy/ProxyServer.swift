@@ -325,7 +325,13 @@ public final class ProxyServer {
                 ManagementError.noSuchMember(farm: farmName, member: memberText, known: members.map(\.text))
             )
         }
-        return monitor.setDrained(farm: f, member: m, drained: drained)
+        // The monitor hands its verdict to each worker with a task on that worker's loop; a
+        // task queued behind it on every worker completes only once all of them applied it,
+        // so no exchange started after this future completes goes to a drained member.
+        let workers = self.workers
+        return monitor.setDrained(farm: f, member: m, drained: drained).flatMap {
+            EventLoopFuture.andAllSucceed(workers.map { $0.eventLoop.submit {} }, on: workers[0].eventLoop)
+        }
     }
 
     /// Requests on the control socket (see `ControlSocket`): a thin mapping onto the

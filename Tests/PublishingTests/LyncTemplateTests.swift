@@ -96,6 +96,20 @@ final class LyncTemplateTests: XCTestCase {
         XCTAssertNil(config.farms[0].tls?.ca)
     }
 
+    /// A member's port is its HTTPS port; HTTP autodiscover goes to the same hosts on 8080.
+    func testHTTPAutodiscoverFarmUsesPort8080WhateverTheHTTPSPort() throws {
+        let d = try LyncDeployment(
+            sipDomains: ["contoso.com"],
+            pools: [LyncDeployment.parseSite("webext.contoso.com=fe1.contoso.local", flag: "--pool")],
+            directors: [LyncDeployment.parseSite("webdirext.contoso.com=10.0.0.21:4443,10.0.0.21:5443,[2001:db8::22]:4443", flag: "--director")],
+            certificate: .pem(cert: "c.pem", key: "k.pem"), httpAutodiscover: true
+        )
+        let config = try loadRendered(d)
+        let farm = try XCTUnwrap(config.farms.first { $0.name == "webdirext-http" })
+        XCTAssertEqual(farm.members.map(\.text), ["10.0.0.21:8080", "[2001:db8::22]:8080"])
+        XCTAssertNil(farm.tls)
+    }
+
     func testServerNameOverride() throws {
         var site = try LyncDeployment.parseSite("webext.contoso.com=fe1.contoso.local", flag: "--pool")
         site.serverName = try LyncDeployment.parseServerName("webext.contoso.com=pool01.contoso.local").serverName

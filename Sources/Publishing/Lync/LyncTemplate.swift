@@ -146,9 +146,15 @@ public struct LyncTemplate: Sendable {
             )
         }
         if d.httpAutodiscover {
+            // A member's port is its HTTPS port: the HTTP farm takes the hosts only, on 8080.
             let hop = d.firstHop
+            var hosts: [LyncDeployment.Member] = []
+            for member in hop.members where !hosts.contains(where: { $0.host == member.host }) {
+                hosts.append(LyncDeployment.Member(host: member.host))
+            }
             farm(
-                hop, name: firstHop + "-http", port: 8080, tls: false, persistence: persistence,
+                LyncDeployment.Site(externalName: hop.externalName, members: hosts, serverName: hop.serverName),
+                name: firstHop + "-http", port: 8080, tls: false, persistence: persistence,
                 comment: ["\(hop.externalName) over plain HTTP on 8080: only for HTTP autodiscover."]
             )
         }

@@ -10,11 +10,12 @@ class ProxyTestCase: XCTestCase {
     static let publicName = "webext.contoso.test"
 
     func startBackend(
+        host: String = "127.0.0.1",
         tls: IssuedCertificate? = nil,
         readPaused: Bool = false,
         respond: @escaping @Sendable (RecordingBackend.Request) -> RecordingBackend.Reply = { _ in .send(RecordingBackend.ok("ok")) }
     ) throws -> RecordingBackend {
-        let backend = try RecordingBackend(tls: tls, readPaused: readPaused, respond: respond)
+        let backend = try RecordingBackend(host: host, tls: tls, readPaused: readPaused, respond: respond)
         addTeardownBlock { backend.stop() }
         return backend
     }
@@ -45,8 +46,15 @@ class ProxyTestCase: XCTestCase {
         return client
     }
 
-    func connectTLS(_ port: Int, trusting ca: CertificateAuthority, serverName: String?) throws -> TestClient {
-        let client = try TestClient(port: port, tls: try TestPKI.clientContext(trusting: ca), serverName: serverName)
+    /// A plain connection from `source` (a 127.0.0.0/8 address bound before connecting).
+    func connect(_ port: Int, from source: String) throws -> TestClient {
+        let client = try TestClient(port: port, from: source)
+        addTeardownBlock { client.close() }
+        return client
+    }
+
+    func connectTLS(_ port: Int, trusting ca: CertificateAuthority, serverName: String?, from source: String? = nil) throws -> TestClient {
+        let client = try TestClient(port: port, from: source, tls: try TestPKI.clientContext(trusting: ca), serverName: serverName)
         addTeardownBlock { client.close() }
         return client
     }

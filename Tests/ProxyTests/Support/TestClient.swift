@@ -45,11 +45,17 @@ final class TestClient {
     private let inbox: Inbox
 
     /// Connects to 127.0.0.1:`port`. With `tls`, the handshake is completed (or has failed,
-    /// which throws) before this returns.
-    init(port: Int, host: String = "127.0.0.1", tls: NIOSSLContext? = nil, serverName: String? = nil, timeout: TimeInterval = 5) throws {
+    /// which throws) before this returns. With `source`, the socket is bound to that local
+    /// address first (any of 127.0.0.0/8 is local), so the proxy sees that client address.
+    init(
+        port: Int, host: String = "127.0.0.1", from source: String? = nil, tls: NIOSSLContext? = nil,
+        serverName: String? = nil, timeout: TimeInterval = 5
+    ) throws {
         let inbox = Inbox()
         self.inbox = inbox
-        channel = try ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
+        channel = try bootstrap
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
