@@ -1,0 +1,98 @@
+import Foundation
+import NIOCore
+
+/// The control socket's JSON commands, mapped onto the management API.
+extension ProxyServer {
+    /// Requests on the control socket (see `ControlSocket`): a thin mapping onto the
+    /// management API above.
+    func handleControl(_ request: [String: Any], on loop: EventLoop) -> EventLoopFuture<[String: Any]> {
+        func failure(_ error: Error) -> EventLoopFuture<[String: Any]> {
+            loop.makeSucceededFuture(["ok": false, "error": "\(error)"])
+        }
+        switch request["command"] as? String {
+        case "ping":
+            return loop.makeSucceededFuture(["ok": true, "instance": runtime.config.instance])
+        case "farm-status":
+            let formatter = ISO8601DateFormatter()
+            let farms = runtime.config.farms
+            return memberStatus().map { members -> [String: Any] in
+                [
+                    "ok": true,
+                    "farms": farms.map { farm -> [String: Any] in
+                        [
+                            "name": farm.name,
+                            "active_checks": farm.health != nil,
+                            "members": members.filter { $0.farm == farm.name }.map { status -> [String: Any] in
+                                [
+                                    "member": status.member,
+                                    "state": status.state,
+                                    "up": status.up,
+                                    "drained": status.drained,
+                                    "consecutive_failures": status.consecutiveFailures,
+                                    "last_check": status.lastCheck,
+                                    "last_check_at": status.lastCheckAt.map { formatter.string(from: $0) } ?? "",
+                                ]
+                            },
+                        ]
+                    },
+                ]
+            }.flatMapError(failure)
+        case "stats":
+            return stats().map { Self.json($0) }.flatMapError(failure)
+        case "farm-drain", "farm-undrain":
+            let drain = request["command"] as? String == "farm-drain"
+            return setDrained(
+                farm: request["farm"] as? String ?? "",
+                member: request["member"] as? String ?? "",
+                drain
+            ).map { ["ok": true] as [String: Any] }.flatMapError(failure)
+        default:
+            return loop.makeSucceededFuture(["ok": false, "error": "unknown command '\(request["command"] ?? "")'"])
+        }
+    }
+
+    /// The stats as the control socket sends them (stable snake_case keys).
+    static func json(_ stats: Stats) -> [String: Any] {
+        let iso = ISO8601DateFormatter()
+        func traffic(_ t: TrafficCounters) -> [String: Any] {
+            [
+                "requests": t.requests,
+                "status_1xx": t.statusClasses[0], "status_2xx": t.statusClasses[1], "status_3xx": t.statusClasses[2],
+                "status_4xx": t.statusClasses[3], "status_5xx": t.statusClasses[4],
+                "bytes_in": t.bytesIn, "bytes_out": t.bytesOut,
+                "latency_p50_ms": t.latencyMilliseconds(percentile: 50),
+                "latency_p99_ms": t.latencyMilliseconds(percentile: 99),
+            ]
+        }
+        return [
+            "ok": true,
+            "instance": stats.instance,
+            "started_at": iso.string(from: stats.startedAt),
+            "uptime_seconds": Date().timeIntervalSince(stats.startedAt),
+            "workers": stats.workers.map { w -> [String: Any] in
+                [
+                    "worker": w.index, "accepted": w.accepted, "active": w.active,
+                    "tls_handshakes": w.tlsHandshakes, "tls_handshake_failures": w.tlsHandshakeFailures,
+                    "requests": w.requests,
+                ]
+            },
+            "listeners": stats.listeners.map { ["name": $0.name].merging(traffic($0.traffic)) { a, _ in a } },
+            "rules": stats.rules.map { ["name": $0.name].merging(traffic($0.traffic)) { a, _ in a } },
+            "members": zip(stats.members, stats.membersActive).map { member, active -> [String: Any] in
+                [
+                    "farm": member.farm, "member": member.member, "state": member.state,
+                    "active": active, "consecutive_failures": member.consecutiveFailures,
+                    "last_check": member.lastCheck,
+                    "last_check_at": member.lastCheckAt.map { iso.string(from: $0) } ?? "",
+                ]
+            },
+            "certificates": stats.certificates.map { c -> [String: Any] in
+                [
+                    "listener": c.listener, "subject": c.subject, "names": c.names,
+                    "not_valid_after": iso.string(from: c.notValidAfter),
+                    "days_left": Int(c.notValidAfter.timeIntervalSinceNow / 86_400),
+                ]
+            },
+        ]
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import NIOCore
+import Publishing
+
+/// The management API of a running server: farm members' state, admin drain and the
+/// collected counters. The control socket, `/metrics` and the tests use it.
+extension ProxyServer {
+    /// Everything `edgesplit stats` shows about the process, collected from every worker.
+    public struct Stats: Sendable {
+        public struct Certificate: Sendable {
+            public let listener: String
+            public let subject: String
+            public let names: [String]
+            public let notValidAfter: Date
+        }
+
+        public var instance: String
+        public var startedAt: Date
+        public var workers: [WorkerStats]
+        /// Per listener and per rule (the last rule entry is "no rule"), summed over workers.
+        public var listeners: [(name: String, traffic: TrafficCounters)]
+        public var rules: [(name: String, traffic: TrafficCounters)]
+        public var members: [MemberStatus]
+        /// Exchanges in flight per member, in `members` order.
+        public var membersActive: [Int]
+        public var certificates: [Certificate]
+    }
+
+    /// A consistent-enough snapshot: each worker copies its own counters on its own loop.
+    public func stats() -> EventLoopFuture<Stats> {
+        let loop = group.next()
+        let config = runtime.config
+        let perWorker = workers.map { worker in
+            worker.eventLoop.submit { (worker.stats, worker.balancers.map(\.outstandingRequests)) }
+        }
+        let certificates = config.listeners.enumerated().flatMap { index, listener -> [Stats.Certificate] in
+            (runtime.listenerCertificates[index]?.entries ?? []).map {
+                Stats.Certificate(listener: listener.name, subject: $0.subject, names: $0.names, notValidAfter: $0.notValidAfter)
+            }
+        }
+        let startedAt = self.startedAt
+        return EventLoopFuture.whenAllSucceed(perWorker, on: loop).and(memberStatus()).map { collected, members in
+            let workers = collected.map(\.0)
+            var listeners = config.listeners.map { (name: $0.name, traffic: TrafficCounters()) }
+            var rules = config.rules.map { (name: $0.name, traffic: TrafficCounters()) } + [(name: "(no rule)", traffic: TrafficCounters())]
+            var active = Array(repeating: 0, count: members.count)
+            for (worker, outstanding) in collected {
+                for i in listeners.indices { listeners[i].traffic.add(worker.listeners[i]) }
+                for i in rules.indices { rules[i].traffic.add(worker.rules[i]) }
+                var position = 0
+                for farm in outstanding {
+                    for count in farm {
+                        active[position] += count
+                        position += 1
+                    }
+                }
+            }
+            return Stats(
+                instance: config.instance, startedAt: startedAt, workers: workers, listeners: listeners,
+                rules: rules, members: members, membersActive: active, certificates: certificates
+            )
+        }
+    }
+
+    /// One farm member's state, as `edgesplit farm status` shows it.
+    public struct MemberStatus: Sendable {
+        public let farm: String
+        public let member: String
+        public let up: Bool
+        public let drained: Bool
+        public let activeChecks: Bool
+        public let consecutiveFailures: Int
+        public let lastCheck: String
+        public let lastCheckAt: Date?
+
+        public var state: String { drained ? "drained" : (up ? "up" : "down") }
+    }
+
+    public enum ManagementError: Error, CustomStringConvertible {
+        case notRunning
+        case noSuchFarm(String, known: [String])
+        case noSuchMember(farm: String, member: String, known: [String])
+
+        public var description: String {
+            switch self {
+            case .notRunning: return "the server is not running"
+            case .noSuchFarm(let farm, let known): return "no farm '\(farm)' (farms are: \(known.joined(separator: ", ")))"
+            case .noSuchMember(let farm, let member, let known):
+                return "farm '\(farm)' has no member '\(member)' (members are: \(known.joined(separator: ", ")))"
+            }
+        }
+    }
+
+    /// Every farm member's health and drain state.
+    public func memberStatus() -> EventLoopFuture<[MemberStatus]> {
+        guard let monitor else { return group.next().makeFailedFuture(ManagementError.notRunning) }
+        let farms = runtime.config.farms
+        return monitor.snapshot().map { states in
+            farms.enumerated().flatMap { f, farm in
+                farm.members.enumerated().map { m, member in
+                    let state = states[f][m]
+                    return MemberStatus(
+                        farm: farm.name, member: member.text, up: state.up, drained: state.drained,
+                        activeChecks: farm.health != nil, consecutiveFailures: state.failures,
+                        lastCheck: state.lastResult, lastCheckAt: state.lastCheck
+                    )
+                }
+            }
+        }
+    }
+
+    /// Admin drain: the member gets no new clients; exchanges in progress finish.
+    /// `member` is the member as written in the configuration, or its index.
+    public func setDrained(farm farmName: String, member memberText: String, _ drained: Bool) -> EventLoopFuture<Void> {
+        guard let monitor else { return group.next().makeFailedFuture(ManagementError.notRunning) }
+        let farms = runtime.config.farms
+        guard let f = farms.firstIndex(where: { $0.name == farmName }) else {
+            return group.next().makeFailedFuture(ManagementError.noSuchFarm(farmName, known: farms.map(\.name)))
+        }
+        let members = farms[f].members
+        guard let m = members.firstIndex(where: { $0.text == memberText })
+            ?? Int(memberText).flatMap({ members.indices.contains($0) ? $0 : nil })
+        else {
+            return group.next().makeFailedFuture(
+                ManagementError.noSuchMember(farm: farmName, member: memberText, known: members.map(\.text))
+            )
+        }
+        // The monitor hands its verdict to each worker with a task on that worker's loop; a
+        // task queued behind it on every worker completes only once all of them applied it,
+        // so no exchange started after this future completes goes to a drained member.
+        let workers = self.workers
+        return monitor.setDrained(farm: f, member: m, drained: drained).flatMap {
+            EventLoopFuture.andAllSucceed(workers.map { $0.eventLoop.submit {} }, on: workers[0].eventLoop)
+        }
+    }
+}
