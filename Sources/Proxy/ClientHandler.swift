@@ -659,10 +659,13 @@ final class ClientHandler: ChannelDuplexHandler {
     // MARK: Lifecycle
 
     /// Shutdown or reload: finish the current exchange, then close; idle connections now.
-    func drain() {
+    /// Shutdown or reload: the current exchange finishes, then the connection closes. An
+    /// idle connection closes now, unless `gentle` (reload): then its next response carries
+    /// `Connection: close`, so a request the client is sending right now is not lost.
+    func drain(gentle: Bool) {
         draining = true
         closeAfterExchange = true
-        if state == .idle || state == .handshaking, (pending?.readableBytes ?? 0) == 0 {
+        if !gentle, state == .idle || state == .handshaking, (pending?.readableBytes ?? 0) == 0 {
             closeGracefully()
         }
     }

@@ -11,7 +11,7 @@ extension ProxyServer {
         }
         switch request["command"] as? String {
         case "ping":
-            return loop.makeSucceededFuture(["ok": true, "instance": runtime.config.instance])
+            return loop.makeSucceededFuture(["ok": true, "instance": runtime.config.instance, "generation": generation])
         case "farm-status":
             let formatter = ISO8601DateFormatter()
             let farms = runtime.config.farms
@@ -37,6 +37,17 @@ extension ProxyServer {
                     },
                 ]
             }.flatMapError(failure)
+        case "reload":
+            let promise = loop.makePromise(of: [String: Any].self)
+            DispatchQueue.global().async { [self] in
+                do {
+                    let generation = try reloadFromSource()
+                    promise.succeed(["ok": true, "generation": generation])
+                } catch {
+                    promise.succeed(["ok": false, "error": "\(error)"])
+                }
+            }
+            return promise.futureResult
         case "stats":
             return stats().map { Self.json($0) }.flatMapError(failure)
         case "farm-drain", "farm-undrain":

@@ -20,9 +20,12 @@ import Steering
 /// One `ServerBootstrap` per (listener, worker) with that worker's loop as both group and
 /// child group keeps accepted channels on the loop that accepted them.
 public final class ProxyServer {
-    public let runtime: RuntimeConfiguration
     public let environment: ServerEnvironment
     public let workerCount: Int
+    /// The configuration being served (the newest generation's).
+    public var runtime: RuntimeConfiguration { current?.runtime ?? initialRuntime }
+    /// 1 at start, one more per successful reload.
+    public var generation: Int { current?.number ?? 0 }
     /// When `start()` began serving.
     public private(set) var startedAt = Date()
     /// Why the control socket could not be opened, when it could not.
@@ -31,57 +34,42 @@ public final class ProxyServer {
     public private(set) var steeringWarning: String?
     /// The bound port of each listener (useful with port 0).
     public private(set) var boundPorts: [Int] = []
-
-    let group: MultiThreadedEventLoopGroup
-    private(set) var workers: [Worker] = []
-    private var serverChannels: [Channel] = []
-    private var listenerGroups: [ListenerGroup] = []
-    private var steering: SteeringProgram?
-    private(set) var monitor: HealthMonitor?
-    private var control: ControlSocket?
-    private var metrics: MetricsEndpoint?
     /// The bound port of the metrics endpoint, when `admin.metrics` is set.
     public private(set) var metricsPort: Int?
-    private var accessLog: AccessLog?
+
+    let group: MultiThreadedEventLoopGroup
+    private let initialRuntime: RuntimeConfiguration
+    private var current: Generation?
+    /// Older generations still draining after a reload.
+    private var retiring: [Generation] = []
+    var workers: [Worker] { current?.workers ?? [] }
+    var monitor: HealthMonitor? { current?.monitor }
+    private var steering: SteeringProgram?
+    private var control: ControlSocket?
+    private var metrics: MetricsEndpoint?
     private var logger: Logger { environment.logger }
+    /// Reloads and shutdown run one at a time, off the event loops (they wait on them).
+    private let lifecycle = DispatchQueue(label: "edgesplit.lifecycle")
 
     public init(runtime: RuntimeConfiguration, environment: ServerEnvironment) {
-        self.runtime = runtime
+        self.initialRuntime = runtime
         self.environment = environment
         let configured = environment.workers ?? runtime.config.workers ?? System.coreCount
         self.workerCount = max(1, min(configured, 64))
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
     }
 
+    private var loops: [EventLoop] { Array(group.makeIterator()) }
+
     /// Binds every listener, loads kernel steering when asked and possible, and starts
     /// accepting. Throws before accepting anything if a listener cannot be bound.
     public func start() throws {
-        let config = runtime.config
+        let config = initialRuntime.config
         startedAt = Date()
         do {
-            accessLog = try config.accessLog.map(AccessLog.init(settings:))
-            let loops = Array(group.makeIterator())
-            workers = loops.enumerated().map { index, loop in
-                Worker(index: index, eventLoop: loop, runtime: runtime, accessLog: accessLog)
-            }
-            let workers = self.workers
-            let monitor = HealthMonitor(
-                eventLoop: loops[0],
-                runtime: runtime,
-                onChange: { farm, member, available in
-                    for worker in workers {
-                        worker.eventLoop.execute { worker.setMemberAvailable(farm: farm, member: member, available) }
-                    }
-                },
-                onAddress: { farm, member, address in
-                    for worker in workers {
-                        worker.eventLoop.execute { worker.setMemberAddress(farm: farm, member: member, address) }
-                    }
-                }
-            )
-            for worker in workers { worker.monitor = monitor }
-            self.monitor = monitor
-            monitor.start()
+            let accessLog = try config.accessLog.map(AccessLog.init(settings:))
+            let generation = Generation(number: 1, runtime: initialRuntime, loops: loops, accessLog: accessLog)
+            current = generation
             if let endpoint = config.admin.metrics {
                 let metrics = MetricsEndpoint(server: self) { [weak self] in try? self?.steering?.counters() }
                 do {
@@ -93,22 +81,18 @@ public final class ProxyServer {
             }
             if let directory = environment.controlDirectory {
                 let control = ControlSocket(directory: directory, instance: config.instance)
+                let loop = loops[0]
                 do {
-                    try control.start(on: loops[0]) { [weak self] request in
-                        guard let self else { return loops[0].makeSucceededFuture(["ok": false, "error": "stopping"]) }
-                        return self.handleControl(request, on: loops[0])
+                    try control.start(on: loop) { [weak self] request in
+                        guard let self else { return loop.makeSucceededFuture(["ok": false, "error": "stopping"]) }
+                        return self.handleControl(request, on: loop)
                     }
                     self.control = control
                 } catch {
                     controlWarning = "no control socket at \(control.path) (\(error)); `edgesplit farm` cannot reach this instance"
                 }
             }
-            for listener in config.listeners {
-                listenerGroups.append(
-                    try ListenerGroup(address: listener.address, port: listener.port, workers: workerCount)
-                )
-            }
-            boundPorts = listenerGroups.map(\.port)
+            boundPorts = try generation.bindListeners()
             if environment.kernelSteering {
                 var loaded: SteeringProgram?
                 do {
@@ -122,7 +106,7 @@ public final class ProxyServer {
                         )
                     )
                     loaded = program
-                    for group in listenerGroups { try program.attach(group) }
+                    for group in generation.listenerGroups { try program.attach(group) }
                     steering = program
                 } catch {
                     // Loaded but not attached: its pins would mislead `edgesplit maps`.
@@ -133,76 +117,111 @@ public final class ProxyServer {
             } else {
                 steeringWarning = "kernel steering disabled (--no-bpf)"
             }
-            for (listenerIndex, listener) in config.listeners.enumerated() {
-                let sockets = listenerGroups[listenerIndex]
-                for (workerIndex, worker) in workers.enumerated() {
-                    let channel = try bootstrap(listener: listenerIndex, worker: worker)
-                        .withBoundSocket(sockets.descriptors[workerIndex]).wait()
-                    // NIO's withBoundSocket listens with a backlog of 128; restore ours.
-                    _ = Glibc.listen(sockets.descriptors[workerIndex], 4096)
-                    serverChannels.append(channel)
-                }
-                sockets.relinquish()
-                logger.info(
-                    "listening",
-                    metadata: [
-                        "listener": "\(listener.name)", "address": "\(listener.address)",
-                        "port": "\(sockets.port)", "tls": "\(listener.tls != nil)",
-                    ]
-                )
-            }
+            if steering == nil { Self.enableKernelMigration(logger: logger) }
+            try generation.startAccepting(logger: logger)
         } catch {
             stopImmediately()
             throw error
         }
     }
 
-    private func bootstrap(listener listenerIndex: Int, worker: Worker) -> ServerBootstrap {
-        let certificates = runtime.listenerCertificates[listenerIndex]
-        return ServerBootstrap(group: worker.eventLoop, childGroup: worker.eventLoop)
-            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                let handler = ClientHandler(worker: worker, listenerIndex: listenerIndex, isTLS: certificates != nil)
-                do {
-                    if let certificates {
-                        let sni = SNIHandler { result in
-                            var name: String? = nil
-                            if case .hostname(let hostname) = result { name = hostname }
-                            let tls = NIOSSLServerHandler(context: certificates.context(forServerName: name))
-                            return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(tls, position: .before(handler)) }
-                        }
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(sni))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }
+    /// Without the migrate program, the kernel's own listener migration
+    /// (`net.ipv4.tcp_migrate_req`, Linux 5.14) keeps a reload from resetting the
+    /// connections queued in the old listeners. Needs root; harmless otherwise.
+    static func enableKernelMigration(logger: Logger) {
+        let path = "/proc/sys/net/ipv4/tcp_migrate_req"
+        guard geteuid() == 0, let current = try? String(contentsOfFile: path, encoding: .utf8),
+            current.trimmingCharacters(in: .whitespacesAndNewlines) == "0"
+        else { return }
+        if (try? "1\n".write(toFile: path, atomically: false, encoding: .utf8)) != nil {
+            logger.info("enabled net.ipv4.tcp_migrate_req so reloads migrate queued connections")
+        }
+    }
+
+    /// Why a reload was refused; the old generation keeps serving.
+    public struct ReloadRefused: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// Hitless reload: a new generation with `newRuntime` joins the listening groups, the
+    /// steering socket array switches to it, the old generation's listeners close (their
+    /// queued connections migrate) and its connections drain for `timeouts.drain`.
+    /// Blocks until the new generation accepts; call it off the event loops.
+    @discardableResult
+    public func reload(to newRuntime: RuntimeConfiguration) throws -> Int {
+        try lifecycle.sync { try reloadLocked(to: newRuntime) }
+    }
+
+    /// Reloads from `environment.reloadConfiguration` (the file `serve` was started with):
+    /// what SIGHUP and `edgesplit reload` do.
+    public func reloadFromSource() throws -> Int {
+        guard let source = environment.reloadConfiguration else {
+            throw ReloadRefused("this server has no configuration file to reload")
+        }
+        let next = try source()
+        return try reload(to: next)
+    }
+
+    private func reloadLocked(to newRuntime: RuntimeConfiguration) throws -> Int {
+        guard let old = current else { throw ReloadRefused("the server is not running") }
+        let before = old.runtime.config
+        let after = newRuntime.config
+        if after.instance != before.instance {
+            throw ReloadRefused("instance changed from '\(before.instance)' to '\(after.instance)': start a new process")
+        }
+        let workers = environment.workers ?? after.workers ?? System.coreCount
+        if max(1, min(workers, 64)) != workerCount {
+            throw ReloadRefused("workers changed from \(workerCount) to \(workers): restart edgesplit to change it")
+        }
+        if after.affinity != before.affinity {
+            throw ReloadRefused("affinity changed: restart edgesplit, or change prefixes with `edgesplit maps set-prefix`")
+        }
+        if after.admin != before.admin {
+            throw ReloadRefused("admin changed: restart edgesplit to move the metrics endpoint")
+        }
+        let sameLog = after.accessLog?.path == before.accessLog?.path && after.accessLog?.format == before.accessLog?.format
+        let accessLog = sameLog ? old.accessLog : try after.accessLog.map(AccessLog.init(settings:))
+        let next = Generation(number: old.number + 1, runtime: newRuntime, loops: loops, accessLog: accessLog)
+        let ports: [Int]
+        do {
+            ports = try next.bindListeners()
+            if let steering { for group in next.listenerGroups { try steering.attach(group) } }
+            try next.startAccepting(logger: logger)
+        } catch {
+            if let steering { for group in old.listenerGroups { try? steering.attach(group) } }
+            next.stopAccepting()
+            _ = try? next.drain(gentle: false, deadline: .zero, on: loops[0]).wait()
+            if !sameLog { accessLog?.close() }
+            throw ReloadRefused("the new configuration could not start: \(error)")
+        }
+        current = next
+        boundPorts = ports
+        old.stopAccepting()
+        retiring.append(old)
+        let loop = loops[0]
+        old.drain(gentle: true, deadline: after.timeouts.drain.timeAmount, on: loop).whenComplete { [weak self] _ in
+            if !sameLog { old.accessLog?.close() }
+            guard let self else { return }
+            self.lifecycle.async { self.retiring.removeAll { $0 === old } }
+        }
+        logger.info("reloaded", metadata: ["generation": "\(next.number)"])
+        return next.number
     }
 
     /// Stops accepting, lets in-flight exchanges finish for up to `deadline`, then closes
     /// what remains and releases the kernel state (pins are removed on a clean stop).
     public func shutdown(deadline: TimeAmount) {
-        for channel in serverChannels { try? channel.close().wait() }
-        serverChannels.removeAll()
-        let drained = workers.map { worker in
-            worker.eventLoop.flatSubmit { worker.drain() }
+        lifecycle.sync {
+            let generations = (current.map { [$0] } ?? []) + retiring
+            for generation in generations { generation.stopAccepting() }
+            let loop = loops[0]
+            let drained = generations.map { $0.drain(gentle: false, deadline: deadline, on: loop) }
+            try? EventLoopFuture.andAllComplete(drained, on: loop).wait()
+            current?.accessLog?.close()
+            retiring.removeAll()
+            stopImmediately()
         }
-        let all = EventLoopFuture.andAllComplete(drained, on: group.next())
-        let timeout = group.next().scheduleTask(in: deadline) {}
-        let finished = group.next().makePromise(of: Void.self)
-        all.whenComplete { _ in finished.succeed(()) }
-        timeout.futureResult.whenComplete { _ in finished.succeed(()) }
-        try? finished.futureResult.wait()
-        timeout.cancel()
-        for worker in workers {
-            try? worker.eventLoop.submit {
-                worker.closeAll()
-                worker.stop()
-            }.wait()
-        }
-        stopImmediately()
     }
 
     private func stopImmediately() {
@@ -210,15 +229,10 @@ public final class ProxyServer {
         metrics = nil
         control?.stop()
         control = nil
-        monitor?.stop()
-        monitor = nil
-        for channel in serverChannels { try? channel.close().wait() }
-        serverChannels.removeAll()
-        for group in listenerGroups { group.close() }
-        listenerGroups.removeAll()
+        current?.monitor.stop()
+        current?.stopAccepting()
         steering?.close(unpin: true)
         steering = nil
-        accessLog?.close()
         try? group.syncShutdownGracefully()
     }
 }

@@ -18,6 +18,9 @@ public struct ServerEnvironment: Sendable {
     public var workers: Int?
     /// Where the control socket `<instance>.sock` lives; nil = no control socket.
     public var controlDirectory: String?
+    /// Reads and compiles the configuration again, for SIGHUP and `edgesplit reload`;
+    /// throws with the `check` messages when it is invalid. Nil = nothing to reload from.
+    public var reloadConfiguration: (@Sendable () throws -> RuntimeConfiguration)?
 
     public init(
         readFile: @escaping @Sendable (String) throws -> [UInt8] = ServerEnvironment.readFileFromDisk,

@@ -24,6 +24,7 @@ final class Worker {
     /// Client connections open on this worker, for draining on shutdown.
     private(set) var clients: [ObjectIdentifier: ClientHandler] = [:]
     private(set) var draining = false
+    private var drainGently = false
     private var flushTask: RepeatedTask?
     /// The process's health monitor (set before the worker accepts anything).
     var monitor: HealthMonitor?
@@ -82,7 +83,7 @@ final class Worker {
         clients[ObjectIdentifier(client)] = client
         stats.accepted &+= 1
         stats.active += 1
-        if draining { client.drain() }
+        if draining { client.drain(gentle: drainGently) }
     }
 
     func unregister(_ client: ClientHandler, handshakeFailed: Bool) {
@@ -95,15 +96,18 @@ final class Worker {
         }
     }
 
-    /// Graceful stop: idle connections close now, busy ones after their current response.
-    /// The future completes when the last client connection has closed.
-    func drain() -> EventLoopFuture<Void> {
+    /// Graceful stop. Busy connections close after their current response. Idle keep-alive
+    /// connections close now (`gentle: false`, shutdown) or after their next response
+    /// (`gentle: true`, reload: closing an idle connection races with a request the client
+    /// may be sending on it). The future completes when the last client connection closed.
+    func drain(gentle: Bool) -> EventLoopFuture<Void> {
         draining = true
+        drainGently = gentle
         pool.closeAll()
         if clients.isEmpty { return eventLoop.makeSucceededVoidFuture() }
         let promise = drainedPromise ?? eventLoop.makePromise()
         drainedPromise = promise
-        for client in clients.values { client.drain() }
+        for client in clients.values { client.drain(gentle: gentle) }
         return promise.futureResult
     }
 

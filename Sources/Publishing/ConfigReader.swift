@@ -19,7 +19,7 @@ enum ConfigKeys {
     ]
     static let ruleTimeouts = ["connect", "response", "idle"]
     static let http = ["max_request_line", "max_header_bytes"]
-    static let globalTimeouts = ["tls_handshake", "request_head", "shutdown"]
+    static let globalTimeouts = ["tls_handshake", "request_head", "shutdown", "drain"]
 }
 
 /// The keys of one YAML mapping, with the nodes needed to point at them.
@@ -727,6 +727,7 @@ struct ConfigReader {
         if let n = fields["tls_handshake"], let d = duration(n, "timeouts.tls_handshake") { t.tlsHandshake = d }
         if let n = fields["request_head"], let d = duration(n, "timeouts.request_head") { t.requestHead = d }
         if let n = fields["shutdown"], let d = duration(n, "timeouts.shutdown", allowZero: true) { t.shutdown = d }
+        if let n = fields["drain"], let d = duration(n, "timeouts.drain", allowZero: true) { t.drain = d }
         return t
     }
 

@@ -124,10 +124,17 @@ public struct GlobalTimeouts: Hashable, Sendable {
     public var requestHead: Duration
     /// How long in-flight requests may run after SIGTERM.
     public var shutdown: Duration
+    /// After a reload, how long the old generation's connections may run (long polls are
+    /// closed then): the drain timeout.
+    public var drain: Duration
 
-    public init(tlsHandshake: Duration = .seconds(10), requestHead: Duration = .seconds(30), shutdown: Duration = .seconds(30)) {
+    public init(
+        tlsHandshake: Duration = .seconds(10), requestHead: Duration = .seconds(30), shutdown: Duration = .seconds(30),
+        drain: Duration = .seconds(60)
+    ) {
         self.tlsHandshake = tlsHandshake
         self.requestHead = requestHead
         self.shutdown = shutdown
+        self.drain = drain
     }
 }

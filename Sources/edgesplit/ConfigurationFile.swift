@@ -39,6 +39,25 @@ enum ConfigurationFile {
     }
 }
 
+extension ConfigurationFile {
+    /// Reads, validates and compiles the file again for a reload; throws the `check`
+    /// messages (and nothing is printed) when it is invalid.
+    static func loadForReload(path: String) throws -> RuntimeConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ProxyServer.ReloadRefused("\(path): error: cannot read the configuration file")
+        }
+        let result = ConfigLoader.load(yaml: String(decoding: data, as: UTF8.self), file: path)
+        guard let config = result.config else {
+            throw ProxyServer.ReloadRefused(result.diagnostics.map(\.description).joined(separator: "\n"))
+        }
+        do {
+            return try RuntimeConfiguration(config: config, readFile: { try ServerEnvironment.readFileFromDisk($0) })
+        } catch let errors as SetupErrors {
+            throw ProxyServer.ReloadRefused(errors.description)
+        }
+    }
+}
+
 func printError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }

@@ -16,6 +16,7 @@ struct Edgesplit: AsyncParsableCommand {
             BPFCommand.self,
             FarmCommand.self,
             StatsCommand.self,
+            ReloadCommand.self,
         ]
     )
 }

@@ -40,12 +40,14 @@ struct ServeCommand: ParsableCommand {
         } catch is ConfigurationFile.Invalid {
             throw ExitCode(1)
         }
-        let environment = ServerEnvironment(
+        var environment = ServerEnvironment(
             logger: Logger(label: "edgesplit"),
             kernelSteering: !noBPF,
             workers: workers,
             controlDirectory: ServerEnvironment.defaultControlDirectory
         )
+        let path = config
+        environment.reloadConfiguration = { try ConfigurationFile.loadForReload(path: path) }
         try Runner.run(runtime: runtime, environment: environment)
     }
 }
@@ -69,7 +71,16 @@ enum Runner {
         }
         printError("edgesplit: serving instance '\(runtime.config.instance)' with \(server.workerCount) workers")
         banner?(server)
-        let signal = signals.wait()
+        var signal = signals.wait()
+        while signal == "SIGHUP" {
+            do {
+                let generation = try server.reloadFromSource()
+                printError("edgesplit: SIGHUP received; reloaded, generation \(generation)")
+            } catch {
+                printError("edgesplit: SIGHUP received; reload refused, the running configuration keeps serving:\n\(error)")
+            }
+            signal = signals.wait()
+        }
         printError("edgesplit: \(signal) received; finishing in-flight requests")
         server.shutdown(deadline: runtime.config.timeouts.shutdown.timeAmount)
         printError("edgesplit: stopped")

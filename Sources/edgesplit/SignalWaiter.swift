@@ -3,7 +3,7 @@ import Dispatch
 import Glibc
 #endif
 
-/// Blocks until SIGTERM or SIGINT. The signals are ignored by default handlers from
+/// Blocks until SIGTERM, SIGINT or SIGHUP. The signals are ignored by default handlers from
 /// construction on, so one that arrives during start-up is not lost.
 final class SignalWaiter {
     private let semaphore = DispatchSemaphore(value: 0)
@@ -12,7 +12,7 @@ final class SignalWaiter {
     private let queue = DispatchQueue(label: "edgesplit.signals")
 
     init() {
-        for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
+        for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { [weak self] in
@@ -25,9 +25,13 @@ final class SignalWaiter {
         }
     }
 
-    /// The name of the signal that arrived.
+    /// The name of the signal that arrived; ready for the next one after it returns.
     func wait() -> String {
         semaphore.wait()
-        return queue.sync { received }
+        return queue.sync {
+            let name = received
+            received = ""
+            return name
+        }
     }
 }

@@ -42,6 +42,22 @@ final class ProxyHarness {
         ports = server.boundPorts
     }
 
+    /// Reloads the running server with `yaml`, its listeners on the ports already bound.
+    @discardableResult
+    func reload(yaml: String, files: [String: [UInt8]] = [:]) throws -> Int {
+        let result = ConfigLoader.load(yaml: yaml, file: "test.yaml")
+        guard var config = result.config else {
+            throw HarnessError.invalidConfiguration(result.diagnostics.map(\.description))
+        }
+        for index in config.listeners.indices where index < ports.count { config.listeners[index].port = ports[index] }
+        config.admin.metrics = server.runtime.config.admin.metrics
+        let runtime = try RuntimeConfiguration(config: config, readFile: { path in
+            guard let bytes = files[path] else { throw HarnessError.missingFile(path) }
+            return bytes
+        })
+        return try server.reload(to: runtime)
+    }
+
     /// Drains and releases everything; safe to call twice.
     func stop() {
         guard !stopped else { return }

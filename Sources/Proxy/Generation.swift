@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import Publishing
+import Steering
+
+/// One configuration's workers and listening sockets.
+///
+/// A reload starts a new generation beside the old one on the same event loops: its sockets
+/// join the same `SO_REUSEPORT` groups, the steering program's socket array is pointed at
+/// them, and only then does the old generation close its listeners — the kernel migrates
+/// their queued connections to the new ones — and drain its connections.
+final class Generation {
+    let number: Int
+    let runtime: RuntimeConfiguration
+    let workers: [Worker]
+    let monitor: HealthMonitor
+    let accessLog: AccessLog?
+    private(set) var listenerGroups: [ListenerGroup] = []
+    private var serverChannels: [Channel] = []
+
+    init(number: Int, runtime: RuntimeConfiguration, loops: [EventLoop], accessLog: AccessLog?) {
+        self.number = number
+        self.runtime = runtime
+        self.accessLog = accessLog
+        let workers = loops.enumerated().map { index, loop in
+            Worker(index: index, eventLoop: loop, runtime: runtime, accessLog: accessLog)
+        }
+        self.workers = workers
+        monitor = HealthMonitor(
+            eventLoop: loops[0],
+            runtime: runtime,
+            onChange: { farm, member, available in
+                for worker in workers {
+                    worker.eventLoop.execute { worker.setMemberAvailable(farm: farm, member: member, available) }
+                }
+            },
+            onAddress: { farm, member, address in
+                for worker in workers {
+                    worker.eventLoop.execute { worker.setMemberAddress(farm: farm, member: member, address) }
+                }
+            }
+        )
+        for worker in workers { worker.monitor = monitor }
+        monitor.start()
+    }
+
+    /// Binds one `SO_REUSEPORT` socket per worker for every listener (joining the groups
+    /// of an older generation on the same addresses). Returns the bound ports.
+    func bindListeners() throws -> [Int] {
+        for listener in runtime.config.listeners {
+            listenerGroups.append(
+                try ListenerGroup(address: listener.address, port: listener.port, workers: workers.count)
+            )
+        }
+        return listenerGroups.map(\.port)
+    }
+
+    /// Hands every socket to its worker's event loop and starts accepting.
+    func startAccepting(logger: Logger) throws {
+        for (listenerIndex, listener) in runtime.config.listeners.enumerated() {
+            let sockets = listenerGroups[listenerIndex]
+            for (workerIndex, worker) in workers.enumerated() {
+                let channel = try bootstrap(listener: listenerIndex, worker: worker)
+                    .withBoundSocket(sockets.descriptors[workerIndex]).wait()
+                // NIO's withBoundSocket listens with a backlog of 128; restore ours.
+                _ = Glibc.listen(sockets.descriptors[workerIndex], 4096)
+                serverChannels.append(channel)
+            }
+            sockets.relinquish()
+            logger.info(
+                "listening",
+                metadata: [
+                    "listener": "\(listener.name)", "address": "\(listener.address)",
+                    "port": "\(sockets.port)", "tls": "\(listener.tls != nil)", "generation": "\(number)",
+                ]
+            )
+        }
+    }
+
+    /// Closes the listening sockets. With the migrate program (or `tcp_migrate_req`), the
+    /// connections still queued in them move to the group's other sockets.
+    func stopAccepting() {
+        for channel in serverChannels { try? channel.close().wait() }
+        serverChannels.removeAll()
+        for group in listenerGroups { group.close() }
+    }
+
+    /// Drains the workers: `gentle` (reload) keeps idle keep-alive connections until their
+    /// next response, which closes them; otherwise (shutdown) idle ones close at once. What
+    /// is left at `deadline` is closed. Completes when the generation is gone.
+    func drain(gentle: Bool, deadline: TimeAmount, on loop: EventLoop) -> EventLoopFuture<Void> {
+        let drained = workers.map { worker in worker.eventLoop.flatSubmit { worker.drain(gentle: gentle) } }
+        let finished = loop.makePromise(of: Void.self)
+        let timeout = loop.scheduleTask(in: deadline) { finished.succeed(()) }
+        EventLoopFuture.andAllComplete(drained, on: loop).whenComplete { _ in finished.succeed(()) }
+        return finished.futureResult.flatMap { [self] in
+            timeout.cancel()
+            monitor.stop()
+            let closed = workers.map { worker in
+                worker.eventLoop.submit {
+                    worker.closeAll()
+                    worker.stop()
+                }
+            }
+            return EventLoopFuture.andAllComplete(closed, on: loop)
+        }
+    }
+
+    private func bootstrap(listener listenerIndex: Int, worker: Worker) -> ServerBootstrap {
+        let certificates = runtime.listenerCertificates[listenerIndex]
+        return ServerBootstrap(group: worker.eventLoop, childGroup: worker.eventLoop)
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let handler = ClientHandler(worker: worker, listenerIndex: listenerIndex, isTLS: certificates != nil)
+                do {
+                    if let certificates {
+                        let sni = SNIHandler { result in
+                            var name: String? = nil
+                            if case .hostname(let hostname) = result { name = hostname }
+                            let tls = NIOSSLServerHandler(context: certificates.context(forServerName: name))
+                            return channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(tls, position: .before(handler))
+                            }
+                        }
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(sni))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+    }
+}
