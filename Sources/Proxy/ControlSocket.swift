@@ -17,6 +17,9 @@ final class ControlSocket {
 
     let path: String
     private var channel: Channel?
+    /// The socket file's inode: a successor process replaces the file with its own, which
+    /// this one must not remove when it exits.
+    private var inode: ino_t = 0
 
     init(directory: String, instance: String) {
         self.path = "\(directory)/\(instance).sock"
@@ -31,8 +34,28 @@ final class ControlSocket {
             attributes: [.posixPermissions: geteuid() == 0 ? 0o755 : 0o700]
         )
         unlink(path)
+        // Bound here rather than by NIO: NIO removes a Unix socket's file when it closes the
+        // channel, which would delete a successor process's socket (see `stop()`).
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlSocketError(path: path, errno: errno) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let pathBytes = Array(path.utf8)
+        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw ControlSocketError(path: path, errno: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: pathBytes) }
         let previous = umask(0o177)
-        defer { umask(previous) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        umask(previous)
+        guard bound == 0, listen(fd, 16) == 0 else {
+            let code = errno
+            close(fd)
+            throw ControlSocketError(path: path, errno: code)
+        }
         channel = try ServerBootstrap(group: loop)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -40,14 +63,21 @@ final class ControlSocket {
                     try channel.pipeline.syncOperations.addHandler(ControlRequestHandler(handle: handle))
                 }
             }
-            .bind(unixDomainSocketPath: path)
+            .withBoundSocket(fd)
             .wait()
         chmod(path, 0o600)
+        var info = stat()
+        if stat(path, &info) == 0 { inode = info.st_ino }
     }
 
+    /// Closes the socket and removes its file — unless a newer process has put its own
+    /// there (a different file, or one somebody still answers on now that ours is closed).
     func stop() {
         try? channel?.close().wait()
         channel = nil
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_ino == inode else { return }
+        if (try? ControlConnection(path: path)) != nil { return }
         unlink(path)
     }
 }
@@ -70,6 +100,12 @@ struct LineDecoder: ByteToMessageDecoder {
 
 enum ControlError: Error {
     case lineTooLong
+}
+
+struct ControlSocketError: Error, CustomStringConvertible {
+    let path: String
+    let errno: CInt
+    var description: String { "cannot listen on \(path): \(String(cString: strerror(errno)))" }
 }
 
 final class ControlRequestHandler: ChannelInboundHandler {

@@ -37,6 +37,10 @@ extension ProxyServer {
                     },
                 ]
             }.flatMapError(failure)
+        case "retire":
+            // A newer process of this instance accepts now (see `start()`).
+            retire()
+            return loop.makeSucceededFuture(["ok": true])
         case "reload":
             let promise = loop.makePromise(of: [String: Any].self)
             DispatchQueue.global().async { [self] in

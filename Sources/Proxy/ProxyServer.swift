@@ -36,6 +36,11 @@ public final class ProxyServer {
     public private(set) var boundPorts: [Int] = []
     /// The bound port of the metrics endpoint, when `admin.metrics` is set.
     public private(set) var metricsPort: Int?
+    /// Called (on no particular thread) when a newer process of the same instance took over
+    /// and this one has drained: the caller should stop and exit.
+    public var onRetired: (@Sendable () -> Void)?
+    /// Set when this process took over a running instance from an older process.
+    public private(set) var tookOverFromPredecessor = false
 
     let group: MultiThreadedEventLoopGroup
     private let initialRuntime: RuntimeConfiguration
@@ -79,9 +84,18 @@ public final class ProxyServer {
                 }
                 self.metrics = metrics
             }
+            var predecessor: ControlConnection?
             if let directory = environment.controlDirectory {
                 let control = ControlSocket(directory: directory, instance: config.instance)
                 let loop = loops[0]
+                // An older process serving this instance (a binary upgrade): keep a connection
+                // to it, opened before our socket replaces its file, to retire it once we accept.
+                if let connection = try? ControlConnection(path: control.path),
+                    let answer = try? connection.call(["command": "ping"], timeoutSeconds: 2),
+                    answer["instance"] as? String == config.instance
+                {
+                    predecessor = connection
+                }
                 do {
                     try control.start(on: loop) { [weak self] request in
                         guard let self else { return loop.makeSucceededFuture(["ok": false, "error": "stopping"]) }
@@ -119,6 +133,13 @@ public final class ProxyServer {
             }
             if steering == nil { Self.enableKernelMigration(logger: logger) }
             try generation.startAccepting(logger: logger)
+            if let predecessor {
+                // Our sockets are in the groups (and the steering array): the older process
+                // may close its listeners now; their queued connections migrate to ours.
+                let answer = try? predecessor.call(["command": "retire"], timeoutSeconds: 5)
+                tookOverFromPredecessor = answer?["ok"] as? Bool == true
+                logger.info("took over from the previous process", metadata: ["retiring": "\(tookOverFromPredecessor)"])
+            }
         } catch {
             stopImmediately()
             throw error
@@ -207,6 +228,19 @@ public final class ProxyServer {
         }
         logger.info("reloaded", metadata: ["generation": "\(next.number)"])
         return next.number
+    }
+
+    /// A newer process took over (binary upgrade): stop accepting — the kernel migrates the
+    /// queued connections to the newer process's sockets — drain gently for
+    /// `timeouts.drain`, then call `onRetired`.
+    public func retire() {
+        lifecycle.async { [self] in
+            guard let generation = current else { return }
+            generation.stopAccepting()
+            let retired = onRetired
+            generation.drain(gentle: true, deadline: generation.runtime.config.timeouts.drain.timeAmount, on: loops[0])
+                .whenComplete { _ in retired?() }
+        }
     }
 
     /// Stops accepting, lets in-flight exchanges finish for up to `deadline`, then closes

@@ -95,43 +95,14 @@ struct FarmCommand: ParsableCommand {
 enum ControlClient {
     static func call(_ request: [String: Any], target: FarmCommand.Target) throws -> [String: Any] {
         let path = "\(target.controlDirectory)/\(target.instance).sock"
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ControlClientError(message: "cannot create a socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let pathBytes = Array(path.utf8)
-        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw ControlClientError(message: "control socket path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: pathBytes)
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else {
-            let reason = errno == ENOENT || errno == ECONNREFUSED
-                ? "instance '\(target.instance)' is not running (no control socket at \(path))"
-                : errno == EACCES ? "permission denied on \(path) (run as root)" : String(cString: strerror(errno))
-            throw ControlClientError(message: reason)
-        }
-        var data = try JSONSerialization.data(withJSONObject: request)
-        data.append(0x0A)
-        _ = data.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        var reply: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        while !reply.contains(0x0A) {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            reply.append(contentsOf: chunk[0..<n])
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(reply)), let response = object as? [String: Any] else {
-            throw ControlClientError(message: "no answer from instance '\(target.instance)'")
+        let response: [String: Any]
+        do {
+            response = try ControlConnection(path: path).call(request)
+        } catch let failure as ControlConnection.Failure {
+            throw ControlClientError(
+                message: failure.notRunning
+                    ? "instance '\(target.instance)' is not running (no control socket at \(path))" : failure.description
+            )
         }
         if response["ok"] as? Bool != true {
             throw ControlClientError(message: response["error"] as? String ?? "the instance refused the request")

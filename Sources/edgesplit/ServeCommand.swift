@@ -57,6 +57,7 @@ enum Runner {
     static func run(runtime: RuntimeConfiguration, environment: ServerEnvironment, banner: ((ProxyServer) -> Void)? = nil) throws {
         let signals = SignalWaiter()
         let server = ProxyServer(runtime: runtime, environment: environment)
+        server.onRetired = { signals.post("RETIRED") }
         do {
             try server.start()
         } catch {
@@ -69,6 +70,9 @@ enum Runner {
         if let warning = server.controlWarning {
             printError("edgesplit: warning: \(warning)")
         }
+        if server.tookOverFromPredecessor {
+            printError("edgesplit: took over instance '\(runtime.config.instance)' from the process that served it; that process drains and exits")
+        }
         printError("edgesplit: serving instance '\(runtime.config.instance)' with \(server.workerCount) workers")
         banner?(server)
         var signal = signals.wait()
@@ -80,6 +84,12 @@ enum Runner {
                 printError("edgesplit: SIGHUP received; reload refused, the running configuration keeps serving:\n\(error)")
             }
             signal = signals.wait()
+        }
+        if signal == "RETIRED" {
+            printError("edgesplit: retired: a newer process took over instance '\(runtime.config.instance)'; its exchanges here are done")
+            server.shutdown(deadline: .seconds(1))
+            printError("edgesplit: stopped")
+            return
         }
         printError("edgesplit: \(signal) received; finishing in-flight requests")
         server.shutdown(deadline: runtime.config.timeouts.shutdown.timeAmount)

@@ -25,7 +25,16 @@ final class SignalWaiter {
         }
     }
 
-    /// The name of the signal that arrived; ready for the next one after it returns.
+    /// Wakes `wait()` with an event that is not a signal (e.g. `RETIRED`).
+    func post(_ event: String) {
+        queue.async { [self] in
+            guard received.isEmpty else { return }
+            received = event
+            semaphore.signal()
+        }
+    }
+
+    /// The name of the signal (or posted event) that arrived; ready for the next one after it returns.
     func wait() -> String {
         semaphore.wait()
         return queue.sync {
