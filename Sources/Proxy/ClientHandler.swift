@@ -324,13 +324,22 @@ final class ClientHandler: ChannelDuplexHandler {
             close: closeAfterExchange,
             into: &scratch
         )
-        exchange?.bytesOut += scratch.count
-        var buffer = context.channel.allocator.buffer(capacity: scratch.count)
-        buffer.writeBytes(scratch)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        writeScratchToClient(context, flush: true)
     }
 
     static let setCookieName = Array("Set-Cookie".utf8)
+
+    /// Writes the head serialised in `scratch` to the client, counting it in the exchange.
+    private func writeScratchToClient(_ context: ChannelHandlerContext, flush: Bool) {
+        exchange?.bytesOut += scratch.count
+        var buffer = context.channel.allocator.buffer(capacity: scratch.count)
+        buffer.writeBytes(scratch)
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        }
+    }
 
     /// The member for a request: with cookie persistence a valid cookie naming an available
     /// member wins; otherwise the farm's balancer decides (source hash or least outstanding),
@@ -455,10 +464,7 @@ final class ClientHandler: ChannelDuplexHandler {
         guard request.version.minor >= 1 else { return }
         scratch.removeAll(keepingCapacity: true)
         head.writeForwarded(into: &scratch, extraHeaders: [], close: false, keepUpgrade: false)
-        exchange.bytesOut += scratch.count
-        var buffer = context.channel.allocator.buffer(capacity: scratch.count)
-        buffer.writeBytes(scratch)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        writeScratchToClient(context, flush: true)
         lastActivity = .now()
     }
 
@@ -483,10 +489,7 @@ final class ClientHandler: ChannelDuplexHandler {
             keepUpgrade: false,
             dechunked: exchange.dechunk
         )
-        exchange.bytesOut += scratch.count
-        var buffer = context.channel.allocator.buffer(capacity: scratch.count)
-        buffer.writeBytes(scratch)
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        writeScratchToClient(context, flush: false)
         lastActivity = .now()
         armTimer()
     }
@@ -503,10 +506,7 @@ final class ClientHandler: ChannelDuplexHandler {
         exchange.responseStarted = true
         scratch.removeAll(keepingCapacity: true)
         head.writeForwarded(into: &scratch, extraHeaders: [], close: false, keepUpgrade: true)
-        exchange.bytesOut += scratch.count
-        var buffer = context.channel.allocator.buffer(capacity: scratch.count)
-        buffer.writeBytes(scratch)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        writeScratchToClient(context, flush: true)
         exchange.requestComplete = true
         enter(.tunnel)
         logExchange(exchange)
