@@ -42,6 +42,8 @@ let package = Package(
         ),
         // Pure: strict HTTP/1.1 message head parsing and body framing, byte-exact.
         .target(name: "HTTP1", swiftSettings: strict),
+        // Pure: strict, incremental TLS ClientHello parsing for routing by SNI at L4.
+        .target(name: "ClientHello", swiftSettings: strict),
         // The SwiftNIO data plane: workers, TLS, forwarding.
         .target(
             name: "Proxy",
