@@ -94,6 +94,7 @@ let package = Package(
         ),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Affinity"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "ClientHelloTests", dependencies: ["ClientHello"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "ProxyTests",
             dependencies: [
