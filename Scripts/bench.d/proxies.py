@@ -571,6 +571,43 @@ def perf_report(data, *args):
                           stderr=subprocess.DEVNULL).stdout.decode(errors="replace")
 
 
+CATEGORIES = [  # first match wins; matched against "dso [k|.] symbol" of perf's self-time rows
+    ("kernel (syscalls, TCP/IP, scheduling)", r"\[kernel|\[k\]"),
+    ("TLS library (BoringSSL / OpenSSL)", r"^(libssl|libcrypto)|\] (CNIOBoringSSL|bssl::|fiat_|x25519|ecp_nistz256|__ecp_|sha\d+_block|"
+                                                  r"aes_|gcm_|ssl_|tls_|do_ssl|ec_|ecdsa|bn_|BN_|fe_|ge_|x25519|cbb_|cbs_|sha\d+_|hkdf|hmac)"),
+    ("Swift refcounting (retain/release)", r"swift_retain|swift_release|RefCounts|swift_isUniquelyReferenced|"
+                                           r"swift_bridgeObjectRe|swift_unknownObjectRe|ValueWitnesses|swift_arrayInitWithCopy|swift_arrayDestroy"),
+    ("Swift exclusivity checks", r"swift_beginAccess|swift_endAccess|AccessSet"),
+    ("malloc/free", r"malloc|_int_free|\] free|cfree|swift_allocObject|swift_deallocObject|swift_slowAlloc|swift_slowDealloc|"
+                    r"tcache|unlink_chunk|_int_realloc|realloc|swift_deallocClassInstance"),
+    ("memcpy/memmove", r"memmove|memcpy|memset"),
+    ("the proxy's own code (edgesplit: Proxy, HTTP1, Publishing)", r"^(haproxy|nginx) |Proxy|HTTP1|Publishing|Affinity|ClientHandler|BackendHandler|BackendPool|RuleTable|"
+                                                  r"HeadParser|RequestHead|ResponseHead|Exchange|analyseFields|appendSanitised|"
+                                                  r"parseRequestLine|ASCII|FieldKind|PublishingRule|Forwarding|BodyFramer|ClientAddress"),
+    ("SwiftNIO and NIOSSL (Swift)", r"NIO|ByteBuffer|Channel|EventLoop|Selector|Socket|PendingWrites|CircularBuffer|Heap|"
+                                    r"ScheduledTask|check_iovec_alias|ManagedAtomic|PriorityQueue|RecvByteBuffer|SSLConnection|BoringSSL|"
+                                    r"TLSUserEvent|ByteToMessage|CanDequeueWrites"),
+    ("Swift stdlib (collections, strings) and other Swift runtime", r"libswiftCore|libswift_|swift_|Array|Dictionary|_Raw|String|"
+                                                                    r"Sequence|Collection|Set|Range"),
+    ("other (libc syscall wrappers, vdso, loader)", r"."),
+]
+
+
+def categorize(flat_rows):
+    """Self-time shares by category from demangled 'pct% dso [.] symbol' rows."""
+    out = {name: 0.0 for name, _ in CATEGORIES}
+    for row in flat_rows:
+        m = re.match(r"([\d.]+)% (\S+) \[(.)\] (.*)", row)
+        if not m:
+            continue
+        text = f"{m.group(2)} [{m.group(3)}] {m.group(4)}"
+        for name, pattern in CATEGORIES:
+            if re.search(pattern, text):
+                out[name] += float(m.group(1))
+                break
+    return out
+
+
 def perf_summary(data, path):
     """Self time by DSO and by symbol, inclusive time of edgesplit's own code, and who calls the
     hottest runtime functions (retain/release, malloc/free, memmove)."""
@@ -587,8 +624,10 @@ def perf_summary(data, path):
     samples = re.search(r"# Samples: (\S+)", flat)
     def rows(text):
         return [re.sub(r"\s+", " ", l.strip()).rstrip(" -") for l in text.splitlines() if re.match(r"^\s+[\d.]+%", l)]
+    everything = demangle(perf_report(data, "--no-children", "-g", "none", "--sort", "dso,symbol"))
     return {"perf_report": path, "perf_samples": samples.group(1) if samples else None,
-            "perf_dsos": rows(dsos), "perf_top": rows(flat)[:40], "perf_inclusive": rows(incl)[:40]}
+            "perf_dsos": rows(dsos), "perf_top": rows(flat)[:40], "perf_inclusive": rows(incl)[:40],
+            "perf_categories_pct": {k: round(v, 1) for k, v in categorize(rows(everything)).items()}}
 
 
 def profile(a, work):
@@ -622,11 +661,13 @@ def profile(a, work):
                     text, done = attach_during(["perf", "stat", "-x,", "-e", "probe_libc:malloc", "-p", str(t["pid"])], t, wl, a)
                     m = re.search(r"^(\d+),,probe_libc:malloc", text, re.M)
                     entry["mallocs_per_unit"] = round(int(m.group(1)) / max(1, done), 1) if m else None
-                if t["name"] == "edgesplit":
-                    data = os.path.join(a.out, f"perf-{wl}.data")
+                if True:  # a CPU profile of every proxy, to compare where the time goes
+                    data = os.path.join(a.out, f"perf-{wl}-{t['name']}.data")
+                    c0 = cpu_ticks(t["pid"])
                     _, done = attach_during(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", "-g",
                                              "-o", data, "-p", str(t["pid"])], t, wl, a)
-                    entry.update(perf_summary(data, os.path.join(a.out, f"perf-{wl}.txt")))
+                    entry["perf_run_cpu_us_per_unit"] = round(1e6 * (cpu_ticks(t["pid"]) - c0) / HZ / max(1, done), 1)
+                    entry.update(perf_summary(data, os.path.join(a.out, f"perf-{wl}-{t['name']}.txt")))
                 report["workloads"][wl][t["name"]] = entry
                 top = ", ".join(f"{k} {v}" for k, v in list(entry["syscalls_per_unit"].items())[:8])
                 log(f"{wl} {t['name']:9s} {entry['syscalls_total_per_unit']} syscalls/unit ({top}); "
@@ -641,9 +682,15 @@ def profile(a, work):
         for name, e in by.items():
             print(f"{name:9s} syscalls {e['syscalls_total_per_unit']:6.2f}  mallocs {e.get('mallocs_per_unit')}  "
                   + "  ".join(f"{k} {v}" for k, v in list(e["syscalls_per_unit"].items())[:10]))
+        if all(e.get("perf_categories_pct") for e in by.values()):
+            print("CPU us per unit under perf (profiling overhead included), by category:")
+            print(f"   {'category':60s}" + "".join(f"{n:>10s}" for n in by))
+            for cat, _ in CATEGORIES:
+                print(f"   {cat:60s}" + "".join(f"{e['perf_run_cpu_us_per_unit'] * e['perf_categories_pct'][cat] / 100:10.1f}" for e in by.values()))
+            print(f"   {'total':60s}" + "".join(f"{e['perf_run_cpu_us_per_unit']:10.1f}" for e in by.values()))
         e = by.get("edgesplit")
         if e and e.get("perf_top"):
-            print(f"edgesplit CPU profile ({e['perf_samples']} samples), self time by DSO: " + "; ".join(e["perf_dsos"]))
+            print(f"edgesplit: {e['perf_samples']} samples; self time by DSO: " + "; ".join(e["perf_dsos"]))
             print("self time by symbol:")
             for line in e["perf_top"][:25]:
                 print("   " + line)
@@ -662,7 +709,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
     ap.add_argument("--profile", action="store_true", help="profile instead of benchmarking")
     ap.add_argument("--proxies", default=",".join(PROXIES), help="profile: which proxies")
-    ap.add_argument("--workloads", default="keepalive,handshake_ecdsa,bulk_reenc", help="profile: which workloads")
+    ap.add_argument("--workloads", default="keepalive,handshake_ecdsa,handshake_rsa,bulk_reenc", help="profile: which workloads")
     ap.add_argument("--out", default=".build/bench-profile", help="profile: output directory")
     a = ap.parse_args()
 
@@ -705,6 +752,7 @@ ROWS = [
     ("hse_cps", "TLS1.3 ECDSA conn/s (client-bound)", "handshake_ecdsa", "per_second", "high", None, None),
     ("hsr_cps", "TLS1.3 RSA conn/s", "handshake_rsa", "per_second", "high", 1.0, "ratio"),
     ("hsr_cpu", "TLS1.3 RSA proxy CPU us/conn", "handshake_rsa", "proxy_cpu_us_per_conn", "low", None, None),
+    ("hsr_cap", "TLS1.3 RSA handshakes/proxy-CPU-s", "handshake_rsa", "conn_per_proxy_cpu_s", "high", 1.0, "ratio"),
     ("hsr_busy", "TLS1.3 RSA proxy CPU busy %", "handshake_rsa", "proxy_busy_pct", None, None, None),
     ("bulk_mbs", "1 MiB re-encrypted MB/s", "bulk_reenc", "mb_per_s", "high", 1.0, "ratio"),
     ("bulk_cpu", "1 MiB re-encrypted proxy CPU us/req", "bulk_reenc", "proxy_cpu_us_per_req", "low", None, None),
