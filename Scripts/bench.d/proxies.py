@@ -853,7 +853,8 @@ def print_table(res):
     allruns = [r for wl in res["runs"].values() for rs in wl["by_proxy"].values() for r in rs]
     disturbed = [r for r in allruns if r.get("disturbed")]
     dirty = [f"{k}/{p}" for k, wl in res["runs"].items() for p, rs in wl["by_proxy"].items() if rs and all(r.get("disturbed") for r in rs)]
-    print(f"\n{len(allruns)} runs, {len(disturbed)} disturbed (others used > {DISTURBED_PCT:g} % of CPU{PROXY_CPU}) and left out of the medians"
+    limit = res["settings"].get("disturbed_above_other_cpu1_pct", DISTURBED_PCT)
+    print(f"\n{len(allruns)} runs, {len(disturbed)} disturbed (others used > {limit:g} % of CPU{PROXY_CPU}) and left out of the medians"
           + (f"; * = only disturbed runs ({', '.join(dirty)}), their median is used" if dirty else ""))
     others = [r.get("other_cpu1_pct", 0) for wl in res["runs"].values() for rs in wl["by_proxy"].values() for r in rs]
     unacc = [r.get("unaccounted_pct", 0) for wl in res["runs"].values() for rs in wl["by_proxy"].values() for r in rs]
