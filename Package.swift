@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Proxy", "Publishing", "Demo", "HTTP1",
+                "Proxy", "Publishing", "Demo", "HTTP1", "Affinity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -120,7 +120,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "EdgesplitTests", dependencies: ["edgesplit"]),
+        .testTarget(name: "EdgesplitTests", dependencies: ["edgesplit", "Proxy", "Publishing"]),
     ],
     swiftLanguageModes: [.v5]
 )

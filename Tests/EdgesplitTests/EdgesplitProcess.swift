@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Proxy
 import XCTest
 
 /// The `edgesplit` binary these tests run: `.build/<config>/edgesplit`, beside the xctest
@@ -151,6 +152,8 @@ class EdgesplitTestCase: XCTestCase {
                     XCTFail("pinned state left behind at \(pinDirectory)")
                 }
             }
+            // A server killed by a test (SIGKILL) cannot remove its control socket.
+            try? FileManager.default.removeItem(atPath: "\(ServerEnvironment.defaultControlDirectory)/\(instance).sock")
         }
         instances.removeAll()
         try? FileManager.default.removeItem(atPath: directory)
