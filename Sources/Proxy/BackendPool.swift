@@ -19,8 +19,8 @@ final class BackendPool {
 
     func take(farm: Int, member: Int) -> BackendHandler? {
         let key = Key(farm: farm, member: member)
-        while var list = idle[key], let handler = list.popLast() {
-            idle[key] = list
+        // Mutated in place: copying the idle list out and back costs a copy per request.
+        while let handler = idle[key]?.popLast() {
             handler.leavePool()
             if handler.isUsable { return handler }
             handler.close()
@@ -30,12 +30,10 @@ final class BackendPool {
 
     func put(_ handler: BackendHandler) {
         let key = Key(farm: handler.farmIndex, member: handler.member)
-        var list = idle[key, default: []]
-        if list.count >= Self.maxIdlePerMember {
-            list.removeFirst().close()
+        if idle[key, default: []].count >= Self.maxIdlePerMember {
+            idle[key]?.removeFirst().close()
         }
-        list.append(handler)
-        idle[key] = list
+        idle[key, default: []].append(handler)
         handler.enterPool(timeout: Self.idleTimeout)
     }
 

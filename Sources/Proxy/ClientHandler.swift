@@ -169,6 +169,12 @@ final class ClientHandler: ChannelDuplexHandler {
         context.read()
     }
 
+    /// Keeps unprocessed bytes; an empty view is dropped so it does not pin the TLS layer's
+    /// read buffer (which NIOSSL would then copy on the next read).
+    private func keepPending(_ buffer: ByteBuffer) {
+        pending = buffer.readableBytes > 0 ? buffer : nil
+    }
+
     /// Moves buffered client bytes forward as far as the current state allows.
     private func process() {
         while let context, var buffer = pending, buffer.readableBytes > 0 {
@@ -188,7 +194,7 @@ final class ClientHandler: ChannelDuplexHandler {
                 switch result {
                 case .needMore(let consumed):
                     buffer.moveReaderIndex(forwardBy: consumed)
-                    pending = buffer
+                    keepPending(buffer)
                     return
                 case .failure(let error):
                     pending = nil
@@ -198,7 +204,7 @@ final class ClientHandler: ChannelDuplexHandler {
                     return
                 case .request(let head, let consumed):
                     buffer.moveReaderIndex(forwardBy: consumed)
-                    pending = buffer
+                    keepPending(buffer)
                     parser.reset()
                     headStarted = nil
                     handle(head, headBytes: consumed, context: context)
@@ -229,7 +235,7 @@ final class ClientHandler: ChannelDuplexHandler {
                     }
                     backend.send(slice, flush: false)
                 }
-                pending = buffer
+                keepPending(buffer)
                 if progress.isComplete {
                     exchange.requestComplete = true
                     exchange.requestSentAt = .now()
