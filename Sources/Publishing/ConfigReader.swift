@@ -3,13 +3,15 @@ import Yams
 
 /// The key set of each section, in the order the reference documents them.
 enum ConfigKeys {
-    static let root = ["instance", "workers", "affinity", "access_log", "listeners", "farms", "rules", "http", "timeouts", "admin"]
+    static let root = ["instance", "workers", "affinity", "access_log", "listeners", "farms", "rules", "http", "timeouts", "admin", "tls"]
     static let admin = ["metrics"]
+    static let tls = ["tickets"]
+    static let tickets = ["rotate"]
     static let affinity = ["ipv4_prefix", "ipv6_prefix", "seed"]
     static let accessLog = ["path", "format"]
     static let listener = ["name", "address", "port", "tls"]
     static let listenerTLS = ["certificates", "min_version"]
-    static let certificate = ["cert", "key", "pfx", "password_file"]
+    static let certificate = ["cert", "key", "pfx", "password_file", "ocsp"]
     static let farm = ["name", "members", "tls", "persistence", "cookie_name", "cookie_key", "health"]
     static let health = ["path", "interval", "timeout", "rise", "fall", "expect", "host"]
     static let farmTLS = ["ca", "server_name", "verify"]
@@ -142,6 +144,7 @@ struct ConfigReader {
         if let node = fields["http"] { config.http = readHTTP(node) ?? config.http }
         if let node = fields["timeouts"] { config.timeouts = readGlobalTimeouts(node) ?? config.timeouts }
         if let node = fields["admin"] { config.admin = readAdmin(node) ?? config.admin }
+        if let node = fields["tls"] { config.tls = readTLS(node) ?? config.tls }
 
         checkDuplicateNames(config.listeners.map { ($0.name, $0.position) }, kind: "listener", section: "listeners")
         checkDuplicateNames(config.farms.map { ($0.name, $0.position) }, kind: "farm", section: "farms")
@@ -264,8 +267,9 @@ struct ConfigReader {
             let key = c["key"].flatMap { string($0, c.sub("key")) }
             let pfx = c["pfx"].flatMap { string($0, c.sub("pfx")) }
             let password = c["password_file"].flatMap { string($0, c.sub("password_file")) }
+            let ocsp = c["ocsp"].flatMap { string($0, c.sub("ocsp")) }
             if c["cert"] != nil && cert == nil || c["key"] != nil && key == nil || c["pfx"] != nil && pfx == nil
-                || c["password_file"] != nil && password == nil
+                || c["password_file"] != nil && password == nil || c["ocsp"] != nil && ocsp == nil
             {
                 ok = false
                 continue
@@ -275,10 +279,10 @@ struct ConfigReader {
                     error("\(itemPath).password_file: only used with pfx; a PEM key is read unencrypted", at: c["password_file"])
                     ok = false
                 } else {
-                    certificates.append(CertificateSource(kind: .pem(cert: cert, key: key), position: position(item)))
+                    certificates.append(CertificateSource(kind: .pem(cert: cert, key: key), ocsp: ocsp, position: position(item)))
                 }
             } else if let pfx, cert == nil, key == nil {
-                certificates.append(CertificateSource(kind: .pfx(path: pfx, passwordFile: password), position: position(item)))
+                certificates.append(CertificateSource(kind: .pfx(path: pfx, passwordFile: password), ocsp: ocsp, position: position(item)))
             } else if pfx != nil {
                 error("\(itemPath): expected either cert and key, or pfx, not both", at: item)
                 ok = false
@@ -715,6 +719,23 @@ struct ConfigReader {
                     settings.metrics = AdminEndpoint(address: endpoint.host, port: endpoint.port, position: position(n))
                 } catch {
                     self.error("admin.metrics: \(expected), got '\(text)'", at: n)
+                }
+            }
+        }
+        return settings
+    }
+
+    private mutating func readTLS(_ node: Node) -> TLSSettings? {
+        guard let fields = readFields(of: node, path: "tls", owner: "tls", allowed: ConfigKeys.tls) else { return nil }
+        var settings = TLSSettings()
+        if let ticketsNode = fields["tickets"] {
+            guard let tickets = readFields(of: ticketsNode, path: "tls.tickets", owner: "tls.tickets", allowed: ConfigKeys.tickets)
+            else { return nil }
+            if let n = tickets["rotate"], let d = duration(n, "tls.tickets.rotate") {
+                if d < .seconds(1) {
+                    error("tls.tickets.rotate: expected a duration between 1s and 24h, got '\(n.string ?? "")'", at: n)
+                } else {
+                    settings.tickets.rotate = d
                 }
             }
         }

@@ -18,6 +18,8 @@ public struct EdgesplitConfig: Hashable, Sendable {
     public var timeouts: GlobalTimeouts
     /// Operations endpoints (Prometheus metrics).
     public var admin: AdminSettings = AdminSettings()
+    /// Process-wide TLS settings (session tickets).
+    public var tls: TLSSettings = TLSSettings()
     /// The file name the configuration was loaded from, as given to the loader.
     public var file: String
 
@@ -52,6 +54,29 @@ public struct AdminSettings: Hashable, Sendable {
 
     public init(metrics: AdminEndpoint? = nil) {
         self.metrics = metrics
+    }
+}
+
+/// TLS settings shared by every TLS listener of the process.
+public struct TLSSettings: Hashable, Sendable {
+    public var tickets: SessionTicketSettings
+
+    public init(tickets: SessionTicketSettings = SessionTicketSettings()) {
+        self.tickets = tickets
+    }
+}
+
+/// Session tickets (RFC 5077, RFC 8446 §4.6.1): the keys that seal them live only in
+/// memory, are the same for every worker and certificate, and are replaced every `rotate`;
+/// a ticket sealed with the previous key is still accepted for one more interval, so a
+/// ticket resumes for between one and two intervals and no longer.
+public struct SessionTicketSettings: Hashable, Sendable {
+    public var rotate: Duration
+
+    public static let defaultRotate: Duration = .seconds(12 * 3600)
+
+    public init(rotate: Duration = SessionTicketSettings.defaultRotate) {
+        self.rotate = rotate
     }
 }
 

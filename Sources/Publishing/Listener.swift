@@ -47,10 +47,14 @@ public struct CertificateSource: Hashable, Sendable {
     }
 
     public var kind: Kind
+    /// A DER OCSP response for this certificate, stapled to handshakes (RFC 6066 §8) and
+    /// read again whenever the file changes; nil = no stapling.
+    public var ocsp: String?
     public var position: SourcePosition
 
-    public init(kind: Kind, position: SourcePosition) {
+    public init(kind: Kind, ocsp: String? = nil, position: SourcePosition) {
         self.kind = kind
+        self.ocsp = ocsp
         self.position = position
     }
 }
