@@ -23,11 +23,15 @@ final class Generation {
     let accessLog: AccessLog?
     private(set) var listenerGroups: [ListenerGroup] = []
     private var serverChannels: [Channel] = []
+    private var ocspWatch: OCSPStapleWatch?
 
-    init(number: Int, runtime: RuntimeConfiguration, loops: [EventLoop], accessLog: AccessLog?) {
+    /// `ticketKeys` is the process's ring: every generation seals tickets with it, so a
+    /// reload does not cost clients their sessions.
+    init(number: Int, runtime: RuntimeConfiguration, loops: [EventLoop], accessLog: AccessLog?, ticketKeys: SessionTicketKeys) {
         self.number = number
         self.runtime = runtime
         self.accessLog = accessLog
+        for certificates in runtime.listenerCertificates { certificates?.useTicketKeys(ticketKeys) }
         let workers = loops.enumerated().map { index, loop in
             Worker(index: index, eventLoop: loop, runtime: runtime, accessLog: accessLog)
         }
@@ -63,6 +67,9 @@ final class Generation {
 
     /// Hands every socket to its worker's event loop and starts accepting.
     func startAccepting(logger: Logger) throws {
+        let watch = OCSPStapleWatch(runtime: runtime, logger: logger)
+        watch.start()
+        ocspWatch = watch
         for (listenerIndex, listener) in runtime.config.listeners.enumerated() {
             let sockets = listenerGroups[listenerIndex]
             for (workerIndex, worker) in workers.enumerated() {
@@ -86,6 +93,8 @@ final class Generation {
     /// Closes the listening sockets. With the migrate program (or `tcp_migrate_req`), the
     /// connections still queued in them move to the group's other sockets.
     func stopAccepting() {
+        ocspWatch?.stop()
+        ocspWatch = nil
         for channel in serverChannels { try? channel.close().wait() }
         serverChannels.removeAll()
         for group in listenerGroups { group.close() }

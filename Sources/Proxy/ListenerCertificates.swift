@@ -18,6 +18,8 @@ public final class ListenerCertificates: Sendable {
         public let subject: String
         public let notValidAfter: Date
         public let source: CertificateSource
+        /// Session tickets, OCSP staple and resumption counts of `context`.
+        let hooks: TLSContextHooks
     }
 
     public let entries: [Entry]
@@ -28,7 +30,11 @@ public final class ListenerCertificates: Sendable {
     /// TLS 1.3 suites are all forward-secret AEADs and are not configurable.
     static let tls12CipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
-    public init(listener: Listener, tls: ListenerTLS, readFile: (String) throws -> [UInt8]) throws {
+    /// `settings` gives the ticket lifetime announced to clients; tickets are issued once a
+    /// key ring is attached with `useTicketKeys(_:)`.
+    public init(
+        listener: Listener, tls: ListenerTLS, settings: TLSSettings = TLSSettings(), readFile: (String) throws -> [UInt8]
+    ) throws {
         var entries: [Entry] = []
         for source in tls.certificates {
             let (chain, key) = try Self.load(source, readFile: readFile)
@@ -46,13 +52,24 @@ public final class ListenerCertificates: Sendable {
                 throw SetupError(source.position, "cannot use this certificate and key together: \(error)")
             }
             let parsed = try Self.parse(chain[0], source: source)
+            let hooks: TLSContextHooks
+            do {
+                hooks = try TLSContextHooks(
+                    context: context, ticketLifetime: SessionTicketKeys.lifetimeSeconds(rotate: settings.tickets.rotate),
+                    serialNumber: parsed.serialNumber, ocspPath: source.ocsp
+                )
+            } catch {
+                throw SetupError(source.position, "cannot set up session tickets and OCSP stapling: \(error)")
+            }
+            hooks.refreshStaple()
             entries.append(
                 Entry(
                     context: context,
                     names: parsed.names,
                     subject: parsed.subject,
                     notValidAfter: parsed.notValidAfter,
-                    source: source
+                    source: source,
+                    hooks: hooks
                 )
             )
         }
@@ -73,6 +90,19 @@ public final class ListenerCertificates: Sendable {
         self.entries = entries
         self.exact = exact
         self.wildcard = wildcard
+    }
+
+    /// Seals and opens session tickets of every certificate with `keys` from now on.
+    func useTicketKeys(_ keys: SessionTicketKeys) {
+        for entry in entries { entry.hooks.useTicketKeys(keys) }
+    }
+
+    /// Handshakes completed on this listener, and how many of them resumed a session.
+    var handshakeCounts: (handshakes: UInt64, resumed: UInt64) {
+        entries.reduce((0, 0)) { sum, entry in
+            let counts = entry.hooks.counts
+            return (sum.0 &+ counts.handshakes, sum.1 &+ counts.resumed)
+        }
     }
 
     /// The context for a ClientHello's server name (nil = no SNI sent).
@@ -177,7 +207,7 @@ public final class ListenerCertificates: Sendable {
     }
 
     static func parse(_ certificate: NIOSSLCertificate, source: CertificateSource) throws -> (
-        names: [String], subject: String, notValidAfter: Date
+        names: [String], subject: String, notValidAfter: Date, serialNumber: ArraySlice<UInt8>
     ) {
         guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else {
             throw SetupError(source.position, "cannot parse the certificate")
@@ -190,7 +220,7 @@ public final class ListenerCertificates: Sendable {
         }
         let commonName = parsed.subject.commonName
         if names.isEmpty, let commonName { names.append(commonName.lowercased()) }
-        return (names, parsed.subject.description, parsed.notValidAfter)
+        return (names, parsed.subject.description, parsed.notValidAfter, parsed.serialNumber.bytes)
     }
 }
 

@@ -107,6 +107,20 @@ final class MetricsEndpoint {
             gauge("edgesplit_certificate_expiry_seconds", [("listener", certificate.listener), ("subject", certificate.subject)],
                   certificate.notValidAfter.timeIntervalSinceNow, "Seconds until the certificate expires.")
         }
+        for tls in stats.tls {
+            let l = [("listener", tls.listener)]
+            counter("edgesplit_tls_listener_handshakes_total", l, tls.handshakes, "TLS handshakes completed, by listener.")
+            counter("edgesplit_tls_resumed_handshakes_total", l, tls.resumed,
+                    "TLS handshakes that resumed a session from a ticket, by listener.")
+        }
+        counter("edgesplit_tls_ticket_key_rotations_total", [], UInt64(stats.tickets.rotations),
+                "Session-ticket key rotations since the process started.")
+        gauge("edgesplit_tls_ticket_key_age_seconds", [], stats.tickets.currentKeyAge,
+              "Seconds since the current session-ticket key started sealing tickets.")
+        for certificate in stats.certificates where certificate.ocsp != "none" {
+            gauge("edgesplit_certificate_ocsp_stapled", [("listener", certificate.listener), ("subject", certificate.subject)],
+                  certificate.ocsp == "stapled" ? 1 : 0, "1 when an OCSP response is stapled for the certificate.")
+        }
         gauge("edgesplit_start_time_seconds", [], stats.startedAt.timeIntervalSince1970, "When the process started serving.")
     }
 }

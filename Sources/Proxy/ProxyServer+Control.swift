@@ -106,8 +106,21 @@ extension ProxyServer {
                     "listener": c.listener, "subject": c.subject, "names": c.names,
                     "not_valid_after": iso.string(from: c.notValidAfter),
                     "days_left": Int(c.notValidAfter.timeIntervalSinceNow / 86_400),
+                    "ocsp": c.ocsp,
+                    "ocsp_next_update": c.ocspNextUpdate.map { iso.string(from: $0) } ?? "",
                 ]
             },
+            "tls": stats.tls.map { t -> [String: Any] in
+                [
+                    "listener": t.listener, "handshakes": t.handshakes, "resumed": t.resumed,
+                    "resumption_rate": t.resumptionRate,
+                ]
+            },
+            "session_tickets": [
+                "rotations": stats.tickets.rotations,
+                "current_key_age_seconds": stats.tickets.currentKeyAge,
+                "rotate_seconds": stats.tickets.interval.seconds,
+            ] as [String: Any],
         ]
     }
 }

@@ -12,6 +12,18 @@ extension ProxyServer {
             public let subject: String
             public let names: [String]
             public let notValidAfter: Date
+            /// "none" (no ocsp file), "stapled", or why no staple is sent.
+            public let ocsp: String
+            public let ocspNextUpdate: Date?
+        }
+
+        /// One TLS listener's handshakes (summed over its certificates and the workers).
+        public struct ListenerTLS: Sendable {
+            public let listener: String
+            public let handshakes: UInt64
+            public let resumed: UInt64
+            /// resumed / handshakes, 0 before the first handshake.
+            public var resumptionRate: Double { handshakes == 0 ? 0 : Double(resumed) / Double(handshakes) }
         }
 
         public var instance: String
@@ -24,6 +36,8 @@ extension ProxyServer {
         /// Exchanges in flight per member, in `members` order.
         public var membersActive: [Int]
         public var certificates: [Certificate]
+        public var tls: [ListenerTLS]
+        public var tickets: SessionTicketKeys.Status
     }
 
     /// A consistent-enough snapshot: each worker copies its own counters on its own loop.
@@ -34,10 +48,25 @@ extension ProxyServer {
             worker.eventLoop.submit { (worker.stats, worker.balancers.map(\.outstandingRequests)) }
         }
         let certificates = config.listeners.enumerated().flatMap { index, listener -> [Stats.Certificate] in
-            (runtime.listenerCertificates[index]?.entries ?? []).map {
-                Stats.Certificate(listener: listener.name, subject: $0.subject, names: $0.names, notValidAfter: $0.notValidAfter)
+            (runtime.listenerCertificates[index]?.entries ?? []).map { entry in
+                var ocsp = "none"
+                var nextUpdate: Date?
+                switch entry.hooks.staple {
+                case .notConfigured: break
+                case .stapled(_, let next): (ocsp, nextUpdate) = ("stapled", next)
+                case .rejected(let reason): ocsp = reason
+                }
+                return Stats.Certificate(
+                    listener: listener.name, subject: entry.subject, names: entry.names, notValidAfter: entry.notValidAfter,
+                    ocsp: ocsp, ocspNextUpdate: nextUpdate
+                )
             }
         }
+        let tls = config.listeners.enumerated().compactMap { index, listener -> Stats.ListenerTLS? in
+            guard let counts = runtime.listenerCertificates[index]?.handshakeCounts else { return nil }
+            return Stats.ListenerTLS(listener: listener.name, handshakes: counts.handshakes, resumed: counts.resumed)
+        }
+        let tickets = ticketKeys.status
         let startedAt = self.startedAt
         return EventLoopFuture.whenAllSucceed(perWorker, on: loop).and(memberStatus()).map { collected, members in
             let workers = collected.map(\.0)
@@ -57,7 +86,8 @@ extension ProxyServer {
             }
             return Stats(
                 instance: config.instance, startedAt: startedAt, workers: workers, listeners: listeners,
-                rules: rules, members: members, membersActive: active, certificates: certificates
+                rules: rules, members: members, membersActive: active, certificates: certificates, tls: tls,
+                tickets: tickets
             )
         }
     }

@@ -53,6 +53,8 @@ public final class ProxyServer {
     private var control: ControlSocket?
     private var metrics: MetricsEndpoint?
     private var logger: Logger { environment.logger }
+    /// The session-ticket keys of this process, kept across reloads.
+    let ticketKeys: SessionTicketKeys
     /// Reloads and shutdown run one at a time, off the event loops (they wait on them).
     private let lifecycle = DispatchQueue(label: "edgesplit.lifecycle")
 
@@ -62,6 +64,7 @@ public final class ProxyServer {
         let configured = environment.workers ?? runtime.config.workers ?? System.coreCount
         self.workerCount = max(1, min(configured, 64))
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
+        self.ticketKeys = SessionTicketKeys(interval: runtime.config.tls.tickets.rotate)
     }
 
     private var loops: [EventLoop] { Array(group.makeIterator()) }
@@ -73,8 +76,11 @@ public final class ProxyServer {
         startedAt = Date()
         do {
             let accessLog = try config.accessLog.map(AccessLog.init(settings:))
-            let generation = Generation(number: 1, runtime: initialRuntime, loops: loops, accessLog: accessLog)
+            let generation = Generation(
+                number: 1, runtime: initialRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys
+            )
             current = generation
+            ticketKeys.rotate(every: config.tls.tickets.rotate)
             if let endpoint = config.admin.metrics {
                 let metrics = MetricsEndpoint(server: self) { [weak self] in try? self?.steering?.counters() }
                 do {
@@ -203,7 +209,9 @@ public final class ProxyServer {
         }
         let sameLog = after.accessLog?.path == before.accessLog?.path && after.accessLog?.format == before.accessLog?.format
         let accessLog = sameLog ? old.accessLog : try after.accessLog.map(AccessLog.init(settings:))
-        let next = Generation(number: old.number + 1, runtime: newRuntime, loops: loops, accessLog: accessLog)
+        let next = Generation(
+            number: old.number + 1, runtime: newRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys
+        )
         let ports: [Int]
         do {
             ports = try next.bindListeners()
@@ -218,6 +226,7 @@ public final class ProxyServer {
         }
         current = next
         boundPorts = ports
+        ticketKeys.rotate(every: after.tls.tickets.rotate)
         old.stopAccepting()
         retiring.append(old)
         let loop = loops[0]
@@ -227,6 +236,8 @@ public final class ProxyServer {
             self.lifecycle.async { self.retiring.removeAll { $0 === old } }
         }
         logger.info("reloaded", metadata: ["generation": "\(next.number)"])
+        // What `check` would warn about (an unusable OCSP file, a member that does not resolve).
+        for warning in newRuntime.warnings { logger.warning("\(warning)") }
         return next.number
     }
 
@@ -259,6 +270,7 @@ public final class ProxyServer {
     }
 
     private func stopImmediately() {
+        ticketKeys.stop()
         metrics?.stop()
         metrics = nil
         control?.stop()

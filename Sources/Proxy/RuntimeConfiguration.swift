@@ -31,7 +31,16 @@ public final class RuntimeConfiguration: Sendable {
                 continue
             }
             do {
-                certificates.append(try ListenerCertificates(listener: listener, tls: tls, readFile: readFile))
+                let built = try ListenerCertificates(listener: listener, tls: tls, settings: config.tls, readFile: readFile)
+                for entry in built.entries {
+                    if case .rejected(let reason) = entry.hooks.staple {
+                        warnings.append(.warning(
+                            "ocsp: \(reason); this certificate is served without an OCSP staple until the file is fixed",
+                            at: entry.source.position
+                        ))
+                    }
+                }
+                certificates.append(built)
             } catch let error as SetupError {
                 tlsErrors.append(error)
                 certificates.append(nil)
@@ -75,6 +84,13 @@ public final class RuntimeConfiguration: Sendable {
             maxHeaderBytes: Int(config.http.maxHeaderBytes)
         )
         self.warnings = warnings
+    }
+}
+
+extension RuntimeConfiguration {
+    /// Every TLS listener's certificate entries, for the OCSP watch and `stats`.
+    var certificateEntries: [ListenerCertificates.Entry] {
+        listenerCertificates.flatMap { $0?.entries ?? [] }
     }
 }
 
