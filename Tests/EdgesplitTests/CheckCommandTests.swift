@@ -186,6 +186,40 @@ final class CheckCommandTests: EdgesplitTestCase {
         XCTAssertEqual(result.stdout, "\(path): OK: 1 listeners, 1 farms, 1 rules\n")
     }
 
+    func testOCSPFileThatIsNotAnOCSPResponseIsAWarningAtTheCertificate() throws {
+        let pair = try makeCertificate("ocsp")
+        let garbage = try write("garbage.der", "not DER\n")
+        let listener = "{ name: web, address: 127.0.0.1, port: 8443, tls: { certificates: [ { cert: \(pair.cert), key: \(pair.key), ocsp: \(garbage) } ] } }"
+        let (result, path) = try check(config(listener: listener))
+        XCTAssertEqual(result.status, 0, "no staple is not fatal:\n\(result)")
+        XCTAssertEqual(result.stderrLines.count, 1, "\(result)")
+        XCTAssertTrue(result.stderr.hasPrefix("\(path):2:73: warning: ocsp: '\(garbage)': not a DER OCSP response"), "\(result)")
+        XCTAssertTrue(result.stderr.contains("served without an OCSP staple until the file is fixed"), "\(result)")
+    }
+
+    func testMissingOCSPFileIsAWarning() throws {
+        let pair = try makeCertificate("ocsp")
+        let missing = directory + "/missing.der"
+        let listener = "{ name: web, address: 127.0.0.1, port: 8443, tls: { certificates: [ { cert: \(pair.cert), key: \(pair.key), ocsp: \(missing) } ] } }"
+        let (result, path) = try check(config(listener: listener))
+        XCTAssertEqual(result.status, 0, "\(result)")
+        XCTAssertTrue(result.stderr.hasPrefix("\(path):2:73: warning: ocsp: cannot read '\(missing)': No such file or directory"), "\(result)")
+    }
+
+    func testTicketRotationShorterThanASecond() throws {
+        try assertError(config(tail: "tls: { tickets: { rotate: 500ms } }"), at: 7, 27, "tls.tickets.rotate: expected a duration between 1s and 24h, got '500ms'")
+    }
+
+    func testTicketRotationLongerThanADay() throws {
+        try assertError(config(tail: "tls: { tickets: { rotate: 2d } }"), at: 7, 27, "tls.tickets.rotate")
+    }
+
+    func testUnknownTicketKey() throws {
+        let (result, _) = try check(config(tail: "tls: { tickets: { rotation: 1h } }"))
+        XCTAssertEqual(result.status, 1, "\(result)")
+        XCTAssertTrue(result.stderr.contains("rotation"), "\(result)")
+    }
+
     func testSeveralProblemsAreAllReportedInFileOrder() throws {
         let yaml = config(
             listener: "{ name: web, address: 127.0.0.1, port: 0 }",
