@@ -214,6 +214,8 @@ final class TLSSessionTests: EdgesplitTestCase {
         /// Responses valid for 1 and 3 days (different nextUpdate).
         let oneDay: String
         let threeDays: String
+        /// The responder says the leaf is revoked.
+        let revoked: String
     }
 
     private func makeOCSPFixture() throws -> OCSPFixture {
@@ -228,12 +230,17 @@ final class TLSSessionTests: EdgesplitTestCase {
         // The responder's database: the leaf, valid (V), serial 5EED.
         let expiry = "991231235959Z"
         try "V\t\(expiry)\t\t5EED\tunknown\t/CN=app.contoso.test\n".write(toFile: "\(d)/index.txt", atomically: true, encoding: .utf8)
+        try "R\t\(expiry)\t201121000000Z\t5EED\tunknown\t/CN=app.contoso.test\n"
+            .write(toFile: "\(d)/revoked.txt", atomically: true, encoding: .utf8)
         try openssl(["ocsp", "-issuer", "\(d)/ca.pem", "-cert", "\(d)/leaf.pem", "-no_nonce", "-reqout", "\(d)/req.der"])
-        for days in [1, 3] {
-            try openssl(["ocsp", "-index", "\(d)/index.txt", "-rsigner", "\(d)/ca.pem", "-rkey", "\(d)/ca.key", "-CA", "\(d)/ca.pem",
-                         "-reqin", "\(d)/req.der", "-respout", "\(d)/ocsp-\(days)d.der", "-ndays", String(days)])
+        for (name, index, days) in [("ocsp-1d", "index", 1), ("ocsp-3d", "index", 3), ("ocsp-revoked", "revoked", 1)] {
+            try openssl(["ocsp", "-index", "\(d)/\(index).txt", "-rsigner", "\(d)/ca.pem", "-rkey", "\(d)/ca.key", "-CA", "\(d)/ca.pem",
+                         "-reqin", "\(d)/req.der", "-respout", "\(d)/\(name).der", "-ndays", String(days)])
         }
-        return OCSPFixture(cert: "\(d)/leaf.pem", key: "\(d)/leaf.key", oneDay: "\(d)/ocsp-1d.der", threeDays: "\(d)/ocsp-3d.der")
+        return OCSPFixture(
+            cert: "\(d)/leaf.pem", key: "\(d)/leaf.key", oneDay: "\(d)/ocsp-1d.der", threeDays: "\(d)/ocsp-3d.der",
+            revoked: "\(d)/ocsp-revoked.der"
+        )
     }
 
     /// The "Next Update" line of the staple s_client printed, or nil when none was sent.
@@ -259,6 +266,29 @@ final class TLSSessionTests: EdgesplitTestCase {
             if until(seen) { return seen }
             if Date() > deadline { throw TestFailure("the staple did not change in \(timeout) s (still \(seen ?? "none"))") }
             usleep(250_000)
+        }
+    }
+
+    /// `check` explains why a response would not be stapled: revoked, or about another
+    /// certificate (a self-signed one with a different serial number).
+    func testCheckRejectsARevokedResponseAndOneForAnotherCertificate() throws {
+        let fixture = try makeOCSPFixture()
+        let other = try makeCertificate("other")
+        for (cert, key, ocsp, expected) in [
+            (fixture.cert, fixture.key, fixture.revoked, "the response says this certificate is revoked"),
+            (other.cert, other.key, fixture.oneDay, "the response is not about this certificate (serial "),
+        ] {
+            let path = try write("check.yaml", """
+                listeners:
+                  - { name: https, address: 127.0.0.1, port: 8443, tls: { certificates: [ { cert: \(cert), key: \(key), ocsp: \(ocsp) } ] } }
+                farms:
+                  - { name: app, members: ["127.0.0.1:9000"] }
+                rules:
+                  - { name: app, public_names: [app.contoso.test], farm: app }
+                """)
+            let result = try run(["check", "--config", path])
+            XCTAssertEqual(result.status, 0, "\(result)")
+            XCTAssertTrue(result.stderr.contains("warning: ocsp: '\(ocsp)': \(expected)"), "\(result)")
         }
     }
 
