@@ -41,4 +41,45 @@ final class MetricsTests: ProxyTestCase {
         XCTAssertEqual(exported, Double(accepted))
         XCTAssertEqual(try exchange(port, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n").status, 404)
     }
+
+    /// The TLS figures: BoringSSL's per-listener count agrees with the workers' handshake
+    /// count, and the ticket key is exported.
+    func testTLSHandshakeAndTicketMetricsAgreeWithStats() throws {
+        let backend = try startBackend { _ in .send(RecordingBackend.ok("ok")) }
+        let proxy = try startProxy(
+            """
+            listeners:
+              - { name: https, address: 127.0.0.1, port: 1, tls: { certificates: [{ cert: "mem:webext.pem", key: "mem:webext.key" }] } }
+            farms:
+              - { name: pool, members: ["\(backend.member)"], persistence: none }
+            rules:
+              - { name: web, public_names: [webext.contoso.test], farm: pool }
+            admin: { metrics: 9464 }
+            tls: { tickets: { rotate: 1h } }
+            """,
+            files: TestPKI.files(["webext": TestPKI.webext]),
+            workers: 2
+        )
+        for _ in 0..<3 {
+            let client = try connectTLS(proxy.port, trusting: TestPKI.publicCA, serverName: "webext.contoso.test")
+            try client.send(get("/", host: "webext.contoso.test"))
+            XCTAssertEqual(try client.readResponse().status, 200)
+            client.close()
+        }
+        let stats = try proxy.server.stats().wait()
+        XCTAssertEqual(stats.tls.map(\.listener), ["https"])
+        XCTAssertEqual(stats.tls.first?.handshakes, 3)
+        XCTAssertEqual(stats.tls.first?.resumed, 0)
+        XCTAssertEqual(stats.workers.reduce(UInt64(0)) { $0 + $1.tlsHandshakes }, 3, "both counts see the same handshakes")
+        XCTAssertEqual(stats.tickets.rotations, 0)
+        XCTAssertEqual(stats.tickets.interval, .seconds(3600))
+
+        let port = try XCTUnwrap(proxy.server.metricsPort)
+        let text = try exchange(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").bodyText
+        XCTAssertTrue(text.contains(#"edgesplit_tls_listener_handshakes_total{listener="https"} 3"#), text)
+        XCTAssertTrue(text.contains(#"edgesplit_tls_resumed_handshakes_total{listener="https"} 0"#), text)
+        XCTAssertTrue(text.contains("edgesplit_tls_ticket_key_rotations_total 0"), text)
+        XCTAssertTrue(text.contains("# TYPE edgesplit_tls_ticket_key_age_seconds gauge"), text)
+        XCTAssertFalse(text.contains("edgesplit_certificate_ocsp_stapled"), "no ocsp file, no staple gauge")
+    }
 }
