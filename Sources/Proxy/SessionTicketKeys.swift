@@ -1,5 +1,8 @@
 import CNIOBoringSSL
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -20,9 +23,15 @@ public final class SessionTicketKeys: @unchecked Sendable {
     struct Key {
         static let nameLength = 16
         let name: [UInt8]
-        let hmacKey: [UInt8]
-        let aesKey: [UInt8]
+        private(set) var hmacKey: [UInt8]
+        private(set) var aesKey: [UInt8]
         let created: ContinuousClock.Instant
+
+        /// Overwrites the secret bytes in place before the key is dropped.
+        mutating func wipe() {
+            hmacKey.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, $0.count) }
+            aesKey.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, $0.count) }
+        }
 
         static func random(at now: ContinuousClock.Instant) -> Key {
             var generator = SystemRandomNumberGenerator()
@@ -58,6 +67,12 @@ public final class SessionTicketKeys: @unchecked Sendable {
         current = Key.random(at: .now)
     }
 
+    deinit {
+        timer?.cancel()
+        current.wipe()
+        previous?.wipe()
+    }
+
     /// Starts rotating every `interval`, or reschedules when a reload changed it.
     public func rotate(every interval: Duration) {
         lock.withLock {
@@ -82,9 +97,10 @@ public final class SessionTicketKeys: @unchecked Sendable {
     }
 
     /// The current key becomes the previous one; a fresh key seals from now on; the old
-    /// previous key is forgotten.
+    /// previous key is wiped and forgotten.
     func rotate() {
         lock.withLock {
+            previous?.wipe()
             previous = current
             current = Key.random(at: .now)
             rotations += 1
