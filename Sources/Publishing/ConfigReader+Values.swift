@@ -115,6 +115,31 @@ extension ConfigReader {
         return items
     }
 
+    /// A list of strings each parsed by `parse` (host names, paths, networks). An empty list
+    /// is an error that says what to write instead; every bad entry is reported at its line.
+    mutating func parsedList<T>(
+        _ node: Node, _ path: String, whenEmpty advice: String, _ parse: (String) throws(ConfigValueError) -> T
+    ) -> [T]? {
+        guard let items = list(node, path) else { return nil }
+        if items.isEmpty {
+            error("\(path): the list is empty; \(advice)", at: node)
+            return nil
+        }
+        var values: [T] = []
+        var ok = true
+        for (j, item) in items.enumerated() {
+            let itemPath = "\(path)[\(j)]"
+            guard let text = string(item, itemPath) else { ok = false; continue }
+            do throws(ConfigValueError) {
+                values.append(try parse(text))
+            } catch {
+                self.error("\(itemPath): \(error.message)", at: item)
+                ok = false
+            }
+        }
+        return ok ? values : nil
+    }
+
     private mutating func spendListEntry(at node: Node) -> Bool {
         if listBudget > 0 {
             listBudget -= 1

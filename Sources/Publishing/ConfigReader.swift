@@ -3,7 +3,7 @@ import Yams
 
 /// The key set of each section, in the order the reference documents them.
 enum ConfigKeys {
-    static let root = ["instance", "workers", "affinity", "access_log", "listeners", "farms", "rules", "http", "timeouts", "admin", "tls"]
+    static let root = ["instance", "workers", "affinity", "access_log", "listeners", "farms", "rules", "http", "timeouts", "admin", "tls", "limits"]
     static let admin = ["metrics"]
     static let tls = ["tickets"]
     static let tickets = ["rotate"]
@@ -17,11 +17,15 @@ enum ConfigKeys {
     static let farmTLS = ["ca", "server_name", "verify"]
     static let rule = [
         "name", "listeners", "public_names", "paths", "farm", "action", "forward_original_host",
-        "source_networks", "timeouts", "max_body",
+        "source_networks", "timeouts", "max_body", "limits",
     ]
     static let ruleTimeouts = ["connect", "response", "idle"]
     static let http = ["max_request_line", "max_header_bytes"]
     static let globalTimeouts = ["tls_handshake", "request_head", "shutdown", "drain"]
+    static let limits = [
+        "concurrent_connections", "connections_per_minute", "requests_per_minute", "half_open_handshakes", "exceptions",
+        "tracked_sources",
+    ]
 }
 
 /// The keys of one YAML mapping, with the nodes needed to point at them.
@@ -145,6 +149,7 @@ struct ConfigReader {
         if let node = fields["timeouts"] { config.timeouts = readGlobalTimeouts(node) ?? config.timeouts }
         if let node = fields["admin"] { config.admin = readAdmin(node) ?? config.admin }
         if let node = fields["tls"] { config.tls = readTLS(node) ?? config.tls }
+        if let node = fields["limits"] { config.limits = readLimits(node) }
 
         checkDuplicateNames(config.listeners.map { ($0.name, $0.position) }, kind: "listener", section: "listeners")
         checkDuplicateNames(config.farms.map { ($0.name, $0.position) }, kind: "farm", section: "farms")
@@ -556,47 +561,17 @@ struct ConfigReader {
         }
 
         var publicNames: [HostPattern] = []
-        if let n = required(fields, "public_names", "a list of host names like webext.contoso.com") {
-            if let items = list(n, fields.sub("public_names")) {
-                if items.isEmpty {
-                    error("\(fields.sub("public_names")): the list is empty; expected at least one host name like webext.contoso.com", at: n)
-                    ok = false
-                }
-                for (j, h) in items.enumerated() {
-                    let itemPath = "\(fields.sub("public_names"))[\(j)]"
-                    guard let text = string(h, itemPath) else { ok = false; continue }
-                    do throws(ConfigValueError) {
-                        publicNames.append(try HostPattern.parse(text))
-                    } catch {
-                        self.error("\(itemPath): \(error.message)", at: h)
-                        ok = false
-                    }
-                }
-            } else {
-                ok = false
-            }
+        if let n = required(fields, "public_names", "a list of host names like webext.contoso.com"),
+           let names = parsedList(n, fields.sub("public_names"), whenEmpty: "expected at least one host name like webext.contoso.com", HostPattern.parse) {
+            publicNames = names
         } else {
             ok = false
         }
 
         var paths: [PathPattern] = [.all]
         if let n = fields["paths"] {
-            paths = []
-            if let items = list(n, fields.sub("paths")) {
-                if items.isEmpty {
-                    error("\(fields.sub("paths")): the list is empty; omit the key to publish every path ('/*')", at: n)
-                    ok = false
-                }
-                for (j, p) in items.enumerated() {
-                    let itemPath = "\(fields.sub("paths"))[\(j)]"
-                    guard let text = string(p, itemPath) else { ok = false; continue }
-                    do throws(ConfigValueError) {
-                        paths.append(try PathPattern.parse(text))
-                    } catch {
-                        self.error("\(itemPath): \(error.message)", at: p)
-                        ok = false
-                    }
-                }
+            if let list = parsedList(n, fields.sub("paths"), whenEmpty: "omit the key to publish every path ('/*')", PathPattern.parse) {
+                paths = list
             } else {
                 ok = false
             }
@@ -635,22 +610,8 @@ struct ConfigReader {
 
         var networks = SourceNetwork.any
         if let n = fields["source_networks"] {
-            networks = []
-            if let items = list(n, fields.sub("source_networks")) {
-                if items.isEmpty {
-                    error("\(fields.sub("source_networks")): the list is empty; omit the key to allow every client", at: n)
-                    ok = false
-                }
-                for (j, s) in items.enumerated() {
-                    let itemPath = "\(fields.sub("source_networks"))[\(j)]"
-                    guard let text = string(s, itemPath) else { ok = false; continue }
-                    do throws(ConfigValueError) {
-                        networks.append(try SourceNetwork.parse(text))
-                    } catch {
-                        self.error("\(itemPath): \(error.message)", at: s)
-                        ok = false
-                    }
-                }
+            if let list = parsedList(n, fields.sub("source_networks"), whenEmpty: "omit the key to allow every client", SourceNetwork.parse) {
+                networks = list
             } else {
                 ok = false
             }
@@ -681,12 +642,20 @@ struct ConfigReader {
             }
         }
 
+        var limits: RuleLimits?
+        if let n = fields["limits"] {
+            limits = readRuleLimits(n, path: fields.sub("limits"), owner: owner)
+            if limits == nil { ok = false }
+        }
+
         guard ok, let nameValue else { return nil }
-        return PublishingRule(
+        var rule = PublishingRule(
             name: nameValue, listeners: listeners, publicNames: publicNames, paths: paths, farm: farm, action: action,
             forwardOriginalHost: forwardOriginalHost, sourceNetworks: networks, timeouts: timeouts, maxBody: maxBody,
             position: position(item)
         )
+        rule.limits = limits
+        return rule
     }
 
     private mutating func readHTTP(_ node: Node) -> HTTPSettings? {

@@ -22,6 +22,8 @@ public struct EdgesplitConfig: Hashable, Sendable {
     public var tls: TLSSettings = TLSSettings()
     /// The file name the configuration was loaded from, as given to the loader.
     public var file: String
+    /// Per-source limits (`limits:`); nil = none, except the rules' own.
+    public var limits: SourceLimits?
 
     public static let defaultInstance = "edgesplit"
 

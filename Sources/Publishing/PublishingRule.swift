@@ -34,6 +34,8 @@ public struct PublishingRule: Hashable, Sendable {
     public var timeouts: RuleTimeouts
     /// Request body limit in bytes; nil = unlimited.
     public var maxBody: UInt64?
+    /// The rule's own per-source request limit; nil = the global `limits` apply.
+    public var limits: RuleLimits?
     public var position: SourcePosition
 
     public init(

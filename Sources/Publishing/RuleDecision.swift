@@ -8,6 +8,14 @@ public enum RuleDecision: Hashable, Sendable {
     case sourceNotAllowed(ruleIndex: Int)
     /// No rule matched: answer 404.
     case noMatch
+
+    /// The rule that decided, nil when none matched.
+    public var ruleIndex: Int? {
+        switch self {
+        case .forward(let rule, _), .deny(let rule), .sourceNotAllowed(let rule): return rule
+        case .noMatch: return nil
+        }
+    }
 }
 
 /// Why one rule did or did not take a request (what `test-rule` prints, in rule order).

@@ -121,6 +121,23 @@ final class CheckCommandTests: EdgesplitTestCase {
         try assertError(config(rule: rule), at: 6, 81, "'192.168.1.7/24' has host bits set", "did you mean 192.168.1.0/24?")
     }
 
+    func testBadLimitValue() throws {
+        try assertError(config(tail: "limits: { concurrent_connections: 0 }"), at: 7, 35,
+                        "limits.concurrent_connections", "expected an integer 1...1000000 or off, got '0'")
+        try assertError(config(tail: "limits: { requests_per_minute: fast }"), at: 7, 32,
+                        "limits.requests_per_minute", "got 'fast'")
+    }
+
+    func testBadLimitException() throws {
+        try assertError(config(tail: "limits: { exceptions: [\"10.0.0.1/8\"] }"), at: 7, 24,
+                        "limits.exceptions[0]", "'10.0.0.1/8' has host bits set (did you mean 10.0.0.0/8?)")
+    }
+
+    func testConnectionLimitInARule() throws {
+        try assertError(config(rule: "{ name: app, public_names: [app.contoso.test], farm: app, limits: { concurrent_connections: 5 } }"),
+                        at: 6, 73, "rules[0].limits.concurrent_connections", "only requests_per_minute can be set per rule")
+    }
+
     func testBadPort() throws {
         try assertError(config(listener: "{ name: web, address: 127.0.0.1, port: 99999 }"), at: 2, 44,
                         "listeners[0].port: expected an integer 1...65535, got '99999'")

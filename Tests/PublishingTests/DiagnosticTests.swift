@@ -52,7 +52,7 @@ final class DiagnosticTests: XCTestCase {
               ["2:38: error: duplicate key 'port' in one mapping; each key may appear once"])
         check("", ["1:1: error: the configuration is empty; expected a mapping with listeners, farms and rules"])
         check("# only a comment\n", ["1:1: error: the configuration is empty; expected a mapping with listeners, farms and rules"])
-        check("- a\n- b\n", ["1:1: error: the configuration: expected a mapping of instance, workers, affinity, access_log, listeners, farms, rules, http, timeouts, admin, tls, got a list"])
+        check("- a\n- b\n", ["1:1: error: the configuration: expected a mapping of instance, workers, affinity, access_log, listeners, farms, rules, http, timeouts, admin, tls, limits, got a list"])
     }
 
     func testWrongTypes() {
@@ -95,7 +95,7 @@ final class DiagnosticTests: XCTestCase {
             "5:50: error: unknown key 'persistance' in farm 'pool01' (did you mean 'persistence'?)",
             "7:5: error: rules[0]: missing required key 'public_names' (expected a list of host names like webext.contoso.com)",
             "8:5: error: unknown key 'public_name' in rule 'webext' (did you mean 'public_names'?)",
-            "10:5: error: unknown key 'zzzz' in rule 'webext' (expected one of name, listeners, public_names, paths, farm, action, forward_original_host, source_networks, timeouts, max_body)",
+            "10:5: error: unknown key 'zzzz' in rule 'webext' (expected one of name, listeners, public_names, paths, farm, action, forward_original_host, source_networks, timeouts, max_body, limits)",
         ])
     }
 
