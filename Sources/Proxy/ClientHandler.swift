@@ -55,6 +55,8 @@ final class ClientHandler: ChannelDuplexHandler {
     private var keepAliveIdle: TimeAmount
     private var exchangesServed = 0
     private var scratch: [UInt8] = []
+    /// This connection's place in its source's limit counts (nil: no limits, or exempt).
+    var sourceTicket: SourceTicket?
 
     init(worker: Worker, listenerIndex: Int, isTLS: Bool) {
         self.worker = worker
@@ -99,6 +101,7 @@ final class ClientHandler: ChannelDuplexHandler {
         if case .handshakeCompleted = event as? TLSUserEvent, state == .handshaking {
             handshakeDone = true
             worker.stats.tlsHandshakes &+= 1
+            sourceTicket?.handshakeEnded()
             enter(.idle)
             process()
         }
@@ -263,6 +266,12 @@ final class ClientHandler: ChannelDuplexHandler {
         self.exchange = exchange
         enter(.exchange)
         if !head.keepAlive || draining { closeAfterExchange = true }
+        if let ticket = sourceTicket, let retryAfter = ticket.refusesRequest(rule: decision.ruleIndex) {
+            // Over the source's request limit: 429, and the connection stays usable.
+            exchange.ruleIndex = decision.ruleIndex
+            finishLocally(exchange, status: 429, retryAfter: retryAfter)
+            return
+        }
         switch decision {
         case .noMatch:
             finishLocally(exchange, status: 404)
@@ -300,9 +309,9 @@ final class ClientHandler: ChannelDuplexHandler {
 
     /// A request answered by edgesplit itself (no rule, deny, limits). Its body, if any, is
     /// not read: the connection closes after the answer unless the request had none.
-    private func finishLocally(_ exchange: Exchange, status: Int) {
+    private func finishLocally(_ exchange: Exchange, status: Int, retryAfter: Int? = nil) {
         if exchange.head?.framing != BodyFraming.none { closeAfterExchange = true }
-        writeLocalResponse(status: status)
+        writeLocalResponse(status: status, retryAfter: retryAfter)
         exchange.status = status
         completeExchange(exchange)
     }
@@ -317,11 +326,13 @@ final class ClientHandler: ChannelDuplexHandler {
         completeExchange(exchange)
     }
 
-    private func writeLocalResponse(status: Int) {
+    private func writeLocalResponse(status: Int, retryAfter: Int? = nil) {
         guard let context else { return }
         scratch.removeAll(keepingCapacity: true)
         var extra: [(name: [UInt8], value: [UInt8])] = []
-        if status == 503 { extra.append((Array("Retry-After".utf8), Array("10".utf8))) }
+        if let seconds = retryAfter ?? (status == 503 ? 10 : nil) {
+            extra.append((Array("Retry-After".utf8), Array(String(seconds).utf8)))
+        }
         writeSimpleResponse(
             status: status,
             reason: ProxyStatus.reason(status),

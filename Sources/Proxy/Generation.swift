@@ -126,7 +126,16 @@ final class Generation {
         return ServerBootstrap(group: worker.eventLoop, childGroup: worker.eventLoop)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
+                let ticket: SourceTicket?
+                switch worker.admitConnection(channel, handshake: certificates != nil) {
+                case .success(let admitted): ticket = admitted
+                case .failure:
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler())
+                    }
+                }
                 let handler = ClientHandler(worker: worker, listenerIndex: listenerIndex, isTLS: certificates != nil)
+                handler.sourceTicket = ticket
                 do {
                     if let certificates {
                         let sni = SNIHandler { result in

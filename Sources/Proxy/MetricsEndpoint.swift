@@ -88,6 +88,13 @@ final class MetricsEndpoint {
             gauge("edgesplit_connections_active", w, Double(worker.active), "Client connections open, by worker.")
             counter("edgesplit_tls_handshakes_total", w + [("result", "ok")], worker.tlsHandshakes, "TLS handshakes with clients.")
             counter("edgesplit_tls_handshakes_total", w + [("result", "failed")], worker.tlsHandshakeFailures, "TLS handshakes with clients.")
+            for reason in LimitReason.allCases {
+                counter("edgesplit_limited_total", w + [("reason", reason.rawValue)], worker.limited[reason] ?? 0,
+                        "Connections closed at accept and requests answered 429 by per-source limits, by limit.")
+            }
+            gauge("edgesplit_limit_sources", w, Double(worker.limitSources), "Sources the per-source limit table counts now.")
+            counter("edgesplit_limit_sources_evicted_total", w, worker.limitSourcesEvicted,
+                    "Sources forgotten before their windows ended because the limit table was full.")
             if let kernel {
                 counter("edgesplit_steering_selections_total", w, kernel.selections(of: worker.index),
                         "Connections the kernel steering program sent to each worker.")

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Publishing
 
 /// The control socket's JSON commands, mapped onto the management API.
 extension ProxyServer {
@@ -89,6 +90,9 @@ extension ProxyServer {
                     "worker": w.index, "accepted": w.accepted, "active": w.active,
                     "tls_handshakes": w.tlsHandshakes, "tls_handshake_failures": w.tlsHandshakeFailures,
                     "requests": w.requests,
+                    "limited": Dictionary(uniqueKeysWithValues: LimitReason.allCases.map { ($0.rawValue, w.limited[$0] ?? 0) }),
+                    "limit_sources": w.limitSources, "limit_sources_evicted": w.limitSourcesEvicted,
+                    "limit_untracked": w.limitUntracked,
                 ]
             },
             "listeners": stats.listeners.map { ["name": $0.name].merging(traffic($0.traffic)) { a, _ in a } },

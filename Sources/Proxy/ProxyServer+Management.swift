@@ -45,7 +45,7 @@ extension ProxyServer {
         let loop = group.next()
         let config = runtime.config
         let perWorker = workers.map { worker in
-            worker.eventLoop.submit { (worker.stats, worker.balancers.map(\.outstandingRequests)) }
+            worker.eventLoop.submit { (worker.statsSnapshot(), worker.balancers.map(\.outstandingRequests)) }
         }
         let certificates = config.listeners.enumerated().flatMap { index, listener -> [Stats.Certificate] in
             (runtime.listenerCertificates[index]?.entries ?? []).map { entry in

@@ -9,6 +9,7 @@ enum ProxyStatus {
         case 408: return "Request Timeout"
         case 413: return "Content Too Large"
         case 414: return "URI Too Long"
+        case 429: return "Too Many Requests"
         case 431: return "Request Header Fields Too Large"
         case 501: return "Not Implemented"
         case 502: return "Bad Gateway"

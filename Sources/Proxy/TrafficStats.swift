@@ -1,4 +1,5 @@
 import Histogram
+import Publishing
 
 /// Requests, status classes, bytes and latency of one listener or rule.
 public struct TrafficCounters: Sendable {
@@ -48,6 +49,14 @@ public struct WorkerStats: Sendable {
     public var listeners: [TrafficCounters]
     /// By rule index, then one more for requests no rule matched (and malformed ones).
     public var rules: [TrafficCounters]
+    /// Connections closed at accept and requests answered 429, by the limit they were over.
+    public var limited: [LimitReason: UInt64] = [:]
+    /// Sources the limit table keeps counts for now.
+    public var limitSources = 0
+    /// Sources forgotten before their windows ended because the table was full.
+    public var limitSourcesEvicted: UInt64 = 0
+    /// Connections admitted without counting because the table was full of open sources.
+    public var limitUntracked: UInt64 = 0
 
     init(index: Int, listeners: Int, rules: Int) {
         self.index = index

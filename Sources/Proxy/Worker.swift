@@ -21,6 +21,9 @@ final class Worker {
     let accessLog: AccessLogBuffer?
     /// This worker's counters (`edgesplit stats`), touched only on `eventLoop`.
     var stats: WorkerStats
+    /// Per-source counts of this worker's sources; nil when no limit is configured.
+    var limits: SourceLimitTable?
+    var limitExpiryTask: RepeatedTask?
     /// Client connections open on this worker, for draining on shutdown.
     private(set) var clients: [ObjectIdentifier: ClientHandler] = [:]
     private(set) var draining = false
@@ -50,12 +53,25 @@ final class Worker {
         self.cookies = config.farms.map { farm in
             farm.persistence == .cookie ? PersistenceCookie(farm: farm, seed: config.affinity.seed) : nil
         }
+        self.limits = SourceLimitTable(config: config)
         self.accessLog = accessLog.map(AccessLogBuffer.init(log:))
         if let buffer = self.accessLog {
             flushTask = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                 buffer.flush()
             }
         }
+        startLimitExpiry()
+    }
+
+    /// A copy of the counters, with the limit table's own figures filled in.
+    func statsSnapshot() -> WorkerStats {
+        var copy = stats
+        if let limits {
+            copy.limitSources = limits.count
+            copy.limitSourcesEvicted = limits.evicted
+            copy.limitUntracked = limits.untracked
+        }
+        return copy
     }
 
     /// Where each member is now, by farm and member: resolved at start, updated when a
@@ -119,6 +135,7 @@ final class Worker {
 
     func stop() {
         flushTask?.cancel()
+        limitExpiryTask?.cancel()
         accessLog?.flush()
     }
 

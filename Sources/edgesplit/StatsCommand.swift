@@ -145,6 +145,19 @@ struct StatsCommand: ParsableCommand {
             }
         }
 
+        // Limits
+        out += "\nLIMITS  (connections closed at accept, requests answered 429)\n"
+        out += row(["worker", "concurrent", "conn/min", "half-open", "req/min", "sources", "evicted", "untracked"])
+        for (i, w) in workersJSON.enumerated() {
+            let limited = w["limited"] as? [String: Any] ?? [:]
+            out += row([
+                String(w["worker"] as? Int ?? i),
+                String(uint(limited["concurrent_connections"])), String(uint(limited["connections_per_minute"])),
+                String(uint(limited["half_open_handshakes"])), String(uint(limited["requests_per_minute"])),
+                String(uint(w["limit_sources"])), String(uint(w["limit_sources_evicted"])), String(uint(w["limit_untracked"])),
+            ])
+        }
+
         // Members
         out += "\nFARM MEMBERS\n" + row(["farm", "member", "state", "active", "failures", "last check"])
         for m in s.process?["members"] as? [[String: Any]] ?? [] {

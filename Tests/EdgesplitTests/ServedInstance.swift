@@ -18,10 +18,11 @@ final class ServedInstance {
     let process: EdgesplitProcess
     let arguments: [String]
 
-    /// Starts the server and waits until it serves. `shutdown` is `timeouts.shutdown`.
+    /// Starts the server and waits until it serves. `shutdown` is `timeouts.shutdown`;
+    /// `extraConfig` is added at the top level of the configuration.
     init(
         _ test: EdgesplitTestCase, tag: String, backend: TinyBackend, workers: Int = 4,
-        kernelSteering: Bool = true, shutdown: String = "10s", unprivileged: Bool = false
+        kernelSteering: Bool = true, shutdown: String = "10s", unprivileged: Bool = false, extraConfig: String = ""
     ) throws {
         self.test = test
         instance = test.uniqueInstance(tag)
@@ -40,6 +41,7 @@ final class ServedInstance {
             rules:
               - { name: app, public_names: [\(Self.publicName)], farm: app }
             timeouts: { shutdown: \(shutdown) }
+            \(extraConfig)
             """)
         var arguments = ["serve", "--config", configPath, "--workers", String(workers)]
         if !kernelSteering { arguments.append("--no-bpf") }

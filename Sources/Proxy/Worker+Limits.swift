@@ -1,0 +1,97 @@
+import Affinity
+import NIOCore
+import Publishing
+
+/// Per-source limits on a worker: the thin shell around `SourceLimitTable`.
+///
+/// The kernel steering sends all connections of a source to this worker, so its table sees
+/// the whole source and is touched only on this worker's loop. A connection is admitted or
+/// refused as it is accepted, before TLS or anything else is set up on it, so the check
+/// covers every kind of listener; its close is reported by the channel's close future,
+/// whatever handlers it ended up with.
+extension Worker {
+    static var now: SourceLimitTable.Instant { NIODeadline.now().uptimeNanoseconds }
+
+    /// Admits a just-accepted connection or refuses it (the caller then closes it at once).
+    /// Returns the connection's place in its source's counts, nil when it is not counted.
+    func admitConnection(_ channel: Channel, handshake: Bool) -> Result<SourceTicket?, RefusedBySourceLimit> {
+        guard limits != nil, let remote = channel.remoteAddress, let client = ClientAddress(socketAddress: remote) else {
+            return .success(nil)
+        }
+        switch limits!.admitConnection(from: client, handshake: handshake, now: Self.now) {
+        case .exempt, .untracked:
+            return .success(nil)
+        case .refused(let reason):
+            stats.limited[reason, default: 0] &+= 1
+            return .failure(RefusedBySourceLimit(reason: reason))
+        case .admitted(let source):
+            let ticket = SourceTicket(worker: self, source: source, handshakeOpen: handshake)
+            channel.closeFuture.whenComplete { _ in ticket.closed() }
+            return .success(ticket)
+        }
+    }
+
+    /// Starts expiring idle sources once a minute, so the table shrinks when traffic does.
+    func startLimitExpiry() {
+        guard limits != nil else { return }
+        limitExpiryTask = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { [self] _ in
+            limits?.expire(now: Self.now)
+        }
+    }
+}
+
+/// One admitted connection's place in its source's counts: the open handshake and the
+/// connection are given back exactly once.
+final class SourceTicket {
+    let worker: Worker
+    let source: ClientAddress
+    private var handshakeOpen: Bool
+    private var open = true
+
+    init(worker: Worker, source: ClientAddress, handshakeOpen: Bool) {
+        self.worker = worker
+        self.source = source
+        self.handshakeOpen = handshakeOpen
+    }
+
+    /// The TLS handshake finished: it no longer counts as half-open.
+    func handshakeEnded() {
+        guard handshakeOpen else { return }
+        handshakeOpen = false
+        worker.limits?.handshakeEnded(source: source)
+    }
+
+    func closed() {
+        guard open else { return }
+        open = false
+        worker.limits?.connectionClosed(source: source, handshakeOpen: handshakeOpen)
+        handshakeOpen = false
+    }
+
+    /// A request matched by `rule` (nil: none): nil when allowed, else the seconds until the
+    /// source may send again (`Retry-After` of the 429).
+    func refusesRequest(rule: Int?) -> Int? {
+        guard case .refused(let retryAfter) = worker.limits?.admitRequest(source: source, rule: rule, now: Worker.now) else {
+            return nil
+        }
+        worker.stats.limited[.requestsPerMinute, default: 0] &+= 1
+        return retryAfter
+    }
+}
+
+/// A connection closed at accept because its source is over a limit.
+struct RefusedBySourceLimit: Error {
+    let reason: LimitReason
+}
+
+/// Closes a refused connection as soon as it is registered: nothing is read from it, no
+/// TLS is set up for it.
+final class RefusedConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}
