@@ -32,8 +32,8 @@ public struct SourceLimitTable: Sendable {
 
     public static let window: UInt64 = 60_000_000_000
 
-    /// A source as a fixed-size key: no allocation per source, about 110 bytes per entry
-    /// with the dictionary's slack.
+    /// A source as a fixed-size key: no allocation per source; with the dictionary's
+    /// slack an entry takes about 175 bytes.
     struct Key: Hashable, Sendable {
         var high: UInt64 = 0
         var low: UInt64 = 0

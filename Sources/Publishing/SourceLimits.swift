@@ -14,7 +14,7 @@ public struct SourceLimits: Hashable, Sendable {
     public static let defaultConnectionsPerMinute = 600
     public static let defaultRequestsPerMinute = 600
     public static let defaultHalfOpenHandshakes = 80
-    /// Sources one worker remembers: about 110 bytes each, so about 7 MiB per worker at most.
+    /// Sources one worker remembers: a full table of 65 536 takes about 11 MiB (measured).
     public static let defaultTrackedSources = 65_536
 
     /// Connections open at once; nil = no limit.
