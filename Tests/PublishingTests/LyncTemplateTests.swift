@@ -50,6 +50,7 @@ final class LyncTemplateTests: XCTestCase {
         }
         XCTAssertFalse(config.rules.flatMap(\.publicNames).contains { $0.text.hasPrefix("lyncdiscoverinternal.") })
         XCTAssertGreaterThanOrEqual(config.http.maxHeaderBytes, 64 * 1024)
+        XCTAssertEqual(config.limits, SourceLimits(), "TMG's flood mitigation defaults are on")
     }
 
     func testSampleDeploymentFarmsAndListeners() throws {
