@@ -126,6 +126,10 @@ final class Generation {
         return ServerBootstrap(group: worker.eventLoop, childGroup: worker.eventLoop)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
+                // Per-source limits first: a refused connection gets no TLS and no handler of
+                // its own. On a TLS listener the ticket counts a half-open handshake until
+                // `handshakeEnded()`; a path that never terminates TLS here must call it when
+                // it takes the connection over.
                 let ticket: SourceTicket?
                 switch worker.admitConnection(channel, handshake: certificates != nil) {
                 case .success(let admitted): ticket = admitted
