@@ -27,13 +27,16 @@ final class Generation {
 
     /// `ticketKeys` is the process's ring: every generation seals tickets with it, so a
     /// reload does not cost clients their sessions.
-    init(number: Int, runtime: RuntimeConfiguration, loops: [EventLoop], accessLog: AccessLog?, ticketKeys: SessionTicketKeys) {
+    init(
+        number: Int, runtime: RuntimeConfiguration, loops: [EventLoop], accessLog: AccessLog?, ticketKeys: SessionTicketKeys,
+        sourceCounts: [SourceCounts]
+    ) {
         self.number = number
         self.runtime = runtime
         self.accessLog = accessLog
         for certificates in runtime.listenerCertificates { certificates?.useTicketKeys(ticketKeys) }
         let workers = loops.enumerated().map { index, loop in
-            Worker(index: index, eventLoop: loop, runtime: runtime, accessLog: accessLog)
+            Worker(index: index, eventLoop: loop, runtime: runtime, accessLog: accessLog, sourceCounts: sourceCounts[index])
         }
         self.workers = workers
         monitor = HealthMonitor(

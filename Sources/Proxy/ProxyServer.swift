@@ -55,6 +55,8 @@ public final class ProxyServer {
     private var logger: Logger { environment.logger }
     /// The session-ticket keys of this process, kept across reloads.
     let ticketKeys: SessionTicketKeys
+    /// Per event loop: the per-source limit counts, kept across reloads.
+    private let sourceCounts: [SourceCounts]
     /// Reloads and shutdown run one at a time, off the event loops (they wait on them).
     private let lifecycle = DispatchQueue(label: "edgesplit.lifecycle")
 
@@ -65,6 +67,7 @@ public final class ProxyServer {
         self.workerCount = max(1, min(configured, 64))
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
         self.ticketKeys = SessionTicketKeys(interval: runtime.config.tls.tickets.rotate)
+        self.sourceCounts = (0..<workerCount).map { _ in SourceCounts() }
     }
 
     private var loops: [EventLoop] { Array(group.makeIterator()) }
@@ -77,7 +80,8 @@ public final class ProxyServer {
         do {
             let accessLog = try config.accessLog.map(AccessLog.init(settings:))
             let generation = Generation(
-                number: 1, runtime: initialRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys
+                number: 1, runtime: initialRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys,
+                sourceCounts: sourceCounts
             )
             current = generation
             ticketKeys.rotate(every: config.tls.tickets.rotate)
@@ -210,7 +214,8 @@ public final class ProxyServer {
         let sameLog = after.accessLog?.path == before.accessLog?.path && after.accessLog?.format == before.accessLog?.format
         let accessLog = sameLog ? old.accessLog : try after.accessLog.map(AccessLog.init(settings:))
         let next = Generation(
-            number: old.number + 1, runtime: newRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys
+            number: old.number + 1, runtime: newRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys,
+            sourceCounts: sourceCounts
         )
         let ports: [Int]
         do {
@@ -219,6 +224,7 @@ public final class ProxyServer {
             try next.startAccepting(logger: logger)
         } catch {
             if let steering { for group in old.listenerGroups { try? steering.attach(group) } }
+            for worker in old.workers { worker.configureLimits() }
             next.stopAccepting()
             _ = try? next.drain(gentle: false, deadline: .zero, on: loops[0]).wait()
             if !sameLog { accessLog?.close() }

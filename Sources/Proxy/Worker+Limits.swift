@@ -2,6 +2,14 @@ import Affinity
 import NIOCore
 import Publishing
 
+/// One event loop's per-source counts. The process keeps one per loop for its whole life
+/// and hands it to every generation's worker on that loop, so a reload keeps the counts: the
+/// old generation's connections still count, and the new limits apply to them.
+final class SourceCounts {
+    /// Touched only on the loop; nil when the configuration sets no limit.
+    var table: SourceLimitTable?
+}
+
 /// Per-source limits on a worker: the thin shell around `SourceLimitTable`.
 ///
 /// The kernel steering sends all connections of a source to this worker, so its table sees
@@ -15,10 +23,10 @@ extension Worker {
     /// Admits a just-accepted connection or refuses it (the caller then closes it at once).
     /// Returns the connection's place in its source's counts, nil when it is not counted.
     func admitConnection(_ channel: Channel, handshake: Bool) -> Result<SourceTicket?, RefusedBySourceLimit> {
-        guard limits != nil, let remote = channel.remoteAddress, let client = ClientAddress(socketAddress: remote) else {
+        guard sourceCounts.table != nil, let remote = channel.remoteAddress, let client = ClientAddress(socketAddress: remote) else {
             return .success(nil)
         }
-        switch limits!.admitConnection(from: client, handshake: handshake, now: Self.now) {
+        switch sourceCounts.table!.admitConnection(from: client, handshake: handshake, now: Self.now) {
         case .exempt, .untracked:
             return .success(nil)
         case .refused(let reason):
@@ -31,11 +39,21 @@ extension Worker {
         }
     }
 
-    /// Starts expiring idle sources once a minute, so the table shrinks when traffic does.
-    func startLimitExpiry() {
-        guard limits != nil else { return }
+    /// Sets the loop's table up for this generation's configuration (kept across a reload),
+    /// on the loop and before this worker accepts anything; and expires idle sources once a
+    /// minute, so the table shrinks when traffic does.
+    func startLimits() {
+        configureLimits()
         limitExpiryTask = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { [self] _ in
-            limits?.expire(now: Self.now)
+            sourceCounts.table?.expire(now: Self.now)
+        }
+    }
+
+    /// Applies this generation's limits to the loop's table: at start, and again when a newer
+    /// generation that had already applied its own failed to start.
+    func configureLimits() {
+        eventLoop.execute { [self] in
+            limitRuleIDs = SourceLimitTable.configure(&sourceCounts.table, for: runtime.config)
         }
     }
 }
@@ -58,20 +76,21 @@ final class SourceTicket {
     func handshakeEnded() {
         guard handshakeOpen else { return }
         handshakeOpen = false
-        worker.limits?.handshakeEnded(source: source)
+        worker.sourceCounts.table?.handshakeEnded(source: source)
     }
 
     func closed() {
         guard open else { return }
         open = false
-        worker.limits?.connectionClosed(source: source, handshakeOpen: handshakeOpen)
+        worker.sourceCounts.table?.connectionClosed(source: source, handshakeOpen: handshakeOpen)
         handshakeOpen = false
     }
 
-    /// A request matched by `rule` (nil: none): nil when allowed, else the seconds until the
-    /// source may send again (`Retry-After` of the 429).
+    /// A request matched by the rule at index `rule` (nil: none): nil when allowed, else the
+    /// seconds until the source may send again (`Retry-After` of the 429).
     func refusesRequest(rule: Int?) -> Int? {
-        guard case .refused(let retryAfter) = worker.limits?.admitRequest(source: source, rule: rule, now: Worker.now) else {
+        let id = rule.flatMap { $0 < worker.limitRuleIDs.count ? worker.limitRuleIDs[$0] : nil }
+        guard case .refused(let retryAfter) = worker.sourceCounts.table?.admitRequest(source: source, rule: id, now: Worker.now) else {
             return nil
         }
         worker.stats.limited[.requestsPerMinute, default: 0] &+= 1

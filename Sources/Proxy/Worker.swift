@@ -21,8 +21,10 @@ final class Worker {
     let accessLog: AccessLogBuffer?
     /// This worker's counters (`edgesplit stats`), touched only on `eventLoop`.
     var stats: WorkerStats
-    /// Per-source counts of this worker's sources; nil when no limit is configured.
-    var limits: SourceLimitTable?
+    /// The per-source counts of this worker's loop, shared with the other generations on it.
+    let sourceCounts: SourceCounts
+    /// By rule index: the rule's ID in the limit table.
+    var limitRuleIDs: [Int] = []
     var limitExpiryTask: RepeatedTask?
     /// Client connections open on this worker, for draining on shutdown.
     private(set) var clients: [ObjectIdentifier: ClientHandler] = [:]
@@ -33,8 +35,9 @@ final class Worker {
     var monitor: HealthMonitor?
     private var drainedPromise: EventLoopPromise<Void>?
 
-    init(index: Int, eventLoop: EventLoop, runtime: RuntimeConfiguration, accessLog: AccessLog?) {
+    init(index: Int, eventLoop: EventLoop, runtime: RuntimeConfiguration, accessLog: AccessLog?, sourceCounts: SourceCounts) {
         self.index = index
+        self.sourceCounts = sourceCounts
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.memberAddresses = runtime.memberAddresses
@@ -53,20 +56,19 @@ final class Worker {
         self.cookies = config.farms.map { farm in
             farm.persistence == .cookie ? PersistenceCookie(farm: farm, seed: config.affinity.seed) : nil
         }
-        self.limits = SourceLimitTable(config: config)
         self.accessLog = accessLog.map(AccessLogBuffer.init(log:))
         if let buffer = self.accessLog {
             flushTask = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                 buffer.flush()
             }
         }
-        startLimitExpiry()
+        startLimits()
     }
 
     /// A copy of the counters, with the limit table's own figures filled in.
     func statsSnapshot() -> WorkerStats {
         var copy = stats
-        if let limits {
+        if let limits = sourceCounts.table {
             copy.limitSources = limits.count
             copy.limitSourcesEvicted = limits.evicted
             copy.limitUntracked = limits.untracked

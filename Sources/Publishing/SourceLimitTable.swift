@@ -106,8 +106,12 @@ public struct SourceLimitTable: Sendable {
     }
 
     public var limits: SourceLimits
-    /// By rule index: the rule's own limits, nil where the global ones apply.
-    public var ruleLimits: [RuleLimits?]
+    /// By rule ID (see `register(rules:)`): the rule's own limits, nil where the global
+    /// ones apply.
+    public private(set) var ruleLimits: [RuleLimits?]
+    /// Rule IDs by rule name: a rule keeps its ID, and its sources their windows for it,
+    /// across reloads, while rule indexes may shift.
+    private var ruleIDs: [String: Int] = [:]
     public let mask: AffinityMask
     private var entries: [Key: Entry] = [:]
     /// Sources forgotten while the table was full (their windows had not ended).
@@ -118,20 +122,41 @@ public struct SourceLimitTable: Sendable {
     /// uncounted until then without another sweep: a full table costs no sort per accept.
     private var noRoomUntil: Instant = 0
 
-    public init(limits: SourceLimits, ruleLimits: [RuleLimits?] = [], mask: AffinityMask) {
+    /// An empty table; rules with limits of their own are added by `register(rules:)`.
+    public init(limits: SourceLimits, mask: AffinityMask) {
         self.limits = limits
-        self.ruleLimits = ruleLimits
+        self.ruleLimits = []
         self.mask = mask
     }
 
-    /// The table a configuration asks for; nil when it sets no limit at all.
-    public init?(config: EdgesplitConfig) {
-        let rules = config.rules.map(\.limits)
-        guard config.limits != nil || rules.contains(where: { $0 != nil }) else { return nil }
-        guard let mask = AffinityMask(ipv4Prefix: config.affinity.ipv4Prefix, ipv6Prefix: config.affinity.ipv6Prefix) else {
-            return nil
+    /// Sets `table` up for `config` — kept with its counts when there is one (a reload), made
+    /// when the configuration sets a limit, dropped when it sets none — and returns the rule
+    /// ID of each of the configuration's rules, by rule index.
+    public static func configure(_ table: inout SourceLimitTable?, for config: EdgesplitConfig) -> [Int] {
+        guard config.limits != nil || config.rules.contains(where: { $0.limits != nil }),
+              let mask = AffinityMask(ipv4Prefix: config.affinity.ipv4Prefix, ipv6Prefix: config.affinity.ipv6Prefix)
+        else {
+            table = nil
+            return []
         }
-        self.init(limits: config.limits ?? .off, ruleLimits: rules, mask: mask)
+        if table == nil || table?.mask != mask {
+            table = SourceLimitTable(limits: .off, mask: mask)
+        }
+        table!.limits = config.limits ?? .off
+        return table!.register(rules: config.rules)
+    }
+
+    /// Gives each rule the ID its name had before (or a new one) and records its limits.
+    public mutating func register(rules: [PublishingRule]) -> [Int] {
+        rules.map { rule in
+            let id = ruleIDs[rule.name] ?? ruleLimits.count
+            if id == ruleLimits.count {
+                ruleIDs[rule.name] = id
+                ruleLimits.append(nil)
+            }
+            ruleLimits[id] = rule.limits
+            return id
+        }
     }
 
     /// Sources with counts kept now.
@@ -192,7 +217,8 @@ public struct SourceLimitTable: Sendable {
 
     // MARK: Requests
 
-    /// A request from an admitted connection of `source`, matched by `rule` (nil: no rule).
+    /// A request from an admitted connection of `source`, matched by the rule with ID `rule`
+    /// (nil: no rule).
     /// A rule with its own limits counts in its own window; every other request in the
     /// source's global window.
     public mutating func admitRequest(source: ClientAddress, rule: Int?, now: Instant) -> RequestAdmission {

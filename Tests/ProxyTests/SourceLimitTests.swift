@@ -208,6 +208,36 @@ final class SourceLimitTests: ProxyTestCase {
         XCTAssertEqual(stats.workers[0].limitUntracked, 0)
     }
 
+    /// A reload keeps the counts: the old generation's connections still count, and the new
+    /// limits apply to them.
+    func testAReloadKeepsTheCounts() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(limitedYAML(backend, limits: "{ concurrent_connections: 2 }"))
+        let open = try (0..<2).map { _ in try connect(proxy.port, from: "127.0.0.20") }
+        for client in open { try assertServed(client) }
+        try proxy.reload(yaml: limitedYAML(backend, limits: "{ concurrent_connections: 2 }"))
+        assertClosedAtAccept(try connect(proxy.port, from: "127.0.0.20"))
+        try proxy.reload(yaml: limitedYAML(backend, limits: "{ concurrent_connections: 3 }"))
+        try assertServed(try connect(proxy.port, from: "127.0.0.20"))
+        assertClosedAtAccept(try connect(proxy.port, from: "127.0.0.20"))
+        XCTAssertEqual(try limited(proxy, .concurrentConnections), 1, "counted by the current generation")
+        _ = open
+    }
+
+    /// A reload whose new generation cannot start leaves the running limits in force.
+    func testAFailedReloadKeepsTheRunningLimits() throws {
+        let backend = try startBackend()
+        let taken = try BlackholeListener()  // a port bound without SO_REUSEPORT: the new listener cannot join it
+        let proxy = try startProxy(limitedYAML(backend, limits: "{ concurrent_connections: 1 }"))
+        let open = try connect(proxy.port, from: "127.0.0.21")
+        try assertServed(open)
+        let failing = limitedYAML(backend, limits: "{ concurrent_connections: 5 }").replacingOccurrences(
+            of: "port: 1 }\n", with: "port: 1 }\n  - { name: spare, address: 127.0.0.1, port: \(taken.port) }\n"
+        )
+        XCTAssertThrowsError(try proxy.reload(yaml: failing))
+        assertClosedAtAccept(try connect(proxy.port, from: "127.0.0.21"))
+    }
+
     func testCountersInStatsJSONAndMetrics() throws {
         let backend = try startBackend()
         let proxy = try startProxy(limitedYAML(backend, limits: "{ concurrent_connections: 1, requests_per_minute: 1 }") + "\nadmin: { metrics: 9464 }")

@@ -10,7 +10,14 @@ final class SourceLimitTableTests: XCTestCase {
     func address(_ text: String) -> ClientAddress { ClientAddress(text)! }
 
     func table(_ limits: SourceLimits, rules: [RuleLimits?] = [], mask: AffinityMask = .host) -> SourceLimitTable {
-        SourceLimitTable(limits: limits, ruleLimits: rules, mask: mask)
+        var table = SourceLimitTable(limits: limits, mask: mask)
+        let named = rules.enumerated().map { index, own in
+            var rule = PublishingRule(name: "r\(index)", publicNames: [], farm: "f", position: pos(1, 1))
+            rule.limits = own
+            return rule
+        }
+        XCTAssertEqual(table.register(rules: named), Array(named.indices))
+        return table
     }
 
     func only(concurrent: Int? = nil, perMinute: Int? = nil, requests: Int? = nil, halfOpen: Int? = nil) -> SourceLimits {
@@ -183,19 +190,58 @@ final class SourceLimitTableTests: XCTestCase {
     }
 
     func testTableFromConfiguration() throws {
-        XCTAssertNil(SourceLimitTable(config: try loadValid(minimalYAML)))
-        let global = try XCTUnwrap(SourceLimitTable(config: try loadValid(minimalYAML + "\nlimits: {}\naffinity: { ipv4_prefix: 24 }\n")))
-        XCTAssertEqual(global.limits, SourceLimits())
-        XCTAssertEqual(global.mask, AffinityMask(ipv4Prefix: 24, ipv6Prefix: 128))
-        let ruleOnly = try XCTUnwrap(SourceLimitTable(config: try loadValid("""
+        var table: SourceLimitTable?
+        XCTAssertEqual(SourceLimitTable.configure(&table, for: try loadValid(minimalYAML)), [])
+        XCTAssertNil(table)
+        let global = try loadValid(minimalYAML + "\nlimits: {}\naffinity: { ipv4_prefix: 24 }\n")
+        XCTAssertEqual(SourceLimitTable.configure(&table, for: global), [0])
+        XCTAssertEqual(table?.limits, SourceLimits())
+        XCTAssertEqual(table?.mask, AffinityMask(ipv4Prefix: 24, ipv6Prefix: 128))
+        var ruleOnly: SourceLimitTable?
+        XCTAssertEqual(SourceLimitTable.configure(&ruleOnly, for: try loadValid("""
         listeners:
           - { name: https, address: 0.0.0.0, port: 443 }
         farms:
           - { name: pool01, members: ["10.0.0.11:4443"] }
         rules:
           - { name: webext, public_names: [webext.contoso.com], farm: pool01, limits: { requests_per_minute: 100 } }
-        """)))
-        XCTAssertEqual(ruleOnly.limits, .off)
-        XCTAssertEqual(ruleOnly.ruleLimits, [RuleLimits(requestsPerMinute: 100)])
+        """)), [0])
+        XCTAssertEqual(ruleOnly?.limits, .off)
+        XCTAssertEqual(ruleOnly?.ruleLimits, [RuleLimits(requestsPerMinute: 100)])
+    }
+
+    /// A reload keeps the counts, and each rule its ID by name, so the old generation's
+    /// connections and requests still count against the new limits.
+    func testAReloadKeepsCountsAndRuleWindowsByName() throws {
+        func config(_ limits: String?, _ rules: String) throws -> EdgesplitConfig {
+            try loadValid("""
+            listeners:
+              - { name: https, address: 0.0.0.0, port: 443 }
+            farms:
+              - { name: pool01, members: ["10.0.0.11:4443"] }
+            rules:
+            \(rules)
+            \(limits.map { "limits: \($0)" } ?? "")
+            """)
+        }
+        let meet = "  - { name: meet, public_names: [meet.contoso.com], farm: pool01, limits: { requests_per_minute: 1 } }"
+        let web = "  - { name: web, public_names: [web.contoso.com], farm: pool01 }"
+        var table: SourceLimitTable?
+        XCTAssertEqual(SourceLimitTable.configure(&table, for: try config("{ concurrent_connections: 2 }", meet + "\n" + web)), [0, 1])
+        let client = address("192.0.2.7")
+        XCTAssertEqual(table?.admitConnection(from: client, handshake: false, now: t0), .admitted(source: client))
+        XCTAssertEqual(table?.admitConnection(from: client, handshake: false, now: t0), .admitted(source: client))
+        XCTAssertEqual(table?.admitRequest(source: client, rule: 0, now: t0), .allowed)
+
+        // The rules swap places and a limit changes.
+        XCTAssertEqual(SourceLimitTable.configure(&table, for: try config("{ concurrent_connections: 3 }", web + "\n" + meet)), [1, 0])
+        XCTAssertEqual(table?.count, 1)
+        XCTAssertEqual(table?.admitConnection(from: client, handshake: false, now: t0), .admitted(source: client))
+        XCTAssertEqual(table?.admitConnection(from: client, handshake: false, now: t0), .refused(.concurrentConnections))
+        XCTAssertEqual(table?.admitRequest(source: client, rule: 0, now: t0), .refused(retryAfter: 60), "meet's window went on")
+
+        // Limits gone: the table goes.
+        XCTAssertEqual(SourceLimitTable.configure(&table, for: try config(nil, web)), [])
+        XCTAssertNil(table)
     }
 }
