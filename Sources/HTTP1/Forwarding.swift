@@ -59,7 +59,7 @@ enum FieldKind {
 /// Whether a field is named by a Connection option and so is hop-by-hop (RFC 9110 §7.6.1).
 /// Callers never ask this for Host, Content-Length or Transfer-Encoding: a client listing those
 /// in Connection must not be able to strip the framing the proxy relies on.
-private func listedInConnection(_ p: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ tokens: [[UInt8]]) -> Bool {
+func listedInConnection(_ p: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ tokens: [[UInt8]]) -> Bool {
     for token in tokens where token.count == r.count {
         var equal = true
         var k = 0
@@ -83,7 +83,7 @@ func appendStatic(_ out: inout [UInt8], _ s: StaticString) {
 }
 
 @inline(__always)
-private func appendCRLF(_ out: inout [UInt8]) {
+func appendCRLF(_ out: inout [UInt8]) {
     out.append(ASCII.cr)
     out.append(ASCII.lf)
 }
