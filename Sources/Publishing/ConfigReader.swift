@@ -3,7 +3,7 @@ import Yams
 
 /// The key set of each section, in the order the reference documents them.
 enum ConfigKeys {
-    static let root = ["instance", "workers", "affinity", "access_log", "listeners", "farms", "rules", "http", "timeouts", "admin", "tls", "limits"]
+    static let root = ["instance", "workers", "affinity", "access_log", "listeners", "farms", "rules", "http", "http2", "timeouts", "admin", "tls", "limits"]
     static let admin = ["metrics"]
     static let tls = ["tickets"]
     static let tickets = ["rotate"]
@@ -21,6 +21,7 @@ enum ConfigKeys {
     ]
     static let ruleTimeouts = ["connect", "response", "idle"]
     static let http = ["max_request_line", "max_header_bytes"]
+    static let http2 = ["enabled", "max_concurrent_streams", "max_header_list_size", "max_resets_per_second"]
     static let globalTimeouts = ["tls_handshake", "request_head", "shutdown", "drain"]
     static let limits = [
         "concurrent_connections", "connections_per_minute", "requests_per_minute", "half_open_handshakes", "exceptions",
@@ -146,6 +147,7 @@ struct ConfigReader {
             error("missing required key 'rules' (expected a list of publishing rules)", at: root)
         }
         if let node = fields["http"] { config.http = readHTTP(node) ?? config.http }
+        if let node = fields["http2"] { config.http2 = readHTTP2(node) ?? config.http2 }
         if let node = fields["timeouts"] { config.timeouts = readGlobalTimeouts(node) ?? config.timeouts }
         if let node = fields["admin"] { config.admin = readAdmin(node) ?? config.admin }
         if let node = fields["tls"] { config.tls = readTLS(node) ?? config.tls }

@@ -15,6 +15,8 @@ public struct EdgesplitConfig: Hashable, Sendable {
     /// Evaluated in order; the first match wins.
     public var rules: [PublishingRule]
     public var http: HTTPSettings
+    /// HTTP/2 towards clients on TLS listeners.
+    public var http2: HTTP2Options = HTTP2Options()
     public var timeouts: GlobalTimeouts
     /// Operations endpoints (Prometheus metrics).
     public var admin: AdminSettings = AdminSettings()

@@ -147,6 +147,13 @@ final class CheckCommandTests: EdgesplitTestCase {
         try assertError(config(tail: "timeouts: { shutdown: 5 minutes }"), at: 7, 23, "timeouts.shutdown", "'5 minutes'")
     }
 
+    func testBadHTTP2Limit() throws {
+        try assertError(config(tail: "http2: { max_concurrent_streams: 0 }"), at: 7, 34,
+                        "http2.max_concurrent_streams: expected an integer 1...10000, got '0'")
+        try assertError(config(tail: "http2: { max_resets: 10 }"), at: 7, 10, "unknown key 'max_resets' in http2",
+                        "expected one of enabled, max_concurrent_streams, max_header_list_size, max_resets_per_second")
+    }
+
     func testShadowedRule() throws {
         let rules = "{ name: all, public_names: [\"*.contoso.test\"], farm: app }\n  - { name: app, public_names: [app.contoso.test], farm: app }"
         let path = directory + "/edgesplit.yaml"

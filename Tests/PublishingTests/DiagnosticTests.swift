@@ -52,7 +52,7 @@ final class DiagnosticTests: XCTestCase {
               ["2:38: error: duplicate key 'port' in one mapping; each key may appear once"])
         check("", ["1:1: error: the configuration is empty; expected a mapping with listeners, farms and rules"])
         check("# only a comment\n", ["1:1: error: the configuration is empty; expected a mapping with listeners, farms and rules"])
-        check("- a\n- b\n", ["1:1: error: the configuration: expected a mapping of instance, workers, affinity, access_log, listeners, farms, rules, http, timeouts, admin, tls, limits, got a list"])
+        check("- a\n- b\n", ["1:1: error: the configuration: expected a mapping of instance, workers, affinity, access_log, listeners, farms, rules, http, http2, timeouts, admin, tls, limits, got a list"])
     }
 
     func testWrongTypes() {
