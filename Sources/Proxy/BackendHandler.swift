@@ -26,7 +26,7 @@ final class BackendHandler: ChannelDuplexHandler {
     let member: Int
     private(set) var context: ChannelHandlerContext?
     /// The client connection this exchange belongs to; nil while pooled.
-    var owner: ClientHandler?
+    var owner: BackendOwner?
     private var parser: HeadParser
     private var state: State = .idle
     private var requestMethod: [UInt8] = []
@@ -59,7 +59,7 @@ final class BackendHandler: ChannelDuplexHandler {
     // MARK: Exchange
 
     /// Starts an exchange: the request head is written now, the body follows through `send`.
-    func begin(owner: ClientHandler, requestMethod: [UInt8], head: ByteBuffer, boundByRequest: Bool) {
+    func begin(owner: BackendOwner, requestMethod: [UInt8], head: ByteBuffer, boundByRequest: Bool) {
         self.owner = owner
         self.requestMethod = requestMethod
         self.responseStarted = false

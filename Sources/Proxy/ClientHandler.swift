@@ -14,7 +14,7 @@ import Publishing
 /// the member as it arrives, the response body to the client, and each side stops reading
 /// while the other cannot take more (`read` is withheld until it becomes writable again).
 /// Bytes of a pipelined next request wait until the current response is complete.
-final class ClientHandler: ChannelDuplexHandler {
+final class ClientHandler: ChannelDuplexHandler, BackendOwner, ClientConnection {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -43,7 +43,7 @@ final class ClientHandler: ChannelDuplexHandler {
     private var exchange: Exchange?
     /// Member connections bound to this client by NTLM/Negotiate, by farm and member.
     private var bound: [BackendPool.Key: BackendHandler] = [:]
-    private var readSuppressed = false
+    private var readGate = ReadGate()
     private var handshakeDone = false
     private var closeAfterExchange = false
     private var draining = false
@@ -114,11 +114,7 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if wantsInput {
-            context.read()
-        } else {
-            readSuppressed = true
-        }
+        if readGate.admit(wanted: wantsInput) { context.read() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -167,9 +163,7 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     private func resumeReading() {
-        guard readSuppressed, wantsInput, let context else { return }
-        readSuppressed = false
-        context.read()
+        if readGate.release(wanted: wantsInput) { context?.read() }
     }
 
     /// Keeps unprocessed bytes; an empty view is dropped so it does not pin the TLS layer's
@@ -297,7 +291,7 @@ final class ClientHandler: ChannelDuplexHandler {
             // the handshake and the session live on that one member connection.
             let boundMember = bound.first { $0.key.farm == farm && $0.value.isUsable }?.key.member
             guard let client,
-                let member = boundMember ?? pickMember(farm: farm, client: client, head: head, exchange: exchange)
+                let member = boundMember ?? worker.pickMember(farm: farm, client: client, head: head, exchange: exchange)
             else {
                 finishLocally(exchange, status: 503)
                 return
@@ -358,21 +352,6 @@ final class ClientHandler: ChannelDuplexHandler {
         }
     }
 
-    /// The member for a request: with cookie persistence a valid cookie naming an available
-    /// member wins; otherwise the farm's balancer decides (source hash or least outstanding),
-    /// and a cookie farm answers with `Set-Cookie` naming the member — on every response
-    /// whose request lacked a valid cookie, as Microsoft's MS-WSMAN guidance requires.
-    private func pickMember(farm: Int, client: ClientAddress, head: RequestHead, exchange: Exchange) -> Int? {
-        let balancer = worker.balancers[farm]
-        guard let cookie = worker.cookies[farm] else { return balancer.pick(for: client, now: .now()) }
-        if let member = cookie.member(inCookieHeaders: head.values("cookie")), balancer.isAvailable(member, now: .now()) {
-            return member
-        }
-        guard let member = balancer.pick(for: client, now: .now()) else { return nil }
-        exchange.setCookie = cookie.setCookie(member: member)
-        return member
-    }
-
     // MARK: Backend connections
 
     private func obtainBackend(for exchange: Exchange) {
@@ -395,71 +374,28 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     private func connect(_ exchange: Exchange) {
-        let rule = worker.runtime.config.rules[exchange.ruleIndex!]
-        exchange.reusedConnection = false
-        worker.connect(farm: exchange.farmIndex, member: exchange.member, timeout: rule.timeouts.connect.timeAmount)
-            .whenComplete { [self] result in
-                switch result {
-                case .success(let backend):
-                    guard self.exchange === exchange, state == .exchange else {
-                        backend.close()
-                        return
-                    }
-                    worker.balancers[exchange.farmIndex].markSucceeded(exchange.member)
-                    attach(backend, to: exchange)
-                case .failure(let error):
-                    guard self.exchange === exchange, state == .exchange else { return }
-                    connectFailed(exchange, error: error)
-                }
-            }
+        worker.connect(
+            exchange,
+            isCurrent: { [weak self] in self?.exchange === exchange && self?.state == .exchange },
+            attach: { [weak self] backend in self?.attach(backend, to: exchange) },
+            failed: { [weak self] error in self?.connectFailed(exchange, error: error) }
+        )
     }
 
     /// Nothing reached the member: mark it failed and try one other member, once.
     private func connectFailed(_ exchange: Exchange, error: Error) {
-        let balancer = worker.balancers[exchange.farmIndex]
-        worker.memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))
-        if exchange.attempts < 2, let client,
-            let next = balancer.pick(for: client, excluding: exchange.member, now: .now())
-        {
-            exchange.attempts += 1
-            exchange.member = next
-            if exchange.setCookie != nil, let cookie = worker.cookies[exchange.farmIndex] {
-                exchange.setCookie = cookie.setCookie(member: next)
-            }
+        if worker.moveToOtherMember(exchange, client: client, after: error) {
             obtainBackend(for: exchange)
             return
         }
-        let status = (error as? ChannelError).map { if case .connectTimeout = $0 { return 504 } else { return 502 } } ?? 502
-        failExchange(status: status, close: false)
+        failExchange(status: Worker.failureStatus(error), close: false)
     }
 
     private func attach(_ backend: BackendHandler, to exchange: Exchange) {
         guard let context, let head = exchange.head else { return }
-        let runtime = worker.runtime
-        let rule = runtime.config.rules[exchange.ruleIndex!]
-        let farm = runtime.config.farms[exchange.farmIndex]
-        let member = farm.members[exchange.member]
-        exchange.backend = backend
-        backend.owner = self
-        worker.balancers[exchange.farmIndex].requestStarted(exchange.member)
-        exchange.countedOutstanding = true
-
+        worker.start(exchange, on: backend, owner: self)
         scratch.removeAll(keepingCapacity: true)
-        var replaceHost: [UInt8]? = nil
-        if !rule.forwardOriginalHost {
-            let defaultPort = farm.tls == nil ? 80 : 443
-            let hostText = member.host.contains(":") ? "[\(member.host)]" : member.host
-            replaceHost = Array((member.port == defaultPort ? hostText : "\(hostText):\(member.port)").utf8)
-        }
-        head.writeForwarded(
-            into: &scratch,
-            edits: ForwardingEdits(
-                replaceHost: replaceHost,
-                forwardedFor: clientTextBytes,
-                forwardedProto: isTLS ? Array("https".utf8) : Array("http".utf8),
-                keepUpgrade: exchange.isUpgrade
-            )
-        )
+        head.writeForwarded(into: &scratch, edits: worker.forwardingEdits(for: exchange, clientText: clientTextBytes, isTLS: isTLS))
         var buffer = context.channel.allocator.buffer(capacity: scratch.count)
         buffer.writeBytes(scratch)
         backend.begin(owner: self, requestMethod: Array(head.method), head: buffer, boundByRequest: exchange.boundByRequest)
@@ -541,13 +477,9 @@ final class ClientHandler: ChannelDuplexHandler {
         lastActivity = .now()
     }
 
-    func flushToClient() {
-        context?.flush()
-    }
+    func flushToClient() { context?.flush() }
 
-    func backendBecameWritable() {
-        resumeReading()
-    }
+    func backendBecameWritable() { resumeReading() }
 
     func backendResponseComplete(_ backend: BackendHandler, reusable: Bool) {
         guard let exchange, exchange.backend === backend else { return }
@@ -580,18 +512,9 @@ final class ClientHandler: ChannelDuplexHandler {
             abort()
             return
         }
-        // A kept-alive connection the member closed just as we reused it: nothing was
-        // processed, so a request without body can go again on a fresh connection.
-        if exchange.reusedConnection, exchange.bodyBytes == 0, exchange.head?.framing == BodyFraming.none {
-            worker.balancers[exchange.farmIndex].requestFinished(exchange.member)
-            exchange.countedOutstanding = false
+        if worker.mayResend(exchange, after: error) {
             connect(exchange)
             return
-        }
-        // A kept-alive connection that breaks says nothing about the member being down
-        // (it answered on it before); only a fresh connection that fails does.
-        if !exchange.reusedConnection {
-            worker.memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))
         }
         failExchange(status: 502, close: !exchange.requestComplete)
     }
@@ -600,10 +523,7 @@ final class ClientHandler: ChannelDuplexHandler {
 
     private func failExchange(status: Int, close: Bool) {
         guard let exchange else { return }
-        if let backend = exchange.backend {
-            exchange.backend = nil
-            backend.close()
-        }
+        exchange.closeBackendConnection()
         if close { closeAfterExchange = true }
         if !exchange.requestComplete { closeAfterExchange = true }
         if exchange.responseStarted {
@@ -616,10 +536,7 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     private func completeExchange(_ exchange: Exchange) {
-        if exchange.countedOutstanding {
-            worker.balancers[exchange.farmIndex].requestFinished(exchange.member)
-            exchange.countedOutstanding = false
-        }
+        worker.finishOutstanding(exchange)
         logExchange(exchange)
         self.exchange = nil
         exchangesServed += 1
@@ -634,43 +551,7 @@ final class ClientHandler: ChannelDuplexHandler {
 
     /// Counts the exchange in the worker's stats and writes its access-log line, once.
     private func logExchange(_ exchange: Exchange) {
-        guard !exchange.logged else { return }
-        exchange.logged = true
-        let elapsed = NIODeadline.now() - exchange.start
-        worker.stats.recordExchange(
-            listener: listenerIndex,
-            rule: exchange.ruleIndex,
-            status: exchange.status,
-            bytesIn: exchange.bytesIn,
-            bytesOut: exchange.bytesOut,
-            microseconds: UInt64(max(0, elapsed.nanoseconds / 1000))
-        )
-        guard let log = worker.accessLog else { return }
-        let runtime = worker.runtime
-        let head = exchange.head
-        var record = AccessRecord(
-            start: exchange.startWall,
-            clientIP: clientText,
-            method: head.map { String(decoding: $0.method, as: UTF8.self) } ?? "-",
-            uriStem: head.map { String(decoding: $0.path, as: UTF8.self) } ?? "-",
-            uriQuery: head?.query.map { String(decoding: $0, as: UTF8.self) } ?? "",
-            host: head?.host.map { String(decoding: $0, as: UTF8.self) } ?? "",
-            status: exchange.status,
-            bytesIn: exchange.bytesIn,
-            bytesOut: exchange.bytesOut,
-            timeTakenMs: Int(elapsed.nanoseconds / 1_000_000),
-            rule: "",
-            farm: "",
-            member: "",
-            worker: worker.index
-        )
-        if let rule = exchange.ruleIndex { record.rule = runtime.config.rules[rule].name }
-        if exchange.farmIndex >= 0 {
-            let farm = runtime.config.farms[exchange.farmIndex]
-            record.farm = farm.name
-            if exchange.member >= 0 { record.member = farm.members[exchange.member].text }
-        }
-        log.append(record)
+        worker.record(exchange, listener: listenerIndex, client: clientText)
     }
 
     // MARK: Lifecycle
@@ -705,14 +586,8 @@ final class ClientHandler: ChannelDuplexHandler {
         timer?.cancel()
         timer = nil
         if let exchange {
-            if let backend = exchange.backend {
-                exchange.backend = nil
-                backend.close()
-            }
-            if exchange.countedOutstanding {
-                worker.balancers[exchange.farmIndex].requestFinished(exchange.member)
-                exchange.countedOutstanding = false
-            }
+            exchange.closeBackendConnection()
+            worker.finishOutstanding(exchange)
             if exchange.status == 0 { exchange.status = 499 }
             logExchange(exchange)
             self.exchange = nil
@@ -832,6 +707,14 @@ final class Exchange {
     var status = 0
     var bytesIn = 0
     var bytesOut = 0
+
+    /// Detaches and closes the member connection, if any: it carried part of this exchange
+    /// and cannot be reused.
+    func closeBackendConnection() {
+        guard let backend else { return }
+        self.backend = nil
+        backend.close()
+    }
 
     init(head: RequestHead?, start: NIODeadline) {
         self.head = head

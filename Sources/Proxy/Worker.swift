@@ -27,7 +27,7 @@ final class Worker {
     var limitRuleIDs: [Int] = []
     var limitExpiryTask: RepeatedTask?
     /// Client connections open on this worker, for draining on shutdown.
-    private(set) var clients: [ObjectIdentifier: ClientHandler] = [:]
+    private(set) var clients: [ObjectIdentifier: ClientConnection] = [:]
     private(set) var draining = false
     private var drainGently = false
     private var flushTask: RepeatedTask?
@@ -97,14 +97,21 @@ final class Worker {
         monitor?.passiveFailure(farm: farm, member: member, reason: reason)
     }
 
-    func register(_ client: ClientHandler) {
+    func register(_ client: ClientConnection) {
         clients[ObjectIdentifier(client)] = client
         stats.accepted &+= 1
         stats.active += 1
         if draining { client.drain(gentle: drainGently) }
     }
 
-    func unregister(_ client: ClientHandler, handshakeFailed: Bool) {
+    /// A connection that changes hands (HTTP/1.1 handler → HTTP/2 after ALPN) stays counted once.
+    func replace(_ old: ClientConnection, with new: ClientConnection) {
+        guard clients.removeValue(forKey: ObjectIdentifier(old)) != nil else { return }
+        clients[ObjectIdentifier(new)] = new
+        if draining { new.drain(gentle: drainGently) }
+    }
+
+    func unregister(_ client: ClientConnection, handshakeFailed: Bool) {
         guard clients.removeValue(forKey: ObjectIdentifier(client)) != nil else { return }
         stats.active -= 1
         if handshakeFailed { stats.tlsHandshakeFailures &+= 1 }
