@@ -14,7 +14,7 @@ import Publishing
 /// the member as it arrives, the response body to the client, and each side stops reading
 /// while the other cannot take more (`read` is withheld until it becomes writable again).
 /// Bytes of a pipelined next request wait until the current response is complete.
-final class ClientHandler: ChannelDuplexHandler, BackendOwner, ClientConnection {
+final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, BackendOwner, ClientConnection {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -98,14 +98,35 @@ final class ClientHandler: ChannelDuplexHandler, BackendOwner, ClientConnection 
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted = event as? TLSUserEvent, state == .handshaking {
+        if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent, state == .handshaking {
             handshakeDone = true
             worker.stats.tlsHandshakes &+= 1
             sourceTicket?.handshakeEnded()
+            if negotiated == "h2" {
+                switchToHTTP2(context: context)
+                return
+            }
             enter(.idle)
             process()
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// ALPN chose HTTP/2: the connection's streams are served by `HTTP2Connection` from
+    /// now on, and this handler leaves the pipeline (the worker keeps counting one client).
+    private func switchToHTTP2(context: ChannelHandlerContext) {
+        let connection = HTTP2Connection(
+            worker: worker, listenerIndex: listenerIndex, client: client, clientText: clientText, sourceTicket: sourceTicket
+        )
+        do {
+            try connection.install(in: context.channel)
+        } catch {
+            abort()
+            return
+        }
+        worker.replace(self, with: connection)
+        enter(.closed)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -31,9 +31,11 @@ public final class ListenerCertificates: Sendable {
     static let tls12CipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
     /// `settings` gives the ticket lifetime announced to clients; tickets are issued once a
-    /// key ring is attached with `useTicketKeys(_:)`.
+    /// key ring is attached with `useTicketKeys(_:)`. `http2`: offer `h2` before `http/1.1` in
+    /// ALPN (RFC 7301); clients without ALPN get HTTP/1.1.
     public init(
-        listener: Listener, tls: ListenerTLS, settings: TLSSettings = TLSSettings(), readFile: (String) throws -> [UInt8]
+        listener: Listener, tls: ListenerTLS, settings: TLSSettings = TLSSettings(), http2: Bool = false,
+        readFile: (String) throws -> [UInt8]
     ) throws {
         var entries: [Entry] = []
         for source in tls.certificates {
@@ -44,7 +46,7 @@ public final class ListenerCertificates: Sendable {
             )
             configuration.minimumTLSVersion = tls.minVersion == .tls13 ? .tlsv13 : .tlsv12
             configuration.cipherSuites = Self.tls12CipherSuites
-            configuration.applicationProtocols = ["http/1.1"]
+            configuration.applicationProtocols = http2 ? ["h2", "http/1.1"] : ["http/1.1"]
             let context: NIOSSLContext
             do {
                 context = try NIOSSLContext(configuration: configuration)

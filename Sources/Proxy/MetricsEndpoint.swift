@@ -95,6 +95,17 @@ final class MetricsEndpoint {
             gauge("edgesplit_limit_sources", w, Double(worker.limitSources), "Sources the per-source limit table counts now.")
             counter("edgesplit_limit_sources_evicted_total", w, worker.limitSourcesEvicted,
                     "Sources forgotten before their windows ended because the limit table was full.")
+            let h2 = worker.http2
+            counter("edgesplit_http2_connections_total", w, h2.connections, "Client connections that chose HTTP/2.")
+            counter("edgesplit_http2_streams_total", w, h2.streams, "HTTP/2 streams opened by clients.")
+            for (event, count) in [
+                ("http11_required", h2.http11Required), ("stream_limit", h2.streamLimitCloses),
+                ("header_list_rejected", h2.headerListRejections), ("rapid_reset", h2.rapidResetCloses),
+                ("malformed", h2.malformedStreams),
+            ] {
+                counter("edgesplit_http2_refusals_total", w + [("reason", event)], count,
+                        "HTTP/2 streams or connections ended by edgesplit, by reason.")
+            }
             if let kernel {
                 counter("edgesplit_steering_selections_total", w, kernel.selections(of: worker.index),
                         "Connections the kernel steering program sent to each worker.")

@@ -93,6 +93,12 @@ extension ProxyServer {
                     "limited": Dictionary(uniqueKeysWithValues: LimitReason.allCases.map { ($0.rawValue, w.limited[$0] ?? 0) }),
                     "limit_sources": w.limitSources, "limit_sources_evicted": w.limitSourcesEvicted,
                     "limit_untracked": w.limitUntracked,
+                    "http2": [
+                        "connections": w.http2.connections, "streams": w.http2.streams,
+                        "http11_required": w.http2.http11Required, "stream_limit_closes": w.http2.streamLimitCloses,
+                        "header_list_rejections": w.http2.headerListRejections,
+                        "rapid_reset_closes": w.http2.rapidResetCloses, "malformed_streams": w.http2.malformedStreams,
+                    ] as [String: Any],
                 ]
             },
             "listeners": stats.listeners.map { ["name": $0.name].merging(traffic($0.traffic)) { a, _ in a } },

@@ -31,7 +31,9 @@ public final class RuntimeConfiguration: Sendable {
                 continue
             }
             do {
-                let built = try ListenerCertificates(listener: listener, tls: tls, settings: config.tls, readFile: readFile)
+                let built = try ListenerCertificates(
+                    listener: listener, tls: tls, settings: config.tls, http2: config.http2.enabled, readFile: readFile
+                )
                 for entry in built.entries {
                     if case .rejected(let reason) = entry.hooks.staple {
                         warnings.append(.warning(

@@ -45,6 +45,7 @@ public struct WorkerStats: Sendable {
     public var tlsHandshakes: UInt64 = 0
     public var tlsHandshakeFailures: UInt64 = 0
     public var requests: UInt64 = 0
+    public var http2 = HTTP2Counters()
     /// By listener index.
     public var listeners: [TrafficCounters]
     /// By rule index, then one more for requests no rule matched (and malformed ones).
@@ -68,5 +69,38 @@ public struct WorkerStats: Sendable {
         requests &+= 1
         listeners[listener].record(status: status, bytesIn: bytesIn, bytesOut: bytesOut, microseconds: microseconds)
         rules[rule ?? rules.count - 1].record(status: status, bytesIn: bytesIn, bytesOut: bytesOut, microseconds: microseconds)
+    }
+}
+
+/// What HTTP/2 clients did on one worker, and what the HTTP/2 limits refused.
+public struct HTTP2Counters: Sendable, Equatable {
+    /// Connections that chose `h2` in ALPN.
+    public var connections: UInt64 = 0
+    /// Streams opened by clients (each one request).
+    public var streams: UInt64 = 0
+    /// Streams reset with HTTP_1_1_REQUIRED: the member asked for NTLM or Negotiate, which
+    /// authenticates a connection and cannot work over multiplexed streams.
+    public var http11Required: UInt64 = 0
+    /// Connections closed (GOAWAY PROTOCOL_ERROR) for opening more than `max_concurrent_streams`.
+    public var streamLimitCloses: UInt64 = 0
+    /// Connections ended for a header block over `max_header_list_size` or one that could not
+    /// be decoded (GOAWAY with PROTOCOL_ERROR or COMPRESSION_ERROR).
+    public var headerListRejections: UInt64 = 0
+    /// Connections ended because the client reset streams faster than `max_resets_per_second`
+    /// (GOAWAY with ENHANCE_YOUR_CALM).
+    public var rapidResetCloses: UInt64 = 0
+    /// Streams reset with PROTOCOL_ERROR for a malformed request (RFC 9113 §8.1.1).
+    public var malformedStreams: UInt64 = 0
+
+    public init() {}
+
+    public mutating func add(_ other: HTTP2Counters) {
+        connections &+= other.connections
+        streams &+= other.streams
+        http11Required &+= other.http11Required
+        streamLimitCloses &+= other.streamLimitCloses
+        headerListRejections &+= other.headerListRejections
+        rapidResetCloses &+= other.rapidResetCloses
+        malformedStreams &+= other.malformedStreams
     }
 }

@@ -158,6 +158,14 @@ struct StatsCommand: ParsableCommand {
             ])
         }
 
+        // HTTP/2
+        let h2 = workersJSON.compactMap { $0["http2"] as? [String: Any] }
+        func h2Sum(_ key: String) -> UInt64 { h2.reduce(UInt64(0)) { $0 + uint($1[key]) } }
+        out += "\nHTTP/2  connections \(h2Sum("connections")), streams \(h2Sum("streams")), "
+            + "HTTP/1.1 required \(h2Sum("http11_required")), stream-limit closes \(h2Sum("stream_limit_closes")), "
+            + "header lists rejected \(h2Sum("header_list_rejections")), rapid-reset closes \(h2Sum("rapid_reset_closes")), "
+            + "malformed \(h2Sum("malformed_streams"))\n"
+
         // Members
         out += "\nFARM MEMBERS\n" + row(["farm", "member", "state", "active", "failures", "last check"])
         for m in s.process?["members"] as? [[String: Any]] ?? [] {

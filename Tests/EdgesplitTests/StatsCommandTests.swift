@@ -22,6 +22,8 @@ final class StatsCommandTests: EdgesplitTestCase {
         let workers = try XCTUnwrap(process["workers"] as? [[String: Any]])
         XCTAssertEqual(workers.map { $0["accepted"] as? Int ?? -1 }, selections, "each worker accepted what the kernel gave it")
         XCTAssertEqual(workers.reduce(0) { $0 + ($1["requests"] as? Int ?? 0) }, 12)
+        // A plain-HTTP listener: no HTTP/2, but the counters are there, all zero.
+        XCTAssertEqual(workers.compactMap { ($0["http2"] as? [String: Any])?["connections"] as? Int }, [0, 0])
         let rules = try XCTUnwrap(process["rules"] as? [[String: Any]])
         let app = try XCTUnwrap(rules.first { $0["name"] as? String == "app" })
         XCTAssertEqual(app["requests"] as? Int, 12)
@@ -32,7 +34,7 @@ final class StatsCommandTests: EdgesplitTestCase {
 
         let text = try served.cli(["stats"])
         XCTAssertEqual(text.status, 0)
-        for heading in ["KERNEL STEERING", "WORKERS", "LISTENERS", "RULES", "FARM MEMBERS", "TLS"] {
+        for heading in ["KERNEL STEERING", "WORKERS", "LISTENERS", "RULES", "HTTP/2  connections 0, streams 0", "FARM MEMBERS", "TLS"] {
             XCTAssertTrue(text.stdout.contains(heading), "\(heading) missing in:\n\(text.stdout)")
         }
 

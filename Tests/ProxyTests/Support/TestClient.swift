@@ -264,9 +264,15 @@ private final class CollectingHandler: ChannelInboundHandler {
 /// Runs curl against a TLS listener, resolving `name` to 127.0.0.1 and trusting only the
 /// CA in `caFile`. Returns curl's exit status and standard output.
 func runCurl(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    try runProgram("/usr/bin/curl", ["--silent", "--show-error", "--http1.1", "--max-time", "10"] + arguments)
+}
+
+/// Runs a client program (curl, nghttp) to completion; `input` names a file for its stdin.
+func runProgram(_ path: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String, error: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-    process.arguments = ["--silent", "--show-error", "--http1.1", "--max-time", "10"] + arguments
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let input { process.standardInput = FileHandle(forReadingAtPath: input) }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

@@ -1,0 +1,349 @@
+import Foundation
+import HTTP1
+import Proxy
+import XCTest
+
+/// HTTP/2 towards clients (ALPN `h2`) with HTTP/1.1 members: real curl and nghttp clients,
+/// and a raw frame writer for what no polite client does. Every stream must reach the member
+/// as the HTTP/1.1 request the same rules would have produced, NTLM must push the client back
+/// to HTTP/1.1, and each limit must act and be counted.
+final class HTTP2Tests: ProxyTestCase {
+    static let name = ProxyTestCase.publicName
+    private var caFile = ""
+
+    override func setUpWithError() throws {
+        caFile = try TestPKI.writeTemporaryPEM(TestPKI.publicCA)
+        addTeardownBlock { [caFile] in try? FileManager.default.removeItem(atPath: caFile) }
+    }
+
+    /// One TLS listener, one farm, the allow rule `web` (after `rulesBefore`, whole rule lines).
+    private func yaml(members: [String], persistence: String = "none", rulesBefore: String = "", top: String = "") -> String {
+        """
+        listeners:
+          - name: https
+            address: 127.0.0.1
+            port: 1
+            tls: { certificates: [{ cert: "mem:webext.pem", key: "mem:webext.key" }] }
+        farms:
+          - { name: pool, members: [\(members.map { "\"\($0)\"" }.joined(separator: ", "))], persistence: \(persistence)\(persistence == "cookie" ? ", cookie_key: \"a-secret-of-sixteen+\"" : "") }
+        rules:
+        \(rulesBefore)
+          - { name: web, public_names: [\(Self.name)], farm: pool }
+        \(top)
+        """
+    }
+
+    private func start(_ yaml: String) throws -> ProxyHarness {
+        try startProxy(yaml, files: TestPKI.files(["webext": TestPKI.webext]))
+    }
+
+    /// curl over HTTP/2 only (it fails rather than silently use HTTP/1.1 without ALPN h2).
+    private func curl(_ proxy: ProxyHarness, _ path: String, _ extra: [String] = [], input: String? = nil) throws -> (status: Int32, output: String, error: String) {
+        try runProgram("/usr/bin/curl", [
+            "--silent", "--show-error", "--http2", "--max-time", "10", "--cacert", caFile,
+            "--resolve", "\(Self.name):\(proxy.port):127.0.0.1",
+        ] + extra + ["https://\(Self.name):\(proxy.port)\(path)"], input: input)
+    }
+
+    private func stats(_ proxy: ProxyHarness) throws -> HTTP2Counters {
+        var total = HTTP2Counters()
+        for worker in try proxy.server.stats().wait().workers { total.add(worker.http2) }
+        return total
+    }
+
+    private func raw(_ proxy: ProxyHarness) throws -> RawHTTP2Client {
+        let client = try RawHTTP2Client(port: proxy.port, trusting: TestPKI.publicCA, serverName: Self.name)
+        addTeardownBlock { client.close() }
+        try client.acknowledgeSettings()
+        return client
+    }
+
+    // MARK: Routing and fidelity
+
+    func testCurlSpeaksHTTP2AndTheMemberGetsTheSameHTTP11Request() throws {
+        let backend = try startBackend { request in
+            .send(RecordingBackend.ok(
+                "h2:\(String(decoding: request.target, as: UTF8.self))",
+                headers: ["Set-Cookie: a=1", "Set-Cookie: b=2", "Connection: keep-alive, X-Hop", "Keep-Alive: timeout=5",
+                          "X-Hop: 1", "X-Member: yes"]
+            ))
+        }
+        let proxy = try start(yaml(members: [backend.member]))
+        let result = try curl(proxy, "/abs/x%2Fy?q=1", [
+            "-D", "-", "-w", "|%{http_version}", "-H", "Cookie: c=1", "-H", "Cookie: d=2",
+            "-H", "X-Forwarded-For: 203.0.113.9", "-H", "X-Forwarded-Proto: http", "-H", "X-MS-WebTicket: opaque",
+        ])
+        XCTAssertEqual(result.status, 0, result.error)
+        let output = result.output.replacingOccurrences(of: "\r\n", with: "\n")
+        XCTAssertTrue(output.hasPrefix("HTTP/2 200"), output)
+        XCTAssertTrue(output.contains("\nset-cookie: a=1\nset-cookie: b=2\n"), output)
+        XCTAssertTrue(output.contains("\nx-member: yes\n"), output)
+        XCTAssertFalse(output.contains("keep-alive") || output.contains("x-hop") || output.contains("connection:"), output)
+        XCTAssertTrue(output.hasSuffix("\nh2:/abs/x%2Fy?q=1|2"), output)
+
+        let request = try XCTUnwrap(backend.requests.first)
+        XCTAssertTrue(request.headText.hasPrefix("GET /abs/x%2Fy?q=1 HTTP/1.1\r\n"), request.headText)
+        // forward_original_host: the client's :authority, as curl sends it (with the port).
+        XCTAssertEqual(request.values("host"), ["\(Self.name):\(proxy.port)"])
+        XCTAssertEqual(request.values("x-forwarded-for"), ["203.0.113.9, 127.0.0.1"])
+        XCTAssertEqual(request.values("x-forwarded-proto"), ["https"])
+        XCTAssertEqual(request.values("x-ms-webticket"), ["opaque"])
+        // HTTP/2 may split cookies; HTTP/1.1 members get one Cookie line (RFC 9113 §8.2.3).
+        XCTAssertEqual(request.values("cookie"), ["c=1; d=2"])
+
+        let counters = try stats(proxy)
+        XCTAssertEqual(counters.connections, 1)
+        XCTAssertEqual(counters.streams, 1)
+        let listener = try proxy.server.stats().wait().listeners[0].traffic
+        XCTAssertEqual(listener.requests, 1)
+        XCTAssertEqual(listener.statusClasses[1], 1)
+    }
+
+    func testUnpublishedNameAndDeniedPathAreAnsweredOnTheStream() throws {
+        let backend = try startBackend()
+        let proxy = try start(yaml(
+            members: [backend.member],
+            rulesBefore: "  - { name: no-admin, public_names: [\(Self.name)], paths: [\"/admin/*\"], action: deny }"
+        ))
+        let unknown = try curl(proxy, "/", ["-o", "/dev/null", "-w", "%{http_code} %{http_version}", "-H", "Host: nobody.contoso.test"])
+        XCTAssertEqual(unknown.output, "404 2", unknown.error)
+        let denied = try curl(proxy, "/admin/x", ["-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
+        XCTAssertEqual(denied.output, "403 2", denied.error)
+        XCTAssertEqual(backend.requests.count, 0)
+    }
+
+    func testBodiesStreamBothWaysWithAndWithoutLength() throws {
+        let big = String(repeating: "0123456789abcdef", count: 64 * 1024)  // 1 MiB
+        let backend = try startBackend { request in
+            .send(RecordingBackend.ok(request.values("transfer-encoding").isEmpty ? big : "chunked"))
+        }
+        let proxy = try start(yaml(members: [backend.member]))
+        let file = NSTemporaryDirectory() + "edgesplit-h2-body-\(UUID().uuidString)"
+        try big.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+
+        // A known length: forwarded with its content-length; a 1 MiB response comes back.
+        let sized = try curl(proxy, "/upload", ["--data-binary", "@\(file)"])
+        XCTAssertEqual(sized.status, 0, sized.error)
+        XCTAssertEqual(sized.output.count, big.count)
+        XCTAssertTrue(sized.output == big)
+        let first = try XCTUnwrap(backend.requests.first)
+        XCTAssertEqual(first.values("content-length"), [String(big.utf8.count)])
+        XCTAssertEqual(first.body, Array(big.utf8))
+
+        // From a pipe: no length, so the member receives it chunked, payload intact.
+        let piped = try curl(proxy, "/upload", ["-T", "-"], input: file)
+        XCTAssertEqual(piped.status, 0, piped.error)
+        XCTAssertEqual(piped.output, "chunked")
+        let second = try XCTUnwrap(backend.requests.last)
+        XCTAssertEqual(second.parsed.methodString, "PUT")
+        XCTAssertEqual(second.values("transfer-encoding"), ["chunked"])
+        var framer = BodyFramer(.chunked)
+        var payload: [UInt8] = []
+        let progress = try second.body.withUnsafeBytes { try framer.consume($0) }
+        XCTAssertTrue(progress.isComplete)
+        for range in progress.payload { payload += second.body[range] }
+        XCTAssertEqual(payload, Array(big.utf8))
+    }
+
+    func testNghttpMultiplexesStreamsOnOneConnection() throws {
+        let backend = try startBackend { request in .send(RecordingBackend.ok("[\(String(decoding: request.target, as: UTF8.self))]")) }
+        let proxy = try start(yaml(members: [backend.member]))
+        let paths = (1...8).map { "/stream/\($0)" }
+        let result = try runProgram("/usr/bin/nghttp", ["-H", ":authority: \(Self.name)"] + paths.map { "https://127.0.0.1:\(proxy.port)\($0)" })
+        XCTAssertEqual(result.status, 0, result.error)
+        for path in paths { XCTAssertTrue(result.output.contains("[\(path)]"), result.output) }
+        XCTAssertEqual(Set(backend.requests.map { String(decoding: $0.target, as: UTF8.self) }), Set(paths))
+        let counters = try stats(proxy)
+        XCTAssertEqual(counters.connections, 1, "nghttp sent all streams on one connection")
+        XCTAssertEqual(counters.streams, UInt64(paths.count))
+    }
+
+    func testCookiePersistenceWorksOverHTTP2() throws {
+        let a = try startBackend { _ in .send(RecordingBackend.ok("a")) }
+        let b = try startBackend { _ in .send(RecordingBackend.ok("b")) }
+        let proxy = try start(yaml(members: [a.member, b.member], persistence: "cookie"))
+        let jar = NSTemporaryDirectory() + "edgesplit-h2-jar-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: jar) }
+        let first = try curl(proxy, "/", ["-D", "-", "-c", jar])
+        XCTAssertEqual(first.status, 0, first.error)
+        XCTAssertTrue(first.output.lowercased().contains("set-cookie: ms-wsman="), first.output)
+        let chosen = first.output.hasSuffix("a") ? "a" : "b"
+        for _ in 0..<4 {
+            let again = try curl(proxy, "/", ["-D", "-", "-b", jar])
+            XCTAssertTrue(again.output.hasSuffix(chosen), again.output)
+            XCTAssertFalse(again.output.lowercased().contains("set-cookie"), "a valid cookie gets no new one")
+        }
+    }
+
+    func testEveryStreamIsOneAccessLogLine() throws {
+        let path = NSTemporaryDirectory() + "edgesplit-h2-access-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let backend = try startBackend()
+        let proxy = try start(yaml(members: [backend.member], top: "access_log: { path: \"\(path)\", format: json }"))
+        let paths = ["/abs/a?x=1", "/abs/b", "/abs/c"]
+        let result = try runProgram("/usr/bin/nghttp", ["-H", ":authority: \(Self.name)"] + paths.map { "https://127.0.0.1:\(proxy.port)\($0)" })
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertEqual(try curl(proxy, "/", ["-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: nobody.contoso.test"]).output, "404")
+        proxy.stop()
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        let records = try lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        XCTAssertEqual(records.count, 4)
+        let served = records.filter { ($0["sc-status"] as? Int) == 200 }
+        XCTAssertEqual(Set(served.map { $0["cs-uri-stem"] as? String ?? "" }), ["/abs/a", "/abs/b", "/abs/c"])
+        XCTAssertEqual(Set(served.map { $0["rule"] as? String ?? "" }), ["web"])
+        XCTAssertEqual(Set(served.map { $0["member"] as? String ?? "" }), [backend.member])
+        XCTAssertEqual(records.filter { ($0["sc-status"] as? Int) == 404 }.count, 1)
+    }
+
+    // MARK: Connection lifecycle
+
+    func testReloadSendsGOAWAYAndTheOpenStreamFinishes() throws {
+        let backend = try startBackend { _ in .sendAfter(0.5, RecordingBackend.ok("slow")) }
+        let config = yaml(members: [backend.member], top: "timeouts: { drain: 10s }")
+        let proxy = try start(config)
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.get(stream: 1, authority: Self.name, path: "/slow"))
+        XCTAssertTrue(backend.waitForRequests(1))
+        XCTAssertEqual(try proxy.reload(yaml: config, files: TestPKI.files(["webext": TestPKI.webext])), 2)
+        let frames = client.framesUntilClose()
+        XCTAssertTrue(frames.contains { $0.type == RawHTTP2Client.Frame.goAway && $0.errorCode == 0 }, "\(frames.map(\.type))")
+        let response = frames.filter { $0.stream == 1 }
+        XCTAssertEqual(response.first?.type, RawHTTP2Client.Frame.headers)
+        XCTAssertEqual(response.last.map { $0.flags & 1 }, 1, "the stream ended normally")
+        XCTAssertEqual(String(decoding: response.filter { $0.type == RawHTTP2Client.Frame.data }.flatMap(\.payload), as: UTF8.self), "slow")
+        XCTAssertTrue(client.connection.isClosed, "closed once its stream finished")
+    }
+
+    func testIdleConnectionIsClosedWithGOAWAY() throws {
+        let backend = try startBackend()
+        let proxy = try start(yaml(members: [backend.member], top: "timeouts: { request_head: 1s }"))
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.get(stream: 1, authority: Self.name, path: "/"))
+        let frames = client.framesUntilClose()
+        XCTAssertEqual(frames.filter { $0.stream == 1 }.last.map { $0.flags & 1 }, 1, "the request was answered")
+        XCTAssertTrue(frames.contains { $0.type == RawHTTP2Client.Frame.goAway }, "\(frames.map(\.type))")
+        XCTAssertTrue(client.connection.isClosed)
+    }
+
+    // MARK: NTLM
+
+    func testNTLMChallengeMakesCurlRetryOverHTTP11() throws {
+        let backend = try startBackend { _ in
+            .send(RecordingBackend.response(status: "401 Unauthorized", headers: ["WWW-Authenticate: Negotiate", "WWW-Authenticate: NTLM"]))
+        }
+        let proxy = try start(yaml(members: [backend.member]))
+        let result = try curl(proxy, "/WebTicket/WebTicketService.svc", ["-D", "-", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "-v"])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertTrue(result.output.hasSuffix("401 1.1"), "curl did not fall back to HTTP/1.1: \(result.output)\n\(result.error)")
+        XCTAssertTrue(result.output.contains("WWW-Authenticate: NTLM"), result.output)
+        XCTAssertTrue(result.error.contains("HTTP_1_1_REQUIRED"), result.error)
+        XCTAssertEqual(backend.requests.count, 2, "once over HTTP/2 (reset), once over HTTP/1.1")
+        XCTAssertEqual(try stats(proxy).http11Required, 1)
+    }
+
+    func testNTLMCredentialsOnAStreamAreResetBeforeReachingTheMember() throws {
+        let backend = try startBackend()
+        let proxy = try start(yaml(members: [backend.member]))
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.get(
+            stream: 1, authority: Self.name, path: "/", extra: [("authorization", "NTLM TlRMTVNTUAABAAAA")]
+        ))
+        var reset: RawHTTP2Client.Frame?
+        while let frame = try client.readFrame() {
+            if frame.type == RawHTTP2Client.Frame.rstStream {
+                reset = frame
+                break
+            }
+        }
+        XCTAssertEqual(reset?.stream, 1)
+        XCTAssertEqual(reset?.errorCode, 0xd, "HTTP_1_1_REQUIRED")
+        XCTAssertEqual(backend.requests.count, 0)
+        XCTAssertEqual(try stats(proxy).http11Required, 1)
+    }
+
+    // MARK: Limits
+
+    func testRapidResetGetsGOAWAYAndIsCounted() throws {
+        let backend = try startBackend { request in
+            String(decoding: request.target, as: UTF8.self) == "/stall" ? .stall : .send(RecordingBackend.ok("fine"))
+        }
+        let proxy = try start(yaml(members: [backend.member], top: "http2: { max_resets_per_second: 20 }"))
+        let attacker = try raw(proxy)
+        var burst: [UInt8] = []
+        for i in 0..<200 {
+            let stream = UInt32(2 * i + 1)
+            burst += RawHTTP2Client.get(stream: stream, authority: Self.name, path: "/stall") + RawHTTP2Client.reset(stream: stream)
+        }
+        try? attacker.connection.send(burst)
+        let frames = attacker.framesUntilClose()
+        let goAway = frames.last { $0.type == RawHTTP2Client.Frame.goAway }
+        XCTAssertEqual(goAway?.errorCode, 0xb, "ENHANCE_YOUR_CALM; frames: \(frames.map { ($0.type, $0.errorCode ?? 0) })")
+        XCTAssertTrue(attacker.connection.isClosed)
+        XCTAssertEqual(try stats(proxy).rapidResetCloses, 1)
+        // Everyone else is served as before.
+        XCTAssertEqual(try curl(proxy, "/").output, "fine")
+    }
+
+    func testAClientExceedingTheConcurrencyLimitIsClosed() throws {
+        let backend = try startBackend { _ in .stall }
+        let proxy = try start(yaml(members: [backend.member], top: "http2: { max_concurrent_streams: 2 }"))
+        let client = try raw(proxy)
+        for stream: UInt32 in [1, 3] {
+            try client.connection.send(RawHTTP2Client.get(stream: stream, authority: Self.name, path: "/s\(stream)"))
+        }
+        XCTAssertTrue(backend.waitForRequests(2))
+        try client.connection.send(RawHTTP2Client.get(stream: 5, authority: Self.name, path: "/s5"))
+        let frames = client.framesUntilClose()
+        let goAway = frames.last { $0.type == RawHTTP2Client.Frame.goAway }
+        XCTAssertEqual(goAway?.errorCode, 0x1, "PROTOCOL_ERROR; frames: \(frames.map { ($0.type, $0.errorCode ?? 0) })")
+        XCTAssertTrue(client.connection.isClosed)
+        XCTAssertEqual(backend.requests.count, 2)
+        XCTAssertEqual(try stats(proxy).streamLimitCloses, 1)
+    }
+
+    func testOversizedHeaderListEndsTheConnectionAndIsCounted() throws {
+        let backend = try startBackend()
+        let proxy = try start(yaml(members: [backend.member], top: "http2: { max_header_list_size: 4KiB }"))
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.get(
+            stream: 1, authority: Self.name, path: "/", extra: [("x-big", String(repeating: "x", count: 6000))]
+        ))
+        let frames = client.framesUntilClose()
+        XCTAssertNotNil(frames.last { $0.type == RawHTTP2Client.Frame.goAway }, "\(frames.map(\.type))")
+        XCTAssertTrue(client.connection.isClosed)
+        XCTAssertEqual(backend.requests.count, 0)
+        XCTAssertEqual(try stats(proxy).headerListRejections, 1)
+        // A header list within the limit is served.
+        let fine = try curl(proxy, "/", ["-H", "X-Small: \(String(repeating: "y", count: 1000))"])
+        XCTAssertEqual(fine.output, "ok", fine.error)
+    }
+
+    func testPerSourceRequestLimitAnswers429OnTheStream() throws {
+        let backend = try startBackend()
+        let proxy = try start(yaml(members: [backend.member], top: "limits: { requests_per_minute: 3 }"))
+        let url = "https://\(Self.name):\(proxy.port)/"
+        // Five requests on one HTTP/2 connection (curl multiplexes them): three pass, two get 429.
+        let result = try runProgram("/usr/bin/curl", [
+            "--silent", "--show-error", "--http2", "--max-time", "10", "--cacert", caFile,
+            "--resolve", "\(Self.name):\(proxy.port):127.0.0.1", "-w", "%{http_code} %{http_version}\n",
+        ] + (0..<5).flatMap { _ in ["-o", "/dev/null", url] })
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertEqual(result.output, "200 2\n200 2\n200 2\n429 2\n429 2\n")
+        XCTAssertEqual(backend.requests.count, 3, "refused streams never reach a member")
+        XCTAssertEqual(try stats(proxy).connections, 1)
+        let limited = try proxy.server.stats().wait().workers.reduce(0) { $0 + ($1.limited[.requestsPerMinute] ?? 0) }
+        XCTAssertEqual(limited, 2)
+        let headers = try curl(proxy, "/", ["-D", "-", "-o", "/dev/null"])
+        XCTAssertTrue(headers.output.hasPrefix("HTTP/2 429"), headers.output)
+        XCTAssertTrue(headers.output.contains("retry-after: "), headers.output)
+    }
+
+    func testHTTP2CanBeTurnedOff() throws {
+        let backend = try startBackend()
+        let proxy = try start(yaml(members: [backend.member], top: "http2: { enabled: false }"))
+        let result = try curl(proxy, "/", ["-o", "/dev/null", "-w", "%{http_version}"])
+        XCTAssertEqual(result.output, "1.1", result.error)
+        XCTAssertEqual(try stats(proxy).connections, 0)
+    }
+}
