@@ -9,7 +9,8 @@ enum ConfigKeys {
     static let tickets = ["rotate"]
     static let affinity = ["ipv4_prefix", "ipv6_prefix", "seed"]
     static let accessLog = ["path", "format"]
-    static let listener = ["name", "address", "port", "tls"]
+    static let listener = ["name", "address", "port", "tls", "l4_routes"]
+    static let l4Route = ["name", "public_names", "farm", "proxy_protocol"]
     static let listenerTLS = ["certificates", "min_version"]
     static let certificate = ["cert", "key", "pfx", "password_file", "ocsp"]
     static let farm = ["name", "members", "tls", "persistence", "cookie_name", "cookie_key", "health"]
@@ -50,6 +51,8 @@ struct ConfigReader {
 
     /// Positions of values the cross-checks point at.
     private var listenerAddressNodes: [Int: Node] = [:]
+    /// The `farm` value of each L4 route read, checked once the farms are known.
+    private var l4FarmNodes: [(listener: Int, route: Int, path: String, node: Node)] = []
 
     init(file: String) { self.file = file }
 
@@ -131,6 +134,7 @@ struct ConfigReader {
         if let node = fields["farms"] {
             (config.farms, farmNames) = readFarms(node)
         }
+        checkL4Farms(config)
         var ruleCount = 0
         if let node = fields["rules"] {
             let items = list(node, "rules") ?? []
@@ -157,6 +161,7 @@ struct ConfigReader {
         checkDuplicateNames(config.farms.map { ($0.name, $0.position) }, kind: "farm", section: "farms")
         checkDuplicateNames(config.rules.map { ($0.name, $0.position) }, kind: "rule", section: "rules")
         checkListenerConflicts(config.listeners)
+        checkL4RouteNames(config.listeners)
         // Cross-rule checks only make sense when every rule was understood.
         if config.rules.count == ruleCount {
             checkShadowing(config.rules)
@@ -249,9 +254,21 @@ struct ConfigReader {
                 tls = readListenerTLS(tlsNode, path: fields.sub("tls"), owner: "the tls of \(owner)")
                 if tls == nil { ok = false }
             }
+            var routes: [L4Route] = []
+            if let routesNode = fields["l4_routes"] {
+                if let read = readL4Routes(routesNode, path: fields.sub("l4_routes"), listener: listeners.count) {
+                    routes = read
+                    if tls == nil, fields["tls"] == nil {
+                        error("\(fields.sub("l4_routes")): \(owner) has no tls; L4 routes need a TLS listener (names that match no route continue as L7 there)", at: fields.keyNode("l4_routes"))
+                        ok = false
+                    }
+                } else {
+                    ok = false
+                }
+            }
             guard ok, let nameValue, let address, let port else { continue }
             listenerAddressNodes[listeners.count] = addressNode
-            listeners.append(Listener(name: nameValue, address: address, port: port, tls: tls, position: position(item)))
+            listeners.append(Listener(name: nameValue, address: address, port: port, tls: tls, l4Routes: routes, position: position(item)))
         }
         return (listeners, names)
     }
@@ -532,6 +549,73 @@ struct ConfigReader {
         return FarmMember(host: host, port: port, text: text, position: SourcePosition(file: "", line: 1, column: 1))
     }
 
+    /// A rule's or L4 route's `public_names`; nil (after reporting why) when any is wrong.
+    private mutating func readPublicNames(_ fields: Fields) -> [HostPattern]? {
+        guard let n = required(fields, "public_names", "a list of host names like webext.contoso.com") else { return nil }
+        return parsedList(n, fields.sub("public_names"), whenEmpty: "expected at least one host name like webext.contoso.com", HostPattern.parse)
+    }
+
+    /// A listener's `l4_routes`: names passed through by SNI. The farm is checked later
+    /// (`checkL4Farms`), once the farms are read.
+    private mutating func readL4Routes(_ node: Node, path: String, listener: Int) -> [L4Route]? {
+        guard let items = list(node, path) else { return nil }
+        if items.isEmpty {
+            error("\(path): the list is empty; omit the key when the listener passes nothing through at L4", at: node)
+            return nil
+        }
+        var routes: [L4Route] = []
+        var ok = true
+        for (i, item) in items.enumerated() {
+            let itemPath = "\(path)[\(i)]"
+            let owner = nameOf(item).map { "L4 route '\($0)'" } ?? itemPath
+            guard let fields = readFields(of: item, path: itemPath, owner: owner, allowed: ConfigKeys.l4Route) else { ok = false; continue }
+            let name = objectName(fields, kind: "L4 route")
+            let names = readPublicNames(fields)
+            var farm: String?
+            if let n = required(fields, "farm", "the name of a farm of plain TCP members"), let text = string(n, fields.sub("farm")) {
+                farm = text
+                l4FarmNodes.append((listener, routes.count, fields.sub("farm"), n))
+            }
+            var proxyProtocol: ProxyProtocolVersion?
+            if let n = fields["proxy_protocol"] {
+                guard let version = choice(n, fields.sub("proxy_protocol"), ProxyProtocolVersion.self) else { ok = false; continue }
+                proxyProtocol = version
+            }
+            guard let name, let names, let farm else {
+                ok = false
+                if let last = l4FarmNodes.last, last.listener == listener, last.route == routes.count { l4FarmNodes.removeLast() }
+                continue
+            }
+            for earlier in routes {
+                for pattern in names where earlier.publicNames.contains(where: { $0.covers(pattern) }) {
+                    warning("\(fields.sub("public_names")): '\(pattern)' is never reached in L4 route '\(name)': L4 route '\(earlier.name)' at \(earlier.position) matches it first", at: fields["public_names"])
+                }
+            }
+            routes.append(L4Route(name: name, publicNames: names, farm: farm, proxyProtocol: proxyProtocol, position: position(item)))
+        }
+        return ok ? routes : nil
+    }
+
+    /// An L4 route's farm must exist and forward plain TCP: the bytes are the client's TLS,
+    /// so farm `tls` (re-encryption) and cookie persistence (an HTTP header) cannot apply.
+    private mutating func checkL4Farms(_ config: EdgesplitConfig) {
+        let farmNames = config.farms.map(\.name)
+        for entry in l4FarmNodes {
+            guard entry.listener < config.listeners.count, entry.route < config.listeners[entry.listener].l4Routes.count else { continue }
+            let name = config.listeners[entry.listener].l4Routes[entry.route].farm
+            guard let farm = config.farms.first(where: { $0.name == name }) else {
+                error("\(entry.path): unknown farm '\(name)' (\(Self.known("farms", farmNames)))", at: entry.node)
+                continue
+            }
+            if farm.tls != nil {
+                error("\(entry.path): farm '\(name)' has tls, but an L4 route forwards the client's TLS unchanged; give the route a farm without tls", at: entry.node)
+            }
+            if farm.persistence == .cookie {
+                error("\(entry.path): farm '\(name)' has persistence cookie, which needs HTTP; an L4 route's farm takes persistence source or none", at: entry.node)
+            }
+        }
+    }
+
     private mutating func readRule(_ item: Node, index i: Int, listenerNames: [String], farmNames: [String]) -> PublishingRule? {
         let path = "rules[\(i)]"
         let name = nameOf(item)
@@ -562,13 +646,8 @@ struct ConfigReader {
             }
         }
 
-        var publicNames: [HostPattern] = []
-        if let n = required(fields, "public_names", "a list of host names like webext.contoso.com"),
-           let names = parsedList(n, fields.sub("public_names"), whenEmpty: "expected at least one host name like webext.contoso.com", HostPattern.parse) {
-            publicNames = names
-        } else {
-            ok = false
-        }
+        let publicNames = readPublicNames(fields) ?? []
+        if publicNames.isEmpty { ok = false }
 
         var paths: [PathPattern] = [.all]
         if let n = fields["paths"] {
@@ -736,6 +815,20 @@ struct ConfigReader {
         }
     }
 
+    /// L4 route names are unique in the instance: `stats` and the metrics count by route.
+    private mutating func checkL4RouteNames(_ listeners: [Listener]) {
+        var first: [String: SourcePosition] = [:]
+        for listener in listeners {
+            for (j, route) in listener.l4Routes.enumerated() {
+                if let earlier = first[route.name] {
+                    diagnostics.append(.error("l4_routes[\(j)] of listener '\(listener.name)': duplicate L4 route name '\(route.name)' (first defined at \(earlier))", at: route.position))
+                } else {
+                    first[route.name] = route.position
+                }
+            }
+        }
+    }
+
     private mutating func checkListenerConflicts(_ listeners: [Listener]) {
         for (j, b) in listeners.enumerated() {
             guard let bAddress = ClientAddress(b.address) else { continue }
@@ -793,10 +886,11 @@ struct ConfigReader {
     }
 
     private mutating func checkUnused(_ config: EdgesplitConfig) {
-        for farm in config.farms where !config.rules.contains(where: { $0.action == .allow && $0.farm == farm.name }) {
+        let l4Farms = Set(config.listeners.flatMap { $0.l4Routes.map(\.farm) })
+        for farm in config.farms where !l4Farms.contains(farm.name) && !config.rules.contains(where: { $0.action == .allow && $0.farm == farm.name }) {
             diagnostics.append(.warning("farm '\(farm.name)' is not used by any allow rule", at: farm.position))
         }
-        for listener in config.listeners where !config.rules.contains(where: { $0.listeners?.contains(listener.name) ?? true }) {
+        for listener in config.listeners where listener.l4Routes.isEmpty && !config.rules.contains(where: { $0.listeners?.contains(listener.name) ?? true }) {
             diagnostics.append(.warning("listener '\(listener.name)' is not used by any rule; every request on it gets 404", at: listener.position))
         }
     }

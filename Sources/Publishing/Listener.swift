@@ -5,13 +5,17 @@ public struct Listener: Hashable, Sendable {
     public var address: String
     public var port: Int
     public var tls: ListenerTLS?
+    /// Names passed through at L4 by SNI, matched before the L7 rules (needs `tls`: a
+    /// ClientHello that matches no route continues as L7 on the same connection).
+    public var l4Routes: [L4Route]
     public var position: SourcePosition
 
-    public init(name: String, address: String, port: Int, tls: ListenerTLS? = nil, position: SourcePosition) {
+    public init(name: String, address: String, port: Int, tls: ListenerTLS? = nil, l4Routes: [L4Route] = [], position: SourcePosition) {
         self.name = name
         self.address = address
         self.port = port
         self.tls = tls
+        self.l4Routes = l4Routes
         self.position = position
     }
 

@@ -26,7 +26,8 @@ struct CheckCommand: ParsableCommand {
             let findings = LyncCheck(config: c, certificates: runtime.certificateFacts).findings
             for finding in findings { printError(finding.description) }
             if findings.contains(where: { $0.severity == .error }) { throw ExitCode(1) }
-            print("\(config): OK: \(c.listeners.count) listeners, \(c.farms.count) farms, \(c.rules.count) rules")
+            let routes = c.l4Routes.count
+            print("\(config): OK: \(c.listeners.count) listeners, \(c.farms.count) farms, \(c.rules.count) rules\(routes > 0 ? ", \(routes) L4 routes" : "")")
         } catch is ConfigurationFile.Invalid {
             throw ExitCode(1)
         }

@@ -118,6 +118,11 @@ struct TestRuleCommand: ParsableCommand {
         guard let farmIndex = outcome.farmIndex, let memberIndex = outcome.memberIndex else {
             return [TestRuleStep("probe", .skip, "not run: no member was chosen")]
         }
+        if outcome.l4RouteIndex != nil {
+            // The member terminates the client's TLS with its own certificate: edgesplit's
+            // probe (an HTTP GET, verified against a farm CA) does not apply.
+            return [TestRuleStep("probe", .skip, "not run: an L4 route passes the client's TLS through; test the member with a TLS client")]
+        }
         let farm = config.farms[farmIndex]
         let member = farm.members[memberIndex]
         var tls: BackendTLSContext?

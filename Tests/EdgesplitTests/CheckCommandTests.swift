@@ -244,6 +244,48 @@ final class CheckCommandTests: EdgesplitTestCase {
         XCTAssertTrue(result.stderr.contains("rotation"), "\(result)")
     }
 
+    // MARK: L4 routes
+
+    private func l4Listener(_ routes: String, tls: Bool = true) throws -> String {
+        let pair = try makeCertificate("l4")
+        let certificates = tls ? ", tls: { certificates: [ { cert: \(pair.cert), key: \(pair.key) } ] }" : ""
+        return "{ name: web, address: 127.0.0.1, port: 8443\(certificates), l4_routes: [\(routes)] }"
+    }
+
+    func testValidL4RouteIsOK() throws {
+        let listener = try l4Listener("{ name: sip, public_names: [sip.contoso.test], farm: app, proxy_protocol: v2 }")
+        let (result, path) = try check(config(listener: listener))
+        XCTAssertEqual(result.status, 0, "\(result)")
+        XCTAssertEqual(result.stdout, "\(path): OK: 1 listeners, 1 farms, 1 rules, 1 L4 routes\n")
+    }
+
+    func testL4RouteWithUnknownFarm() throws {
+        let listener = try l4Listener("{ name: sip, public_names: [sip.contoso.test], farm: nosuch }")
+        let column = listener.range(of: "nosuch")!.lowerBound.utf16Offset(in: listener) + 5
+        try assertError(config(listener: listener), at: 2, column, "listeners[0].l4_routes[0].farm: unknown farm 'nosuch'", "farms are: app")
+    }
+
+    func testL4RouteNeedsATLSListener() throws {
+        let listener = try l4Listener("{ name: sip, public_names: [sip.contoso.test], farm: app }", tls: false)
+        let column = listener.range(of: "l4_routes")!.lowerBound.utf16Offset(in: listener) + 5
+        try assertError(config(listener: listener), at: 2, column, "listeners[0].l4_routes: listener 'web' has no tls", "L4 routes need a TLS listener")
+    }
+
+    func testL4RouteFarmWithTLS() throws {
+        let listener = try l4Listener("{ name: sip, public_names: [sip.contoso.test], farm: app }")
+        let farm = "{ name: app, members: [\"127.0.0.1:9000\"], tls: { verify: false } }"
+        let column = listener.range(of: "farm: app")!.lowerBound.utf16Offset(in: listener) + 11
+        let (result, path) = try check(config(listener: listener, farm: farm))
+        XCTAssertEqual(result.status, 1, "\(result)")
+        XCTAssertTrue(result.stderrLines.contains { $0.hasPrefix("\(path):2:\(column): error: listeners[0].l4_routes[0].farm: farm 'app' has tls") }, "\(result)")
+    }
+
+    func testL4RouteWithUnknownProxyProtocol() throws {
+        let listener = try l4Listener("{ name: sip, public_names: [sip.contoso.test], farm: app, proxy_protocol: v1 }")
+        let column = listener.range(of: "v1")!.lowerBound.utf16Offset(in: listener) + 5
+        try assertError(config(listener: listener), at: 2, column, "listeners[0].l4_routes[0].proxy_protocol", "'v1'")
+    }
+
     func testSeveralProblemsAreAllReportedInFileOrder() throws {
         let yaml = config(
             listener: "{ name: web, address: 127.0.0.1, port: 0 }",

@@ -22,6 +22,8 @@ public struct RuleSimulation: Sendable {
         public var ruleIndex: Int?
         public var farmIndex: Int?
         public var memberIndex: Int?
+        /// The instance-wide index of the L4 route that passes the connection through, if any.
+        public var l4RouteIndex: Int?
         /// The Host header the member receives.
         public var memberHostHeader: String?
 
@@ -73,6 +75,23 @@ public struct RuleSimulation: Sendable {
         outcome.steps.append(
             TestRuleStep("listener", .pass, "'\(listener.name)' \(request.scheme) \(listener.address):\(listener.port)", details: listenerDetails))
 
+        // 3a. L4 routes: by SNI, before the rules (a ClientHello carries no IP literal).
+        if wantTLS, ClientAddress(request.host) == nil, !request.host.hasPrefix("["),
+            let routeIndex = listener.l4Route(forServerName: request.host.lowercased())
+        {
+            let route = listener.l4Routes[routeIndex]
+            outcome.l4RouteIndex = config.l4RouteIndex(listener: listenerIndex, route: routeIndex)
+            outcome.farmIndex = config.farmIndex(named: route.farm)
+            let skipped = listener.l4Routes[..<routeIndex].map { "L4 route '\($0.name)': skipped: SNI is not one of its public names" }
+            outcome.steps.append(
+                TestRuleStep(
+                    "l4 route", .pass,
+                    "L4 route '\(route.name)' passes the connection through to farm '\(route.farm)': TLS is not terminated, no rule applies",
+                    details: skipped + [route.proxyProtocol == .v2 ? "a PROXY protocol v2 header precedes the client's bytes" : "no PROXY protocol header"]))
+            appendMemberStep(to: &outcome, client: client, cookie: nil, passthrough: true)
+            return outcome
+        }
+
         // 3. The rules, in order.
         let table = RuleTable(config: config)
         let steps = table.explain(listener: listenerIndex, host: Array(request.hostHeader.utf8), path: Array(request.path.utf8), client: client)
@@ -117,9 +136,17 @@ public struct RuleSimulation: Sendable {
         }
 
         // 4. The member.
+        appendMemberStep(to: &outcome, client: client, cookie: cookie, passthrough: false)
+        return outcome
+    }
+
+    /// Step 4: the farm member by the farm's persistence (for an L4 route or a rule).
+    private func appendMemberStep(to outcome: inout Outcome, client: ClientAddress, cookie: (name: String, value: String)?, passthrough: Bool) {
+        let masked = AffinityHash.masked(client, mask: mask)
+        let prefix = mask.prefix(for: client.family)
         guard let farmIndex = outcome.farmIndex else {
-            outcome.steps.append(TestRuleStep("member", .fail, "the rule's farm does not exist"))
-            return outcome
+            outcome.steps.append(TestRuleStep("member", .fail, "the farm does not exist"))
+            return
         }
         let farm = config.farms[farmIndex]
         var details: [String] = []
@@ -159,19 +186,18 @@ public struct RuleSimulation: Sendable {
             }
         }
         guard let member else {
-            outcome.steps.append(TestRuleStep("member", .fail, "farm '\(farm.name)' has no member: 503", details: details))
-            return outcome
+            outcome.steps.append(TestRuleStep("member", .fail, "farm '\(farm.name)' has no member\(passthrough ? "" : ": 503")", details: details))
+            return
         }
         outcome.memberIndex = member
         let m = farm.members[member]
-        var connection = farm.tls == nil ? "plain HTTP" : "TLS"
-        if let tls = farm.tls {
+        var connection = passthrough ? "plain TCP carrying the client's own TLS" : farm.tls == nil ? "plain HTTP" : "TLS"
+        if let tls = farm.tls, !passthrough {
             let name = tls.serverName ?? (m.isLiteralAddress ? "its address \(m.host) (IP SAN)" : m.host)
             connection += tls.verify ? ", verified as \(name) against \(tls.ca ?? "the system roots")" : ", member certificate NOT verified (verify: false)"
         }
         outcome.steps.append(
             TestRuleStep("member", .pass, "farm '\(farm.name)' member \(m.text) (\(connection))", details: [why] + details))
-        return outcome
     }
 }
 
