@@ -54,6 +54,18 @@
 /* There is no counter of all runs: every run counts exactly one selection or one fallback
  * (errors and no-group count a fallback too), so all runs = selections + fallback. */
 
+/* L4 splice (splice.bpf.c, its own object and maps; the steering layout above is unchanged).
+ * Sockets in the splice map: two per spliced connection. A full map makes the proxy copy
+ * that connection in userspace instead. */
+#define ES_SPLICE_SOCKETS 131072
+/* L4 routes counted per instance; l4_bytes holds two counters per route (client to member,
+ * member to client) at 2 * route + direction, then one of bytes dropped for want of a peer. */
+#define ES_MAX_L4_ROUTES 256
+#define ES_L4_TO_MEMBER 0
+#define ES_L4_TO_CLIENT 1
+#define ES_L4_CNT_DROPPED (2 * ES_MAX_L4_ROUTES)
+#define ES_L4_COUNTERS (2 * ES_MAX_L4_ROUTES + 1)
+
 /* Address families as the kernel numbers them (not in the BPF headers). */
 #define ES_AF_INET 2
 #define ES_AF_INET6 10

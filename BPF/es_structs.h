@@ -27,4 +27,13 @@ struct es_group_key {
 	__u32 addr[4];
 };
 
+/* Value of the `l4_peers` map, keyed by a spliced socket's cookie (SO_COOKIE): where its
+ * received bytes go (the peer socket's cookie, its key in `l4_socks`) and the `l4_bytes`
+ * counter they are added to (2 * route + direction). */
+struct es_splice_peer {
+	__u64 peer_cookie;
+	__u32 counter;
+	__u32 pad;
+};
+
 #endif

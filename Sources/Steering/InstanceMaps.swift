@@ -376,7 +376,7 @@ public final class InstanceMaps {
     }
 
     static func removePins(directory: String) throws {
-        for name in mapNames + [programPin] {
+        for name in mapNames + [programPin] + SpliceProgram.pinNames {
             let path = directory + "/" + name
             if unlink(path) != 0 && errno != ENOENT { throw SteeringError.from(errno: errno, "remove \(path)") }
         }

@@ -200,13 +200,13 @@ public final class SteeringProgram {
         return (object, fd, migrate)
     }
 
-    private static func lastMessage() -> String {
+    static func lastMessage() -> String {
         let text = String(cString: es_libbpf_messages())
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
         return lines.suffix(2).joined(separator: "; ")
     }
 
-    private static func ensureBPFFS(_ pinRoot: String) throws {
+    static func ensureBPFFS(_ pinRoot: String) throws {
         if InstanceMaps.isBPFFS(pinRoot) { return }
         // Find the closest existing ancestor; it must be bpffs (or be mountable as /sys/fs/bpf).
         var path = pinRoot
@@ -220,7 +220,7 @@ public final class SteeringProgram {
         throw SteeringError.bpffsMissing(path: pinRoot)
     }
 
-    private static func makeDirectories(_ path: String) throws {
+    static func makeDirectories(_ path: String) throws {
         var current = ""
         for component in path.split(separator: "/") {
             current += "/" + component

@@ -51,6 +51,8 @@ final class EmbeddedObjectTests: XCTestCase {
         let digest = hex(SHA256.hash(data: Array(listing.utf8)))
         let embedded = String(cString: es_bpf_source_digest_string())
         XCTAssertEqual(digest, embedded, "the embedded BPF object is stale: run Scripts/build-bpf and commit Sources/CEdgesplitBPF/steer_object.c")
+        let splice = String(cString: es_splice_source_digest_string())
+        XCTAssertEqual(digest, splice, "the embedded splice object is stale: run Scripts/build-bpf and commit Sources/CEdgesplitBPF/splice_object.c")
     }
 
     func testEmbeddedObjectIsABPFELF() {

@@ -22,6 +22,36 @@ extern const char es_bpf_source_digest[];
 const unsigned char *es_bpf_object_ptr(void);
 const char *es_bpf_source_digest_string(void);
 
+/* The compiled BPF/splice.bpf.c (L4 splice; generated into splice_object.c from the same
+ * sources, so its digest equals es_bpf_source_digest when both are fresh). */
+extern const unsigned char es_splice_object[];
+extern const unsigned long es_splice_object_size;
+extern const char es_splice_object_source_digest[];
+const char *es_splice_source_digest_string(void);
+
+/* Opens the embedded splice object with `pin_root` as its pin directory (as es_open_embedded). */
+struct bpf_object *es_open_splice(const char *pin_root, int *err);
+
+/* The socket cookie (SO_COOKIE) of `fd`: the key of a spliced socket. 0 on failure. */
+unsigned long long es_socket_cookie(int fd);
+
+/* 1 when `fd` is a connected socket with exactly these local and remote addresses. */
+int es_socket_has_endpoints(int fd, const struct sockaddr *local, socklen_t local_len,
+			    const struct sockaddr *remote, socklen_t remote_len);
+
+/* A TCP socket's byte counts from the kernel: payload bytes received in order
+ * (tcpi_bytes_received) and bytes ever queued for sending (acknowledged plus still in the
+ * send queue). 0 or -errno. */
+int es_tcp_byte_counts(int fd, unsigned long long *received, unsigned long long *queued);
+
+/* 1 when the peer's FIN has arrived on TCP socket `fd` (its state says so), 0 when not,
+ * -errno. */
+int es_tcp_fin_received(int fd);
+
+/* Reads what `fd` has queued without blocking: bytes read, 0 at end of stream, -errno
+ * (-EAGAIN when nothing is queued). */
+long es_recv_nonblocking(int fd, void *buffer, unsigned long size);
+
 /* Socket options (asm-generic numbers; not exported by every libc). */
 static const int es_so_attach_reuseport_ebpf = 52;
 static const int es_so_detach_reuseport_bpf = 68;
