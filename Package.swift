@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
-                "Publishing", "HTTP1", "Steering", "Affinity",
+                "Publishing", "HTTP1", "ClientHello", "Steering", "Affinity", "CEdgesplitBPF",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),

@@ -589,6 +589,14 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         }
     }
 
+    /// The connection became an L4 route's before any TLS: leave without counting a failed
+    /// handshake (the handler is removed next). Edgesplit holds no half-open handshake for
+    /// it any more; the source's connection count ends with the channel.
+    func handOver() {
+        handshakeDone = true
+        sourceTicket?.handshakeEnded()
+    }
+
     func abort() {
         guard state != .closed else { return }
         enter(.closed)

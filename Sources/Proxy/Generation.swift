@@ -5,7 +5,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
-import NIOTLS
 import Publishing
 import Steering
 
@@ -26,10 +25,10 @@ final class Generation {
     private var ocspWatch: OCSPStapleWatch?
 
     /// `ticketKeys` is the process's ring: every generation seals tickets with it, so a
-    /// reload does not cost clients their sessions.
+    /// reload does not cost clients their sessions. `splice` carries L4 routes in the kernel.
     init(
         number: Int, runtime: RuntimeConfiguration, loops: [EventLoop], accessLog: AccessLog?, ticketKeys: SessionTicketKeys,
-        sourceCounts: [SourceCounts]
+        sourceCounts: [SourceCounts], splice: SpliceProgram? = nil
     ) {
         self.number = number
         self.runtime = runtime
@@ -38,6 +37,7 @@ final class Generation {
         let workers = loops.enumerated().map { index, loop in
             Worker(index: index, eventLoop: loop, runtime: runtime, accessLog: accessLog, sourceCounts: sourceCounts[index])
         }
+        for worker in workers { worker.splice = splice }
         self.workers = workers
         monitor = HealthMonitor(
             eventLoop: loops[0],
@@ -145,15 +145,10 @@ final class Generation {
                 handler.sourceTicket = ticket
                 do {
                     if let certificates {
-                        let sni = SNIHandler { result in
-                            var name: String? = nil
-                            if case .hostname(let hostname) = result { name = hostname }
-                            let tls = NIOSSLServerHandler(context: certificates.context(forServerName: name))
-                            return channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(tls, position: .before(handler))
-                            }
-                        }
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(sni))
+                        // Reads the ClientHello first: an L4 route passes the connection
+                        // through, anything else gets TLS terminated here.
+                        let hello = ClientHelloHandler(worker: worker, listenerIndex: listenerIndex, certificates: certificates)
+                        try channel.pipeline.syncOperations.addHandler(hello)
                     }
                     try channel.pipeline.syncOperations.addHandler(handler)
                     return channel.eventLoop.makeSucceededVoidFuture()

@@ -106,6 +106,10 @@ final class MetricsEndpoint {
                 counter("edgesplit_http2_refusals_total", w + [("reason", event)], count,
                         "HTTP/2 streams or connections ended by edgesplit, by reason.")
             }
+            counter("edgesplit_client_hello_rejected_total", w + [("reason", "malformed")], worker.clientHelloMalformed,
+                    "TLS connections closed before a decision: malformed or oversized ClientHello, or none within 5 s.")
+            counter("edgesplit_client_hello_rejected_total", w + [("reason", "timeout")], worker.clientHelloTimeouts,
+                    "TLS connections closed before a decision: malformed or oversized ClientHello, or none within 5 s.")
             if let kernel {
                 counter("edgesplit_steering_selections_total", w, kernel.selections(of: worker.index),
                         "Connections the kernel steering program sent to each worker.")
@@ -114,6 +118,20 @@ final class MetricsEndpoint {
         if let kernel {
             counter("edgesplit_steering_fallbacks_total", [], kernel.fallback, "Connections left to the kernel's own choice.")
             counter("edgesplit_steering_migrations_total", [], kernel.migrations, "Queued connections migrated from closed listeners.")
+        }
+        for route in stats.l4Routes {
+            let r = [("route", route.name)]
+            counter("edgesplit_l4_connections_total", r + [("path", "kernel")], route.counters.spliced,
+                    "L4 route connections, spliced in the kernel or copied in userspace (fallback).")
+            counter("edgesplit_l4_connections_total", r + [("path", "userspace")], route.counters.fallbacks,
+                    "L4 route connections, spliced in the kernel or copied in userspace (fallback).")
+            gauge("edgesplit_l4_connections_active", r, Double(route.counters.active), "L4 route connections open.")
+            counter("edgesplit_l4_spliced_bytes_total", r + [("direction", "to_member")], route.splicedToMember,
+                    "Bytes the kernel forwarded between an L4 route's sockets.")
+            counter("edgesplit_l4_spliced_bytes_total", r + [("direction", "to_client")], route.splicedToClient,
+                    "Bytes the kernel forwarded between an L4 route's sockets.")
+            counter("edgesplit_l4_copied_bytes_total", r, route.counters.bytesCopied, "Bytes of L4 route connections copied in userspace.")
+            counter("edgesplit_l4_member_failures_total", r, route.counters.memberFailures, "Failed connections to L4 route members.")
         }
         for (member, active) in zip(stats.members, stats.membersActive) {
             let labels = [("farm", member.farm), ("member", member.member)]

@@ -89,6 +89,7 @@ extension ProxyServer {
                 [
                     "worker": w.index, "accepted": w.accepted, "active": w.active,
                     "tls_handshakes": w.tlsHandshakes, "tls_handshake_failures": w.tlsHandshakeFailures,
+                    "client_hello_malformed": w.clientHelloMalformed, "client_hello_timeouts": w.clientHelloTimeouts,
                     "requests": w.requests,
                     "limited": Dictionary(uniqueKeysWithValues: LimitReason.allCases.map { ($0.rawValue, w.limited[$0] ?? 0) }),
                     "limit_sources": w.limitSources, "limit_sources_evicted": w.limitSourcesEvicted,
@@ -109,6 +110,18 @@ extension ProxyServer {
                     "active": active, "consecutive_failures": member.consecutiveFailures,
                     "last_check": member.lastCheck,
                     "last_check_at": member.lastCheckAt.map { iso.string(from: $0) } ?? "",
+                ]
+            },
+            "l4_splice": stats.spliceLoaded ? "kernel" : "userspace",
+            "l4_spliced_bytes_dropped": stats.splicedBytesDropped,
+            "l4_routes": stats.l4Routes.map { r -> [String: Any] in
+                [
+                    "name": r.name, "listener": r.listener, "farm": r.farm,
+                    "connections": r.counters.connections, "active": r.counters.active,
+                    "spliced": r.counters.spliced, "fallbacks": r.counters.fallbacks,
+                    "spliced_bytes_to_member": r.splicedToMember, "spliced_bytes_to_client": r.splicedToClient,
+                    "copied_bytes": r.counters.bytesCopied,
+                    "member_failures": r.counters.memberFailures, "no_member": r.counters.noMember,
                 ]
             },
             "certificates": stats.certificates.map { c -> [String: Any] in

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Publishing
+import Steering
 
 /// The management API of a running server: farm members' state, admin drain and the
 /// collected counters. The control socket, `/metrics` and the tests use it.
@@ -38,6 +39,23 @@ extension ProxyServer {
         public var certificates: [Certificate]
         public var tls: [ListenerTLS]
         public var tickets: SessionTicketKeys.Status
+        /// Per L4 route, summed over workers, with the bytes the kernel spliced.
+        public var l4Routes: [L4RouteStats]
+        /// Whether L4 routes are spliced in the kernel (false: copied in userspace).
+        public var spliceLoaded: Bool
+        /// Bytes the splice program dropped because a socket's peer was gone.
+        public var splicedBytesDropped: UInt64
+    }
+
+    /// One L4 route's counters.
+    public struct L4RouteStats: Sendable {
+        public let name: String
+        public let listener: String
+        public let farm: String
+        public var counters: L4RouteCounters
+        /// Bytes the kernel forwarded client → member and member → client.
+        public var splicedToMember: UInt64
+        public var splicedToClient: UInt64
     }
 
     /// A consistent-enough snapshot: each worker copies its own counters on its own loop.
@@ -68,6 +86,8 @@ extension ProxyServer {
         }
         let tickets = ticketKeys.status
         let startedAt = self.startedAt
+        let spliced = spliceCounters()
+        let routeOwners = config.listeners.flatMap { listener in listener.l4Routes.map { (listener.name, $0) } }
         return EventLoopFuture.whenAllSucceed(perWorker, on: loop).and(memberStatus()).map { collected, members in
             let workers = collected.map(\.0)
             var listeners = config.listeners.map { (name: $0.name, traffic: TrafficCounters()) }
@@ -84,10 +104,19 @@ extension ProxyServer {
                     }
                 }
             }
+            let l4Routes = routeOwners.enumerated().map { index, owner in
+                var counters = L4RouteCounters()
+                for worker in workers where index < worker.l4Routes.count { counters.add(worker.l4Routes[index]) }
+                let kernel = index < (spliced?.toMember.count ?? 0)
+                return L4RouteStats(
+                    name: owner.1.name, listener: owner.0, farm: owner.1.farm, counters: counters,
+                    splicedToMember: kernel ? spliced!.toMember[index] : 0, splicedToClient: kernel ? spliced!.toClient[index] : 0)
+            }
             return Stats(
                 instance: config.instance, startedAt: startedAt, workers: workers, listeners: listeners,
                 rules: rules, members: members, membersActive: active, certificates: certificates, tls: tls,
-                tickets: tickets
+                tickets: tickets,
+                l4Routes: l4Routes, spliceLoaded: spliced != nil, splicedBytesDropped: spliced?.dropped ?? 0
             )
         }
     }

@@ -32,6 +32,8 @@ public final class ProxyServer {
     public private(set) var controlWarning: String?
     /// Why kernel steering is off, when it is.
     public private(set) var steeringWarning: String?
+    /// Why L4 routes are copied in userspace instead of spliced in the kernel, when they are.
+    public private(set) var spliceWarning: String?
     /// The bound port of each listener (useful with port 0).
     public private(set) var boundPorts: [Int] = []
     /// The bound port of the metrics endpoint, when `admin.metrics` is set.
@@ -50,6 +52,8 @@ public final class ProxyServer {
     var workers: [Worker] { current?.workers ?? [] }
     var monitor: HealthMonitor? { current?.monitor }
     private var steering: SteeringProgram?
+    /// The kernel splice of L4 routes (nil: userspace copying).
+    private(set) var splice: SpliceProgram?
     private var control: ControlSocket?
     private var metrics: MetricsEndpoint?
     private var logger: Logger { environment.logger }
@@ -79,9 +83,10 @@ public final class ProxyServer {
         startedAt = Date()
         do {
             let accessLog = try config.accessLog.map(AccessLog.init(settings:))
+            loadSplice()
             let generation = Generation(
                 number: 1, runtime: initialRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys,
-                sourceCounts: sourceCounts
+                sourceCounts: sourceCounts, splice: splice
             )
             current = generation
             ticketKeys.rotate(every: config.tls.tickets.rotate)
@@ -156,6 +161,26 @@ public final class ProxyServer {
         }
     }
 
+    /// Loads the L4 splice program (with kernel steering on); without it L4 routes are
+    /// copied in userspace, and a configuration with L4 routes says so once.
+    private func loadSplice() {
+        if environment.kernelSteering {
+            do {
+                splice = try SpliceProgram(instance: initialRuntime.config.instance, pinRoot: environment.pinRoot)
+            } catch {
+                spliceWarning = "\(error)"
+            }
+        } else {
+            spliceWarning = "kernel splicing disabled (--no-bpf)"
+        }
+        if let spliceWarning, !initialRuntime.config.l4Routes.isEmpty {
+            logger.warning("L4 routes are copied in userspace: \(spliceWarning)")
+        }
+    }
+
+    /// Bytes spliced in the kernel by L4 route, when the splice program is loaded.
+    public func spliceCounters() -> SpliceCounters? { try? splice?.counters() }
+
     /// Without the migrate program, the kernel's own listener migration
     /// (`net.ipv4.tcp_migrate_req`, Linux 5.14) keeps a reload from resetting the
     /// connections queued in the old listeners. Needs root; harmless otherwise.
@@ -215,7 +240,7 @@ public final class ProxyServer {
         let accessLog = sameLog ? old.accessLog : try after.accessLog.map(AccessLog.init(settings:))
         let next = Generation(
             number: old.number + 1, runtime: newRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys,
-            sourceCounts: sourceCounts
+            sourceCounts: sourceCounts, splice: splice
         )
         let ports: [Int]
         do {
@@ -283,6 +308,8 @@ public final class ProxyServer {
         control = nil
         current?.monitor.stop()
         current?.stopAccepting()
+        splice?.close(unpin: steering == nil)
+        splice = nil
         steering?.close(unpin: true)
         steering = nil
         try? group.syncShutdownGracefully()

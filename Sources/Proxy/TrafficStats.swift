@@ -58,11 +58,18 @@ public struct WorkerStats: Sendable {
     public var limitSourcesEvicted: UInt64 = 0
     /// Connections admitted without counting because the table was full of open sources.
     public var limitUntracked: UInt64 = 0
+    /// TLS connections closed because their ClientHello was malformed (or over 16 KiB).
+    public var clientHelloMalformed: UInt64 = 0
+    /// TLS connections closed because the ClientHello took longer than 5 s.
+    public var clientHelloTimeouts: UInt64 = 0
+    /// By L4 route index (`EdgesplitConfig.l4Routes`).
+    public var l4Routes: [L4RouteCounters]
 
-    init(index: Int, listeners: Int, rules: Int) {
+    init(index: Int, listeners: Int, rules: Int, l4Routes: Int = 0) {
         self.index = index
         self.listeners = Array(repeating: TrafficCounters(), count: listeners)
         self.rules = Array(repeating: TrafficCounters(), count: rules + 1)
+        self.l4Routes = Array(repeating: L4RouteCounters(), count: l4Routes)
     }
 
     mutating func recordExchange(listener: Int, rule: Int?, status: Int, bytesIn: Int, bytesOut: Int, microseconds: UInt64) {
@@ -102,5 +109,36 @@ public struct HTTP2Counters: Sendable, Equatable {
         headerListRejections &+= other.headerListRejections
         rapidResetCloses &+= other.rapidResetCloses
         malformedStreams &+= other.malformedStreams
+    }
+}
+
+/// Connections of one L4 route on one worker. Bytes spliced in the kernel are counted by
+/// the BPF program (`SpliceCounters`), not here.
+public struct L4RouteCounters: Sendable {
+    /// Connections the route took (its SNI matched).
+    public var connections: UInt64 = 0
+    public var active: Int = 0
+    /// Connections whose sockets were spliced in the kernel.
+    public var spliced: UInt64 = 0
+    /// Connections copied in userspace because the splice was unavailable.
+    public var fallbacks: UInt64 = 0
+    /// Bytes userspace copied: all of a fallback connection's, and the few a spliced
+    /// connection had received before its sockets entered the map.
+    public var bytesCopied: UInt64 = 0
+    /// Member connections that failed.
+    public var memberFailures: UInt64 = 0
+    /// Connections closed because no member was available.
+    public var noMember: UInt64 = 0
+
+    public init() {}
+
+    public mutating func add(_ other: L4RouteCounters) {
+        connections &+= other.connections
+        active += other.active
+        spliced &+= other.spliced
+        fallbacks &+= other.fallbacks
+        bytesCopied &+= other.bytesCopied
+        memberFailures &+= other.memberFailures
+        noMember &+= other.noMember
     }
 }

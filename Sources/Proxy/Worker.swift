@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import Publishing
+import Steering
 
 /// One worker: a SwiftNIO event loop and everything that belongs to it.
 ///
@@ -33,6 +34,10 @@ final class Worker {
     private var flushTask: RepeatedTask?
     /// The process's health monitor (set before the worker accepts anything).
     var monitor: HealthMonitor?
+    /// The kernel splice for L4 routes; nil = L4 connections are copied in userspace.
+    var splice: SpliceProgram?
+    /// L4 connections open on this worker, for draining.
+    private(set) var l4Connections: [ObjectIdentifier: L4Connection] = [:]
     private var drainedPromise: EventLoopPromise<Void>?
 
     init(index: Int, eventLoop: EventLoop, runtime: RuntimeConfiguration, accessLog: AccessLog?, sourceCounts: SourceCounts) {
@@ -41,7 +46,9 @@ final class Worker {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.memberAddresses = runtime.memberAddresses
-        self.stats = WorkerStats(index: index, listeners: runtime.config.listeners.count, rules: runtime.config.rules.count)
+        self.stats = WorkerStats(
+            index: index, listeners: runtime.config.listeners.count, rules: runtime.config.rules.count,
+            l4Routes: runtime.config.l4Routes.count)
         let config = runtime.config
         let mask = config.affinity.mask
         self.balancers = config.farms.enumerated().map { index, farm in
@@ -115,7 +122,22 @@ final class Worker {
         guard clients.removeValue(forKey: ObjectIdentifier(client)) != nil else { return }
         stats.active -= 1
         if handshakeFailed { stats.tlsHandshakeFailures &+= 1 }
-        if draining, clients.isEmpty {
+        if draining, clients.isEmpty, l4Connections.isEmpty {
+            drainedPromise?.succeed(())
+            drainedPromise = nil
+        }
+    }
+
+    func register(_ connection: L4Connection) {
+        l4Connections[ObjectIdentifier(connection)] = connection
+        stats.l4Routes[connection.routeIndex].connections &+= 1
+        stats.l4Routes[connection.routeIndex].active += 1
+    }
+
+    func unregister(_ connection: L4Connection) {
+        guard l4Connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return }
+        stats.l4Routes[connection.routeIndex].active -= 1
+        if draining, clients.isEmpty, l4Connections.isEmpty {
             drainedPromise?.succeed(())
             drainedPromise = nil
         }
@@ -129,7 +151,7 @@ final class Worker {
         draining = true
         drainGently = gentle
         pool.closeAll()
-        if clients.isEmpty { return eventLoop.makeSucceededVoidFuture() }
+        if clients.isEmpty, l4Connections.isEmpty { return eventLoop.makeSucceededVoidFuture() }
         let promise = drainedPromise ?? eventLoop.makePromise()
         drainedPromise = promise
         for client in clients.values { client.drain(gentle: gentle) }
@@ -139,6 +161,7 @@ final class Worker {
     /// Ends every remaining connection (the drain deadline passed).
     func closeAll() {
         for client in clients.values { client.abort() }
+        for connection in l4Connections.values { connection.abort() }
         pool.closeAll()
     }
 
@@ -175,6 +198,25 @@ final class Worker {
             }
             .connect(to: address)
             .map { _ in handler }
+    }
+}
+
+extension Worker {
+    /// Opens a plain TCP connection to a member of an L4 route's farm. It does not read on
+    /// its own (`autoRead` off) and keeps its write half open when the member's input ends.
+    func connectL4(farm farmIndex: Int, member: Int, timeout: TimeAmount, handler: L4GlueHandler) -> EventLoopFuture<Channel> {
+        guard let address = memberAddresses[farmIndex][member] else {
+            return eventLoop.makeFailedFuture(BackendError.unresolved)
+        }
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.autoRead, value: false)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+            }
+            .connect(to: address)
     }
 }
 

@@ -145,6 +145,23 @@ struct StatsCommand: ParsableCommand {
             }
         }
 
+        // L4 routes
+        let routes = s.process?["l4_routes"] as? [[String: Any]] ?? []
+        if !routes.isEmpty {
+            let path = s.process?["l4_splice"] as? String ?? "?"
+            out += "\nL4 ROUTES (\(path == "kernel" ? "spliced in the kernel" : "copied in userspace: no splice program"))\n"
+            out += row(["name", "listener", "conns", "active", "spliced", "fallback", "kernel to member", "kernel to client", "copied"])
+            for r in routes {
+                out += row([
+                    r["name"] as? String ?? "?", r["listener"] as? String ?? "?", String(uint(r["connections"])),
+                    String(uint(r["active"])), String(uint(r["spliced"])), String(uint(r["fallbacks"])),
+                    String(uint(r["spliced_bytes_to_member"])), String(uint(r["spliced_bytes_to_client"])),
+                    String(uint(r["copied_bytes"])),
+                ])
+            }
+        }
+        let malformed = workersJSON.reduce(UInt64(0)) { $0 + uint($1["client_hello_malformed"]) }
+        let helloTimeouts = workersJSON.reduce(UInt64(0)) { $0 + uint($1["client_hello_timeouts"]) }
         // Limits
         out += "\nLIMITS  (connections closed at accept, requests answered 429)\n"
         out += row(["worker", "concurrent", "conn/min", "half-open", "req/min", "sources", "evicted", "untracked"])
@@ -179,7 +196,7 @@ struct StatsCommand: ParsableCommand {
         // TLS
         let handshakes = workersJSON.reduce(UInt64(0)) { $0 + uint($1["tls_handshakes"]) }
         let failures = workersJSON.reduce(UInt64(0)) { $0 + uint($1["tls_handshake_failures"]) }
-        out += "\nTLS  handshakes \(handshakes), failed \(failures)\n"
+        out += "\nTLS  handshakes \(handshakes), failed \(failures); ClientHello malformed \(malformed), timed out \(helloTimeouts)\n"
         if let tickets = s.process?["session_tickets"] as? [String: Any] {
             let age = Self.span(tickets["current_key_age_seconds"] as? Double ?? 0)
             let every = Self.span(tickets["rotate_seconds"] as? Double ?? 0)

@@ -8,8 +8,9 @@ import XCTest
 ///
 /// The configuration loader only accepts listener ports 1...65535, so every listener is
 /// rebound to port 0 after loading: the kernel picks a free port and `ports` says which.
-/// Kernel steering is off (plain SO_REUSEPORT); `workers` defaults to one so that pooling
-/// and NTLM binding, which are per worker, are observable.
+/// Kernel steering is off (plain SO_REUSEPORT) unless `kernel` (then the configuration
+/// should name a unique instance); `workers` defaults to one so that pooling and NTLM
+/// binding, which are per worker, are observable.
 final class ProxyHarness {
     let server: ProxyServer
     /// Bound port per listener, in configuration order.
@@ -19,7 +20,10 @@ final class ProxyHarness {
     /// The first listener's port.
     var port: Int { ports[0] }
 
-    init(yaml: String, files: [String: [UInt8]] = [:], workers: Int = 1, file: StaticString = #filePath, line: UInt = #line) throws {
+    init(
+        yaml: String, files: [String: [UInt8]] = [:], workers: Int = 1, kernel: Bool = false,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let result = ConfigLoader.load(yaml: yaml, file: "test.yaml")
         guard var config = result.config else {
             XCTFail("configuration rejected: \(result.diagnostics.map(\.description))", file: file, line: line)
@@ -36,7 +40,7 @@ final class ProxyHarness {
         logger.logLevel = .warning
         server = ProxyServer(
             runtime: runtime,
-            environment: ServerEnvironment(readFile: readFile, logger: logger, kernelSteering: false, workers: workers)
+            environment: ServerEnvironment(readFile: readFile, logger: logger, kernelSteering: kernel, workers: workers)
         )
         try server.start()
         ports = server.boundPorts

@@ -32,10 +32,10 @@ class ProxyTestCase: XCTestCase {
     }
 
     func startProxy(
-        _ yaml: String, files: [String: [UInt8]] = [:], workers: Int = 1,
+        _ yaml: String, files: [String: [UInt8]] = [:], workers: Int = 1, kernel: Bool = false,
         file: StaticString = #filePath, line: UInt = #line
     ) throws -> ProxyHarness {
-        let proxy = try ProxyHarness(yaml: yaml, files: files, workers: workers, file: file, line: line)
+        let proxy = try ProxyHarness(yaml: yaml, files: files, workers: workers, kernel: kernel, file: file, line: line)
         addTeardownBlock { proxy.stop() }
         return proxy
     }

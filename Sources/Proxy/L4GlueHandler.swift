@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+
+/// One side (client or member) of an L4 connection. In userspace mode it copies what its
+/// channel reads to the other side with backpressure: it asks its channel for more only
+/// while the other side is writable. In spliced mode the kernel moves the bytes and the
+/// channel does not read; the handler only carries the connection's life: end of stream,
+/// errors and close, which NIO still reports from epoll.
+final class L4GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Side { case client, member }
+
+    let side: Side
+    /// Released when the handler leaves the pipeline (the channel closed), which breaks the
+    /// connection ↔ handler cycle.
+    private var connection: L4Connection?
+    private(set) var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private(set) var inputClosed = false
+    private var outputClosing = false
+    private(set) var outputClosed = false
+
+    init(side: Side, connection: L4Connection) {
+        self.side = side
+        self.connection = connection
+    }
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        connection = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        connection?.received(unwrapInboundIn(data), from: side)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        connection?.flush(toward: side == .client ? .member : .client)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent {
+            connection?.inputEnded(side)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connection?.closed(side: side)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { connection?.becameWritable(side) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if connection?.mayRead(side) ?? false {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    /// The connection confirmed that this side's input ended.
+    func markInputClosed() {
+        inputClosed = true
+        closeIfFinished()
+    }
+
+    /// The other side can take more again: resume a read that backpressure held back.
+    func resumeReading() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    /// End of stream from the other side: shut this side's write half (half-close) once
+    /// what is queued for it has been written. NIO would otherwise escalate an output close
+    /// on a channel whose input already ended to a full close that drops pending writes.
+    /// A spliced socket (`descriptor`) is shut directly: the kernel wrote to it, not NIO, and
+    /// NIO would take the end of stream it then reports as a reason to close the socket.
+    func shutdownOutput(descriptor: CInt? = nil) {
+        guard !outputClosing, let context else { return }
+        outputClosing = true
+        if let descriptor {
+            outputClosed = true
+            _ = Glibc.shutdown(descriptor, Int32(SHUT_WR))
+            closeIfFinished()
+            return
+        }
+        let flushed = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
+        flushed.futureResult.whenComplete { [weak self] _ in
+            guard let self, let context = self.context else { return }
+            self.outputClosed = true
+            if self.inputClosed {
+                self.closeIfFinished()
+            } else {
+                context.close(mode: .output, promise: nil)
+            }
+        }
+    }
+
+    /// Both directions of this side are done; the connection closes both sides once the
+    /// other is done too (closing one socket early would cut off what the kernel still
+    /// has queued for the other).
+    var isFinished: Bool { inputClosed && outputClosed }
+
+    private func closeIfFinished() {
+        if isFinished { connection?.sideFinished() }
+    }
+}
