@@ -710,6 +710,18 @@ def profile(a, work):
     print(f"\nprofile data: {a.out}")
 
 
+def begin(prefix):
+    """Signals end the run through `finally` (which stops everything); returns a fresh work
+    directory readable by the proxies' workers and the start time."""
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    work = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(work, 0o755)
+    return work, datetime.datetime.now(datetime.timezone.utc)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--edgesplit", required=True)
@@ -726,15 +738,7 @@ def main():
     ap.add_argument("--workloads", default="keepalive,handshake_ecdsa,handshake_rsa,bulk_reenc", help="profile: which workloads")
     ap.add_argument("--out", default=".build/bench-profile", help="profile: output directory")
     a = ap.parse_args()
-
-    def on_signal(signum, _frame):
-        raise SystemExit(128 + signum)
-    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(s, on_signal)
-
-    work = tempfile.mkdtemp(prefix="edgesplit-bench-")
-    os.chmod(work, 0o755)
-    started = datetime.datetime.now(datetime.timezone.utc)
+    work, started = begin("edgesplit-bench-")
     try:
         log(f"work directory {work}")
         prepare(work)
