@@ -91,7 +91,7 @@ final class DiagnosticTests: XCTestCase {
             zzzz: 1
         """, [
             "1:1: error: unknown key 'listner' at the top level (did you mean 'listeners'?)",
-            "3:49: error: unknown key 'tsl' in listener 'https' (expected one of name, address, port, tls)",
+            "3:49: error: unknown key 'tsl' in listener 'https' (expected one of name, address, port, tls, l4_routes)",
             "5:50: error: unknown key 'persistance' in farm 'pool01' (did you mean 'persistence'?)",
             "7:5: error: rules[0]: missing required key 'public_names' (expected a list of host names like webext.contoso.com)",
             "8:5: error: unknown key 'public_name' in rule 'webext' (did you mean 'public_names'?)",
