@@ -122,13 +122,15 @@ public final class SpliceProgram: @unchecked Sendable {
         return try SpliceCounters.read(fd: fd, path: path)
     }
 
-    /// Releases the program; with `unpin`, removes the pinned splice maps too.
+    /// Releases the program; with `unpin`, removes the pinned splice maps too, and the
+    /// instance directory when nothing else is pinned there.
     public func close(unpin: Bool) {
         guard let object else { return }
         bpf_object__close(object)
         self.object = nil
         if unpin {
             for name in Self.pinNames { _ = unlink(directory + "/" + name) }
+            _ = rmdir(directory)
         }
     }
 }
