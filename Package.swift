@@ -45,6 +45,9 @@ let package = Package(
         .target(name: "HTTP1", swiftSettings: strict),
         // Pure: strict, incremental TLS ClientHello parsing for routing by SNI at L4.
         .target(name: "ClientHello", swiftSettings: strict),
+        // Pure: the config, ClientHello and request-head parsers as functions of arbitrary bytes,
+        // for libFuzzer (Scripts/fuzz) and for replaying the committed corpora in the tests.
+        .target(name: "Fuzzing", dependencies: ["Publishing", "HTTP1", "ClientHello"], swiftSettings: strict),
         // The SwiftNIO data plane: workers, TLS, forwarding.
         .target(
             name: "Proxy",
@@ -98,7 +101,8 @@ let package = Package(
         ),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Affinity"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
-        .testTarget(name: "ClientHelloTests", dependencies: ["ClientHello"], resources: [.copy("Corpus")]),
+        .testTarget(name: "ClientHelloTests", dependencies: ["ClientHello", "Fuzzing"], resources: [.copy("Corpus")]),
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "ProxyTests",
             dependencies: [
@@ -128,3 +132,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+/// The libFuzzer driver is built only when asked (`Scripts/fuzz` sets EDGESPLIT_FUZZ and builds it
+/// with `-sanitize=fuzzer` under its own scratch path): libFuzzer supplies `main`, so the
+/// executable cannot link in a normal build, and the normal build stays as it was.
+if Context.environment["EDGESPLIT_FUZZ"] != nil {
+    package.products.append(.executable(name: "edgesplit-fuzz", targets: ["edgesplit-fuzz"]))
+    package.targets.append(
+        .executableTarget(name: "edgesplit-fuzz", dependencies: ["Fuzzing"], path: "Scripts/fuzz.d/Sources", swiftSettings: strict)
+    )
+}
