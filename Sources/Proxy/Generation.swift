@@ -28,7 +28,7 @@ final class Generation {
     /// reload does not cost clients their sessions. `splice` carries L4 routes in the kernel.
     init(
         number: Int, runtime: RuntimeConfiguration, loops: [EventLoop], accessLog: AccessLog?, ticketKeys: SessionTicketKeys,
-        sourceCounts: [SourceCounts], splice: SpliceProgram? = nil
+        sourceCounts: [SourceCounts], events: EventMetrics, splice: SpliceProgram? = nil
     ) {
         self.number = number
         self.runtime = runtime
@@ -42,6 +42,7 @@ final class Generation {
         monitor = HealthMonitor(
             eventLoop: loops[0],
             runtime: runtime,
+            events: events,
             onChange: { farm, member, available in
                 for worker in workers {
                     worker.eventLoop.execute { worker.setMemberAvailable(farm: farm, member: member, available) }

@@ -30,17 +30,20 @@ final class HealthMonitor {
     /// Members' current addresses: resolved at start, re-resolved before each check.
     private var addresses: [[SocketAddress?]]
     private var tasks: [RepeatedTask] = []
+    private let events: EventMetrics
     private let onChange: (_ farm: Int, _ member: Int, _ available: Bool) -> Void
     private let onAddress: (_ farm: Int, _ member: Int, _ address: SocketAddress) -> Void
 
     init(
         eventLoop: EventLoop,
         runtime: RuntimeConfiguration,
+        events: EventMetrics,
         onChange: @escaping (_ farm: Int, _ member: Int, _ available: Bool) -> Void,
         onAddress: @escaping (_ farm: Int, _ member: Int, _ address: SocketAddress) -> Void
     ) {
         self.eventLoop = eventLoop
         self.runtime = runtime
+        self.events = events
         self.onChange = onChange
         self.onAddress = onAddress
         self.states = runtime.config.farms.map { farm in
@@ -95,6 +98,9 @@ final class HealthMonitor {
     func setDrained(farm: Int, member: Int, drained: Bool) -> EventLoopFuture<Void> {
         eventLoop.submit { [self] in
             let before = states[farm][member].available
+            if states[farm][member].drained != drained {
+                emitStateChange(farm: farm, member: member, to: drained ? "drained" : "undrained")
+            }
             states[farm][member].drained = drained
             if states[farm][member].available != before {
                 onChange(farm, member, states[farm][member].available)
@@ -106,13 +112,18 @@ final class HealthMonitor {
         eventLoop.submit { self.states }
     }
 
-    private func record(farm: Int, member: Int, passed: Bool, detail: String, active: Bool) {
+    /// Records a check's or a connection's outcome; `started` is when an active check began.
+    private func record(farm: Int, member: Int, passed: Bool, detail: String, active: Bool, started: NIODeadline? = nil) {
         guard let health = runtime.config.farms[farm].health else { return }
         var state = states[farm][member]
         let before = state.available
+        let wasUp = state.up
         if active {
             state.lastResult = detail
             state.lastCheck = Date()
+            let names = runtime.config.farms[farm]
+            events.healthChecked(farm: names.name, member: names.members[member].text, passed: passed,
+                                 nanoseconds: started.map { (NIODeadline.now() - $0).nanoseconds } ?? 0)
         }
         if passed {
             state.failures = 0
@@ -124,15 +135,22 @@ final class HealthMonitor {
             if state.up, state.failures >= health.fall { state.up = false }
         }
         states[farm][member] = state
+        if state.up != wasUp { emitStateChange(farm: farm, member: member, to: state.up ? "up" : "down") }
         if state.available != before { onChange(farm, member, state.available) }
+    }
+
+    private func emitStateChange(farm: Int, member: Int, to state: String) {
+        let names = runtime.config.farms[farm]
+        events.memberStateChanged(farm: names.name, member: names.members[member].text, to: state)
     }
 
     /// One active check: re-resolve a member given by name (off the event loop; a changed
     /// address is handed to every worker), connect (TLS like the traffic), `GET path` with
     /// the farm's host, read the status line. Redirects are not followed.
     private func check(farm farmIndex: Int, member: Int) -> EventLoopFuture<Void> {
+        let started = NIODeadline.now()
         let memberConfig = runtime.config.farms[farmIndex].members[member]
-        guard !memberConfig.isLiteralAddress else { return probe(farm: farmIndex, member: member) }
+        guard !memberConfig.isLiteralAddress else { return probe(farm: farmIndex, member: member, started: started) }
         let resolved = eventLoop.makePromise(of: SocketAddress.self)
         DispatchQueue.global().async {
             do {
@@ -146,21 +164,21 @@ final class HealthMonitor {
                 self.addresses[farmIndex][member] = address
                 self.onAddress(farmIndex, member, address)
             }
-            return self.probe(farm: farmIndex, member: member)
+            return self.probe(farm: farmIndex, member: member, started: started)
         }.flatMapError { error in
             self.record(
                 farm: farmIndex, member: member, passed: false,
-                detail: "'\(memberConfig.host)' does not resolve (\(error))", active: true
+                detail: "'\(memberConfig.host)' does not resolve (\(error))", active: true, started: started
             )
             return self.eventLoop.makeSucceededVoidFuture()
         }
     }
 
-    private func probe(farm farmIndex: Int, member: Int) -> EventLoopFuture<Void> {
+    private func probe(farm farmIndex: Int, member: Int, started: NIODeadline) -> EventLoopFuture<Void> {
         let farm = runtime.config.farms[farmIndex]
         guard let health = farm.health else { return eventLoop.makeSucceededVoidFuture() }
         guard let address = addresses[farmIndex][member] else {
-            record(farm: farmIndex, member: member, passed: false, detail: "name does not resolve", active: true)
+            record(farm: farmIndex, member: member, passed: false, detail: "name does not resolve", active: true, started: started)
             return eventLoop.makeSucceededVoidFuture()
         }
         let memberConfig = farm.members[member]
@@ -201,10 +219,11 @@ final class HealthMonitor {
         return promise.futureResult.map { head -> Void in
             timeout.cancel()
             let passed = health.accepts(status: head.status)
-            self.record(farm: farmIndex, member: member, passed: passed, detail: "HTTP \(head.status)", active: true)
+            self.record(farm: farmIndex, member: member, passed: passed, detail: "HTTP \(head.status)", active: true, started: started)
         }.flatMapError { error in
             timeout.cancel()
-            self.record(farm: farmIndex, member: member, passed: false, detail: HealthProbeError.describe(error), active: true)
+            self.record(farm: farmIndex, member: member, passed: false, detail: HealthProbeError.describe(error), active: true,
+                        started: started)
             return self.eventLoop.makeSucceededVoidFuture()
         }
     }

@@ -10,16 +10,18 @@ import Steering
 ///
 /// The request path never touches a metric: at each scrape the exporter collects the
 /// workers' own counters (`ProxyServer.stats()`) and the kernel's per-CPU counters, and
-/// writes them into a swift-prometheus registry — counters set to their absolute values,
-/// gauges to the current ones — which renders the text.
+/// writes them into the swift-prometheus registry — counters set to their absolute values,
+/// gauges to the current ones — which renders the text. Control-plane events reach the same
+/// registry through the swift-metrics API as they happen (``EventMetrics``).
 final class MetricsEndpoint {
-    private let registry = PrometheusCollectorRegistry()
+    private let registry: PrometheusCollectorRegistry
     private var channel: Channel?
     private weak var server: ProxyServer?
     private let steering: () -> SteeringCounters?
 
-    init(server: ProxyServer, steering: @escaping () -> SteeringCounters?) {
+    init(server: ProxyServer, registry: PrometheusCollectorRegistry, steering: @escaping () -> SteeringCounters?) {
         self.server = server
+        self.registry = registry
         self.steering = steering
     }
 

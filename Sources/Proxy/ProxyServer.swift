@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Affinity
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -56,6 +57,9 @@ public final class ProxyServer {
     private(set) var splice: SpliceProgram?
     private var control: ControlSocket?
     private var metrics: MetricsEndpoint?
+    /// Reloads, member state changes and health checks, through swift-metrics into the
+    /// registry `/metrics` renders.
+    let events = EventMetrics()
     private var logger: Logger { environment.logger }
     /// The session-ticket keys of this process, kept across reloads.
     let ticketKeys: SessionTicketKeys
@@ -86,12 +90,13 @@ public final class ProxyServer {
             loadSplice()
             let generation = Generation(
                 number: 1, runtime: initialRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys,
-                sourceCounts: sourceCounts, splice: splice
+                sourceCounts: sourceCounts, events: events, splice: splice
             )
             current = generation
+            events.reloaded(.ok, generation: 1, counted: false)
             ticketKeys.rotate(every: config.tls.tickets.rotate)
             if let endpoint = config.admin.metrics {
-                let metrics = MetricsEndpoint(server: self) { [weak self] in try? self?.steering?.counters() }
+                let metrics = MetricsEndpoint(server: self, registry: events.registry) { [weak self] in try? self?.steering?.counters() }
                 do {
                     metricsPort = try metrics.start(endpoint: endpoint, on: loops[0])
                 } catch {
@@ -206,7 +211,22 @@ public final class ProxyServer {
     /// Blocks until the new generation accepts; call it off the event loops.
     @discardableResult
     public func reload(to newRuntime: RuntimeConfiguration) throws -> Int {
-        try lifecycle.sync { try reloadLocked(to: newRuntime) }
+        do {
+            let number = try lifecycle.sync { try reloadLocked(to: newRuntime) }
+            events.reloaded(.ok, generation: number)
+            return number
+        } catch {
+            events.reloaded(.refused, generation: generation)
+            throw error
+        }
+    }
+
+    /// Makes the swift-metrics `MetricsSystem` of this process emit into the registry that
+    /// `/metrics` renders, so metrics of any library using the swift-metrics API appear there
+    /// too. Once per process (the command-line entry points call it); the server's own event
+    /// metrics do not depend on it.
+    public func bootstrapMetricsSystem() {
+        MetricsSystem.bootstrap(events.factory)
     }
 
     /// Reloads from `environment.reloadConfiguration` (the file `serve` was started with):
@@ -215,7 +235,13 @@ public final class ProxyServer {
         guard let source = environment.reloadConfiguration else {
             throw ReloadRefused("this server has no configuration file to reload")
         }
-        let next = try source()
+        let next: RuntimeConfiguration
+        do {
+            next = try source()
+        } catch {
+            events.reloaded(.refused, generation: generation)
+            throw error
+        }
         return try reload(to: next)
     }
 
@@ -240,7 +266,7 @@ public final class ProxyServer {
         let accessLog = sameLog ? old.accessLog : try after.accessLog.map(AccessLog.init(settings:))
         let next = Generation(
             number: old.number + 1, runtime: newRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys,
-            sourceCounts: sourceCounts, splice: splice
+            sourceCounts: sourceCounts, events: events, splice: splice
         )
         let ports: [Int]
         do {

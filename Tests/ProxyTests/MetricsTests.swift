@@ -82,4 +82,45 @@ final class MetricsTests: ProxyTestCase {
         XCTAssertTrue(text.contains("# TYPE edgesplit_tls_ticket_key_age_seconds gauge"), text)
         XCTAssertFalse(text.contains("edgesplit_certificate_ocsp_stapled"), "no ocsp file, no staple gauge")
     }
+
+    /// Reloads, member state changes and health checks go through the swift-metrics API into
+    /// the registry `/metrics` renders.
+    func testControlPlaneEventsAreExportedThroughSwiftMetrics() throws {
+        let backend = try startBackend { _ in .send(RecordingBackend.ok("ok")) }
+        func yaml(_ top: String = "") -> String {
+            """
+            listeners:
+              - { name: http, address: 127.0.0.1, port: 1 }
+            farms:
+              - name: pool
+                members: ["\(backend.member)"]
+                health: { path: /health, interval: 200ms, timeout: 2s, rise: 1, fall: 1 }
+            rules:
+              - { name: web, public_names: [webext.contoso.test], farm: pool }
+            admin: { metrics: 9465 }
+            \(top)
+            """
+        }
+        let proxy = try startProxy(yaml())
+        let port = try XCTUnwrap(proxy.server.metricsPort)
+        func scrape() throws -> String { try exchange(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").bodyText }
+        let member = #"farm="pool",member="\#(backend.member)""#
+
+        let deadline = Date().addingTimeInterval(10)
+        while !(try scrape()).contains(#"edgesplit_health_checks_total{\#(member),result="passed"}"#), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTAssertEqual(try proxy.reload(yaml: yaml()), 2)
+        XCTAssertThrowsError(try proxy.reload(yaml: yaml("instance: other")))
+        try proxy.server.setDrained(farm: "pool", member: backend.member, true).wait()
+
+        let text = try scrape()
+        XCTAssertTrue(text.contains(#"edgesplit_health_checks_total{\#(member),result="passed"}"#), text)
+        XCTAssertTrue(text.contains("# TYPE edgesplit_health_check_duration_seconds histogram"), text)
+        XCTAssertTrue(text.contains(#"edgesplit_health_check_duration_seconds_count{\#(member)}"#), text)
+        XCTAssertTrue(text.contains(#"edgesplit_reloads_total{result="ok"} 1"#), text)
+        XCTAssertTrue(text.contains(#"edgesplit_reloads_total{result="refused"} 1"#), text)
+        XCTAssertTrue(text.contains("edgesplit_generation 2"), text)
+        XCTAssertTrue(text.contains(#"edgesplit_member_state_changes_total{\#(member),state="drained"} 1"#), text)
+    }
 }
