@@ -72,7 +72,7 @@ struct DemoCommand: AsyncParsableCommand {
             controlDirectory: ServerEnvironment.defaultControlDirectory
         )
         let instance = runtime.config.instance
-        try Runner.run(runtime: runtime, environment: environment) { server in
+        try await Runner.run(runtime: runtime, environment: environment) { server in
             reserved.forEach { $0?.release() }
             var text = "\nedgesplit demo is up. Try:\n"
             let ports = server.boundPorts

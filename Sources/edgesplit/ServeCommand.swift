@@ -3,9 +3,10 @@ import Logging
 import NIOCore
 import Proxy
 import Publishing
+import ServiceLifecycle
 
 /// `edgesplit serve`: the production entry point.
-struct ServeCommand: ParsableCommand {
+struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run edgesplit with a configuration file.",
@@ -31,7 +32,7 @@ struct ServeCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let loaded: EdgesplitConfig
         let runtime: RuntimeConfiguration
         do {
@@ -48,22 +49,24 @@ struct ServeCommand: ParsableCommand {
         )
         let path = config
         environment.reloadConfiguration = { try ConfigurationFile.loadForReload(path: path) }
-        try Runner.run(runtime: runtime, environment: environment)
+        try await Runner.run(runtime: runtime, environment: environment)
     }
 }
 
-/// Runs a server until SIGTERM/SIGINT, then drains it.
+/// Runs a server in a swift-service-lifecycle `ServiceGroup` until SIGTERM or SIGINT (or a
+/// newer process retiring it), then drains it; SIGHUP reloads.
 enum Runner {
-    static func run(runtime: RuntimeConfiguration, environment: ServerEnvironment, banner: ((ProxyServer) -> Void)? = nil) throws {
-        let signals = SignalWaiter()
+    static func run(runtime: RuntimeConfiguration, environment: ServerEnvironment, banner: ((ProxyServer) -> Void)? = nil) async throws {
         let server = ProxyServer(runtime: runtime, environment: environment)
-        server.onRetired = { signals.post("RETIRED") }
+        let service = await ProxyService(
+            server: server, shutdownDeadline: runtime.config.timeouts.shutdown.timeAmount, instance: runtime.config.instance)
         do {
             try server.start()
         } catch {
             printError("edgesplit: error: \(error)")
             throw ExitCode(1)
         }
+        server.bootstrapMetricsSystem()
         if let warning = server.steeringWarning {
             printError("edgesplit: warning: client affinity is off: \(warning); the kernel's reuseport hash spreads connections over workers")
         }
@@ -75,24 +78,15 @@ enum Runner {
         }
         printError("edgesplit: serving instance '\(runtime.config.instance)' with \(server.workerCount) workers")
         banner?(server)
-        var signal = signals.wait()
-        while signal == "SIGHUP" {
-            do {
-                let generation = try server.reloadFromSource()
-                printError("edgesplit: SIGHUP received; reloaded, generation \(generation)")
-            } catch {
-                printError("edgesplit: SIGHUP received; reload refused, the running configuration keeps serving:\n\(error)")
-            }
-            signal = signals.wait()
-        }
-        if signal == "RETIRED" {
-            printError("edgesplit: retired: a newer process took over instance '\(runtime.config.instance)'; its exchanges here are done")
-            server.shutdown(deadline: .seconds(1))
-            printError("edgesplit: stopped")
-            return
-        }
-        printError("edgesplit: \(signal) received; finishing in-flight requests")
-        server.shutdown(deadline: runtime.config.timeouts.shutdown.timeAmount)
-        printError("edgesplit: stopped")
+        var logger = environment.logger
+        logger.logLevel = .warning
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
     }
 }
