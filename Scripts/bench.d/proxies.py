@@ -722,11 +722,17 @@ def begin(prefix):
     return work, datetime.datetime.now(datetime.timezone.utc)
 
 
-def main():
+def arguments(seconds):
+    """The options every bench driver takes: the binary under test, the TLS client, the length."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--edgesplit", required=True)
     ap.add_argument("--client", required=True)
-    ap.add_argument("--seconds", type=float, default=6)
+    ap.add_argument("--seconds", type=float, default=seconds)
+    return ap
+
+
+def main():
+    ap = arguments(seconds=6)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--retries", type=int, default=10, help="extra runs allowed for runs disturbed by others' load")

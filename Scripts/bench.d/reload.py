@@ -17,7 +17,6 @@ the proxy is reloaded --reloads times at even intervals:
 A failed connection is one the client could not complete: refused or reset connect, failed
 handshake, no full response; a non-200 answer counts separately.
 """
-import argparse
 import json
 import os
 import re
@@ -106,17 +105,13 @@ def haproxy_reloads(work):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--edgesplit", required=True)
-    ap.add_argument("--client", required=True)
-    ap.add_argument("--seconds", type=float, default=30)
+    ap = proxies.arguments(seconds=30)
     ap.add_argument("--reloads", type=int, default=50)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--json", default=".build/bench-reload.json")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
-    proxies.exit_on_signals()
-    work = proxies.work_directory("edgesplit-benchreload-")
+    work, _ = proxies.begin("edgesplit-benchreload-")
     bpf = os.geteuid() == 0
     try:
         proxies.prepare(work)
