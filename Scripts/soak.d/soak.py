@@ -145,8 +145,8 @@ def judge(samples, warmup):
     k = max(1, min(6, len(judged) // 3))
     rows, failures = [], []
     for key, floor in (("fds", 0), ("rss_kib", 0), ("p50_ms", LATENCY_FLOOR_MS)):
-        base = statistics.median(s[key] for s in judged[:k])
-        end = statistics.median(s[key] for s in judged[-k:])
+        base = round(statistics.median(s[key] for s in judged[:k]), 3)
+        end = round(statistics.median(s[key] for s in judged[-k:]), 3)
         growth = (end - base) / base if base else 0.0
         bad = growth > GROWTH_LIMIT and end - base > floor
         rows.append({"metric": key, "baseline": base, "end": end, "growth_pct": round(100 * growth, 2), "ok": not bad})
