@@ -15,6 +15,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -75,14 +76,23 @@ def judge(xml_text, target):
     return findings, accepted
 
 
-def scan(target, sni):
-    out = subprocess.run(["sslscan", "--no-colour", "--xml=-", f"--sni-name={sni}", target],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-    text = out.stdout.decode(errors="replace")
-    start = text.find("<?xml")
-    if start < 0:
-        return [f"{target}: sslscan failed: {out.stderr.decode(errors='replace').strip()}"], []
-    return judge(text[start:], target)
+def scan(target, sni, attempts=3):
+    """One complete sslscan report judged. edgesplit closes a connection whose first bytes are no
+    acceptable ClientHello (sslscan's SSLv2 and SSLv3 probes) as soon as it has read them, and
+    sslscan may still be writing the rest: with SIGPIPE ignored it sees EPIPE, and then it
+    sometimes abandons the whole scan ("send() failed: Broken pipe"). An abandoned scan says
+    nothing either way, so it is run again; every judged report is a complete one."""
+    for attempt in range(1, attempts + 1):
+        out = subprocess.run(["sslscan", "--no-colour", "--xml=-", f"--sni-name={sni}", target],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300,
+                             preexec_fn=lambda: signal.signal(signal.SIGPIPE, signal.SIG_IGN))
+        text = out.stdout.decode(errors="replace")
+        start = text.find("<?xml")
+        if start >= 0 and "</document>" in text:
+            return judge(text[start:], target)
+        said = (out.stderr.decode(errors="replace") + text[-300:]).strip()
+        print(f"{target}: sslscan stopped early (attempt {attempt}, exit {out.returncode}): {said[-160:]}")
+    return [f"{target}: sslscan did not complete in {attempts} attempts"], []
 
 
 def own_listeners(edgesplit, work):
