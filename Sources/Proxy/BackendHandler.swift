@@ -31,7 +31,8 @@ final class BackendHandler: ChannelDuplexHandler {
     private var state: State = .idle
     private var requestMethod: [UInt8] = []
     private var readSuppressed = false
-    private var poolTimer: Scheduled<Void>?
+    /// When the connection last entered the pool (read by the pool's sweep).
+    private(set) var idleSince: NIODeadline = .distantPast
     /// An NTLM or Negotiate exchange ran on this connection: it belongs to one client
     /// connection for the rest of its life (RFC 4559 §4 binds the handshake to it).
     private(set) var authenticationBound = false
@@ -90,26 +91,15 @@ final class BackendHandler: ChannelDuplexHandler {
     func close() {
         state = .closed
         owner = nil
-        poolTimer?.cancel()
-        poolTimer = nil
         context?.close(promise: nil)
     }
 
     // MARK: Pool
 
-    func enterPool(timeout: TimeAmount) {
+    func enterPool(now: NIODeadline) {
         owner = nil
         state = .idle
-        poolTimer = context?.eventLoop.scheduleTask(in: timeout) { [weak self] in
-            guard let self else { return }
-            self.worker.pool.remove(self)
-            self.close()
-        }
-    }
-
-    func leavePool() {
-        poolTimer?.cancel()
-        poolTimer = nil
+        idleSince = now
     }
 
     // MARK: ChannelHandler
@@ -237,7 +227,6 @@ final class BackendHandler: ChannelDuplexHandler {
         let previous = state
         state = .closed
         reusable = false
-        poolTimer?.cancel()
         guard let owner else {
             worker.pool.remove(self)
             return

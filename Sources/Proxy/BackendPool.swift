@@ -4,6 +4,10 @@ import NIOCore
 ///
 /// Only connections that carried no connection-bound authentication (NTLM, Negotiate) are
 /// ever put here; those stay bound to their client connection instead.
+///
+/// Taking and returning a connection happens once per proxied request, so both are plain
+/// array operations: lists indexed by farm and member (no hashing), and no timer per
+/// connection. A sweep every few seconds closes what has been idle for `idleTimeout`.
 final class BackendPool {
     struct Key: Hashable {
         let farm: Int
@@ -14,14 +18,26 @@ final class BackendPool {
     static let maxIdlePerMember = 64
     /// How long an idle connection is kept (below IIS's default 120 s keep-alive).
     static let idleTimeout = TimeAmount.seconds(60)
+    /// How often expired idle connections are looked for: they live at most this much longer.
+    static let sweepInterval = TimeAmount.seconds(5)
 
-    private var idle: [Key: [BackendHandler]] = [:]
+    /// By farm, then member: idle connections, the oldest first.
+    private var idle: [[[BackendHandler]]]
+    private var sweep: RepeatedTask?
+
+    /// - Parameter members: the number of members of each farm, by farm index.
+    init(members: [Int], eventLoop: EventLoop) {
+        idle = members.map { Array(repeating: [], count: $0) }
+        // Holds the pool until `closeAll` cancels it (the worker's drain and stop do).
+        sweep = eventLoop.scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { _ in
+            self.closeExpired(now: .now())
+        }
+    }
 
     func take(farm: Int, member: Int) -> BackendHandler? {
-        let key = Key(farm: farm, member: member)
-        // Mutated in place: copying the idle list out and back costs a copy per request.
-        while let handler = idle[key]?.popLast() {
-            handler.leavePool()
+        guard idle.indices.contains(farm), idle[farm].indices.contains(member) else { return nil }
+        // The newest first: it is the least likely to have been closed by the member.
+        while let handler = idle[farm][member].popLast() {
             if handler.isUsable { return handler }
             handler.close()
         }
@@ -29,22 +45,50 @@ final class BackendPool {
     }
 
     func put(_ handler: BackendHandler) {
-        let key = Key(farm: handler.farmIndex, member: handler.member)
-        if idle[key, default: []].count >= Self.maxIdlePerMember {
-            idle[key]?.removeFirst().close()
+        let farm = handler.farmIndex, member = handler.member
+        guard idle.indices.contains(farm), idle[farm].indices.contains(member) else {
+            handler.close()
+            return
         }
-        idle[key, default: []].append(handler)
-        handler.enterPool(timeout: Self.idleTimeout)
+        handler.enterPool(now: .now())
+        if idle[farm][member].count >= Self.maxIdlePerMember {
+            idle[farm][member].removeFirst().close()
+        }
+        idle[farm][member].append(handler)
     }
 
     func remove(_ handler: BackendHandler) {
-        let key = Key(farm: handler.farmIndex, member: handler.member)
-        idle[key]?.removeAll { $0 === handler }
+        let farm = handler.farmIndex, member = handler.member
+        guard idle.indices.contains(farm), idle[farm].indices.contains(member) else { return }
+        idle[farm][member].removeAll { $0 === handler }
     }
 
+    /// Closes the connections idle since before `now - idleTimeout`.
+    func closeExpired(now: NIODeadline) {
+        let limit = now - Self.idleTimeout
+        var expired: [BackendHandler] = []
+        for farm in idle.indices {
+            for member in idle[farm].indices {
+                let stale = idle[farm][member].prefix { $0.idleSince <= limit }.count
+                guard stale > 0 else { continue }
+                expired += idle[farm][member].prefix(stale)
+                idle[farm][member].removeFirst(stale)
+            }
+        }
+        for handler in expired { handler.close() }
+    }
+
+    /// Closes every idle connection and stops the sweep.
     func closeAll() {
-        let all = idle.values.flatMap { $0 }
-        idle.removeAll()
+        sweep?.cancel()
+        sweep = nil
+        var all: [BackendHandler] = []
+        for farm in idle.indices {
+            for member in idle[farm].indices {
+                all += idle[farm][member]
+                idle[farm][member].removeAll()
+            }
+        }
         for handler in all { handler.close() }
     }
 }

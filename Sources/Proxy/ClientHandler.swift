@@ -269,13 +269,10 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
 
     private func handle(_ head: RequestHead, headBytes: Int, context: ChannelHandlerContext) {
         let runtime = worker.runtime
-        let hostBytes = head.host
-        let decision = runtime.rules.decide(
-            listener: listenerIndex,
-            host: hostBytes,
-            path: head.path,
-            client: client ?? ClientAddress(bytes: [0, 0, 0, 0])!
-        )
+        let source = client ?? ClientAddress(bytes: [0, 0, 0, 0])!
+        let decision = head.withHostAndPath { host, path in
+            runtime.rules.decide(listener: listenerIndex, host: host, path: path, client: source)
+        }
         let exchange = Exchange(head: head, start: .now())
         exchange.bytesIn = headBytes
         self.exchange = exchange
@@ -296,13 +293,13 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         case .forward(let rule, let farm):
             exchange.ruleIndex = rule
             exchange.farmIndex = farm
-            let publishing = runtime.config.rules[rule]
-            exchange.maxBody = publishing.maxBody
-            if let limit = publishing.maxBody, case .contentLength(let length) = head.framing, length > limit {
+            let maxBody = runtime.config.rules[rule].maxBody
+            exchange.maxBody = maxBody
+            if let limit = maxBody, case .contentLength(let length) = head.framing, length > limit {
                 finishLocally(exchange, status: 413)
                 return
             }
-            keepAliveIdle = publishing.timeouts.idle.timeAmount
+            keepAliveIdle = runtime.config.rules[rule].timeouts.idle.timeAmount
             exchange.requestFramer = BodyFramer(head.framing)
             // No body, or `Content-Length: 0`: the request is complete with its head.
             if exchange.requestFramer.isComplete { exchange.requestComplete = true }
@@ -377,7 +374,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
 
     private func obtainBackend(for exchange: Exchange) {
         let key = BackendPool.Key(farm: exchange.farmIndex, member: exchange.member)
-        if let backend = bound[key] {
+        if !bound.isEmpty, let backend = bound[key] {
             if backend.isUsable {
                 exchange.reusedConnection = true
                 attach(backend, to: exchange)
@@ -669,9 +666,9 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
             timer = nil
             return
         }
-        timer = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
-            self?.timerFired()
-        }
+        // A strong capture, cancelled in `teardown`: a weak one would give every handler a
+        // side table, and every retain and release of it would take the runtime's slow path.
+        timer = context.eventLoop.scheduleTask(deadline: deadline) { self.timerFired() }
     }
 
     private func timerFired() {

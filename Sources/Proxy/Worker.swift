@@ -18,7 +18,7 @@ final class Worker {
     let balancers: [FarmBalancer]
     /// By farm index: the persistence cookie of farms with `persistence: cookie`.
     let cookies: [PersistenceCookie?]
-    let pool = BackendPool()
+    let pool: BackendPool
     let accessLog: AccessLogBuffer?
     /// This worker's counters (`edgesplit stats`), touched only on `eventLoop`.
     var stats: WorkerStats
@@ -46,6 +46,7 @@ final class Worker {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.memberAddresses = runtime.memberAddresses
+        self.pool = BackendPool(members: runtime.config.farms.map(\.members.count), eventLoop: eventLoop)
         self.stats = WorkerStats(
             index: index, listeners: runtime.config.listeners.count, rules: runtime.config.rules.count,
             l4Routes: runtime.config.l4Routes.count)
@@ -166,6 +167,7 @@ final class Worker {
     }
 
     func stop() {
+        pool.closeAll()
         flushTask?.cancel()
         limitExpiryTask?.cancel()
         accessLog?.flush()
