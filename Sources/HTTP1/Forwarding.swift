@@ -120,6 +120,11 @@ private func appendExtraField(_ out: inout [UInt8], name: [UInt8], value: [UInt8
 }
 
 private func appendSanitisedValue<V: Collection>(_ out: inout [UInt8], _ value: V) where V.Element == UInt8 {
+    // Nearly always clean (an address, a scheme, a host): one bulk copy then.
+    if value.allSatisfy(ASCII.isFieldValueChar) {
+        out.append(contentsOf: value)
+        return
+    }
     for c in value { out.append(ASCII.isFieldValueChar(c) ? c : ASCII.sp) }
 }
 
@@ -238,10 +243,14 @@ extension RequestHead {
             }
             if upgrading && !connectionWritten { appendStatic(&out, "Connection: Upgrade\r\n") }
             if lastXFF < 0 && !edits.forwardedFor.isEmpty {
-                appendSanitisedField(&out, name: "X-Forwarded-For".utf8, value: edits.forwardedFor)
+                appendStatic(&out, "X-Forwarded-For: ")
+                appendSanitisedValue(&out, edits.forwardedFor)
+                appendCRLF(&out)
             }
             if let proto = edits.forwardedProto, !protoWritten {
-                appendSanitisedField(&out, name: "X-Forwarded-Proto".utf8, value: proto)
+                appendStatic(&out, "X-Forwarded-Proto: ")
+                appendSanitisedValue(&out, proto)
+                appendCRLF(&out)
             }
             for extra in edits.extraHeaders { appendExtraField(&out, name: extra.name, value: extra.value) }
             appendCRLF(&out)

@@ -69,6 +69,22 @@ public struct RequestHead: Sendable, Hashable {
         return headers.storage[pathRange]
     }
 
+    /// Calls `body` with ``host`` and ``path`` as views of the received bytes: what routing
+    /// reads for every request, without copying either.
+    public func withHostAndPath<R>(_ body: (UnsafeBufferPointer<UInt8>?, UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if pathRange.isEmpty {
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1) { slash in
+                slash[0] = 0x2F
+                return headers.storage.withUnsafeBufferPointer { p in
+                    body(hostRange.map { UnsafeBufferPointer(rebasing: p[$0]) }, UnsafeBufferPointer(slash))
+                }
+            }
+        }
+        return headers.storage.withUnsafeBufferPointer { p in
+            body(hostRange.map { UnsafeBufferPointer(rebasing: p[$0]) }, UnsafeBufferPointer(rebasing: p[pathRange]))
+        }
+    }
+
     /// The query without its `?`, or `nil` when the target has no `?`.
     public var query: ArraySlice<UInt8>? { queryRange.map { headers.storage[$0] } }
 

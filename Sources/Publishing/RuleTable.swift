@@ -51,9 +51,9 @@ public struct RuleTable: Sendable {
         decision(listener: listener, host: host, path: path, client: client)
     }
 
-    private func decision<Host: Collection<UInt8>, Path: Collection<UInt8>>(
-        listener: Int, host: Host?, path: Path, client: ClientAddress
-    ) -> RuleDecision {
+    /// The data plane's form: views of the received bytes, no generic code at run time (the
+    /// generic forms cannot be specialised from another module and pay for metadata lookups).
+    public func decide(listener: Int, host: UnsafeBufferPointer<UInt8>?, path: UnsafeBufferPointer<UInt8>, client: ClientAddress) -> RuleDecision {
         var decision = RuleDecision.noMatch
         evaluate(listener: listener, host: host, path: path, client: client) { index, outcome in
             switch outcome {
@@ -64,6 +64,16 @@ public struct RuleTable: Sendable {
             }
         }
         return decision
+    }
+
+    private func decision<Host: Collection<UInt8>, Path: Collection<UInt8>>(
+        listener: Int, host: Host?, path: Path, client: ClientAddress
+    ) -> RuleDecision {
+        withBuffer(host) { hostBuffer in
+            withBuffer(path) { pathBuffer in
+                decide(listener: listener, host: hostBuffer, path: pathBuffer ?? UnsafeBufferPointer(start: nil, count: 0), client: client)
+            }
+        }
     }
 
     /// Every rule evaluated for this request, in order, up to and including the one that
@@ -126,17 +136,18 @@ public struct RuleTable: Sendable {
             }
             return false
         }
-        for (index, rule) in rules.enumerated() {
-            guard listener >= 0, listener < rule.listeners.count, rule.listeners[listener] else {
+        for index in rules.indices {
+            // Borrowed, not copied: a copy would retain each of the rule's arrays.
+            guard listener >= 0, listener < rules[index].listeners.count, rules[index].listeners[listener] else {
                 report(index, .listenerNotIncluded)
                 continue
             }
-            guard hostMatches(rule.names) else {
+            guard hostMatches(rules[index].names) else {
                 report(index, .hostNotMatched)
                 continue
             }
             var pathMatched = false
-            for p in rule.paths where p.matches(buffer: path) {
+            for p in rules[index].paths where p.matches(buffer: path) {
                 pathMatched = true
                 break
             }
@@ -144,11 +155,11 @@ public struct RuleTable: Sendable {
                 report(index, .pathNotMatched)
                 continue
             }
-            if !rule.allNetworks, !rule.networks.contains(where: { $0.contains(client) }) {
+            if !rules[index].allNetworks, !rules[index].networks.contains(where: { $0.contains(client) }) {
                 report(index, .sourceOutsideNetworks)
                 return
             }
-            report(index, rule.deny ? .denied : .matched)
+            report(index, rules[index].deny ? .denied : .matched)
             return
         }
     }
