@@ -392,11 +392,14 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
     }
 
     private func connect(_ exchange: Exchange) {
+        // Strong captures: the attempt ends within the connect timeout, and `isCurrent` drops a
+        // late result. A weak capture would give the handler a side table for life, sending
+        // every later retain and release of it down the runtime's slow path.
         worker.connect(
             exchange,
-            isCurrent: { [weak self] in self?.exchange === exchange && self?.state == .exchange },
-            attach: { [weak self] backend in self?.attach(backend, to: exchange) },
-            failed: { [weak self] error in self?.connectFailed(exchange, error: error) }
+            isCurrent: { self.exchange === exchange && self.state == .exchange },
+            attach: { backend in self.attach(backend, to: exchange) },
+            failed: { error in self.connectFailed(exchange, error: error) }
         )
     }
 

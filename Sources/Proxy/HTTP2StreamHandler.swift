@@ -232,14 +232,13 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
     private func connect(_ exchange: Exchange) {
         worker.connect(
             exchange,
-            isCurrent: { [weak self] in self?.exchange === exchange && self?.finished == false },
-            attach: { [weak self] backend in self?.attach(backend, to: exchange) },
-            failed: { [weak self] error in
-                guard let self else { return }
-                if worker.moveToOtherMember(exchange, client: connection.client, after: error) {
-                    connect(exchange)
+            isCurrent: { self.exchange === exchange && !self.finished },
+            attach: { backend in self.attach(backend, to: exchange) },
+            failed: { error in
+                if self.worker.moveToOtherMember(exchange, client: self.connection.client, after: error) {
+                    self.connect(exchange)
                 } else {
-                    respondLocally(status: Worker.failureStatus(error))
+                    self.respondLocally(status: Worker.failureStatus(error))
                 }
             }
         )
@@ -405,6 +404,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
 
     /// The client reset the stream or the connection went away.
     private func teardown() {
+        timer?.cancel()
+        timer = nil
         guard let exchange, !finished else {
             finished = true
             return
@@ -430,7 +431,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         timer?.cancel()
         timer = nil
         guard let context, let deadline = currentDeadline() else { return }
-        timer = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in self?.timerFired() }
+        // Strong, cancelled when the stream ends (see ClientHandler.armTimer).
+        timer = context.eventLoop.scheduleTask(deadline: deadline) { self.timerFired() }
     }
 
     private func timerFired() {
