@@ -6,13 +6,6 @@ import PackageDescription
 /// and build in the Swift 5 mode, where NIO's event-loop-confined handlers need no ceremony.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
-/// The data plane's handlers are classes whose state every request reads and writes; Swift
-/// checks each such access for exclusivity at run time (a thread-local access set), which
-/// cost about a sixth of the instructions per proxied request (`Scripts/bench guard`). The
-/// handlers are confined to one event loop and the accesses are short, so release builds
-/// leave the check to the compiler's static analysis; debug builds and the tests keep it.
-let dataPlane: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
-
 let package = Package(
     name: "edgesplit",
     platforms: [.macOS(.v13)],
@@ -77,8 +70,7 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
-            ],
-            swiftSettings: dataPlane
+            ]
         ),
         // The embedded demo: in-memory certificates and Lync-like demo backends.
         .target(
