@@ -56,7 +56,11 @@ func parseBody(_ body: UnsafeRawBufferPointer, byteCount: Int) -> Result<ClientH
         switch type {
         case ExtensionType.serverName:
             guard let name = parseServerName(&data) else { return .failure(.malformedServerName) }
-            info.serverName = name
+            switch name {
+            case .none: break
+            case .dnsName(let host): info.serverName = host
+            case .notADNSName: info.serverNameIgnored = true
+            }
         case ExtensionType.alpn:
             guard let protocols = parseALPN(&data) else { return .failure(.malformedExtension) }
             info.alpn = protocols
@@ -84,21 +88,31 @@ func parseBody(_ body: UnsafeRawBufferPointer, byteCount: Int) -> Result<ClientH
 ///
 /// Entries of other name types are skipped (assuming the same 2-byte-length framing, the only
 /// one a future type could use without breaking every parser); more than one host_name, an
-/// empty list or trailing garbage is invalid. Returns the lowercased host name, or nil.
-func parseServerName(_ data: inout Reader) -> String?? {
+/// empty host_name, an empty list or trailing garbage is invalid (nil).
+func parseServerName(_ data: inout Reader) -> ServerNameEntry? {
     guard let listLength = data.u16(), listLength > 0, listLength == data.remaining else { return nil }
-    var hostName: String?
+    var entry = ServerNameEntry.none
     var sawHostName = false
     while data.remaining > 0 {
         guard let nameType = data.u8(), let nameLength = data.u16(), let name = data.sub(nameLength) else {
             return nil
         }
         guard nameType == 0 else { continue }
-        guard !sawHostName, let host = validHostName(name.bytes) else { return nil }
+        guard !sawHostName, nameLength > 0 else { return nil }
         sawHostName = true
-        hostName = host
+        entry = validHostName(name.bytes).map(ServerNameEntry.dnsName) ?? .notADNSName
     }
-    return .some(hostName)
+    return entry
+}
+
+/// What a well-framed `server_name` extension holds.
+enum ServerNameEntry {
+    /// Only entries of other name types.
+    case none
+    /// A DNS name, lowercased.
+    case dnsName(String)
+    /// A host_name that is not a DNS name (see ``ClientHelloInfo/serverNameIgnored``).
+    case notADNSName
 }
 
 /// A host_name is a DNS name "represented as a byte string using ASCII encoding without a

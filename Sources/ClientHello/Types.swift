@@ -16,8 +16,14 @@ public struct ClientHelloLimits: Sendable {
 /// What a complete ClientHello says that routing cares about.
 public struct ClientHelloInfo: Sendable, Hashable {
     /// The lowercased `host_name` from `server_name` (RFC 6066 §3), nil when the extension is
-    /// absent. DNS names are case-insensitive, so routing compares the lowercased form.
+    /// absent or its host_name is not a DNS name. DNS names are case-insensitive, so routing
+    /// compares the lowercased form.
     public var serverName: String?
+    /// The client sent a well-framed host_name that is not a DNS name: an IP literal, a
+    /// trailing dot, an underscore. RFC 6066 §3 does not permit these, but real clients send
+    /// them (wrk sends the address it connects to); like nginx and HAProxy, edgesplit routes
+    /// such a hello as one without SNI rather than closing the connection.
+    public var serverNameIgnored: Bool = false
     /// The ALPN protocol names (RFC 7301) in the client's order, GREASE values (RFC 8701)
     /// removed; empty when the extension is absent.
     public var alpn: [String]
@@ -75,8 +81,8 @@ public enum ClientHelloError: Error, Sendable, Hashable {
     /// extension of the same type").
     case duplicateExtension
     /// `server_name` (RFC 6066 §3) is empty, has trailing garbage, more than one host_name,
-    /// or a host_name that is not 1–255 bytes of LDH labels separated by dots — IP literals
-    /// and a trailing dot are not permitted there either.
+    /// or an empty host_name. (A well-framed host_name that is not a DNS name is not an error:
+    /// see ``ClientHelloInfo/serverNameIgnored``.)
     case malformedServerName
     /// Bytes follow the extensions block inside the ClientHello body.
     case trailingBytes

@@ -3,7 +3,8 @@ import Foundation
 import XCTest
 
 /// Replays the committed malformed hellos in `Corpus/`: each file is named
-/// `<expected error>-<description>.bin`.
+/// `<expected error>-<description>.bin`, or `ignoredServerName-<description>.bin` for a
+/// hello that is valid but whose host_name is not a DNS name (routed as one without SNI).
 final class CorpusTests: XCTestCase {
     private static let errors: [String: ClientHelloError] = [
         "notTLS": .notTLS, "tooLarge": .tooLarge, "recordOverflow": .recordOverflow,
@@ -23,9 +24,16 @@ final class CorpusTests: XCTestCase {
         for file in files {
             let name = file.deletingPathExtension().lastPathComponent
             let prefix = String(name.prefix { $0 != "-" })
+            let bytes = [UInt8](try Data(contentsOf: file))
+            if prefix == "ignoredServerName" {
+                for result in [parseWhole(bytes), parseByteByByte(bytes)] {
+                    XCTAssertNil(result.info?.serverName, name)
+                    XCTAssertEqual(result.info?.serverNameIgnored, true, name)
+                }
+                continue
+            }
             let expected = try XCTUnwrap(Self.errors[prefix], "unknown expectation in \(name)")
             kinds.insert(expected)
-            let bytes = [UInt8](try Data(contentsOf: file))
             XCTAssertEqual(parseWhole(bytes), .invalid(expected), name)
             XCTAssertEqual(parseByteByByte(bytes), .invalid(expected), name)
         }

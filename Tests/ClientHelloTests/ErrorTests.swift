@@ -143,14 +143,27 @@ final class ErrorTests: XCTestCase {
         XCTAssertNotNil(parseWhole(with([(0x0A0A, []), (0x1A1A, [0])])).info)
     }
 
-    func testMalformedServerName() {
-        let bad = ["", ".", "a..b", ".a.b", "a.b.", "-a.b", "a-.b", "a.b-", "a_b.example", "a b.example", "a:b",
-                   "192.168.0.1", "10.0.0.1", "1.2", "123", "a.123", "::1", "[::1]", "é.example", "a\u{0}.example",
-                   String(repeating: "a", count: 64) + ".example",
-                   Array(repeating: String(repeating: "a", count: 63), count: 4).joined(separator: ".") + "a"]
-        for name in bad {
-            assertInvalid(with([Ext.serverName(name)]), .malformedServerName)
+    /// A well-framed host_name that is not a DNS name is routed as no SNI, not refused: real
+    /// clients send IP literals and trailing dots although RFC 6066 §3 does not permit them.
+    func testHostNameThatIsNotADNSNameIsIgnored() {
+        let notDNS = [".", "a..b", ".a.b", "a.b.", "-a.b", "a-.b", "a.b-", "a_b.example", "a b.example", "a:b",
+                      "192.168.0.1", "10.0.0.1", "1.2", "123", "a.123", "::1", "[::1]", "é.example", "a\u{0}.example",
+                      String(repeating: "a", count: 64) + ".example",
+                      Array(repeating: String(repeating: "a", count: 63), count: 4).joined(separator: ".") + "a"]
+        for name in notDNS {
+            let bytes = with([Ext.serverName(name)])
+            for result in [parseWhole(bytes), parseByteByByte(bytes)] {
+                let info = result.info
+                XCTAssertNotNil(info, name)
+                XCTAssertNil(info?.serverName, name)
+                XCTAssertEqual(info?.serverNameIgnored, true, name)
+            }
         }
+        XCTAssertEqual(parseWhole(with([Ext.serverName("a.example")])).info?.serverNameIgnored, false)
+    }
+
+    func testMalformedServerName() {
+        assertInvalid(with([Ext.serverName("")]), .malformedServerName)
         // Empty extension, empty list, list length off, trailing garbage, two host_names.
         assertInvalid(with([(0, [])]), .malformedServerName)
         assertInvalid(with([(0, u16(0))]), .malformedServerName)
