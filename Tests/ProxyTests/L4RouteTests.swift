@@ -180,11 +180,8 @@ final class L4RouteTests: ProxyTestCase {
         let member = try startBackend(tls: Self.member)
         let web = try startBackend()
         let proxy = try startProxy(yaml(member: member.member, web: web.member), files: files)
-        var corpus = URL(fileURLWithPath: "\(#filePath)")
-        corpus.deleteLastPathComponent()
-        corpus = corpus.deletingLastPathComponent().appendingPathComponent("ClientHelloTests/Corpus")
         // `ignoredServerName-*` hellos are valid (routed as without SNI): not replayed here.
-        let inputs = try FileManager.default.contentsOfDirectory(at: corpus, includingPropertiesForKeys: nil)
+        let inputs = try clientHelloCorpus("Corpus")
             .filter { $0.pathExtension == "bin" && !$0.lastPathComponent.hasPrefix("ignoredServerName-") }
         XCTAssertGreaterThanOrEqual(inputs.count, 19)
         for input in inputs {
@@ -209,10 +206,7 @@ final class L4RouteTests: ProxyTestCase {
         let member = try startBackend(tls: Self.member)
         let web = try startBackend()
         let proxy = try startProxy(yaml(member: member.member, web: web.member), files: files)
-        var corpus = URL(fileURLWithPath: "\(#filePath)")
-        corpus.deleteLastPathComponent()
-        corpus = corpus.deletingLastPathComponent().appendingPathComponent("ClientHelloTests/Corpus/fuzz")
-        let inputs = try FileManager.default.contentsOfDirectory(at: corpus, includingPropertiesForKeys: nil)
+        let inputs = try clientHelloCorpus("Corpus/fuzz")
         XCTAssertGreaterThanOrEqual(inputs.count, 20)
         for input in inputs {
             let client = try StreamSocket.connect(port: proxy.port)
@@ -245,6 +239,13 @@ final class L4RouteTests: ProxyTestCase {
         let stats = try proxy.server.stats().wait()
         XCTAssertEqual(stats.workers.reduce(0) { $0 + $1.clientHelloMalformed }, 0)
         XCTAssertEqual(member.connectionCount, 0)
+    }
+
+    /// The files of a folder under Tests/ClientHelloTests (the parser's committed corpora).
+    private func clientHelloCorpus(_ folder: String) throws -> [URL] {
+        let tests = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().deletingLastPathComponent()
+        let corpus = tests.appendingPathComponent("ClientHelloTests").appendingPathComponent(folder)
+        return try FileManager.default.contentsOfDirectory(at: corpus, includingPropertiesForKeys: nil)
     }
 
     /// A minimal valid ClientHello (TLS 1.3 suite, server_name only) in one record.
