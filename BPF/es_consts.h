@@ -8,7 +8,7 @@
 #define ES_CONSTS_H
 
 /* Version of the pinned map layout (stored in cfg.layout_version). */
-#define ES_LAYOUT_VERSION 2
+#define ES_LAYOUT_VERSION 3
 
 /* Workers (listening sockets) per listener group, and listener groups per instance. */
 #define ES_MAX_WORKERS 64
@@ -16,19 +16,20 @@
 /* Sockarray slots: slot = group base + worker, group base = group index * ES_MAX_WORKERS. */
 #define ES_WORKER_SLOTS 1024
 
-/* Maglev table size: a prime >= 100 x ES_MAX_WORKERS. The maglev map holds two halves
- * (double buffer); cfg.active names the live one.
+/* Maglev table size: the smallest prime >= 100 x ES_MAX_WORKERS (Maglev's rule for an even,
+ * low-disruption table). The maglev map holds two halves (double buffer); cfg.active names
+ * the live one.
  *
  * The table is packed: each 64-bit element holds the worker indices (one byte each) of
  * ES_MAGLEV_PER_WORD consecutive slots, slot s in bits 8*(s % 8)... of element s / 8 of its
- * half. A half is ES_MAGLEV_WORDS elements (the last one holds slot 65536 only; its other
- * bytes are ES_MAGLEV_EMPTY). So the live half is 64 KiB, where one u32 per slot made it
- * 512 KiB (the kernel rounds ARRAY values up to 8 bytes): the random read per connection
- * misses the cache less often, though on a busy CPU it still misses (README, Performance). */
-#define ES_MAGLEV_M 65537
+ * half. A half is ES_MAGLEV_WORDS elements (the last one holds slots 6416..6420; its other
+ * bytes are ES_MAGLEV_EMPTY). The live half is 6.3 KiB: the random read per connection
+ * touches a table small enough to stay in the CPU's caches between connections, where a
+ * 64 KiB half (M = 65537) missed them on a loaded CPU (README, Performance). */
+#define ES_MAGLEV_M 6421
 #define ES_MAGLEV_PER_WORD 8
-#define ES_MAGLEV_WORDS 8193    /* ceil(ES_MAGLEV_M / ES_MAGLEV_PER_WORD) */
-#define ES_MAGLEV_ENTRIES 16386 /* two halves */
+#define ES_MAGLEV_WORDS 803    /* ceil(ES_MAGLEV_M / ES_MAGLEV_PER_WORD) */
+#define ES_MAGLEV_ENTRIES 1606 /* two halves */
 /* The byte of a slot without a worker (any value >= ES_MAX_WORKERS: nothing selected). */
 #define ES_MAGLEV_EMPTY 0xff
 

@@ -34,6 +34,9 @@ public struct SteeringConfiguration: Sendable, Equatable {
     /// The Maglev members for this configuration: every undrained worker, weight 1.
     public var members: [MaglevMember] { undrainedWorkers.map { MaglevMember(id: UInt32($0), weight: 1) } }
 
+    /// The kernel's worker table for this configuration: Maglev over `members`, 6421 slots.
+    public var table: MaglevTable { MaglevTable(members: members, size: MaglevTable.workerTableSize) }
+
     /// `drained` as the kernel's bit mask (bit w = worker w).
     public var drainedMask: UInt64 {
         drained.reduce(0) { $1 < 64 && $1 >= 0 ? $0 | (1 << UInt64($1)) : $0 }

@@ -1,5 +1,5 @@
 /// "Where does this client go": the kernel's choice computed from a configuration and a
-/// table, the same steps as BPF/steer.bpf.c (hash, slot = hash % 65537, the slot's byte in
+/// table, the same steps as BPF/steer.bpf.c (hash, slot = hash % 6421, the slot's byte in
 /// the packed table). It answers `edgesplit maps where` and serves as a simulator for tests.
 public struct SteeringModel: Sendable, Equatable {
     public var configuration: SteeringConfiguration
@@ -17,7 +17,7 @@ public struct SteeringModel: Sendable, Equatable {
 
     /// A model whose table is built from the configuration (every undrained worker, weight 1).
     public init(configuration: SteeringConfiguration) {
-        self.init(configuration: configuration, table: MaglevTable(members: configuration.members))
+        self.init(configuration: configuration, table: configuration.table)
     }
 
     /// The table unpacked (worker id per slot); setting it packs the new table.
@@ -31,9 +31,9 @@ public struct SteeringModel: Sendable, Equatable {
         AffinityHash.hash(client, mask: configuration.mask, seed: configuration.seed)
     }
 
-    /// The table slot of a client: hash % 65537.
+    /// The table slot of a client: hash % 6421.
     public func slot(of client: ClientAddress) -> Int {
-        Int(hash(of: client) % UInt32(MaglevTable.size))
+        Int(hash(of: client) % UInt32(PackedWorkerTable.slotCount))
     }
 
     /// The worker the program selects for `client`, or nil when the table slot holds no

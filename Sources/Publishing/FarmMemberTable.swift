@@ -30,7 +30,8 @@ public struct FarmMemberTable: Sendable {
         self.seed = seed
         self.available = available
         self.table = MaglevTable(
-            members: available.indices.filter { available[$0] }.map { MaglevMember(id: memberIDs[$0], weight: 1) }
+            members: available.indices.filter { available[$0] }.map { MaglevMember(id: memberIDs[$0], weight: 1) },
+            size: MaglevTable.farmTableSize
         )
     }
 

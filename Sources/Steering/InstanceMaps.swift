@@ -272,7 +272,7 @@ public final class InstanceMaps {
         let current = try rawConfig()
         let fresh = current.layout_version == 0
         let target = fresh ? 0 : Int((current.active & 1) ^ 1)
-        try writeTable(MaglevTable(members: config.members), half: target)
+        try writeTable(config.table, half: target)
         var raw = es_config()
         raw.v4_prefix = UInt32(config.mask.ipv4Prefix)
         raw.v6_prefix = UInt32(config.mask.ipv6Prefix)

@@ -17,7 +17,7 @@ public struct SteeringReport {
         let config = model.configuration
         let counters = try maps.counters()
         let shares = model.table.shares
-        let size = Double(MaglevTable.size)
+        let size = Double(PackedWorkerTable.slotCount)
         var lines = [
             "instance \(maps.instance) (\(maps.directory))",
             "prefixes /\(config.mask.ipv4Prefix) (IPv4) /\(config.mask.ipv6Prefix) (IPv6), seed 0x\(String(config.seed, radix: 16)), generation \(config.generation), active half \(config.activeHalf)",
@@ -63,7 +63,7 @@ public struct SteeringReport {
     }
 
     /// `edgesplit maps where <client-ip>…`: one report per address, from one read of the
-    /// live maps (the table is 65537 entries; reading it per address is slow).
+    /// live maps (the table is 6421 entries; reading it per address is slow).
     public static func whereIs(_ texts: [String], _ maps: InstanceMaps) throws -> [SteeringReport] {
         if let bad = texts.first(where: { ClientAddress($0) == nil }) { throw SteeringError.badAddress(bad) }
         let model = try maps.model()

@@ -19,20 +19,23 @@ final class MapsCommandTests: EdgesplitTestCase {
         let onTwo = sources.filter { before[$0] == 2 }
         XCTAssertFalse(onTwo.isEmpty, "some of 200 sources map to worker 2")
 
-        // Drain worker 2: exactly its sources move, and only to other workers.
+        // Drain worker 2: its sources move, only to other workers; of the others, only Maglev's
+        // small collateral (about 0.4 % of the slots for 4 workers) may move.
         let drain = try server.cli(["maps", "drain", "2", "--json"])
         XCTAssertEqual(drain.status, 0, "\(drain)")
         let drained = try jsonObject(drain.stdout)
         XCTAssertEqual(drained["drained"] as? Bool, true)
         XCTAssertEqual(drained["drained_workers"] as? [Int], [2])
         let during = try server.workers(of: sources)
+        var collateral: [String] = []
         for source in sources {
             if before[source] == 2 {
                 XCTAssertNotEqual(during[source], 2, "\(source) still on the drained worker")
-            } else {
-                XCTAssertEqual(during[source], before[source], "\(source) moved although its worker was not drained")
+            } else if during[source] != before[source] {
+                collateral.append(source)
             }
         }
+        XCTAssertLessThanOrEqual(collateral.count, 3, "sources of undrained workers moved: \(collateral)")
 
         // New connections from the moved sources land where the maps now say, never on 2.
         let moved = Array(onTwo.prefix(12))

@@ -15,7 +15,7 @@ final class FarmMemberTableTests: XCTestCase {
 
     func testChoiceIsMaglevOverAvailableMemberIDs() {
         let table = FarmMemberTable(farm: farm, mask: .host, seed: 7)
-        let maglev = MaglevTable(members: farm.members.map { MaglevMember(id: FarmMemberTable.memberID($0.text)) })
+        let maglev = MaglevTable(members: farm.members.map { MaglevMember(id: FarmMemberTable.memberID($0.text)) }, size: MaglevTable.farmTableSize)
         for last in 0..<50 {
             let client = ClientAddress("198.51.100.\(last)")!
             let id = maglev.member(forHash: AffinityHash.hash(client, mask: .host, seed: 7))

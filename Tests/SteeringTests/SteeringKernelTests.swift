@@ -70,11 +70,11 @@ final class SteeringKernelTests: XCTestCase {
         XCTAssertEqual(try maps.table().share(of: 1), 0)
         let drained = try workersBySource(group, sources: srcs, destination: "127.0.0.1").mapValues { $0.first! }
         XCTAssertTrue(before.values.contains(1))
-        // Maglev moves the drained worker's slots plus a tiny collateral (about 0.04 % of the
+        // Maglev moves the drained worker's slots plus a tiny collateral (a fraction of a percent of the
         // slots for 4 workers): a client of another worker may move only if its slot is one
         // of those, which the tables before and after predict exactly.
         var undrainedModel = try maps.model()
-        undrainedModel.table = MaglevTable(members: SteeringConfiguration(mask: .host, seed: 0, workerCount: 4).members)
+        undrainedModel.table = SteeringConfiguration(mask: .host, seed: 0, workerCount: 4).table
         var collateral = 0
         let live = try maps.model()
         for (address, w) in before {
@@ -302,22 +302,29 @@ final class SteeringKernelTests: XCTestCase {
         }
     }
 
-    /// Pinned maps of layout 1 (one u32 map element per Maglev slot, no port_groups), as an
-    /// older edgesplit left them: refused with the message that says to unload them, and
-    /// `bpf unload` removes them.
-    func testPinnedMapsOfTheOldLayoutAreRefused() throws {
+    /// Pinned maps of the older layouts, as an older edgesplit left them — layout 1 (one u32
+    /// map element per Maglev slot, no port_groups) and layout 2 (the packed 65537-slot
+    /// table) — are refused with the message that says to unload them, and `bpf unload`
+    /// removes them.
+    func testPinnedMapsOfOlderLayoutsAreRefused() throws {
         try requireKernelPrivilege()
-        let instance = uniqueInstance("oldlayout")
+        try refuseOlderLayout(version: 1, maglevValueSize: 4, maglevEntries: 131_074, portGroups: false)
+        try refuseOlderLayout(version: 2, maglevValueSize: 8, maglevEntries: 16_386, portGroups: true)
+    }
+
+    private func refuseOlderLayout(version: UInt32, maglevValueSize: UInt32, maglevEntries: UInt32, portGroups: Bool) throws {
+        let instance = uniqueInstance("oldlayout\(version)")
         let directory = InstanceMaps.defaultPinRoot + "/" + instance
         _ = shell("mkdir -p \(directory)")
         defer { _ = shell("rm -rf \(directory)") }
-        let old: [(String, bpf_map_type, UInt32, UInt32, UInt32)] = [
+        var old: [(String, bpf_map_type, UInt32, UInt32, UInt32)] = [
             ("workers", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 1024),
             ("groups", BPF_MAP_TYPE_HASH, 24, 4, 16),
-            ("maglev", BPF_MAP_TYPE_ARRAY, 4, 4, 131_074),
+            ("maglev", BPF_MAP_TYPE_ARRAY, 4, maglevValueSize, maglevEntries),
             ("cfg", BPF_MAP_TYPE_ARRAY, 4, UInt32(MemoryLayout<es_config>.size), 1),
             ("counters", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 72),
         ]
+        if portGroups { old.append(("port_groups", BPF_MAP_TYPE_ARRAY, 4, 4, 65536)) }
         for (name, type, keySize, valueSize, entries) in old {
             let fd = bpf_map_create(type, name, keySize, valueSize, entries, nil)
             XCTAssertGreaterThanOrEqual(fd, 0, "create \(name): errno \(errno)")
@@ -325,14 +332,14 @@ final class SteeringKernelTests: XCTestCase {
             if name == "cfg" {
                 var key: UInt32 = 0
                 var value = es_config()
-                value.layout_version = 1
+                value.layout_version = version
                 XCTAssertEqual(bpf_map_update_elem(fd, &key, &value, UInt64(BPF_ANY)), 0)
             }
             Glibc.close(fd)
         }
         XCTAssertThrowsError(try InstanceMaps(instance: instance)) {
             guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
-            XCTAssertTrue("\($0)".contains("layout version 1, this binary uses \(ES_LAYOUT_VERSION)"), "\($0)")
+            XCTAssertTrue("\($0)".contains("layout version \(version), this binary uses \(ES_LAYOUT_VERSION)"), "\($0)")
             XCTAssertTrue("\($0)".contains("edgesplit bpf unload --instance \(instance)"), "\($0)")
         }
         XCTAssertThrowsError(try SteeringProgram(.init(instance: instance, workers: 2))) {
@@ -346,7 +353,7 @@ final class SteeringKernelTests: XCTestCase {
         Glibc.close(cfgFD)
         XCTAssertThrowsError(try InstanceMaps(instance: instance)) {
             guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
-            XCTAssertTrue("\($0)".contains("maglev has 131074 entries of 4 bytes"), "\($0)")
+            XCTAssertTrue("\($0)".contains("maglev has \(maglevEntries) entries of \(maglevValueSize) bytes"), "\($0)")
         }
         try InstanceMaps.unload(instance: instance)
         XCTAssertEqual(access(directory, F_OK), -1)

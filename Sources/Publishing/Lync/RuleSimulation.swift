@@ -51,7 +51,7 @@ public struct RuleSimulation: Sendable {
             outcome.steps.append(
                 TestRuleStep(
                     "worker", .pass, "worker \(worker) of \(workerCount)",
-                    details: ["kernel steering: hash(\(masked)/\(prefix), seed \(config.affinity.seed)) = \(hex(hash)), Maglev slot \(hash % UInt32(MaglevTable.size))"]
+                    details: ["kernel steering: hash(\(masked)/\(prefix), seed \(config.affinity.seed)) = \(hex(hash)), Maglev slot \(hash % UInt32(MaglevTable.workerTableSize))"]
                 ))
         } else {
             outcome.steps.append(TestRuleStep("worker", .pass, "the kernel's own choice (empty table slot)"))
