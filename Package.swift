@@ -33,6 +33,8 @@ let package = Package(
             name: "CEdgesplitBPF",
             linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]
         ),
+        // RSA handshake signatures by the host's OpenSSL 3 libcrypto (AVX-512 IFMA where the CPU has it).
+        .target(name: "CHostRSA", linkerSettings: [.linkedLibrary("crypto")]),
         // Pure: masked client address, seeded hash, Maglev table.
         .target(name: "Affinity", swiftSettings: strict),
         // libbpf and sockets: listener groups, the steering program, pinned maps.
@@ -54,7 +56,7 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
-                "Publishing", "HTTP1", "ClientHello", "Steering", "Affinity", "CEdgesplitBPF",
+                "Publishing", "HTTP1", "ClientHello", "Steering", "Affinity", "CEdgesplitBPF", "CHostRSA",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),

@@ -18,6 +18,9 @@ public final class ListenerCertificates: Sendable {
         public let subject: String
         public let notValidAfter: Date
         public let source: CertificateSource
+        /// Who computes the handshake signatures: the host's OpenSSL for an RSA key
+        /// (`HostRSAKey`), BoringSSL otherwise.
+        public let signer: String
         /// Session tickets, OCSP staple and resumption counts of `context`.
         let hooks: TLSContextHooks
     }
@@ -40,9 +43,10 @@ public final class ListenerCertificates: Sendable {
         var entries: [Entry] = []
         for source in tls.certificates {
             let (chain, key) = try Self.load(source, readFile: readFile)
+            let hostKey = HostRSAKey(key)
             var configuration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: chain.map { .certificate($0) },
-                privateKey: .privateKey(key)
+                privateKey: .privateKey(hostKey.map { NIOSSLPrivateKey(customPrivateKey: $0) } ?? key)
             )
             configuration.minimumTLSVersion = tls.minVersion == .tls13 ? .tlsv13 : .tlsv12
             configuration.cipherSuites = Self.tls12CipherSuites
@@ -71,6 +75,7 @@ public final class ListenerCertificates: Sendable {
                     subject: parsed.subject,
                     notValidAfter: parsed.notValidAfter,
                     source: source,
+                    signer: hostKey == nil ? "BoringSSL" : HostRSAKey.library,
                     hooks: hooks
                 )
             )

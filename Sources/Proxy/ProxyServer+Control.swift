@@ -129,6 +129,7 @@ extension ProxyServer {
                     "listener": c.listener, "subject": c.subject, "names": c.names,
                     "not_valid_after": iso.string(from: c.notValidAfter),
                     "days_left": Int(c.notValidAfter.timeIntervalSinceNow / 86_400),
+                    "signer": c.signer,
                     "ocsp": c.ocsp,
                     "ocsp_next_update": c.ocspNextUpdate.map { iso.string(from: $0) } ?? "",
                 ]

@@ -13,6 +13,8 @@ extension ProxyServer {
             public let subject: String
             public let names: [String]
             public let notValidAfter: Date
+            /// Who signs handshakes with its key: "BoringSSL", or the host's OpenSSL for RSA.
+            public let signer: String
             /// "none" (no ocsp file), "stapled", or why no staple is sent.
             public let ocsp: String
             public let ocspNextUpdate: Date?
@@ -76,7 +78,7 @@ extension ProxyServer {
                 }
                 return Stats.Certificate(
                     listener: listener.name, subject: entry.subject, names: entry.names, notValidAfter: entry.notValidAfter,
-                    ocsp: ocsp, ocspNextUpdate: nextUpdate
+                    signer: entry.signer, ocsp: ocsp, ocspNextUpdate: nextUpdate
                 )
             }
         }

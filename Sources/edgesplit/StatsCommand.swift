@@ -209,7 +209,8 @@ struct StatsCommand: ParsableCommand {
         for c in s.process?["certificates"] as? [[String: Any]] ?? [] {
             let days = c["days_left"] as? Int ?? 0
             let warning = days < 30 ? "  WARNING: expires in under 30 days" : ""
-            out += "  \(c["listener"] as? String ?? "?"): \(c["subject"] as? String ?? "?") — \(days) days left\(warning)\n"
+            let signer = (c["signer"] as? String).map { ", signed by \($0)" } ?? ""
+            out += "  \(c["listener"] as? String ?? "?"): \(c["subject"] as? String ?? "?") — \(days) days left\(signer)\(warning)\n"
             switch c["ocsp"] as? String ?? "none" {
             case "none": break
             case "stapled":
