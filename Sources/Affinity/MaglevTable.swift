@@ -18,7 +18,8 @@ public struct MaglevMember: Sendable, Hashable {
 ///
 /// Each member walks its own permutation of the slots, derived from its id alone, so the
 /// table is deterministic from (ids, weights, size); removing a member moves that member's
-/// slots plus a tiny collateral, and adding it back restores the old table exactly.
+/// slots plus a small collateral (it grows with members / size), and adding it back restores
+/// the old table exactly.
 public struct MaglevTable: Sendable, Equatable {
     /// Slots of the kernel's worker table: the prime 6421 (≥ 100 × 64 workers), ES_MAGLEV_M in
     /// BPF. Small, so the program's random read per connection stays in the CPU's caches.
