@@ -14,10 +14,12 @@ public enum HeadParseResult: Sendable, Hashable {
 
 /// An incremental, strict HTTP/1.1 message-head parser: one per connection direction.
 ///
-/// Feed it the bytes as they arrive, in any split (one byte at a time works). It copies the head
-/// bytes into one contiguous array per head and records fields as ranges into it, so the only
-/// per-head allocations are that array and the field table. Lines are found with a tight scan for
-/// LF; each complete line is validated once. Nothing is decoded and no `String` is made.
+/// Feed it the bytes as they arrive, in any split (one byte at a time works). Each head ends up in
+/// one contiguous array of its own, with fields recorded as ranges into it, so the only per-head
+/// allocations are that array and the field table. A head that arrives whole in one read (nearly
+/// all of them) is validated where it lies and copied once, in bulk; one split across reads is
+/// gathered line by line. Lines are found with a tight scan for LF; each complete line is
+/// validated once. Nothing is decoded and no `String` is made.
 ///
 /// Only CRLF ends a line (RFC 9112 §2.2 allows a bare LF to be accepted, but a proxy that accepts
 /// what its origin rejects, or the reverse, is a smuggling vector), so bare CR and bare LF are
@@ -77,10 +79,57 @@ public struct HeadParser: Sendable {
         case .done: reset()
         case .startLine, .fields: break
         }
+        return bytes.withMemoryRebound(to: UInt8.self) { input in
+            buffer.isEmpty ? parseInPlace(input) : parseBuffered(input)
+        }
+    }
+
+    /// A head that starts at the beginning of `input` (the usual case: it arrives whole in one
+    /// read) is parsed where it lies and copied once, in bulk, when it is complete. If the input
+    /// ends first, what was read of the head is copied into `buffer` in one go, exactly what
+    /// ``parseBuffered(_:)`` would have gathered line by line, and the next call goes on there.
+    private mutating func parseInPlace(_ input: UnsafeBufferPointer<UInt8>) -> HeadParseResult {
+        let n = input.count
+        // Where the head starts in `input`: after any leading empty lines.
+        var base = 0
+        var i = 0
+        while i < n {
+            let j = indexOfLF(UnsafeRawBufferPointer(input), from: i)
+            if j == n {
+                if let error = partialLineLimitError(length: n - i, endsWithCR: input[n - 1] == ASCII.cr) {
+                    return fail(error)
+                }
+                break
+            }
+            if let error = completeLineLimitError(length: j + 1 - i, hasCR: j > i && input[j - 1] == ASCII.cr) {
+                return fail(error)
+            }
+            let head = UnsafeBufferPointer(rebasing: input[base..<n])
+            let outcome = processLine(head, from: i - base, to: j + 1 - base)
+            i = j + 1
+            switch outcome {
+            case .proceed:
+                continue
+            case .leadingEmptyLine:
+                base = i
+            case .failed(let error):
+                return fail(error)
+            case .endOfHead:
+                return finish(storage: Array(input[base..<i]), consumed: i)
+            }
+        }
+        lineStart = i - base
+        append(input, base, n)
+        return .needMore(consumed: n)
+    }
+
+    /// Goes on with a head whose start is already in `buffer`: each line is appended to it and
+    /// then validated there.
+    private mutating func parseBuffered(_ bytes: UnsafeBufferPointer<UInt8>) -> HeadParseResult {
         let n = bytes.count
         var i = 0
         while i < n {
-            let j = indexOfLF(bytes, from: i)
+            let j = indexOfLF(UnsafeRawBufferPointer(bytes), from: i)
             if j == n {
                 // The line goes on in a later call. Check the limits now so that a client cannot
                 // make us buffer an endless line.
@@ -103,15 +152,21 @@ public struct HeadParser: Sendable {
             }
             append(bytes, i, j + 1)
             i = j + 1
-            switch processLine() {
-            case .proceed: continue
-            case .failed(let error): return fail(error)
-            case .request(let head):
-                phase = .done
-                return .request(head, consumed: i)
-            case .response(let head):
-                phase = .done
-                return .response(head, consumed: i)
+            let end = buffer.count
+            let start = lineStart
+            let outcome = buffer.withUnsafeBufferPointer { processLine($0, from: start, to: end) }
+            switch outcome {
+            case .proceed:
+                lineStart = end
+            case .leadingEmptyLine:
+                buffer.removeAll(keepingCapacity: true)
+                lineStart = 0
+            case .failed(let error):
+                return fail(error)
+            case .endOfHead:
+                let storage = buffer
+                buffer = []
+                return finish(storage: storage, consumed: i)
             }
         }
         return .needMore(consumed: n)
@@ -124,11 +179,10 @@ public struct HeadParser: Sendable {
         return .failure(error)
     }
 
-    private mutating func append(_ bytes: UnsafeRawBufferPointer, _ from: Int, _ to: Int) {
-        if buffer.capacity == 0 { buffer.reserveCapacity(capacityHint) }
-        UnsafeRawBufferPointer(rebasing: bytes[from..<to]).withMemoryRebound(to: UInt8.self) {
-            buffer.append(contentsOf: $0)
-        }
+    private mutating func append(_ bytes: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) {
+        guard from < to else { return }
+        if buffer.capacity == 0 { buffer.reserveCapacity(Swift.max(capacityHint, to - from)) }
+        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[from..<to]))
     }
 
     /// Limit check for an incomplete line of `length` bytes. It fires only when the completed line
@@ -165,65 +219,56 @@ public struct HeadParser: Sendable {
 
     private enum LineOutcome {
         case proceed
+        /// An empty line before the request line: dropped, the head starts after it.
+        case leadingEmptyLine
+        /// The empty line that ends the head: ``finish(storage:consumed:)`` builds it.
+        case endOfHead
         case failed(HTTPHeadError)
-        case request(RequestHead)
-        case response(ResponseHead)
     }
 
-    /// Handles the complete line `buffer[lineStart...]` (which ends in LF).
-    private mutating func processLine() -> LineOutcome {
-        let end = buffer.count
+    /// Handles the complete line `head[start..<end]` (which ends in LF); `head` holds the head
+    /// read so far from its first byte, wherever it lies.
+    private mutating func processLine(_ head: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> LineOutcome {
         let lf = end - 1
-        guard lf > lineStart, buffer[lf - 1] == ASCII.cr else { return .failed(.bareLF) }
+        guard lf > start, head[lf - 1] == ASCII.cr else { return .failed(.bareLF) }
         let contentEnd = lf - 1
         switch phase {
         case .startLine:
-            if contentEnd == lineStart {
+            if contentEnd == start {
                 guard kind == .request else { return .failed(.invalidStatusLine) }
                 guard leadingEmptyLines < Self.maxLeadingEmptyLines else {
                     return .failed(.tooManyLeadingEmptyLines)
                 }
                 leadingEmptyLines += 1
-                buffer.removeAll(keepingCapacity: true)
-                lineStart = 0
-                return .proceed
+                return .leadingEmptyLine
             }
-            let kind = self.kind
-            let parsed = buffer.withUnsafeBufferPointer { p in
-                kind == .request ? parseRequestLine(p, end: contentEnd) : parseStatusLine(p, end: contentEnd)
-            }
+            let parsed = kind == .request ? parseRequestLine(head, end: contentEnd) : parseStatusLine(head, end: contentEnd)
             switch parsed {
             case .success(let line): startLine = line
             case .failure(let error): return .failed(error)
             }
             phase = .fields
-            lineStart = end
             return .proceed
         case .fields:
-            if contentEnd == lineStart { return finish() }
+            if contentEnd == start { return .endOfHead }
             if fields.count >= limits.maxHeaderCount { return .failed(.tooManyHeaders) }
-            headerBytes += end - lineStart
-            let range = lineStart..<contentEnd
-            let parsed = buffer.withUnsafeBufferPointer { parseFieldLine($0, range) }
-            switch parsed {
+            headerBytes += end - start
+            switch parseFieldLine(head, start..<contentEnd) {
             case .success(let field):
                 if fields.capacity == 0 { fields.reserveCapacity(16) }
                 fields.append(field)
             case .failure(let error):
                 return .failed(error)
             }
-            lineStart = end
             return .proceed
         case .done, .failed:
             return .failed(.invalidRequestLine)
         }
     }
 
-    /// Builds the head from the complete buffer; the buffer and field table move into it.
-    private mutating func finish() -> LineOutcome {
-        let storage = buffer
+    /// Builds the head from its complete bytes; they and the field table move into it.
+    private mutating func finish(storage: [UInt8], consumed: Int) -> HeadParseResult {
         let fieldList = fields
-        buffer = []
         fields = []
         capacityHint = Swift.min(Swift.max(1024, storage.count * 2), limits.maxRequestLine + limits.maxHeaderBytes + 8)
         let line = startLine
@@ -232,7 +277,7 @@ public struct HeadParser: Sendable {
         let facts: FieldFacts
         switch analysed {
         case .success(let f): facts = f
-        case .failure(let error): return .failed(error)
+        case .failure(let error): return fail(error)
         }
         let headers = HTTPHeaders(storage: storage, fields: fieldList)
         let keepAlive: Bool
@@ -248,9 +293,9 @@ public struct HeadParser: Sendable {
             // RFC 9112 §6.3 rule 3: both is a smuggling attempt; §6.1: TE in 1.0 is faulty framing.
             let framing: BodyFraming
             if facts.transferEncodingSeen {
-                if facts.contentLength != nil { return .failed(.contentLengthWithTransferEncoding) }
-                if line.version == .http1_0 { return .failed(.transferEncodingInHTTP10) }
-                if !facts.chunkedFinal { return .failed(.transferEncodingNotChunked) }
+                if facts.contentLength != nil { return fail(.contentLengthWithTransferEncoding) }
+                if line.version == .http1_0 { return fail(.transferEncodingInHTTP10) }
+                if !facts.chunkedFinal { return fail(.transferEncodingNotChunked) }
                 framing = .chunked
             } else if let length = facts.contentLength {
                 framing = .contentLength(length)
@@ -258,7 +303,7 @@ public struct HeadParser: Sendable {
                 framing = .none
             }
             // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
-            if line.version == .http1_1 && facts.hostValue == nil { return .failed(.missingHost) }
+            if line.version == .http1_1 && facts.hostValue == nil { return fail(.missingHost) }
             let hostRange = line.form == .absolute ? line.authority : facts.hostValue
             let head = RequestHead(
                 headers: headers,
@@ -275,7 +320,8 @@ public struct HeadParser: Sendable {
                 pathRange: line.path,
                 queryRange: line.query
             )
-            return .request(head)
+            phase = .done
+            return .request(head, consumed: consumed)
         case .response:
             let head = ResponseHead(
                 headers: headers,
@@ -289,7 +335,8 @@ public struct HeadParser: Sendable {
                 contentLength: facts.contentLength,
                 upgradeRange: upgradeRange
             )
-            return .response(head)
+            phase = .done
+            return .response(head, consumed: consumed)
         }
     }
 }

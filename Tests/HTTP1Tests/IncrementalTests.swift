@@ -78,6 +78,73 @@ final class IncrementalTests: XCTestCase {
         }
     }
 
+    /// A head that arrives whole is parsed where it lies; one that does not is gathered in the
+    /// parser's buffer. Three pieces cut anywhere move from the first way to the second at every
+    /// byte position (after leading empty lines, inside the start line, inside a field, between
+    /// CR and LF) and must give the same head, the same bytes and the same `consumed`.
+    func testEveryThreePieceSplitEqualsWhole() {
+        let inputs: [([UInt8], MessageKind)] = [
+            (Self.requests[1], .request),
+            (Self.requests[3], .request),
+            (Self.responses[4], .response),
+        ]
+        for (input, kind) in inputs {
+            let stream = input + bytes("NEXT")
+            let (whole, _) = feed(stream, kind: kind)
+            for first in 0...input.count {
+                for second in first...input.count {
+                    var parser = HeadParser(kind: kind, limits: HeadLimits())
+                    var offset = 0
+                    var result = HeadParseResult.needMore(consumed: 0)
+                    for piece in [stream[..<first], stream[first..<second], stream[second...]] {
+                        result = piece.withUnsafeBytes { parser.parse($0) }
+                        guard case .needMore(let consumed) = result else { break }
+                        XCTAssertEqual(consumed, piece.count)
+                        offset += consumed
+                    }
+                    switch result {
+                    case .request(let head, let consumed):
+                        XCTAssertEqual(offset + consumed, input.count, "cuts \(first) \(second)")
+                        XCTAssertEqual(head.rawBytes, Array(stream[(input.count - head.rawBytes.count)..<input.count]))
+                    case .response(let head, let consumed):
+                        XCTAssertEqual(offset + consumed, input.count, "cuts \(first) \(second)")
+                        XCTAssertEqual(head.rawBytes, input)
+                    default:
+                        XCTFail("cuts \(first) \(second): \(result)")
+                    }
+                    assertSameResult(result, whole, "cuts \(first) \(second)")
+                }
+            }
+        }
+    }
+
+    /// Invalid heads fail with the same error however they are split, whether the bad line is
+    /// seen in place or in the buffer.
+    func testErrorsAreTheSameInAnySplit() {
+        let invalid: [[UInt8]] = [
+            bytes("GET / HTTP/1.1\r\nHost: h\nX: y\r\n\r\n"),
+            bytes("GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n"),
+            bytes("GET / HTTP/1.1\r\nHost : h\r\n\r\n"),
+            bytes("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            bytes("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+            bytes("GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\nHost: h\r\n\r\n"),
+            bytes("GET / HTTP/1.1\r\nHost: h\r\r\n\r\n"),
+        ]
+        for input in invalid {
+            let (whole, _) = feed(input)
+            guard case .failure = whole else {
+                XCTFail("\(text(input)) parsed: \(whole)")
+                continue
+            }
+            for cut in 0...input.count {
+                var parser = HeadParser(kind: .request, limits: HeadLimits())
+                var result = input[..<cut].withUnsafeBytes { parser.parse($0) }
+                if case .needMore = result { result = input[cut...].withUnsafeBytes { parser.parse($0) } }
+                assertSameResult(result, whole, "\(text(input)) cut \(cut)")
+            }
+        }
+    }
+
     func testPipelinedCorpusInOneBuffer() {
         let stream = Self.requests.reduce([], +)
         var parser = HeadParser(kind: .request, limits: HeadLimits())
