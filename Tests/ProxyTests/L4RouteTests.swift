@@ -193,9 +193,14 @@ final class L4RouteTests: ProxyTestCase {
         let stats = try proxy.server.stats().wait()
         XCTAssertEqual(stats.workers.reduce(0) { $0 + $1.clientHelloMalformed }, UInt64(inputs.count))
         XCTAssertEqual(member.connectionCount, 0, "no malformed hello reached a member")
+        try assertServesL7(proxy)
+    }
+
+    /// The listener still answers an L7 request for sip.contoso.test over TLS.
+    private func assertServesL7(_ proxy: ProxyHarness, file: StaticString = #filePath, line: UInt = #line) throws {
         let client = try connectTLS(proxy.port, trusting: TestPKI.internalCA, serverName: "sip.contoso.test")
         try client.send(get("/", host: "sip.contoso.test"))
-        XCTAssertEqual(try client.readResponse().status, 200)
+        XCTAssertEqual(try client.readResponse().status, 200, file: file, line: line)
     }
 
     /// The corpus `Scripts/fuzz` keeps for the ClientHello parser (Corpus/fuzz: valid,
@@ -217,9 +222,7 @@ final class L4RouteTests: ProxyTestCase {
         }
         let stats = try proxy.server.stats().wait()
         XCTAssertGreaterThan(stats.workers.reduce(0) { $0 + $1.clientHelloMalformed }, 0)
-        let client = try connectTLS(proxy.port, trusting: TestPKI.internalCA, serverName: "sip.contoso.test")
-        try client.send(get("/", host: "sip.contoso.test"))
-        XCTAssertEqual(try client.readResponse().status, 200)
+        try assertServesL7(proxy)
     }
 
     /// A hello whose host_name is an IP literal (wrk sends the address it connects to) is
