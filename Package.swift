@@ -47,6 +47,9 @@ let package = Package(
         ),
         // Pure: strict HTTP/1.1 message head parsing and body framing, byte-exact.
         .target(name: "HTTP1", swiftSettings: strict),
+        // Pure: the client side of a connection as state machines (HTTP/1.1 connection, the
+        // exchange progress shared with HTTP/2 streams): events in, actions out.
+        .target(name: "ConnectionCore", swiftSettings: strict),
         // Pure: strict, incremental TLS ClientHello parsing for routing by SNI at L4.
         .target(name: "ClientHello", swiftSettings: strict),
         // Pure: the config, ClientHello and request-head parsers as functions of arbitrary bytes,
@@ -56,7 +59,7 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
-                "Publishing", "HTTP1", "ClientHello", "Steering", "Affinity", "CEdgesplitBPF", "CHostRSA",
+                "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Steering", "Affinity", "CEdgesplitBPF", "CHostRSA",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -108,6 +111,7 @@ let package = Package(
         ),
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Affinity"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore"]),
         .testTarget(name: "ClientHelloTests", dependencies: ["ClientHello", "Fuzzing"], resources: [.copy("Corpus")]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"], resources: [.copy("Corpus")]),
         .testTarget(
@@ -115,6 +119,7 @@ let package = Package(
             dependencies: [
                 "Proxy", "Publishing", "Demo", "HTTP1", "Affinity",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),

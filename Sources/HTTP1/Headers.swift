@@ -63,6 +63,13 @@ public struct HTTPHeaders: Sendable, Hashable, RandomAccessCollection {
         return out
     }
 
+    /// Whether a field named `name` has a value for which `predicate` holds; the values are
+    /// viewed in place, not copied.
+    public func containsValue(_ name: String, where predicate: (ArraySlice<UInt8>) -> Bool) -> Bool {
+        for i in fields.indices where nameMatches(i, name) && predicate(storage[fields[i].value]) { return true }
+        return false
+    }
+
     /// Whether a field named `name` is present.
     public func contains(_ name: String) -> Bool {
         fields.indices.contains { nameMatches($0, name) }

@@ -98,6 +98,9 @@ public struct RequestHead: Sendable, Hashable {
 
     public func firstValue(_ lowercasedName: String) -> [UInt8]? { headers.firstValue(lowercasedName) }
     public func values(_ lowercasedName: String) -> [[UInt8]] { headers.values(lowercasedName) }
+    public func containsValue(_ lowercasedName: String, where predicate: (ArraySlice<UInt8>) -> Bool) -> Bool {
+        headers.containsValue(lowercasedName, where: predicate)
+    }
 }
 
 /// A parsed response head.
@@ -162,4 +165,7 @@ public struct ResponseHead: Sendable, Hashable {
 
     public func firstValue(_ lowercasedName: String) -> [UInt8]? { headers.firstValue(lowercasedName) }
     public func values(_ lowercasedName: String) -> [[UInt8]] { headers.values(lowercasedName) }
+    public func containsValue(_ lowercasedName: String, where predicate: (ArraySlice<UInt8>) -> Bool) -> Bool {
+        headers.containsValue(lowercasedName, where: predicate)
+    }
 }

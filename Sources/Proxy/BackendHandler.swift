@@ -29,7 +29,7 @@ final class BackendHandler: ChannelDuplexHandler {
     var owner: BackendOwner?
     private var parser: HeadParser
     private var state: State = .idle
-    private var requestMethod: [UInt8] = []
+    private var requestMethod: ArraySlice<UInt8> = []
     private var readSuppressed = false
     /// When the connection last entered the pool (read by the pool's sweep).
     private(set) var idleSince: NIODeadline = .distantPast
@@ -60,7 +60,7 @@ final class BackendHandler: ChannelDuplexHandler {
     // MARK: Exchange
 
     /// Starts an exchange: the request head is written now, the body follows through `send`.
-    func begin(owner: BackendOwner, requestMethod: [UInt8], head: ByteBuffer, boundByRequest: Bool) {
+    func begin(owner: BackendOwner, requestMethod: ArraySlice<UInt8>, head: ByteBuffer, boundByRequest: Bool) {
         self.owner = owner
         self.requestMethod = requestMethod
         self.responseStarted = false
@@ -128,6 +128,9 @@ final class BackendHandler: ChannelDuplexHandler {
             close()
             return
         }
+        // Any byte from the member counts: a request is never sent again after the member
+        // began to answer it, even with bytes that do not parse.
+        if buffer.readableBytes > 0 { responseStarted = true }
         while buffer.readableBytes > 0 {
             switch state {
             case .awaitingHead:
@@ -142,9 +145,10 @@ final class BackendHandler: ChannelDuplexHandler {
                     parser.reset()
                     if head.isInformational {
                         owner.backendInformational(head)
+                        guard self.owner === owner else { return }
                         continue
                     }
-                    if !head.values("www-authenticate").filter(Self.isConnectionBoundScheme).isEmpty {
+                    if head.containsValue("www-authenticate", where: Self.isConnectionBoundScheme) {
                         authenticationBound = true
                     }
                     if !head.keepAlive || head.hadConflictingFraming { reusable = false }
@@ -152,6 +156,7 @@ final class BackendHandler: ChannelDuplexHandler {
                         state = .tunnel
                         reusable = false
                         owner.backendSwitchedProtocols(head)
+                        guard self.owner === owner else { return }
                         continue
                     }
                     let framing = head.framing(requestMethod: requestMethod)
@@ -160,16 +165,15 @@ final class BackendHandler: ChannelDuplexHandler {
                         reusable = false
                         bodyUntilClose = true
                     }
-                    state = .body(BodyFramer(framing))
+                    var framer = BodyFramer(framing)
+                    state = .body(framer)
                     owner.backendResponseHead(head, framing: framing)
-                    if case .body(var framer) = state {
-                        // A response without body completes at once.
-                        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
-                        if let progress = try? framer.consume(empty), progress.isComplete {
-                            finishResponse()
-                        } else {
-                            state = .body(framer)
-                        }
+                    guard case .body = state, self.owner === owner else { return }
+                    // A response without body completes with its head.
+                    let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+                    if let progress = try? framer.consume(empty), progress.isComplete {
+                        finishResponse(leftover: buffer.readableBytes)
+                        return
                     }
                 case .request:
                     failMalformed("unexpected message kind")
@@ -196,14 +200,11 @@ final class BackendHandler: ChannelDuplexHandler {
                     } else {
                         owner.backendBody(buffer.readSlice(length: progress.consumed)!)
                     }
+                    guard self.owner === owner else { return }
                 }
                 if progress.isComplete {
-                    finishResponse()
-                    if buffer.readableBytes > 0 {
-                        // Bytes after a complete response: the member is out of sync.
-                        reusable = false
-                        return
-                    }
+                    finishResponse(leftover: buffer.readableBytes)
+                    return
                 }
             case .tunnel:
                 owner.backendBody(buffer)
@@ -254,7 +255,11 @@ final class BackendHandler: ChannelDuplexHandler {
 
     // MARK: Private
 
-    private func finishResponse() {
+    /// The response is complete. Bytes after it (`leftover`) mean the member is out of step:
+    /// the connection is not reused, and that is decided before the owner hears of the end,
+    /// so the owner can never hand a desynchronised connection to the next request.
+    private func finishResponse(leftover: Int) {
+        if leftover > 0 { reusable = false }
         state = .idle
         owner?.backendResponseComplete(self, reusable: reusable)
     }
@@ -269,14 +274,17 @@ final class BackendHandler: ChannelDuplexHandler {
     }
 
     /// NTLM and Negotiate authenticate the connection, not the request.
-    static func isConnectionBoundScheme(_ value: [UInt8]) -> Bool {
+    static func isConnectionBoundScheme<Value: Collection>(_ value: Value) -> Bool where Value.Element == UInt8 {
         startsWithScheme(value, "ntlm") || startsWithScheme(value, "negotiate")
     }
 
-    static func startsWithScheme(_ value: [UInt8], _ scheme: String) -> Bool {
-        let s = Array(scheme.utf8)
-        guard value.count >= s.count else { return false }
-        for i in 0..<s.count where value[i] | 0x20 != s[i] { return false }
-        return value.count == s.count || value[s.count] == 0x20
+    static func startsWithScheme<Value: Collection>(_ value: Value, _ scheme: StaticString) -> Bool where Value.Element == UInt8 {
+        let s = UnsafeBufferPointer(start: scheme.utf8Start, count: scheme.utf8CodeUnitCount)
+        var index = value.startIndex
+        for expected in s {
+            guard index != value.endIndex, value[index] | 0x20 == expected else { return false }
+            index = value.index(after: index)
+        }
+        return index == value.endIndex || value[index] == 0x20
     }
 }

@@ -1,34 +1,36 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Affinity
+import ConnectionCore
 import HTTP1
 import NIOCore
 import NIOTLS
 import Publishing
 
-/// One client connection on one worker: parses requests, applies the publishing rules,
-/// forwards each request to a farm member and relays the response, one exchange at a time.
+/// One HTTP/1.1 client connection on one worker: the thin shell around
+/// `HTTP1ConnectionStateMachine`. It parses what the client sends, asks the exchange planner
+/// what to do with each request, reports every event to the state machine and performs the
+/// action that comes back.
 ///
-/// Requests and responses are streamed, never buffered whole: the request body flows to
-/// the member as it arrives, the response body to the client, and each side stops reading
-/// while the other cannot take more (`read` is withheld until it becomes writable again).
-/// Bytes of a pipelined next request wait until the current response is complete.
+/// **One loop takes the steps.** Client bytes are handled in `run()`: it parses a head, plans
+/// it, performs the action, and goes round again for the next pipelined request — at most
+/// `maxRequestsPerCycle` of them before it yields to the event loop, and none while the
+/// client is not reading its responses. Finishing an exchange never calls back into request
+/// processing: an exchange that ends from the member's side (inside the member connection's
+/// `channelRead`) leaves the next request to a later turn of the loop.
+///
+/// Requests and responses are streamed, never buffered whole: the request body flows to the
+/// member as it arrives, the response body to the client, and each side stops reading while
+/// the other cannot take more (`read` is withheld until it becomes writable again).
 final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, BackendOwner, ClientConnection {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// Received bytes buffered while a member is being connected or a response is running.
+    /// Received bytes held while a member is being connected or a response is running.
     static let maxPendingBytes = 64 * 1024
-
-    enum State {
-        case handshaking
-        case idle
-        case exchange
-        case tunnel
-        case closed
-    }
+    /// Pipelined requests taken from the buffer before the loop yields to the event loop, so
+    /// one connection cannot hold its worker's thread.
+    static let maxRequestsPerCycle = 16
+    static let setCookieName = Array("Set-Cookie".utf8)
 
     let worker: Worker
     let listenerIndex: Int
@@ -37,23 +39,29 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
     private var client: ClientAddress?
     private var clientText = "-"
     private var clientTextBytes: [UInt8] = []
+    private var machine: HTTP1ConnectionStateMachine
     private var parser: HeadParser
     private var pending: ByteBuffer?
-    private var state: State
+    /// The exchange under way, owned here alone.
     private var exchange: Exchange?
     /// Member connections bound to this client by NTLM/Negotiate, by farm and member.
     private var bound: [BackendPool.Key: BackendHandler] = [:]
     private var readGate = ReadGate()
     private var handshakeDone = false
-    private var closeAfterExchange = false
-    private var draining = false
+    /// Inside `run()`: an event from below changes state, and the loop takes the next step.
+    private var running = false
+    private var continuationScheduled = false
+    /// Answers written by the loop and not flushed yet.
+    private var unflushed = false
+    /// Request bytes written to the member and not flushed yet.
+    private var memberUnflushed = false
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline = .distantFuture
     private var lastActivity: NIODeadline = .now()
-    private var stateSince: NIODeadline = .now()
-    private var headStarted: NIODeadline?
+    /// When the connection became ready for its first request (accept, or TLS done).
+    private var readySince: NIODeadline = .now()
+    private var headStartedAt: NIODeadline = .distantFuture
     private var keepAliveIdle: TimeAmount
-    private var exchangesServed = 0
     private var scratch: [UInt8] = []
     /// This connection's place in its source's limit counts (nil: no limits, or exempt).
     var sourceTicket: SourceTicket?
@@ -63,7 +71,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         self.listenerIndex = listenerIndex
         self.isTLS = isTLS
         self.parser = HeadParser(kind: .request, limits: worker.runtime.headLimits)
-        self.state = isTLS ? .handshaking : .idle
+        self.machine = HTTP1ConnectionStateMachine(tls: isTLS)
         self.keepAliveIdle = worker.runtime.config.timeouts.requestHead.timeAmount
         scratch.reserveCapacity(4096)
     }
@@ -83,7 +91,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
             clientTextBytes = Array(clientText.utf8)
         }
         worker.register(self)
-        stateSince = .now()
+        readySince = .now()
         armTimer()
     }
 
@@ -98,34 +106,32 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent, state == .handshaking {
+        if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent, case .handshaking = machine.state {
             handshakeDone = true
             worker.stats.tlsHandshakes &+= 1
             sourceTicket?.handshakeEnded()
-            if negotiated == "h2" {
-                switchToHTTP2(context: context)
-                return
-            }
-            enter(.idle)
-            process()
+            readySince = .now()
+            perform(machine.handshakeCompleted(http2: negotiated == "h2"))
+            if self.context == nil { return }  // handed to HTTP/2
+            run()
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     /// ALPN chose HTTP/2: the connection's streams are served by `HTTP2Connection` from
     /// now on, and this handler leaves the pipeline (the worker keeps counting one client).
-    private func switchToHTTP2(context: ChannelHandlerContext) {
+    private func switchToHTTP2() {
+        guard let context else { return }
         let connection = HTTP2Connection(
             worker: worker, listenerIndex: listenerIndex, client: client, clientText: clientText, sourceTicket: sourceTicket
         )
         do {
             try connection.install(in: context.channel)
         } catch {
-            abort()
+            context.close(promise: nil)
             return
         }
         worker.replace(self, with: connection)
-        enter(.closed)
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
@@ -141,9 +147,9 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         lastActivity = .now()
-        if let exchange, state == .exchange { exchange.bytesIn += incoming.readableBytes }
-        if state == .tunnel, let backend = exchange?.backend {
+        if case .tunnel = machine.state, let backend = exchange?.backend {
             backend.send(incoming, flush: false)
+            memberUnflushed = true
             return
         }
         if pending == nil || pending!.readableBytes == 0 {
@@ -151,40 +157,179 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         } else {
             pending!.writeBuffer(&incoming)
         }
-        process()
+        run()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        exchange?.backend?.flush()
+        flushMember()
         context.flush()
     }
 
+    private func flushMember() {
+        guard memberUnflushed else { return }
+        memberUnflushed = false
+        exchange?.backend?.flush()
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { exchange?.backend?.resumeReading() }
+        if context.channel.isWritable {
+            exchange?.backend?.resumeReading()
+            run()  // pipelined requests wait while the client does not read its answers
+        }
         context.fireChannelWritabilityChanged()
     }
 
-    // MARK: Input
+    // MARK: The loop
 
-    /// Whether this connection should read more from the client right now.
-    private var wantsInput: Bool {
-        switch state {
-        case .handshaking, .idle:
-            return true
-        case .exchange:
-            guard let exchange else { return false }
-            if (pending?.readableBytes ?? 0) >= Self.maxPendingBytes { return false }
-            if !exchange.requestComplete, let backend = exchange.backend { return backend.isWritable }
-            return true
-        case .tunnel:
-            return exchange?.backend?.isWritable ?? false
-        case .closed:
-            return false
+    /// Takes every step the buffered input allows: heads when idle, body bytes to the member,
+    /// bytes into a tunnel. Bounded: after `maxRequestsPerCycle` requests it yields to the
+    /// event loop and goes on in a later turn.
+    private func run() {
+        guard !running, let context else { return }
+        running = true
+        var taken = 0
+        loop: while let buffer = pending, buffer.readableBytes > 0 {
+            switch machine.state {
+            case .idle:
+                guard taken < Self.maxRequestsPerCycle, context.channel.isWritable else { break loop }
+                guard takeHead() else { break loop }
+                taken += 1
+            case .exchange(let progress) where progress.member == .attached && !progress.requestComplete:
+                guard forwardBody() else { break loop }
+            case .tunnel:
+                exchange?.backend?.send(buffer, flush: true)
+                pending = nil
+            case .handshaking, .exchange, .closed:
+                break loop
+            }
+        }
+        running = false
+        if unflushed {
+            unflushed = false
+            context.flush()
+        }
+        flushMember()
+        if taken == Self.maxRequestsPerCycle, context.channel.isWritable, case .idle = machine.state,
+            (pending?.readableBytes ?? 0) > 0
+        {
+            scheduleContinuation()
+        }
+        resumeReading()
+        armTimer()
+    }
+
+    /// The next step is taken in a later turn of the event loop, not from the current call.
+    private func scheduleContinuation() {
+        guard !continuationScheduled, let context else { return }
+        continuationScheduled = true
+        // Strong: runs within this turn of the loop; `run` checks that the channel is still here.
+        context.eventLoop.execute {
+            self.continuationScheduled = false
+            self.run()
         }
     }
 
-    private func resumeReading() {
-        if readGate.release(wanted: wantsInput) { context?.read() }
+    /// After an event from the member side or a timer: the loop goes on later if input waits,
+    /// never from inside the member connection's `channelRead`.
+    private func settle() {
+        guard !running else { return }
+        if case .idle = machine.state, (pending?.readableBytes ?? 0) > 0 {
+            scheduleContinuation()
+        }
+        resumeReading()
+        armTimer()
+    }
+
+    /// Parses the next head from the buffer and acts on it. False when more bytes are needed
+    /// or the connection is done.
+    private func takeHead() -> Bool {
+        guard var buffer = pending else { return false }
+        if case .idle(false) = machine.state {
+            headStartedAt = .now()
+            machine.headStarted()
+        }
+        let result = buffer.withUnsafeReadableBytes { parser.parse($0) }
+        switch result {
+        case .needMore(let consumed):
+            buffer.moveReaderIndex(forwardBy: consumed)
+            keepPending(buffer)
+            return false
+        case .failure(let error):
+            pending = nil
+            exchange = Exchange(head: nil, start: .now())
+            perform(machine.requestHeadInvalid(status: error.status))
+            return false
+        case .response:
+            pending = nil
+            perform(machine.abort())
+            return false
+        case .request(let head, let consumed):
+            buffer.moveReaderIndex(forwardBy: consumed)
+            keepPending(buffer)
+            parser.reset()
+            headStartedAt = .distantFuture
+            startExchange(head, headBytes: consumed)
+            return true
+        }
+    }
+
+    private func startExchange(_ head: RequestHead, headBytes: Int) {
+        let exchange = Exchange(head: head, start: .now())
+        exchange.bytesIn = headBytes
+        self.exchange = exchange
+        let plan = worker.plan(head, listener: listenerIndex, client: client, ticket: sourceTicket, boundMember: boundMember)
+        switch plan {
+        case .answer(let status, let rule, let retryAfter):
+            exchange.ruleIndex = rule
+            exchange.retryAfter = retryAfter
+            perform(machine.requestHead(keepAlive: head.keepAlive, plan: .answer(status: status, hasBody: head.framing != .none)))
+        case .forward(let forward):
+            exchange.apply(forward)
+            exchange.requestFramer = BodyFramer(head.framing)
+            keepAliveIdle = worker.runtime.ruleTimeouts[forward.rule].idle
+            perform(
+                machine.requestHead(
+                    keepAlive: head.keepAlive,
+                    plan: .forward(
+                        requestComplete: exchange.requestFramer.isComplete,
+                        idempotent: ExchangeProgress.isIdempotent(method: head.method))))
+        }
+    }
+
+    /// The member whose connection NTLM/Negotiate bound to this client, for `farm`.
+    private func boundMember(farm: Int) -> Int? {
+        if bound.isEmpty { return nil }
+        return bound.first { $0.key.farm == farm && $0.value.isUsable }?.key.member
+    }
+
+    /// Sends buffered request body bytes to the member, as far as the framing allows. False
+    /// when nothing more can be sent now.
+    private func forwardBody() -> Bool {
+        guard let exchange, let backend = exchange.backend, var buffer = pending else { return false }
+        let progress: BodyProgress
+        do {
+            progress = try buffer.withUnsafeReadableBytes { try exchange.requestFramer.consume($0) }
+        } catch {
+            pending = nil
+            perform(machine.requestBodyRefused(status: 400))
+            return false
+        }
+        if progress.consumed > 0 {
+            let slice = buffer.readSlice(length: progress.consumed)!
+            exchange.bytesIn += progress.consumed
+            // max_body limits the payload; chunk-size lines and CRLFs are framing.
+            for range in progress.payload { exchange.payloadBytes += UInt64(range.count) }
+            if let limit = exchange.maxBody, exchange.payloadBytes > limit {
+                pending = nil
+                perform(machine.requestBodyRefused(status: 413))
+                return false
+            }
+            backend.send(slice, flush: false)
+            memberUnflushed = true
+        }
+        keepPending(buffer)
+        perform(machine.requestBodySent(complete: progress.isComplete))
+        return progress.consumed > 0
     }
 
     /// Keeps unprocessed bytes; an empty view is dropped so it does not pin the TLS layer's
@@ -193,170 +338,67 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         pending = buffer.readableBytes > 0 ? buffer : nil
     }
 
-    /// Moves buffered client bytes forward as far as the current state allows.
-    private func process() {
-        while let context, var buffer = pending, buffer.readableBytes > 0 {
-            switch state {
-            case .handshaking, .closed:
-                return
-            case .tunnel:
-                exchange?.backend?.send(buffer, flush: true)
-                pending = nil
-                return
-            case .idle:
-                if headStarted == nil {
-                    headStarted = .now()
-                    armTimer()
-                }
-                let result = buffer.withUnsafeReadableBytes { parser.parse($0) }
-                switch result {
-                case .needMore(let consumed):
-                    buffer.moveReaderIndex(forwardBy: consumed)
-                    keepPending(buffer)
-                    return
-                case .failure(let error):
-                    pending = nil
-                    respondWithoutRule(status: error.status, close: true)
-                    return
-                case .response:
-                    return
-                case .request(let head, let consumed):
-                    buffer.moveReaderIndex(forwardBy: consumed)
-                    keepPending(buffer)
-                    parser.reset()
-                    headStarted = nil
-                    handle(head, headBytes: consumed, context: context)
-                }
-            case .exchange:
-                guard let exchange, !exchange.requestComplete else { return }
-                guard let backend = exchange.backend else { return }  // connecting: keep buffering
-                let progress: BodyProgress
-                do {
-                    progress = try buffer.withUnsafeReadableBytes { try exchange.requestFramer.consume($0) }
-                } catch {
-                    // The member has part of a request: neither side can be trusted now.
-                    pending = nil
-                    exchange.closeBackend = true
-                    failExchange(status: 400, close: true)
-                    return
-                }
-                if progress.consumed > 0 {
-                    let slice = buffer.readSlice(length: progress.consumed)!
-                    exchange.bodyBytes += progress.consumed
-                    // max_body limits the payload; chunk-size lines and CRLFs are framing.
-                    for range in progress.payload { exchange.payloadBytes += UInt64(range.count) }
-                    if let limit = exchange.maxBody, exchange.payloadBytes > limit {
-                        pending = nil
-                        exchange.closeBackend = true
-                        failExchange(status: 413, close: true)
-                        return
-                    }
-                    backend.send(slice, flush: false)
-                }
-                keepPending(buffer)
-                if progress.isComplete {
-                    exchange.requestComplete = true
-                    exchange.requestSentAt = .now()
-                    backend.flush()
-                    armTimer()
-                }
-                if progress.consumed == 0 && !progress.isComplete { return }
-            }
+    // MARK: Actions
+
+    private func perform(_ action: HTTP1ConnectionStateMachine.Action) {
+        switch action {
+        case .none, .processInput:
+            break
+        case .switchToHTTP2:
+            switchToHTTP2()
+        case .answer(let status, let close):
+            answer(status: status, close: close)
+        case .obtainMember:
+            obtainMember()
+        case .sendRequest:
+            sendRequest()
+        case .requestSent:
+            guard let exchange, let backend = exchange.backend else { return }
+            exchange.requestSentAt = .now()
+            memberUnflushed = false
+            backend.flush()
+        case .writeInformational, .writeResponseHead, .writeBody, .startTunnel, .completeExchange:
+            // Performed where the member's data is at hand; never returned for client events.
+            break
+        case .abort:
+            context?.close(promise: nil)
+        case .closeGracefully:
+            context?.flush()
+            context?.close(promise: nil)
         }
     }
 
-    // MARK: Requests
-
-    private func handle(_ head: RequestHead, headBytes: Int, context: ChannelHandlerContext) {
-        let runtime = worker.runtime
-        let source = client ?? ClientAddress(bytes: [0, 0, 0, 0])!
-        let decision = head.withHostAndPath { host, path in
-            runtime.rules.decide(listener: listenerIndex, host: host, path: path, client: source)
-        }
-        let exchange = Exchange(head: head, start: .now())
-        exchange.bytesIn = headBytes
-        self.exchange = exchange
-        enter(.exchange)
-        if !head.keepAlive || draining { closeAfterExchange = true }
-        if let ticket = sourceTicket, let retryAfter = ticket.refusesRequest(rule: decision.ruleIndex) {
-            // Over the source's request limit: 429, and the connection stays usable.
-            exchange.ruleIndex = decision.ruleIndex
-            finishLocally(exchange, status: 429, retryAfter: retryAfter)
-            return
-        }
-        switch decision {
-        case .noMatch:
-            finishLocally(exchange, status: 404)
-        case .deny(let rule), .sourceNotAllowed(let rule):
-            exchange.ruleIndex = rule
-            finishLocally(exchange, status: 403)
-        case .forward(let rule, let farm):
-            exchange.ruleIndex = rule
-            exchange.farmIndex = farm
-            let maxBody = runtime.config.rules[rule].maxBody
-            exchange.maxBody = maxBody
-            if let limit = maxBody, case .contentLength(let length) = head.framing, length > limit {
-                finishLocally(exchange, status: 413)
-                return
-            }
-            keepAliveIdle = runtime.config.rules[rule].timeouts.idle.timeAmount
-            exchange.requestFramer = BodyFramer(head.framing)
-            // No body, or `Content-Length: 0`: the request is complete with its head.
-            if exchange.requestFramer.isComplete { exchange.requestComplete = true }
-            exchange.isUpgrade = head.isWebSocketUpgrade
-            exchange.boundByRequest = head.values("authorization").contains(where: BackendHandler.isConnectionBoundScheme)
-            // A connection authenticated by NTLM/Negotiate for this client decides the member:
-            // the handshake and the session live on that one member connection.
-            let boundMember = bound.first { $0.key.farm == farm && $0.value.isUsable }?.key.member
-            guard let client,
-                let member = boundMember ?? worker.pickMember(farm: farm, client: client, head: head, exchange: exchange)
-            else {
-                finishLocally(exchange, status: 503)
-                return
-            }
-            exchange.member = member
-            obtainBackend(for: exchange)
-        }
-    }
-
-    /// A request answered by edgesplit itself (no rule, deny, limits). Its body, if any, is
-    /// not read: the connection closes after the answer unless the request had none.
-    private func finishLocally(_ exchange: Exchange, status: Int, retryAfter: Int? = nil) {
-        if exchange.head?.framing != BodyFraming.none { closeAfterExchange = true }
-        writeLocalResponse(status: status, retryAfter: retryAfter)
-        exchange.status = status
-        completeExchange(exchange)
-    }
-
-    private func respondWithoutRule(status: Int, close: Bool) {
-        let exchange = Exchange(head: nil, start: .now())
-        self.exchange = exchange
-        enter(.exchange)
-        closeAfterExchange = closeAfterExchange || close
-        writeLocalResponse(status: status)
-        exchange.status = status
-        completeExchange(exchange)
-    }
-
-    private func writeLocalResponse(status: Int, retryAfter: Int? = nil) {
-        guard let context else { return }
+    /// edgesplit's own response. A member connection that carried part of this exchange is
+    /// closed; a body the request announced is not read (the connection then closes).
+    private func answer(status: Int, close: Bool) {
+        guard let context, let exchange else { return }
+        exchange.closeBackendConnection()
         scratch.removeAll(keepingCapacity: true)
         var extra: [(name: [UInt8], value: [UInt8])] = []
-        if let seconds = retryAfter ?? (status == 503 ? 10 : nil) {
+        if let seconds = exchange.retryAfter ?? (status == 503 ? 10 : nil) {
             extra.append((Array("Retry-After".utf8), Array(String(seconds).utf8)))
         }
         writeSimpleResponse(
-            status: status,
-            reason: ProxyStatus.reason(status),
-            body: ProxyStatus.body(status),
-            extraHeaders: extra,
-            close: closeAfterExchange,
-            into: &scratch
+            status: status, reason: ProxyStatus.reason(status), body: ProxyStatus.body(status),
+            extraHeaders: extra, close: close, into: &scratch
         )
-        writeScratchToClient(context, flush: true)
+        let flush = !running || close
+        unflushed = !flush
+        writeScratchToClient(context, flush: flush)
+        exchange.status = status
+        endExchange(exchange, close: close)
     }
 
-    static let setCookieName = Array("Set-Cookie".utf8)
+    private func endExchange(_ exchange: Exchange, close: Bool) {
+        worker.finish(exchange, listener: listenerIndex, client: clientText)
+        self.exchange = nil
+        lastActivity = .now()
+        if close {
+            pending = nil
+            context?.flush()
+            context?.close(promise: nil)
+        }
+    }
 
     /// Writes the head serialised in `scratch` to the client, counting it in the exchange.
     private func writeScratchToClient(_ context: ChannelHandlerContext, flush: Bool) {
@@ -370,70 +412,69 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         }
     }
 
-    // MARK: Backend connections
+    // MARK: Member connections
 
-    private func obtainBackend(for exchange: Exchange) {
+    private func obtainMember() {
+        guard let exchange else { return }
         let key = BackendPool.Key(farm: exchange.farmIndex, member: exchange.member)
         if !bound.isEmpty, let backend = bound[key] {
             if backend.isUsable {
-                exchange.reusedConnection = true
-                attach(backend, to: exchange)
+                attach(backend, reused: true)
                 return
             }
             bound.removeValue(forKey: key)
             backend.close()
         }
         if let backend = worker.pool.take(farm: exchange.farmIndex, member: exchange.member) {
-            exchange.reusedConnection = true
-            attach(backend, to: exchange)
+            attach(backend, reused: true)
             return
         }
-        connect(exchange)
+        worker.connect(exchange, for: self)
     }
 
-    private func connect(_ exchange: Exchange) {
-        // Strong captures: the attempt ends within the connect timeout, and `isCurrent` drops a
-        // late result. A weak capture would give the handler a side table for life, sending
-        // every later retain and release of it down the runtime's slow path.
-        worker.connect(
-            exchange,
-            isCurrent: { self.exchange === exchange && self.state == .exchange },
-            attach: { backend in self.attach(backend, to: exchange) },
-            failed: { error in self.connectFailed(exchange, error: error) }
-        )
-    }
-
-    /// Nothing reached the member: mark it failed and try one other member, once.
-    private func connectFailed(_ exchange: Exchange, error: Error) {
-        if worker.moveToOtherMember(exchange, client: client, after: error) {
-            obtainBackend(for: exchange)
+    func memberConnected(_ backend: BackendHandler, for exchange: Exchange) {
+        guard exchange === self.exchange, machine.exchange?.member == .connecting else {
+            backend.close()
             return
         }
-        failExchange(status: Worker.failureStatus(error), close: false)
+        attach(backend, reused: false)
+        run()
     }
 
-    private func attach(_ backend: BackendHandler, to exchange: Exchange) {
-        guard let context, let head = exchange.head else { return }
+    func memberConnectFailed(_ error: Error, for exchange: Exchange) {
+        guard exchange === self.exchange, machine.exchange?.member == .connecting else { return }
+        let other = worker.otherMember(for: exchange, client: client, after: error)
+        let action = machine.memberConnectFailed(otherMember: other != nil, timedOut: Worker.isTimeout(error))
+        if case .obtainMember = action, let other {
+            exchange.member = other.member
+            exchange.setCookie = other.setCookie
+        }
+        perform(action)
+        run()
+    }
+
+    private func attach(_ backend: BackendHandler, reused: Bool) {
+        guard let exchange else { return }
         worker.start(exchange, on: backend, owner: self)
-        scratch.removeAll(keepingCapacity: true)
-        head.writeForwarded(into: &scratch, edits: worker.forwardingEdits(for: exchange, clientText: clientTextBytes, isTLS: isTLS))
+        perform(machine.memberAttached(reused: reused))
+    }
+
+    private func sendRequest() {
+        guard let context, let exchange, let backend = exchange.backend, let head = exchange.head else { return }
+        worker.forwardedHead(for: exchange, clientText: clientTextBytes, isTLS: isTLS, into: &scratch)
         var buffer = context.channel.allocator.buffer(capacity: scratch.count)
         buffer.writeBytes(scratch)
-        backend.begin(owner: self, requestMethod: Array(head.method), head: buffer, boundByRequest: exchange.boundByRequest)
-        if exchange.requestComplete {
-            exchange.requestSentAt = .now()
-            backend.flush()
-        }
-        armTimer()
-        process()
-        backend.flush()
-        resumeReading()
+        backend.begin(owner: self, requestMethod: head.method, head: buffer, boundByRequest: exchange.boundByRequest)
+        memberUnflushed = true
+        perform(machine.requestHeadSent())
     }
 
-    // MARK: Callbacks from the member side
+    // MARK: Events from the member side
 
     func backendInformational(_ head: ResponseHead) {
         guard let context, let exchange, let request = exchange.head else { return }
+        let action = machine.memberInformational()
+        guard case .writeInformational = action else { return perform(action) }
         // 1xx responses are HTTP/1.1 only (RFC 9110 §15.2).
         guard request.version.minor >= 1 else { return }
         scratch.removeAll(keepingCapacity: true)
@@ -444,24 +485,23 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
 
     func backendResponseHead(_ head: ResponseHead, framing: BodyFraming) {
         guard let context, let exchange else { return }
-        exchange.status = head.status
-        exchange.responseStarted = true
-        if case .untilClose = framing { closeAfterExchange = true }
+        var dechunk = false
         if let request = exchange.head, request.version.minor == 0, case .chunked = framing {
             // An HTTP/1.0 client cannot read chunked framing: the payload is sent bare and
             // the body ends at close (RFC 9112 §7.1).
-            closeAfterExchange = true
-            exchange.dechunk = true
+            dechunk = true
         }
-        if draining { closeAfterExchange = true }
-        if !exchange.requestComplete { closeAfterExchange = true }
+        let action = machine.memberResponseHead(bodyUntilClose: framing == .untilClose, dechunk: dechunk)
+        guard case .writeResponseHead(let close) = action else { return perform(action) }
+        exchange.status = head.status
+        exchange.dechunk = dechunk
         scratch.removeAll(keepingCapacity: true)
         head.writeForwarded(
             into: &scratch,
             extraHeaders: exchange.setCookie.map { [(Self.setCookieName, Array($0.utf8))] } ?? [],
-            close: closeAfterExchange,
+            close: close,
             keepUpgrade: false,
-            dechunked: exchange.dechunk
+            dechunked: dechunk
         )
         writeScratchToClient(context, flush: false)
         lastActivity = .now()
@@ -470,29 +510,27 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
 
     func backendSwitchedProtocols(_ head: ResponseHead) {
         guard let context, let exchange else { return }
-        guard exchange.isUpgrade else {
-            // Nothing of this response went to the client yet: it gets a 502, not a reset.
-            exchange.closeBackend = true
-            failExchange(status: 502, close: true)
-            return
+        let action = machine.memberSwitchedProtocols(upgradeRequested: exchange.isUpgrade)
+        guard case .startTunnel = action else {
+            perform(action)
+            return settle()
         }
         exchange.status = head.status
-        exchange.responseStarted = true
         scratch.removeAll(keepingCapacity: true)
         head.writeForwarded(into: &scratch, extraHeaders: [], close: false, keepUpgrade: true)
         writeScratchToClient(context, flush: true)
-        exchange.requestComplete = true
-        enter(.tunnel)
-        logExchange(exchange)
+        worker.record(exchange, listener: listenerIndex, client: clientText)
         if let rest = pending, rest.readableBytes > 0 {
             exchange.backend?.send(rest, flush: true)
             pending = nil
         }
-        resumeReading()
+        settle()
     }
 
     func backendBody(_ slice: ByteBuffer) {
         guard let context, let exchange else { return }
+        let action = machine.memberBody()
+        guard case .writeBody = action else { return perform(action) }
         exchange.bytesOut += slice.readableBytes
         context.write(wrapOutboundOut(slice), promise: nil)
         lastActivity = .now()
@@ -504,20 +542,21 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
 
     func backendResponseComplete(_ backend: BackendHandler, reusable: Bool) {
         guard let exchange, exchange.backend === backend else { return }
+        let action = machine.memberResponseEnd(reusable: reusable)
+        guard case .completeExchange(let keepMember, let close) = action else {
+            perform(action)
+            return settle()
+        }
         exchange.backend = nil
-        let key = BackendPool.Key(farm: exchange.farmIndex, member: exchange.member)
-        if reusable && exchange.requestComplete && !exchange.closeBackend {
-            if backend.authenticationBound {
-                backend.owner = nil
-                bound[key] = backend
-            } else {
-                worker.pool.put(backend)
-            }
+        if keepMember && backend.authenticationBound {
+            backend.owner = nil
+            bound[BackendPool.Key(farm: exchange.farmIndex, member: exchange.member)] = backend
         } else {
-            backend.close()
+            worker.release(backend, keep: keepMember)
         }
         context?.flush()
-        completeExchange(exchange)
+        endExchange(exchange, close: close)
+        settle()
     }
 
     func backendClosedTunnel() {
@@ -526,67 +565,20 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
 
     func backendFailed(_ backend: BackendHandler, _ error: Error) {
         guard let exchange, exchange.backend === backend else { return }
-        exchange.backend = nil
-        bound = bound.filter { $0.value !== backend }
-        backend.close()
-        if state == .tunnel || exchange.responseStarted {
-            abort()
-            return
-        }
-        if worker.mayResend(exchange, after: error) {
-            connect(exchange)
-            return
-        }
-        failExchange(status: 502, close: !exchange.requestComplete)
-    }
-
-    // MARK: Exchange end
-
-    private func failExchange(status: Int, close: Bool) {
-        guard let exchange else { return }
-        exchange.closeBackendConnection()
-        if close { closeAfterExchange = true }
-        if !exchange.requestComplete { closeAfterExchange = true }
-        if exchange.responseStarted {
-            abort()
-            return
-        }
-        writeLocalResponse(status: status)
-        exchange.status = status
-        completeExchange(exchange)
-    }
-
-    private func completeExchange(_ exchange: Exchange) {
-        worker.finishOutstanding(exchange)
-        logExchange(exchange)
-        self.exchange = nil
-        exchangesServed += 1
-        if closeAfterExchange || draining {
-            closeGracefully()
-            return
-        }
-        enter(.idle)
-        process()
-        resumeReading()
-    }
-
-    /// Counts the exchange in the worker's stats and writes its access-log line, once.
-    private func logExchange(_ exchange: Exchange) {
-        worker.record(exchange, listener: listenerIndex, client: clientText)
+        let reused = machine.exchange?.reusedConnection ?? false
+        if !bound.isEmpty { bound = bound.filter { $0.value !== backend } }
+        worker.memberConnectionFailed(exchange, backend, reused: reused, error: error)
+        perform(machine.memberFailed(responseBegun: backend.responseStarted))
+        settle()
     }
 
     // MARK: Lifecycle
 
-    /// Shutdown or reload: finish the current exchange, then close; idle connections now.
     /// Shutdown or reload: the current exchange finishes, then the connection closes. An
     /// idle connection closes now, unless `gentle` (reload): then its next response carries
     /// `Connection: close`, so a request the client is sending right now is not lost.
     func drain(gentle: Bool) {
-        draining = true
-        closeAfterExchange = true
-        if !gentle, state == .idle || state == .handshaking, (pending?.readableBytes ?? 0) == 0 {
-            closeGracefully()
-        }
+        perform(machine.drain(gentle: gentle, inputPending: (pending?.readableBytes ?? 0) > 0))
     }
 
     /// The connection became an L4 route's before any TLS: leave without counting a failed
@@ -598,27 +590,17 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
     }
 
     func abort() {
-        guard state != .closed else { return }
-        enter(.closed)
-        context?.close(promise: nil)
-    }
-
-    private func closeGracefully() {
-        guard let context, state != .closed else { return }
-        enter(.closed)
-        context.flush()
-        context.close(promise: nil)
+        perform(machine.abort())
     }
 
     private func teardown() {
-        if state != .closed { state = .closed }
+        machine.channelInactive()
         timer?.cancel()
         timer = nil
+        pending = nil
         if let exchange {
             exchange.closeBackendConnection()
-            worker.finishOutstanding(exchange)
-            if exchange.status == 0 { exchange.status = 499 }
-            logExchange(exchange)
+            worker.finish(exchange, listener: listenerIndex, client: clientText)
             self.exchange = nil
         }
         for backend in bound.values { backend.close() }
@@ -626,37 +608,52 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         worker.unregister(self, handshakeFailed: isTLS && !handshakeDone)
     }
 
-    // MARK: Timers
+    // MARK: Reading and timers
 
-    private func enter(_ newState: State) {
-        state = newState
-        stateSince = .now()
-        lastActivity = stateSince
-        armTimer()
+    /// Whether this connection should read more from the client right now.
+    private var wantsInput: Bool {
+        if (pending?.readableBytes ?? 0) >= Self.maxPendingBytes { return false }
+        switch machine.state {
+        case .handshaking, .idle:
+            return true
+        case .exchange(let progress):
+            if progress.member == .attached, !progress.requestComplete, let backend = exchange?.backend {
+                return backend.isWritable
+            }
+            return true
+        case .tunnel:
+            return exchange?.backend?.isWritable ?? false
+        case .closed:
+            return false
+        }
     }
 
-    /// The moment the current state's timeout runs out.
+    private func resumeReading() {
+        if readGate.release(wanted: wantsInput) { context?.read() }
+    }
+
+    /// The moment the current timeout runs out.
     private func currentDeadline() -> NIODeadline {
         let timeouts = worker.runtime.config.timeouts
-        switch state {
-        case .handshaking:
-            return stateSince + timeouts.tlsHandshake.timeAmount
-        case .idle:
-            if let headStarted { return headStarted + timeouts.requestHead.timeAmount }
-            if exchangesServed == 0 { return stateSince + timeouts.requestHead.timeAmount }
+        switch machine.timeout {
+        case .none:
+            return .distantFuture
+        case .handshake:
+            return readySince + timeouts.tlsHandshake.timeAmount
+        case .requestHead:
+            // From the head's first byte; before the first request, from the connection's start.
+            let since = headStartedAt == .distantFuture ? readySince : headStartedAt
+            return since + worker.runtime.requestHeadTimeout
+        case .keepAlive:
             return lastActivity + keepAliveIdle
-        case .exchange:
-            guard let exchange, let ruleIndex = exchange.ruleIndex else { return .distantFuture }
-            let rule = worker.runtime.config.rules[ruleIndex].timeouts
-            if exchange.requestComplete, !exchange.responseStarted, let sent = exchange.requestSentAt {
-                return sent + rule.response.timeAmount
-            }
-            return lastActivity + rule.idle.timeAmount
+        case .exchange(let kind):
+            guard let rule = exchange?.ruleIndex else { return .distantFuture }
+            let ruleTimeouts = worker.runtime.ruleTimeouts[rule]
+            if case .response = kind { return exchange!.requestSentAt + ruleTimeouts.response }
+            return lastActivity + ruleTimeouts.idle
         case .tunnel:
             guard let rule = exchange?.ruleIndex else { return .distantFuture }
-            return lastActivity + worker.runtime.config.rules[rule].timeouts.idle.timeAmount
-        case .closed:
-            return .distantFuture
+            return lastActivity + worker.runtime.ruleTimeouts[rule].idle
         }
     }
 
@@ -676,96 +673,15 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
 
     private func timerFired() {
         timer = nil
-        let deadline = currentDeadline()
-        guard deadline <= .now() else {
+        guard currentDeadline() <= .now() else {
             armTimer()
             return
         }
-        switch state {
-        case .handshaking, .tunnel, .closed:
-            abort()
-        case .idle:
-            if headStarted != nil {
-                // Slowloris: a head that does not complete in time gets 408 and a close.
-                closeAfterExchange = true
-                headStarted = nil
-                pending = nil
-                respondWithoutRule(status: 408, close: true)
-            } else {
-                closeGracefully()
-            }
-        case .exchange:
-            if let exchange, exchange.requestComplete, !exchange.responseStarted {
-                exchange.closeBackend = true
-                failExchange(status: 504, close: false)
-            } else {
-                abort()
-            }
+        if case .idle(true) = machine.state, exchange == nil {
+            exchange = Exchange(head: nil, start: .now())
         }
-    }
-}
-
-/// One request/response pair in flight on a client connection.
-final class Exchange {
-    let head: RequestHead?
-    let start: NIODeadline
-    let startWall: timespec
-    var ruleIndex: Int?
-    var farmIndex = -1
-    var member = -1
-    var attempts = 1
-    var backend: BackendHandler?
-    var requestFramer = BodyFramer(.none)
-    var requestComplete = false
-    var requestSentAt: NIODeadline?
-    var responseStarted = false
-    var reusedConnection = false
-    var boundByRequest = false
-    var isUpgrade = false
-    /// `Set-Cookie` value to add to the response (cookie persistence, no valid cookie sent).
-    var setCookie: String?
-    /// The client speaks HTTP/1.0 and the response is chunked: send payload bytes only.
-    var dechunk = false
-    var closeBackend = false
-    var countedOutstanding = false
-    var logged = false
-    var maxBody: UInt64?
-    var bodyBytes = 0
-    /// Request body payload bytes (without chunked framing), checked against `maxBody`.
-    var payloadBytes: UInt64 = 0
-    var status = 0
-    var bytesIn = 0
-    var bytesOut = 0
-
-    /// Detaches and closes the member connection, if any: it carried part of this exchange
-    /// and cannot be reused.
-    func closeBackendConnection() {
-        guard let backend else { return }
-        self.backend = nil
-        backend.close()
-    }
-
-    init(head: RequestHead?, start: NIODeadline) {
-        self.head = head
-        self.start = start
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        self.startWall = now
-    }
-}
-
-extension ClientAddress {
-    init?(socketAddress: SocketAddress) {
-        switch socketAddress {
-        case .v4(let address):
-            var raw = address.address.sin_addr
-            self.init(bytes: withUnsafeBytes(of: &raw) { Array($0) })
-        case .v6(let address):
-            var raw = address.address.sin6_addr
-            self.init(bytes: withUnsafeBytes(of: &raw) { Array($0) })
-        default:
-            return nil
-        }
+        perform(machine.timerFired())
+        settle()
     }
 }
 

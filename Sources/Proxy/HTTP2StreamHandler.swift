@@ -1,4 +1,5 @@
 import Affinity
+import ConnectionCore
 import HTTP1
 import NIOCore
 import NIOHPACK
@@ -6,10 +7,12 @@ import NIOHTTP2
 import Publishing
 
 /// One client HTTP/2 stream: one request, forwarded to a farm member as an HTTP/1.1 exchange
-/// under the same publishing rules, member choice and header edits as an HTTP/1.1 request.
+/// on the same path as an HTTP/1.1 connection's — the same planner (rule, limits, `max_body`,
+/// member), the same member connections and the same `ExchangeProgress` deciding retries and
+/// timeouts. What is left here is what belongs to HTTP/2: HEADERS and DATA frames, the
+/// request head rebuilt as HTTP/1.1 (`HTTP2Translation`), RST_STREAM.
 ///
-/// The request head is rebuilt as HTTP/1.1 (`HTTP2Translation`) and parsed by the same strict
-/// `HeadParser`; the body is streamed to the member (chunked when the client gave no
+/// The request body is streamed to the member (chunked when the client gave no
 /// content-length) and the response body back in DATA frames, each side's reading withheld
 /// while the other cannot take more — for the client that withholds WINDOW_UPDATE, so HTTP/2
 /// flow control carries the backpressure.
@@ -29,7 +32,9 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
     let connection: HTTP2Connection
     var worker: Worker { connection.worker }
     private var context: ChannelHandlerContext?
+    /// The stream's exchange, owned here alone, and where it stands.
     private var exchange: Exchange?
+    private var progress = ExchangeProgress(requestComplete: false, idempotent: false)
     private var pendingBody: [ByteBuffer] = []
     private var pendingBytes = 0
     /// The request body goes to the member chunked (no content-length from the client).
@@ -138,44 +143,20 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         exchange.bytesIn = bytes.count
         self.exchange = exchange
         chunked = !endStream && head.framing == .chunked
-        let runtime = worker.runtime
-        let client = connection.client ?? ClientAddress(bytes: [0, 0, 0, 0])!
-        let decision = runtime.rules.decide(listener: connection.listenerIndex, host: head.host, path: head.path, client: client)
-        if let ticket = connection.sourceTicket, let retryAfter = ticket.refusesRequest(rule: decision.ruleIndex) {
-            // Over the source's request limit: 429 on this stream; the connection stays usable.
-            exchange.ruleIndex = decision.ruleIndex
-            respondLocally(status: 429, retryAfter: retryAfter)
-            return
-        }
-        switch decision {
-        case .noMatch:
-            respondLocally(status: 404)
-        case .deny(let rule), .sourceNotAllowed(let rule):
+        progress = ExchangeProgress(requestComplete: endStream, idempotent: ExchangeProgress.isIdempotent(method: head.method))
+        let plan = worker.plan(head, listener: connection.listenerIndex, client: connection.client, ticket: connection.sourceTicket)
+        switch plan {
+        case .answer(let status, let rule, let retryAfter):
             exchange.ruleIndex = rule
-            respondLocally(status: 403)
-        case .forward(let rule, let farm):
-            exchange.ruleIndex = rule
-            exchange.farmIndex = farm
-            exchange.maxBody = runtime.config.rules[rule].maxBody
-            if let limit = exchange.maxBody, case .contentLength(let length) = head.framing, length > limit {
-                respondLocally(status: 413)
-                return
-            }
-            if head.values("authorization").contains(where: BackendHandler.isConnectionBoundScheme) {
+            exchange.retryAfter = retryAfter
+            respondLocally(status: status)
+        case .forward(let forward):
+            exchange.apply(forward)
+            if forward.boundByRequest {
                 requireHTTP11()
                 return
             }
-            guard let member = worker.pickMember(farm: farm, client: client, head: head, exchange: exchange) else {
-                respondLocally(status: 503)
-                return
-            }
-            exchange.member = member
-            if let backend = worker.pool.take(farm: farm, member: member) {
-                exchange.reusedConnection = true
-                attach(backend, to: exchange)
-            } else {
-                connect(exchange)
-            }
+            obtainMember()
         }
     }
 
@@ -184,10 +165,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         if let buffer, buffer.readableBytes > 0 {
             let count = buffer.readableBytes
             exchange.bytesIn += count
-            exchange.bodyBytes += count
             exchange.payloadBytes += UInt64(count)
             if let limit = exchange.maxBody, exchange.payloadBytes > limit {
-                exchange.closeBackend = true
                 respondLocally(status: 413)
                 return
             }
@@ -198,6 +177,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         guard endStream else { return }
         requestEnded = true
         if chunked { forward(bytes: HTTP2Translation.lastChunk) }
+        progress.requestEnded()
         if let backend = exchange.backend {
             markRequestSent(exchange)
             backend.flush()
@@ -207,6 +187,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
     /// Sends request body bytes to the member, or holds them until it is connected.
     private func forward(_ buffer: ByteBuffer) {
         if let backend = exchange?.backend {
+            progress.sentBody()
             backend.send(buffer, flush: false)
         } else {
             pendingBody.append(buffer)
@@ -222,40 +203,55 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
     }
 
     private func markRequestSent(_ exchange: Exchange) {
-        exchange.requestComplete = true
         exchange.requestSentAt = .now()
         armTimer()
     }
 
     // MARK: Member connection
 
-    private func connect(_ exchange: Exchange) {
-        worker.connect(
-            exchange,
-            isCurrent: { self.exchange === exchange && !self.finished },
-            attach: { backend in self.attach(backend, to: exchange) },
-            failed: { error in
-                if self.worker.moveToOtherMember(exchange, client: self.connection.client, after: error) {
-                    self.connect(exchange)
-                } else {
-                    self.respondLocally(status: Worker.failureStatus(error))
-                }
-            }
-        )
+    private func obtainMember() {
+        guard let exchange else { return }
+        if let backend = worker.pool.take(farm: exchange.farmIndex, member: exchange.member) {
+            attach(backend, reused: true)
+        } else {
+            worker.connect(exchange, for: self)
+        }
     }
 
-    private func attach(_ backend: BackendHandler, to exchange: Exchange) {
-        guard let context, let head = exchange.head else { return }
+    func memberConnected(_ backend: BackendHandler, for exchange: Exchange) {
+        guard exchange === self.exchange, !finished, progress.member == .connecting else {
+            backend.close()
+            return
+        }
+        attach(backend, reused: false)
+    }
+
+    func memberConnectFailed(_ error: Error, for exchange: Exchange) {
+        guard exchange === self.exchange, !finished, progress.member == .connecting else { return }
+        let other = worker.otherMember(for: exchange, client: connection.client, after: error)
+        switch progress.connectFailed(otherMember: other != nil, timedOut: Worker.isTimeout(error)) {
+        case .resend:
+            exchange.member = other!.member
+            exchange.setCookie = other!.setCookie
+            obtainMember()
+        case .answer(let status):
+            respondLocally(status: status)
+        case .abort:
+            reset(.internalError)
+        }
+    }
+
+    private func attach(_ backend: BackendHandler, reused: Bool) {
+        guard let context, let exchange, let head = exchange.head else { return }
         worker.start(exchange, on: backend, owner: self)
+        progress.attached(reused: reused)
         var bytes: [UInt8] = []
-        head.writeForwarded(
-            into: &bytes,
-            edits: worker.forwardingEdits(for: exchange, clientText: connection.clientTextBytes, isTLS: true)
-        )
+        worker.forwardedHead(for: exchange, clientText: connection.clientTextBytes, isTLS: true, into: &bytes)
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        backend.begin(owner: self, requestMethod: Array(head.method), head: buffer, boundByRequest: false)
+        backend.begin(owner: self, requestMethod: head.method, head: buffer, boundByRequest: false)
         for pending in pendingBody { backend.send(pending, flush: false) }
+        if pendingBytes > 0 { progress.sentBody() }
         pendingBody.removeAll()
         pendingBytes = 0
         if requestEnded { markRequestSent(exchange) }
@@ -264,9 +260,10 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         resumeReading()
     }
 
-    // MARK: Callbacks from the member side
+    // MARK: Events from the member side
 
     func backendInformational(_ head: ResponseHead) {
+        progress.responseBytesArrived()
         // 100 Continue and 103 Early Hints mean the same in HTTP/2 (RFC 9113 §8.1).
         guard head.status == 100 || head.status == 103, let context else { return }
         context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: Self.hpack(head.http2Fields())))), promise: nil)
@@ -275,11 +272,11 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
     func backendResponseHead(_ head: ResponseHead, framing: BodyFraming) {
         guard let context, let exchange else { return }
         exchange.status = head.status
-        if head.status == 401, head.values("www-authenticate").contains(where: BackendHandler.isConnectionBoundScheme) {
+        if head.status == 401, head.containsValue("www-authenticate", where: BackendHandler.isConnectionBoundScheme) {
             requireHTTP11()
             return
         }
-        exchange.responseStarted = true
+        progress.responseHeadSent()
         let extra = exchange.setCookie.map { [(name: Array("set-cookie".utf8), value: Array($0.utf8))] } ?? []
         let headers = Self.hpack(head.http2Fields(extraFields: extra))
         let bodyless: Bool
@@ -292,7 +289,6 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
 
     func backendSwitchedProtocols(_ head: ResponseHead) {
         // No upgrade is forwarded from an HTTP/2 stream: the member is out of step.
-        exchange?.closeBackend = true
         respondLocally(status: 502)
     }
 
@@ -310,11 +306,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
     func backendResponseComplete(_ backend: BackendHandler, reusable: Bool) {
         guard let exchange, exchange.backend === backend else { return }
         exchange.backend = nil
-        if reusable && exchange.requestComplete && !exchange.closeBackend && !backend.authenticationBound {
-            worker.pool.put(backend)
-        } else {
-            backend.close()
-        }
+        progress.released()
+        worker.release(backend, keep: reusable && progress.requestComplete && !backend.authenticationBound)
         if !responseEnded, let context {
             responseEnded = true
             context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(context.channel.allocator.buffer(capacity: 0)), endStream: true))), promise: nil)
@@ -330,27 +323,26 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
 
     func backendFailed(_ backend: BackendHandler, _ error: Error) {
         guard let exchange, exchange.backend === backend else { return }
-        exchange.backend = nil
-        backend.close()
-        if exchange.responseStarted {
+        worker.memberConnectionFailed(exchange, backend, reused: progress.reusedConnection, error: error)
+        switch progress.memberFailed(responseBegun: backend.responseStarted) {
+        case .resend:
+            obtainMember()
+        case .answer(let status):
+            respondLocally(status: status)
+        case .abort:
             reset(.internalError)
-            return
         }
-        if worker.mayResend(exchange, after: error) {
-            connect(exchange)
-            return
-        }
-        respondLocally(status: 502)
     }
 
     // MARK: Ending the stream
 
-    /// A response edgesplit writes itself (no rule, deny, limits, member failures). A request
-    /// body still arriving is refused with RST_STREAM(NO_ERROR) after it (RFC 9113 §8.1).
-    private func respondLocally(status: Int, retryAfter: Int? = nil) {
+    /// A response edgesplit writes itself (no rule, deny, limits, member failures). A member
+    /// connection that carried part of the exchange is closed. A request body still arriving
+    /// is refused with RST_STREAM(NO_ERROR) after it (RFC 9113 §8.1).
+    private func respondLocally(status: Int) {
         guard let context, let exchange, !finished else { return }
         exchange.closeBackendConnection()
-        if exchange.responseStarted {
+        if progress.responseStarted {
             reset(.internalError)
             return
         }
@@ -359,7 +351,9 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
             (":status", String(status)), ("content-type", "text/plain; charset=utf-8"),
             ("content-length", String(body.utf8.count)),
         ])
-        if let seconds = retryAfter ?? (status == 503 ? 10 : nil) { headers.add(name: "retry-after", value: String(seconds)) }
+        if let seconds = exchange.retryAfter ?? (status == 503 ? 10 : nil) {
+            headers.add(name: "retry-after", value: String(seconds))
+        }
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
         exchange.status = status
@@ -376,7 +370,6 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
     /// request on an HTTP/1.1 connection, where the handshake can bind to the connection.
     private func requireHTTP11() {
         worker.stats.http2.http11Required &+= 1
-        exchange?.closeBackend = true
         reset(.http11Required)
     }
 
@@ -397,9 +390,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         timer = nil
         pendingBody.removeAll()
         pendingBytes = 0
-        worker.finishOutstanding(exchange)
-        if exchange.status == 0 { exchange.status = 499 }
-        worker.record(exchange, listener: connection.listenerIndex, client: connection.clientText)
+        worker.finish(exchange, listener: connection.listenerIndex, client: connection.clientText)
     }
 
     /// The client reset the stream or the connection went away.
@@ -416,15 +407,14 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
 
     // MARK: Timers
 
-    /// The response timeout while the member has the whole request and has not answered;
-    /// otherwise the rule's idle timeout between frames in either direction.
+    /// The rule's timeout that `ExchangeProgress` says runs now.
     private func currentDeadline() -> NIODeadline? {
         guard let exchange, !finished, let ruleIndex = exchange.ruleIndex else { return nil }
-        let timeouts = worker.runtime.config.rules[ruleIndex].timeouts
-        if exchange.requestComplete, !exchange.responseStarted, let sent = exchange.requestSentAt {
-            return sent + timeouts.response.timeAmount
+        let timeouts = worker.runtime.ruleTimeouts[ruleIndex]
+        switch progress.timeout {
+        case .response: return exchange.requestSentAt + timeouts.response
+        case .idle: return lastActivity + timeouts.idle
         }
-        return lastActivity + timeouts.idle.timeAmount
     }
 
     private func armTimer() {
@@ -437,14 +427,14 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
 
     private func timerFired() {
         timer = nil
-        guard let exchange, let deadline = currentDeadline() else { return }
+        guard let deadline = currentDeadline() else { return }
         if deadline > .now() {
             armTimer()
-        } else if exchange.requestComplete && !exchange.responseStarted {
-            exchange.closeBackend = true
-            respondLocally(status: 504)
-        } else {
-            reset(.cancel)
+            return
+        }
+        switch progress.timedOut() {
+        case .answer(let status): respondLocally(status: status)
+        case .abort, .resend: reset(.cancel)
         }
     }
 

@@ -17,6 +17,10 @@ public final class RuntimeConfiguration: Sendable {
     /// By farm index, then member index; nil when the name did not resolve at start.
     public let memberAddresses: [[SocketAddress?]]
     public let headLimits: HeadLimits
+    /// Each rule's timeouts as NIO amounts, by rule index: converted once, not per request.
+    let ruleTimeouts: [RuleTimeAmounts]
+    /// `timeouts.request_head` as a NIO amount.
+    let requestHeadTimeout: TimeAmount
     /// Problems that do not stop serving (member names that do not resolve), at the
     /// configuration entry they come from. `verify: false` is the loader's warning already.
     public let warnings: [ConfigDiagnostic]
@@ -86,6 +90,21 @@ public final class RuntimeConfiguration: Sendable {
             maxHeaderBytes: Int(config.http.maxHeaderBytes)
         )
         self.warnings = warnings
+        self.ruleTimeouts = config.rules.map { RuleTimeAmounts($0.timeouts) }
+        self.requestHeadTimeout = config.timeouts.requestHead.timeAmount
+    }
+}
+
+/// A rule's timeouts as NIO amounts.
+struct RuleTimeAmounts {
+    let connect: TimeAmount
+    let response: TimeAmount
+    let idle: TimeAmount
+
+    init(_ timeouts: RuleTimeouts) {
+        connect = timeouts.connect.timeAmount
+        response = timeouts.response.timeAmount
+        idle = timeouts.idle.timeAmount
     }
 }
 

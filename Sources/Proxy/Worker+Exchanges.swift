@@ -3,87 +3,117 @@ import HTTP1
 import NIOCore
 import Publishing
 
-/// The parts of an exchange that do not depend on how the client speaks (HTTP/1.1 on a
-/// connection, or one HTTP/2 stream): the member choice, the forwarded head's edits and the
-/// accounting, so both paths apply the same rules.
+/// What the exchange planner decided for one request head.
+enum ExchangePlan {
+    /// edgesplit answers itself: no rule (404), a deny rule or a source outside the rule's
+    /// networks (403), the source's request limit (429), `max_body` against a declared
+    /// length (413), no member available (503).
+    case answer(status: Int, rule: Int?, retryAfter: Int?)
+    case forward(ForwardPlan)
+}
+
+/// A request to forward: its rule, farm and member, and what the member side must know.
+struct ForwardPlan {
+    let rule: Int
+    let farm: Int
+    let member: Int
+    let maxBody: UInt64?
+    let setCookie: String?
+    /// The request carries NTLM or Negotiate credentials: they authenticate a connection.
+    let boundByRequest: Bool
+    let isUpgrade: Bool
+}
+
+/// The exchange path shared by HTTP/1.1 connections and HTTP/2 streams: the planner (rule,
+/// limits, `max_body`, member), the member connection (pool, connect, release), the forwarded
+/// head's edits and the accounting. Each client side only adds how its protocol reads a
+/// request and writes a response.
 extension Worker {
+    // MARK: Planning
+
+    /// Decides what happens to a request: rule decision, per-source request limit, `max_body`
+    /// against a declared Content-Length, and the member. `boundMember` names the member whose
+    /// connection NTLM/Negotiate bound to this client for a farm (HTTP/1.1 only): it wins,
+    /// since the handshake and the session live on that one connection.
+    func plan(
+        _ head: RequestHead, listener: Int, client: ClientAddress?, ticket: SourceTicket?,
+        boundMember: (_ farm: Int) -> Int? = { _ in nil }
+    ) -> ExchangePlan {
+        let source = client ?? ClientAddress.unspecified
+        let decision = head.withHostAndPath { host, path in
+            runtime.rules.decide(listener: listener, host: host, path: path, client: source)
+        }
+        if let ticket, let retryAfter = ticket.refusesRequest(rule: decision.ruleIndex) {
+            // Over the source's request limit: 429, and the connection stays usable.
+            return .answer(status: 429, rule: decision.ruleIndex, retryAfter: retryAfter)
+        }
+        switch decision {
+        case .noMatch:
+            return .answer(status: 404, rule: nil, retryAfter: nil)
+        case .deny(let rule), .sourceNotAllowed(let rule):
+            return .answer(status: 403, rule: rule, retryAfter: nil)
+        case .forward(let rule, let farm):
+            let maxBody = runtime.config.rules[rule].maxBody
+            if let limit = maxBody, case .contentLength(let length) = head.framing, length > limit {
+                return .answer(status: 413, rule: rule, retryAfter: nil)
+            }
+            guard let client else { return .answer(status: 503, rule: rule, retryAfter: nil) }
+            var setCookie: String?
+            guard let member = boundMember(farm) ?? pickMember(farm: farm, client: client, head: head, setCookie: &setCookie) else {
+                return .answer(status: 503, rule: rule, retryAfter: nil)
+            }
+            return .forward(
+                ForwardPlan(
+                    rule: rule, farm: farm, member: member, maxBody: maxBody, setCookie: setCookie,
+                    boundByRequest: head.containsValue("authorization", where: BackendHandler.isConnectionBoundScheme),
+                    isUpgrade: head.isWebSocketUpgrade
+                ))
+        }
+    }
+
     /// The member for a request: with cookie persistence a valid cookie naming an available
     /// member wins; otherwise the farm's balancer decides (source hash or least outstanding),
     /// and a cookie farm answers with `Set-Cookie` naming the member — on every response
     /// whose request lacked a valid cookie, as Microsoft's MS-WSMAN guidance requires.
-    func pickMember(farm: Int, client: ClientAddress, head: RequestHead, exchange: Exchange) -> Int? {
+    private func pickMember(farm: Int, client: ClientAddress, head: RequestHead, setCookie: inout String?) -> Int? {
         let balancer = balancers[farm]
         guard let cookie = cookies[farm] else { return balancer.pick(for: client, now: .now()) }
         if let member = cookie.member(inCookieHeaders: head.values("cookie")), balancer.isAvailable(member, now: .now()) {
             return member
         }
         guard let member = balancer.pick(for: client, now: .now()) else { return nil }
-        exchange.setCookie = cookie.setCookie(member: member)
+        setCookie = cookie.setCookie(member: member)
         return member
     }
 
     /// A connection to the exchange's member failed before anything was sent: marks the
-    /// member failed and moves the exchange to one other member, once. False when there is
-    /// none to try; the caller answers 502 or 504 (`failureStatus`).
-    func moveToOtherMember(_ exchange: Exchange, client: ClientAddress?, after error: Error) -> Bool {
+    /// member failed and names one other member to try, with its cookie when the farm sets
+    /// one. Nil when there is none; the caller's state machine decides whether to use it.
+    func otherMember(for exchange: Exchange, client: ClientAddress?, after error: Error) -> (member: Int, setCookie: String?)? {
         let balancer = balancers[exchange.farmIndex]
         memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))
-        guard exchange.attempts < 2, let client,
-            let next = balancer.pick(for: client, excluding: exchange.member, now: .now())
-        else { return false }
-        exchange.attempts += 1
-        exchange.member = next
-        if exchange.setCookie != nil, let cookie = cookies[exchange.farmIndex] {
-            exchange.setCookie = cookie.setCookie(member: next)
-        }
-        return true
+        guard let client, let next = balancer.pick(for: client, excluding: exchange.member, now: .now()) else { return nil }
+        let cookie = exchange.setCookie == nil ? nil : cookies[exchange.farmIndex]?.setCookie(member: next)
+        return (next, cookie)
     }
 
-    /// Opens a fresh member connection for the exchange. `attach` gets it if `isCurrent` still
-    /// holds when it is ready (otherwise it is closed); `failed` gets a connect error.
-    func connect(
-        _ exchange: Exchange,
-        isCurrent: @escaping () -> Bool,
-        attach: @escaping (BackendHandler) -> Void,
-        failed: @escaping (Error) -> Void
-    ) {
-        let rule = runtime.config.rules[exchange.ruleIndex!]
-        exchange.reusedConnection = false
-        connect(farm: exchange.farmIndex, member: exchange.member, timeout: rule.timeouts.connect.timeAmount)
+    // MARK: Member connections
+
+    /// Opens a fresh connection to the exchange's member. The owner hears back exactly once,
+    /// through `memberConnected` or `memberConnectFailed`, and checks that the exchange is
+    /// still the one it waits for (otherwise it closes the connection).
+    func connect(_ exchange: Exchange, for owner: BackendOwner) {
+        let farm = exchange.farmIndex, member = exchange.member
+        connect(farm: farm, member: member, timeout: runtime.ruleTimeouts[exchange.ruleIndex!].connect)
             .whenComplete { [self] result in
                 switch result {
                 case .success(let backend):
-                    guard isCurrent() else {
-                        backend.close()
-                        return
-                    }
-                    balancers[exchange.farmIndex].markSucceeded(exchange.member)
-                    attach(backend)
+                    balancers[farm].markSucceeded(member)
+                    owner.memberConnected(backend, for: exchange)
                 case .failure(let error):
-                    if isCurrent() { failed(error) }
+                    owner.memberConnectFailed(error, for: exchange)
                 }
             }
-    }
-
-    /// A member connection failed before any response byte. True when the request may go
-    /// again on a fresh connection: a kept-alive connection the member closed just as it was
-    /// reused, with no body sent, was processed by nobody. Otherwise a fresh connection's
-    /// failure counts against the member; a kept-alive one's says nothing (it answered on it
-    /// before).
-    func mayResend(_ exchange: Exchange, after error: Error) -> Bool {
-        if exchange.reusedConnection, exchange.bodyBytes == 0, exchange.head?.framing == BodyFraming.none {
-            finishOutstanding(exchange)
-            return true
-        }
-        if !exchange.reusedConnection {
-            memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))
-        }
-        return false
-    }
-
-    /// 504 for a connect timeout, 502 for any other failure to reach a member.
-    static func failureStatus(_ error: Error) -> Int {
-        (error as? ChannelError).map { if case .connectTimeout = $0 { return 504 } else { return 502 } } ?? 502
     }
 
     /// Binds `backend` to the exchange and counts it outstanding at its member.
@@ -101,9 +131,44 @@ extension Worker {
         exchange.countedOutstanding = false
     }
 
-    /// How the request head changes on its way to the member: Host per the rule
-    /// (`forward_original_host`), X-Forwarded-For and X-Forwarded-Proto.
-    func forwardingEdits(for exchange: Exchange, clientText: [UInt8], isTLS: Bool) -> ForwardingEdits {
+    /// A member connection whose response is complete goes back to the pool when `keep`,
+    /// else it is closed.
+    func release(_ backend: BackendHandler, keep: Bool) {
+        if keep {
+            pool.put(backend)
+        } else {
+            backend.close()
+        }
+    }
+
+    /// The member connection failed before the response was complete: it is closed, the
+    /// attempt stops counting as outstanding, and a fresh connection's failure counts
+    /// against the member (a kept-alive one's says nothing: the member answered on it before).
+    func memberConnectionFailed(_ exchange: Exchange, _ backend: BackendHandler, reused: Bool, error: Error) {
+        if exchange.backend === backend { exchange.backend = nil }
+        backend.close()
+        finishOutstanding(exchange)
+        if !reused {
+            memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))
+        }
+    }
+
+    /// 504 for a connect timeout, 502 for any other failure to reach a member.
+    static func isTimeout(_ error: Error) -> Bool {
+        if case .connectTimeout = error as? ChannelError { return true }
+        return false
+    }
+
+    // MARK: Forwarding
+
+    /// The forwarded request head, edited per the rule: Host (`forward_original_host`),
+    /// X-Forwarded-For and X-Forwarded-Proto, hop-by-hop fields removed.
+    func forwardedHead(for exchange: Exchange, clientText: [UInt8], isTLS: Bool, into scratch: inout [UInt8]) {
+        scratch.removeAll(keepingCapacity: true)
+        exchange.head?.writeForwarded(into: &scratch, edits: forwardingEdits(for: exchange, clientText: clientText, isTLS: isTLS))
+    }
+
+    private func forwardingEdits(for exchange: Exchange, clientText: [UInt8], isTLS: Bool) -> ForwardingEdits {
         let rule = runtime.config.rules[exchange.ruleIndex!]
         let farm = runtime.config.farms[exchange.farmIndex]
         let member = farm.members[exchange.member]
@@ -119,6 +184,17 @@ extension Worker {
             forwardedProto: isTLS ? ForwardingEdits.protoHTTPS : ForwardingEdits.protoHTTP,
             keepUpgrade: exchange.isUpgrade
         )
+    }
+
+    // MARK: Accounting
+
+    /// The exchange is over: its outstanding count ends, and it is counted in the stats and
+    /// written to the access log, once. An exchange with no status yet was cut short by the
+    /// client (499).
+    func finish(_ exchange: Exchange, listener: Int, client: String) {
+        finishOutstanding(exchange)
+        if exchange.status == 0 { exchange.status = 499 }
+        record(exchange, listener: listener, client: client)
     }
 
     /// Counts the exchange in the stats and writes its access-log line, once.
@@ -159,5 +235,24 @@ extension Worker {
             if exchange.member >= 0 { record.member = farm.members[exchange.member].text }
         }
         log.append(record)
+    }
+}
+
+extension ClientAddress {
+    /// 0.0.0.0: the source of a connection whose peer address is unknown (matched by rules
+    /// and limits as such; never given a member).
+    static let unspecified = ClientAddress(bytes: [0, 0, 0, 0])!
+
+    init?(socketAddress: SocketAddress) {
+        switch socketAddress {
+        case .v4(let address):
+            var raw = address.address.sin_addr
+            self.init(bytes: withUnsafeBytes(of: &raw) { Array($0) })
+        case .v6(let address):
+            var raw = address.address.sin6_addr
+            self.init(bytes: withUnsafeBytes(of: &raw) { Array($0) })
+        default:
+            return nil
+        }
     }
 }

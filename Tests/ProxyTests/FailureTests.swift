@@ -101,6 +101,25 @@ final class FailureTests: ProxyTestCase {
         XCTAssertEqual(try exchange(proxy.port, get("/")).status, 502)
     }
 
+    /// Garbage on a kept-alive member connection: the member began to answer (badly), so the
+    /// request is not sent again, the member is not held down, and the client gets 502.
+    func testGarbageOnAReusedMemberConnectionGives502() throws {
+        let count = Counter()
+        let backend = try startBackend { _ in
+            count.next() == 0 ? .send(RecordingBackend.ok("first")) : .send(Array("SSH-2.0-OpenSSH_9.2\r\n".utf8))
+        }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send(get("/one"))
+        XCTAssertEqual(try client.readResponse().status, 200)
+        let other = try connect(proxy.port)
+        try other.send(get("/two"))
+        let second = try other.readResponse()
+        XCTAssertEqual(second.status, 502)
+        XCTAssertEqual(backend.connectionCount, 1, "the request went to the pooled connection only, once")
+        XCTAssertEqual(backend.requests.count, 2)
+    }
+
     func testOversizedMemberResponseHeadGives502() throws {
         let backend = try startBackend { _ in
             .send(RecordingBackend.ok("x", headers: ["X-Huge: " + String(repeating: "h", count: 70 * 1024)]))
@@ -143,5 +162,18 @@ final class FailureTests: ProxyTestCase {
         XCTAssertGreaterThan(elapsed, 0.4)
         XCTAssertLessThan(elapsed, 2)
         withExtendedLifetime(blackhole) {}
+    }
+}
+
+/// A thread-safe count of calls, for backends that answer differently each time.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value - 1
     }
 }
