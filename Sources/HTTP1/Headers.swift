@@ -15,10 +15,6 @@ public struct HeaderField: Sendable, Hashable {
 public struct HTTPHeader: Sendable, Hashable {
     public let name: ArraySlice<UInt8>
     public let value: ArraySlice<UInt8>
-
-    /// Whether the name equals `name`, ignoring ASCII case (RFC 9110 §5.1).
-    @inlinable
-    public func hasName(_ name: String) -> Bool { ASCII.equalsCaseInsensitive(self.name, name) }
 }
 
 /// The field lines of a head, in received order, duplicates kept as separate entries

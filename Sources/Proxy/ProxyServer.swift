@@ -5,6 +5,7 @@ import Affinity
 import CoreMetrics
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -47,7 +48,14 @@ public final class ProxyServer {
 
     let group: MultiThreadedEventLoopGroup
     private let initialRuntime: RuntimeConfiguration
-    private var current: Generation?
+    /// The generation serving now. Replaced on the lifecycle queue by a reload while event
+    /// loops read it (the control socket's `stats`, the metrics endpoint), so every access
+    /// takes the lock.
+    private var current: Generation? {
+        get { currentBox.withLockedValue { $0 } }
+        set { currentBox.withLockedValue { $0 = newValue } }
+    }
+    private let currentBox = NIOLockedValueBox<Generation?>(nil)
     /// Older generations still draining after a reload.
     private var retiring: [Generation] = []
     var workers: [Worker] { current?.workers ?? [] }

@@ -108,13 +108,6 @@ struct RuleTimeAmounts {
     }
 }
 
-extension RuntimeConfiguration {
-    /// Every TLS listener's certificate entries, for the OCSP watch and `stats`.
-    var certificateEntries: [ListenerCertificates.Entry] {
-        listenerCertificates.flatMap { $0?.entries ?? [] }
-    }
-}
-
 /// Every TLS problem of a configuration at once, so `check` lists them all.
 public struct SetupErrors: Error, CustomStringConvertible, Sendable {
     public let errors: [SetupError]

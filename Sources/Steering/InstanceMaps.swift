@@ -157,18 +157,6 @@ public final class InstanceMaps {
         return SteeringCounters(raw: raw)
     }
 
-    /// Zeroes the counters.
-    public func resetCounters() throws {
-        let cpus = Int(libbpf_num_possible_cpus())
-        var zeros = [UInt64](repeating: 0, count: max(cpus, 1))
-        for i in 0..<Int(ES_CNT_COUNT) {
-            var key = UInt32(i)
-            guard bpf_map_update_elem(countersFD, &key, &zeros, UInt64(BPF_ANY)) == 0 else {
-                throw SteeringError.from(errno: errno, "reset \(directory)/counters")
-            }
-        }
-    }
-
     /// Sockarray slots that hold a listening socket now.
     public func filledSlots() -> [Int] {
         var filled: [Int] = []

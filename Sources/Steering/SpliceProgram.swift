@@ -110,18 +110,6 @@ public final class SpliceProgram: @unchecked Sendable {
         try SpliceCounters.read(fd: bytesFD, path: directory + "/l4_bytes")
     }
 
-    /// The counters of an instance whose program another process loaded (the CLI).
-    public static func pinnedCounters(instance: String, pinRoot: String = InstanceMaps.defaultPinRoot) throws -> SpliceCounters? {
-        let path = pinRoot + "/" + instance + "/l4_bytes"
-        let fd = bpf_obj_get(path)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw SteeringError.from(errno: errno, "open \(path)")
-        }
-        defer { _ = Glibc.close(fd) }
-        return try SpliceCounters.read(fd: fd, path: path)
-    }
-
     /// Releases the program; with `unpin`, removes the pinned splice maps too, and the
     /// instance directory when nothing else is pinned there.
     public func close(unpin: Bool) {

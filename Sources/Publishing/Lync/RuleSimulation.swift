@@ -201,10 +201,6 @@ public struct RuleSimulation: Sendable {
     }
 }
 
-extension String {
-    fileprivate func caseInsensitiveCompare(_ other: String) -> Bool { lowercased() == other.lowercased() }
-}
-
 func hex(_ value: UInt32) -> String {
     let s = String(value, radix: 16)
     return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
