@@ -74,6 +74,15 @@ public enum HTTPHeadError: Error, Sendable, Hashable, CustomStringConvertible {
     case chunkedAppliedTwice
     /// Transfer-Encoding on an HTTP/1.0 request (RFC 9112 §6.1, faulty framing).
     case transferEncodingInHTTP10
+    /// More than one Transfer-Encoding field line on a request: members disagree on whether the
+    /// first, the last or the joined lines count, so the framing is ambiguous.
+    case repeatedTransferEncoding
+    /// A request Transfer-Encoding that lists a coding before `chunked` (`gzip, chunked`): the
+    /// proxy forwards only canonical `chunked` framing.
+    case transferCodingBeforeChunked
+    /// A request whose only transfer coding is one other than chunked (`gzip`): 501, the
+    /// coding is not implemented (RFC 9112 §6.1), rather than ambiguous.
+    case transferCodingNotImplemented
 
     /// The status code a server should answer a request rejected with this error.
     public var status: Int {
@@ -82,6 +91,7 @@ public enum HTTPHeadError: Error, Sendable, Hashable, CustomStringConvertible {
         case .headersTooLarge, .tooManyHeaders: return 431
         case .versionNotSupported: return 505
         case .connectNotSupported: return 405
+        case .transferCodingNotImplemented: return 501
         default: return 400
         }
     }
@@ -118,6 +128,9 @@ public enum HTTPHeadError: Error, Sendable, Hashable, CustomStringConvertible {
         case .transferEncodingNotChunked: return "final transfer coding is not chunked"
         case .chunkedAppliedTwice: return "chunked applied more than once"
         case .transferEncodingInHTTP10: return "Transfer-Encoding in an HTTP/1.0 request"
+        case .repeatedTransferEncoding: return "more than one Transfer-Encoding field line"
+        case .transferCodingBeforeChunked: return "transfer coding other than chunked"
+        case .transferCodingNotImplemented: return "transfer coding not implemented"
         }
     }
 

@@ -147,7 +147,8 @@ extension RequestHead {
     /// - Hop-by-hop fields are dropped (RFC 9110 §7.6.1): Connection, Proxy-Connection, Keep-Alive,
     ///   TE, Upgrade and every field named in Connection, except that Host, Content-Length and
     ///   Transfer-Encoding are always kept: the body is forwarded verbatim (still chunked), so its
-    ///   framing must reach the origin unchanged.
+    ///   framing must reach the origin unchanged. Transfer-Encoding is written as exactly
+    ///   `Transfer-Encoding: chunked` (the only request framing the parser accepts with it).
     /// - For an upgrade request with `keepUpgrade`, Upgrade is kept and `Connection: Upgrade` sent
     ///   where the first Connection field was (RFC 9110 §7.8). An Upgrade offering h2c is never
     ///   kept.
@@ -212,7 +213,11 @@ extension RequestHead {
                     if upgrading { appendField(&out, p, field) }
                 case .proxyConnection, .keepAlive, .te:
                     break
-                case .transferEncoding, .contentLength:
+                case .transferEncoding:
+                    // The parser let through only one line whose value is `chunked` in some
+                    // case and spacing; the member gets the one spelling every server reads alike.
+                    appendStatic(&out, "Transfer-Encoding: chunked\r\n")
+                case .contentLength:
                     appendField(&out, p, field)
                 case .xForwardedFor:
                     if index == lastXFF && !edits.forwardedFor.isEmpty {

@@ -99,6 +99,12 @@ final class ForwardingTests: XCTestCase {
                        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
     }
 
+    /// Whatever case and spacing the client used, the member reads one canonical line.
+    func testTransferEncodingForwardedCanonically() {
+        XCTAssertEqual(forward("POST / HTTP/1.1\r\nHost: h\r\ntransfer-ENCODING:   Chunked\t\r\nX-A: 1\r\n\r\n"),
+                       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n")
+    }
+
     func testWebSocketUpgradeKept() {
         let input = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         XCTAssertEqual(forward(input, ForwardingEdits(keepUpgrade: true)),

@@ -50,8 +50,11 @@ final class SmugglingTests: ProxyTestCase {
 
     func testTransferEncodingOtherThanFinalChunked() throws {
         try assertRejected("chunked, gzip", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n")
-        try assertRejected("gzip", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: gzip\r\n\r\n")
-        try assertRejected("xchunked", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n")
+        try assertRejected("gzip", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: gzip\r\n\r\n", status: 501)
+        try assertRejected("xchunked", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", status: 501)
+        try assertRejected("gzip, chunked", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")
+        try assertRejected("chunked then empty", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n\r\n0\r\n\r\n")
+        try assertRejected("empty then chunked", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         try assertRejected("chunked twice", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         try assertRejected("identity last", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n")
         try assertRejected("space before colon", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n")
