@@ -36,6 +36,12 @@ public struct ForwardingEdits: Sendable {
 enum FieldKind {
     case other, host, connection, proxyConnection, keepAlive, te, upgrade, transferEncoding
     case contentLength, xForwardedFor, xForwardedProto
+    /// A request field a member may trust as if the proxy had set it, so a client must not:
+    /// `X-Original-URL` and `X-Rewrite-URL` (IIS URL Rewrite and ASP.NET route on them, past the
+    /// path the rules matched) and `X_Forwarded_For`, `X_Forwarded_Proto`, `X_Forwarded_Host`
+    /// (CGI-style members map `_` and `-` onto the same HTTP_X_FORWARDED_* variable, so a
+    /// client's underscore copy could stand in for the proxy's own field).
+    case spoofable
 
     static func of(_ p: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> FieldKind {
         switch r.count {
@@ -45,12 +51,20 @@ enum FieldKind {
         case 10:
             if equalsLowercase(p, r, "connection") { return .connection }
             return equalsLowercase(p, r, "keep-alive") ? .keepAlive : .other
-        case 14: return equalsLowercase(p, r, "content-length") ? .contentLength : .other
-        case 15: return equalsLowercase(p, r, "x-forwarded-for") ? .xForwardedFor : .other
-        case 16: return equalsLowercase(p, r, "proxy-connection") ? .proxyConnection : .other
+        case 13: return equalsLowercase(p, r, "x-rewrite-url") ? .spoofable : .other
+        case 14:
+            if equalsLowercase(p, r, "content-length") { return .contentLength }
+            return equalsLowercase(p, r, "x-original-url") ? .spoofable : .other
+        case 15:
+            if equalsLowercase(p, r, "x-forwarded-for") { return .xForwardedFor }
+            return equalsLowercase(p, r, "x_forwarded_for") ? .spoofable : .other
+        case 16:
+            if equalsLowercase(p, r, "proxy-connection") { return .proxyConnection }
+            return equalsLowercase(p, r, "x_forwarded_host") ? .spoofable : .other
         case 17:
             if equalsLowercase(p, r, "transfer-encoding") { return .transferEncoding }
-            return equalsLowercase(p, r, "x-forwarded-proto") ? .xForwardedProto : .other
+            if equalsLowercase(p, r, "x-forwarded-proto") { return .xForwardedProto }
+            return equalsLowercase(p, r, "x_forwarded_proto") ? .spoofable : .other
         default: return .other
         }
     }
@@ -157,6 +171,8 @@ extension RequestHead {
     ///   first, since HTTP/1.1 requires it.
     /// - X-Forwarded-For gets the client appended to its last line, or is added at the end;
     ///   X-Forwarded-Proto is replaced in place (further copies dropped) or added at the end;
+    ///   X-Original-URL, X-Rewrite-URL and the underscore spellings of X-Forwarded-For, -Proto
+    ///   and -Host are dropped (see ``FieldKind/spoofable``);
     ///   `edits.extraHeaders` come last.
     public func writeForwarded(into out: inout [UInt8], edits: ForwardingEdits) {
         let storage = headers.storage
@@ -211,7 +227,7 @@ extension RequestHead {
                     }
                 case .upgrade:
                     if upgrading { appendField(&out, p, field) }
-                case .proxyConnection, .keepAlive, .te:
+                case .proxyConnection, .keepAlive, .te, .spoofable:
                     break
                 case .transferEncoding:
                     // The parser let through only one line whose value is `chunked` in some
@@ -304,7 +320,7 @@ extension ResponseHead {
                     if !dechunked { appendField(&out, p, field) }
                 case .contentLength:
                     if !hadConflictingFraming && !dechunked { appendField(&out, p, field) }
-                case .other, .xForwardedFor, .xForwardedProto:
+                case .other, .xForwardedFor, .xForwardedProto, .spoofable:
                     if !listedInConnection(p, field.name, connectionTokens) { appendField(&out, p, field) }
                 }
             }

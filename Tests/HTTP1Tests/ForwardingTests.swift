@@ -84,6 +84,23 @@ final class ForwardingTests: XCTestCase {
                        "GET http://real.example/p HTTP/1.1\r\nHost: real.example\r\n\r\n")
     }
 
+    /// Fields a member would trust as the proxy's own never pass: IIS URL Rewrite routes on
+    /// X-Original-URL / X-Rewrite-URL, and CGI maps X_Forwarded_* onto HTTP_X_FORWARDED_*.
+    func testSpoofableFieldsStripped() {
+        let input = "GET /public HTTP/1.1\r\nHost: h\r\nX-Original-URL: /admin\r\nx-rewrite-url: /admin\r\nX-ORIGINAL-url: /b\r\n"
+            + "X_Forwarded_For: 10.0.0.1\r\nx_forwarded_proto: https\r\nX_FORWARDED_HOST: internal\r\nX-Keep: 1\r\n"
+            + "X-Original-URLs: kept\r\nX_Forwarded_Hosts: kept\r\n\r\n"
+        XCTAssertEqual(forward(input, ForwardingEdits(forwardedFor: bytes("192.0.2.1"), forwardedProto: ForwardingEdits.protoHTTP)),
+                       "GET /public HTTP/1.1\r\nHost: h\r\nX-Keep: 1\r\nX-Original-URLs: kept\r\nX_Forwarded_Hosts: kept\r\n"
+                       + "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: http\r\n\r\n")
+    }
+
+    /// A member's response is the member's business: the same names pass back unchanged.
+    func testSpoofableNamesKeptInResponses() {
+        XCTAssertEqual(forwardResponse("HTTP/1.1 200 OK\r\nX-Original-URL: /a\r\nContent-Length: 0\r\n\r\n"),
+                       "HTTP/1.1 200 OK\r\nX-Original-URL: /a\r\nContent-Length: 0\r\n\r\n")
+    }
+
     func testHopByHopRemoved() {
         let input = "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Hop, x-other\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nUpgrade: h2c\r\nX-Hop: secret\r\nX-Other: 1\r\nX-Keep: 2\r\n\r\n"
         XCTAssertEqual(forward(input), "GET / HTTP/1.1\r\nHost: h\r\nX-Keep: 2\r\n\r\n")

@@ -73,6 +73,19 @@ final class ForwardingTests: ProxyTestCase {
         XCTAssertEqual(requests.last?.values("x-forwarded-proto"), ["http"])
     }
 
+    func testURLRewriteAndUnderscoreForwardedFieldsNeverReachTheMember() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send(get("/public", headers: [
+            "X-Original-URL: /admin", "X-Rewrite-URL: /admin", "X_Forwarded_For: 10.0.0.1",
+            "X_Forwarded_Proto: https", "x_forwarded_host: intranet.contoso.local", "X-End-To-End: kept",
+        ]))
+        XCTAssertEqual(try client.readResponse().status, 200)
+        let names = backend.requests.first?.fieldNames ?? []
+        XCTAssertEqual(names, ["Host", "X-End-To-End", "X-Forwarded-For", "X-Forwarded-Proto"])
+    }
+
     func testHopByHopFieldsRemovedBothWays() throws {
         let backend = try startBackend { _ in
             .send(Array(("HTTP/1.1 200 OK\r\nConnection: X-Backend-Hop\r\nX-Backend-Hop: secret\r\nKeep-Alive: timeout=5\r\n"
