@@ -417,14 +417,18 @@ struct ConfigReader {
             var cookieKey: String?
             if let n = fields["cookie_key"] {
                 if let text = string(n, fields.sub("cookie_key")) {
-                    if text.utf8.count < 16 {
-                        error("\(fields.sub("cookie_key")): expected at least 16 characters of secret, got \(text.utf8.count)", at: n)
+                    if text.utf8.count < Farm.minimumCookieKeyLength {
+                        error("\(fields.sub("cookie_key")): expected at least \(Farm.minimumCookieKeyLength) characters of secret, got \(text.utf8.count)", at: n)
                         ok = false
                     }
                     cookieKey = text
                 } else {
                     ok = false
                 }
+            } else if persistence == .cookie {
+                // Not `ok = false`: the farm still exists for the checks that follow (an L4
+                // route naming it), and any error already makes the configuration invalid.
+                error("\(fields.sub("cookie_key")): missing; persistence cookie needs a secret key of at least \(Farm.minimumCookieKeyLength) characters, the same on every edge host (without one anyone who knows a member's address can forge its token); add for example cookie_key: \"<the output of openssl rand -hex 32>\"", at: fields["persistence"] ?? item)
             }
             var health: HealthCheck?
             if let n = fields["health"] {

@@ -99,6 +99,12 @@ final class CheckCommandTests: EdgesplitTestCase {
         try assertError(config(tail: "timeouts: { shutdwn: 5s }"), at: 7, 13, "unknown key 'shutdwn' in timeouts", "did you mean 'shutdown'?")
     }
 
+    /// A cookie farm without its own secret key would issue tokens anyone can compute.
+    func testCookiePersistenceWithoutKey() throws {
+        let farm = "{ name: app, members: [\"127.0.0.1:9000\"], persistence: cookie }"
+        try assertError(config(farm: farm), at: 4, 60, "farms[0].cookie_key: missing", "at least 16 characters", "same on every edge host")
+    }
+
     func testMissingFarmReference() throws {
         let rule = "{ name: app, public_names: [app.contoso.test], farm: nosuch }"
         try assertError(config(rule: rule), at: 6, 58, "rules[0].farm: unknown farm 'nosuch'", "farms are: app")
