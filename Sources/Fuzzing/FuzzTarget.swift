@@ -101,8 +101,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         guard case .request(let again, _) = reparsed else {
             preconditionFailure("the forwarded head does not parse: \(reparsed)")
         }
-        precondition(Array(again.target) == Array(head.target) && again.framing == head.framing,
+        precondition(again.path == head.path && again.query == head.query && again.framing == head.framing,
                      "the forwarded head means something else")
+        precondition(head.targetForm != .origin || again.target == head.target, "an origin-form target changed")
     }
 
     /// The body framer over whatever followed the head: it must stay inside its input and

@@ -28,6 +28,8 @@ public enum HTTPHeadError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidMethod
     /// The target contains SP or a control byte, or its form is not recognised (RFC 9112 §3.2).
     case invalidTarget
+    /// A `#` in the target: the fragment is never part of a request target (RFC 9112 §3.2).
+    case fragmentInTarget
     /// `*` with a method other than OPTIONS (RFC 9112 §3.2.4).
     case asteriskFormWithoutOptions
     /// CONNECT or an authority-form target: this proxy does not tunnel (405).
@@ -108,6 +110,7 @@ public enum HTTPHeadError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidRequestLine: return "malformed request line"
         case .invalidMethod: return "invalid method"
         case .invalidTarget: return "invalid request target"
+        case .fragmentInTarget: return "'#' in the request target"
         case .asteriskFormWithoutOptions: return "asterisk-form target without OPTIONS"
         case .connectNotSupported: return "CONNECT / authority-form not supported"
         case .malformedVersion: return "malformed HTTP version"

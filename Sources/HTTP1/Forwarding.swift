@@ -156,7 +156,8 @@ private func appendDecimal(_ out: inout [UInt8], _ value: Int) {
 
 extension RequestHead {
     /// Appends the head to send upstream: `method SP target SP HTTP/1.1`, then the fields in
-    /// received order and case, then CRLF CRLF.
+    /// received order and case, then CRLF CRLF. An absolute-form target is sent in origin-form
+    /// (its path, `/` when empty, and query); every other target byte for byte.
     ///
     /// - Hop-by-hop fields are dropped (RFC 9110 §7.6.1): Connection, Proxy-Connection, Keep-Alive,
     ///   TE, Upgrade and every field named in Connection, except that Host, Content-Length and
@@ -184,7 +185,18 @@ extension RequestHead {
         storage.withUnsafeBufferPointer { p in
             out.append(contentsOf: UnsafeBufferPointer(rebasing: p[methodRange]))
             out.append(ASCII.sp)
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[targetRange]))
+            if targetForm == .absolute {
+                // Origin-form (RFC 9112 §3.2.1): the authority goes to the member only as Host,
+                // which the rule decides (original or the member's own). Members (http.sys,
+                // IIS) would otherwise route on the target's authority and skip that decision.
+                if pathRange.isEmpty { out.append(0x2F) } else { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[pathRange])) }
+                if let queryRange {
+                    out.append(0x3F)
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: p[queryRange]))
+                }
+            } else {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[targetRange]))
+            }
             appendStatic(&out, " HTTP/1.1\r\n")
 
             var hasHost = false

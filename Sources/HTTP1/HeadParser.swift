@@ -484,9 +484,15 @@ private func parseRequestLine(_ p: UnsafeBufferPointer<UInt8>, end: Int) -> Resu
     guard sp2 > sp1 + 1 else { return .failure(.invalidRequestLine) }
     let target = (sp1 + 1)..<sp2
     // The target is passed on byte for byte: bytes >= 0x80 and %-escapes are fine, but SP and
-    // control bytes would let two parsers disagree on where it ends.
-    if let k = firstInvalidByte(p, target.lowerBound, target.upperBound, threshold: 0x21, { $0 > 0x20 && $0 != 0x7F }) {
-        return .failure(p[k] == ASCII.cr ? .bareCR : .invalidTarget)
+    // control bytes would let two parsers disagree on where it ends. A `#` is not in the
+    // request-target grammar (RFC 9112 §3.2: clients never send the fragment); servers differ
+    // on whether it ends the path, so the path the rules matched may not be the one served.
+    if let k = firstInvalidByte(p, target.lowerBound, target.upperBound, threshold: 0x24, { $0 > 0x20 && $0 != 0x7F && $0 != 0x23 }) {
+        switch p[k] {
+        case ASCII.cr: return .failure(.bareCR)
+        case 0x23: return .failure(.fragmentInTarget)
+        default: return .failure(.invalidTarget)
+        }
     }
     let version: HTTPVersion
     switch parseVersion(p, (sp2 + 1)..<end) {

@@ -81,7 +81,7 @@ final class ForwardingTests: XCTestCase {
 
     func testAbsoluteFormAuthorityReplacesHost() {
         XCTAssertEqual(forward("GET http://real.example/p HTTP/1.1\r\nHost: spoofed\r\n\r\n"),
-                       "GET http://real.example/p HTTP/1.1\r\nHost: real.example\r\n\r\n")
+                       "GET /p HTTP/1.1\r\nHost: real.example\r\n\r\n")
     }
 
     /// Fields a member would trust as the proxy's own never pass: IIS URL Rewrite routes on
@@ -99,6 +99,19 @@ final class ForwardingTests: XCTestCase {
     func testSpoofableNamesKeptInResponses() {
         XCTAssertEqual(forwardResponse("HTTP/1.1 200 OK\r\nX-Original-URL: /a\r\nContent-Length: 0\r\n\r\n"),
                        "HTTP/1.1 200 OK\r\nX-Original-URL: /a\r\nContent-Length: 0\r\n\r\n")
+    }
+
+    /// The member sees origin-form only: the authority reaches it through Host, as the rule
+    /// decides (here replaced by the member's own name), never in the request line.
+    func testAbsoluteFormForwardedInOriginForm() {
+        let edits = ForwardingEdits(replaceHost: bytes("fe1.contoso.local:4443"))
+        XCTAssertEqual(forward("GET http://webext.contoso.com/a%2Fb?x=1&y HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n", edits),
+                       "GET /a%2Fb?x=1&y HTTP/1.1\r\nHost: fe1.contoso.local:4443\r\n\r\n")
+        XCTAssertEqual(forward("GET http://webext.contoso.com HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n", edits),
+                       "GET / HTTP/1.1\r\nHost: fe1.contoso.local:4443\r\n\r\n")
+        XCTAssertEqual(forward("GET https://webext.contoso.com?q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n"),
+                       "GET /?q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n")
+        XCTAssertEqual(forward("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")
     }
 
     func testHopByHopRemoved() {
@@ -172,7 +185,7 @@ final class ForwardingTests: XCTestCase {
             var out: [UInt8] = []
             head.writeForwarded(into: &out, edits: ForwardingEdits(forwardedFor: bytes("192.0.2.9"), forwardedProto: ForwardingEdits.protoHTTPS, keepUpgrade: true))
             let again = try XCTUnwrap(parseRequest(out))
-            XCTAssertEqual(Array(again.target), Array(head.target))
+            assertSameResource(again, head)
             XCTAssertEqual(again.framing, head.framing)
             XCTAssertEqual(again.version, .http1_1)
         }

@@ -163,6 +163,15 @@ final class SmugglingTests: XCTestCase {
         XCTAssertEqual(requestError(bytes("GET /a") + [0x7F] + bytes(" HTTP/1.1\r\nHost: h\r\n\r\n")), .invalidTarget)
     }
 
+    /// Servers differ on whether `#` ends the path, so the rules and the member could see two.
+    func testFragmentInTargetIsRefused() {
+        for target in ["/a#b", "/#", "/x?y#z", "http://h/p#f", "http://h#f", "/" + String(repeating: "a", count: 40) + "#"] {
+            XCTAssertEqual(requestError("GET \(target) HTTP/1.1\r\nHost: h\r\n\r\n"), .fragmentInTarget, target)
+        }
+        XCTAssertEqual(HTTPHeadError.fragmentInTarget.status, 400)
+        XCTAssertNotNil(parseRequest("GET /a!b\"c$d%23 HTTP/1.1\r\nHost: h\r\n\r\n"), "! \" $ and an escaped # are fine")
+    }
+
     func testWhitespaceBeforeColon() {
         XCTAssertEqual(requestError(req("Content-Length : 5\r\n")), .whitespaceBeforeColon)
         XCTAssertEqual(requestError(req("Transfer-Encoding\t: chunked\r\n")), .whitespaceBeforeColon)
