@@ -166,6 +166,7 @@ struct ConfigReader {
         if config.rules.count == ruleCount {
             checkShadowing(config.rules)
             checkUnused(config)
+            checkL4NamesAlsoInRules(config)
         }
         return config
     }
@@ -878,6 +879,29 @@ struct ConfigReader {
                     ))
                 }
                 break
+            }
+        }
+    }
+
+    /// An L4 route is chosen by the ClientHello's SNI, a rule by the Host header, and the client
+    /// chooses both: a name published both ways on one listener goes to the route's farm when
+    /// the SNI names it, and to the rule's farm for a client that sends another SNI (or none)
+    /// and that Host — past whatever the passthrough was for (client certificates, end-to-end
+    /// TLS). A warning, not an error: a name being moved from L7 to L4 has both for a while.
+    /// Deny rules are left out: denying the name at L7 is the fix.
+    private mutating func checkL4NamesAlsoInRules(_ config: EdgesplitConfig) {
+        for (i, listener) in config.listeners.enumerated() {
+            for (j, route) in listener.l4Routes.enumerated() {
+                for rule in config.rules where rule.action == .allow && (rule.listeners?.contains(listener.name) ?? true) {
+                    for name in route.publicNames {
+                        guard let other = rule.publicNames.first(where: { $0.covers(name) || name.covers($0) }) else { continue }
+                        diagnostics.append(.warning(
+                            "listeners[\(i)].l4_routes[\(j)]: '\(name)' of L4 route '\(route.name)' is also matched by '\(other)' of rule '\(rule.name)' at \(rule.position) on listener '\(listener.name)': a client whose SNI is that name is passed through to farm '\(route.farm)', but one that sends another SNI (or none) with that Host reaches farm '\(rule.farm ?? "")' through the rule (SNI and Host can differ); publish the name one way, or deny it in a rule above '\(rule.name)'",
+                            at: route.position
+                        ))
+                        break
+                    }
+                }
             }
         }
     }

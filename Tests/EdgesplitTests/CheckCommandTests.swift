@@ -265,6 +265,16 @@ final class CheckCommandTests: EdgesplitTestCase {
         XCTAssertEqual(result.stdout, "\(path): OK: 1 listeners, 1 farms, 1 rules, 1 L4 routes\n")
     }
 
+    func testL4RouteNameAlsoInARuleIsAWarning() throws {
+        let listener = try l4Listener("{ name: sip, public_names: [app.contoso.test], farm: app }")
+        let (result, path) = try check(config(listener: listener))
+        XCTAssertEqual(result.status, 0, "a warning only: \(result)")
+        XCTAssertTrue(result.stderrLines.contains {
+            $0.hasPrefix("\(path):2:") && $0.contains(": warning: listeners[0].l4_routes[0]: 'app.contoso.test' of L4 route 'sip' is also matched by")
+                && $0.contains("(SNI and Host can differ)")
+        }, "\(result)")
+    }
+
     func testL4RouteWithUnknownFarm() throws {
         let listener = try l4Listener("{ name: sip, public_names: [sip.contoso.test], farm: nosuch }")
         let column = listener.range(of: "nosuch")!.lowerBound.utf16Offset(in: listener) + 5
