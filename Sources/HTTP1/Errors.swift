@@ -159,6 +159,8 @@ public enum HTTPBodyError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidTrailerField
     /// A trailer section larger than ``BodyFramer/maxTrailerBytes``.
     case trailersTooLarge
+    /// More chunk-extension bytes in one body than ``BodyFramer/maxChunkExtensionBytes``.
+    case chunkExtensionsTooLarge
 
     public var reason: String {
         switch self {
@@ -170,6 +172,7 @@ public enum HTTPBodyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .missingChunkDataCRLF: return "chunk data not followed by CRLF"
         case .invalidTrailerField: return "invalid trailer field"
         case .trailersTooLarge: return "trailer section too large"
+        case .chunkExtensionsTooLarge: return "chunk extensions too large"
         }
     }
 

@@ -126,6 +126,21 @@ final class SmugglingTests: ProxyTestCase {
         XCTAssertEqual(backend.connectionCount, 2, "the member connection with half a request is not reused")
     }
 
+    /// `max_body` counts payload, so a client padding 1-byte chunks with extensions is stopped
+    /// by the body-wide extension limit instead: 400, and the member connection is dropped.
+    func testChunkExtensionsOverTheBodyLimitGet400() throws {
+        let client = try connect(proxy.port)
+        try client.send("POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\n")
+        // 16 × 4095 extension bytes, then 17 more: the limit is crossed by the last byte sent,
+        // so nothing is left unread when the proxy closes (which would reset the connection).
+        let padded = "1;" + String(repeating: "e", count: 4094) + "\r\nx\r\n"
+        try client.send(String(repeating: padded, count: 16) + "1;" + String(repeating: "e", count: 16))
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 400)
+        XCTAssertTrue(client.waitForClose(timeout: 2))
+        XCTAssertEqual(backend.requests.count, 0, "the member never got a complete request")
+    }
+
     func testBodyOfRefusedRequestIsNeverReadAsARequest() throws {
         // A refused request's body is not read; the connection closes, so a request hidden in
         // it can never be taken for the next one.
