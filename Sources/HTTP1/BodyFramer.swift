@@ -33,6 +33,13 @@ public struct BodyFramer: Sendable {
     public static let maxChunkLineBytes = 4096
     /// Largest trailer section, final CRLF included.
     public static let maxTrailerBytes = 16 * 1024
+    /// Most chunk-extension bytes in one body, all chunks together (from the `;` or the
+    /// whitespace after a chunk-size to the CR). `max_body` counts payload only, so without this
+    /// a client could send a 1-byte chunk behind every 4 KiB of extensions and stream 4096
+    /// times the limit through the proxy to the member. Nothing real sends more than a few
+    /// bytes of extensions (Lync, IIS and browsers send none); the body fails like any other
+    /// framing error (400 for a request, 502 for a response).
+    public static let maxChunkExtensionBytes = 64 * 1024
 
     public let framing: BodyFraming
 
@@ -57,6 +64,7 @@ public struct BodyFramer: Sendable {
     private var sawDigit = false
     private var lineBytes = 0
     private var trailerBytes = 0
+    private var extensionBytes = 0
     private var error: HTTPBodyError? = nil
 
     public init(_ framing: BodyFraming) {
@@ -129,6 +137,12 @@ public struct BodyFramer: Sendable {
                 lineBytes += 1
                 if lineBytes > Self.maxChunkLineBytes && c != ASCII.cr { throw .chunkLineTooLong }
                 try sizeLineByte(c)
+                // Every size-line byte that leaves (or finds) the line past its hex digits and
+                // before its CR is extension (or the whitespace before one).
+                if state != .size && state != .sizeLF {
+                    extensionBytes += 1
+                    if extensionBytes > Self.maxChunkExtensionBytes { throw .chunkExtensionsTooLarge }
+                }
             case .sizeLF:
                 guard c == ASCII.lf else { throw .invalidLineEnding }
                 if chunkSize == 0 {

@@ -28,6 +28,8 @@ public enum HTTPHeadError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidMethod
     /// The target contains SP or a control byte, or its form is not recognised (RFC 9112 §3.2).
     case invalidTarget
+    /// A `#` in the target: the fragment is never part of a request target (RFC 9112 §3.2).
+    case fragmentInTarget
     /// `*` with a method other than OPTIONS (RFC 9112 §3.2.4).
     case asteriskFormWithoutOptions
     /// CONNECT or an authority-form target: this proxy does not tunnel (405).
@@ -74,6 +76,15 @@ public enum HTTPHeadError: Error, Sendable, Hashable, CustomStringConvertible {
     case chunkedAppliedTwice
     /// Transfer-Encoding on an HTTP/1.0 request (RFC 9112 §6.1, faulty framing).
     case transferEncodingInHTTP10
+    /// More than one Transfer-Encoding field line on a request: members disagree on whether the
+    /// first, the last or the joined lines count, so the framing is ambiguous.
+    case repeatedTransferEncoding
+    /// A request Transfer-Encoding that lists a coding before `chunked` (`gzip, chunked`): the
+    /// proxy forwards only canonical `chunked` framing.
+    case transferCodingBeforeChunked
+    /// A request whose only transfer coding is one other than chunked (`gzip`): 501, the
+    /// coding is not implemented (RFC 9112 §6.1), rather than ambiguous.
+    case transferCodingNotImplemented
 
     /// The status code a server should answer a request rejected with this error.
     public var status: Int {
@@ -82,6 +93,7 @@ public enum HTTPHeadError: Error, Sendable, Hashable, CustomStringConvertible {
         case .headersTooLarge, .tooManyHeaders: return 431
         case .versionNotSupported: return 505
         case .connectNotSupported: return 405
+        case .transferCodingNotImplemented: return 501
         default: return 400
         }
     }
@@ -98,6 +110,7 @@ public enum HTTPHeadError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidRequestLine: return "malformed request line"
         case .invalidMethod: return "invalid method"
         case .invalidTarget: return "invalid request target"
+        case .fragmentInTarget: return "'#' in the request target"
         case .asteriskFormWithoutOptions: return "asterisk-form target without OPTIONS"
         case .connectNotSupported: return "CONNECT / authority-form not supported"
         case .malformedVersion: return "malformed HTTP version"
@@ -118,6 +131,9 @@ public enum HTTPHeadError: Error, Sendable, Hashable, CustomStringConvertible {
         case .transferEncodingNotChunked: return "final transfer coding is not chunked"
         case .chunkedAppliedTwice: return "chunked applied more than once"
         case .transferEncodingInHTTP10: return "Transfer-Encoding in an HTTP/1.0 request"
+        case .repeatedTransferEncoding: return "more than one Transfer-Encoding field line"
+        case .transferCodingBeforeChunked: return "transfer coding other than chunked"
+        case .transferCodingNotImplemented: return "transfer coding not implemented"
         }
     }
 
@@ -143,6 +159,8 @@ public enum HTTPBodyError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidTrailerField
     /// A trailer section larger than ``BodyFramer/maxTrailerBytes``.
     case trailersTooLarge
+    /// More chunk-extension bytes in one body than ``BodyFramer/maxChunkExtensionBytes``.
+    case chunkExtensionsTooLarge
 
     public var reason: String {
         switch self {
@@ -154,6 +172,7 @@ public enum HTTPBodyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .missingChunkDataCRLF: return "chunk data not followed by CRLF"
         case .invalidTrailerField: return "invalid trailer field"
         case .trailersTooLarge: return "trailer section too large"
+        case .chunkExtensionsTooLarge: return "chunk extensions too large"
         }
     }
 

@@ -36,6 +36,12 @@ public struct ForwardingEdits: Sendable {
 enum FieldKind {
     case other, host, connection, proxyConnection, keepAlive, te, upgrade, transferEncoding
     case contentLength, xForwardedFor, xForwardedProto
+    /// A request field a member may trust as if the proxy had set it, so a client must not:
+    /// `X-Original-URL` and `X-Rewrite-URL` (IIS URL Rewrite and ASP.NET route on them, past the
+    /// path the rules matched) and `X_Forwarded_For`, `X_Forwarded_Proto`, `X_Forwarded_Host`
+    /// (CGI-style members map `_` and `-` onto the same HTTP_X_FORWARDED_* variable, so a
+    /// client's underscore copy could stand in for the proxy's own field).
+    case spoofable
 
     static func of(_ p: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> FieldKind {
         switch r.count {
@@ -45,12 +51,20 @@ enum FieldKind {
         case 10:
             if equalsLowercase(p, r, "connection") { return .connection }
             return equalsLowercase(p, r, "keep-alive") ? .keepAlive : .other
-        case 14: return equalsLowercase(p, r, "content-length") ? .contentLength : .other
-        case 15: return equalsLowercase(p, r, "x-forwarded-for") ? .xForwardedFor : .other
-        case 16: return equalsLowercase(p, r, "proxy-connection") ? .proxyConnection : .other
+        case 13: return equalsLowercase(p, r, "x-rewrite-url") ? .spoofable : .other
+        case 14:
+            if equalsLowercase(p, r, "content-length") { return .contentLength }
+            return equalsLowercase(p, r, "x-original-url") ? .spoofable : .other
+        case 15:
+            if equalsLowercase(p, r, "x-forwarded-for") { return .xForwardedFor }
+            return equalsLowercase(p, r, "x_forwarded_for") ? .spoofable : .other
+        case 16:
+            if equalsLowercase(p, r, "proxy-connection") { return .proxyConnection }
+            return equalsLowercase(p, r, "x_forwarded_host") ? .spoofable : .other
         case 17:
             if equalsLowercase(p, r, "transfer-encoding") { return .transferEncoding }
-            return equalsLowercase(p, r, "x-forwarded-proto") ? .xForwardedProto : .other
+            if equalsLowercase(p, r, "x-forwarded-proto") { return .xForwardedProto }
+            return equalsLowercase(p, r, "x_forwarded_proto") ? .spoofable : .other
         default: return .other
         }
     }
@@ -142,12 +156,14 @@ private func appendDecimal(_ out: inout [UInt8], _ value: Int) {
 
 extension RequestHead {
     /// Appends the head to send upstream: `method SP target SP HTTP/1.1`, then the fields in
-    /// received order and case, then CRLF CRLF.
+    /// received order and case, then CRLF CRLF. An absolute-form target is sent in origin-form
+    /// (its path, `/` when empty, and query); every other target byte for byte.
     ///
     /// - Hop-by-hop fields are dropped (RFC 9110 §7.6.1): Connection, Proxy-Connection, Keep-Alive,
     ///   TE, Upgrade and every field named in Connection, except that Host, Content-Length and
     ///   Transfer-Encoding are always kept: the body is forwarded verbatim (still chunked), so its
-    ///   framing must reach the origin unchanged.
+    ///   framing must reach the origin unchanged. Transfer-Encoding is written as exactly
+    ///   `Transfer-Encoding: chunked` (the only request framing the parser accepts with it).
     /// - For an upgrade request with `keepUpgrade`, Upgrade is kept and `Connection: Upgrade` sent
     ///   where the first Connection field was (RFC 9110 §7.8). An Upgrade offering h2c is never
     ///   kept.
@@ -156,6 +172,8 @@ extension RequestHead {
     ///   first, since HTTP/1.1 requires it.
     /// - X-Forwarded-For gets the client appended to its last line, or is added at the end;
     ///   X-Forwarded-Proto is replaced in place (further copies dropped) or added at the end;
+    ///   X-Original-URL, X-Rewrite-URL and the underscore spellings of X-Forwarded-For, -Proto
+    ///   and -Host are dropped (see ``FieldKind/spoofable``);
     ///   `edits.extraHeaders` come last.
     public func writeForwarded(into out: inout [UInt8], edits: ForwardingEdits) {
         let storage = headers.storage
@@ -167,7 +185,18 @@ extension RequestHead {
         storage.withUnsafeBufferPointer { p in
             out.append(contentsOf: UnsafeBufferPointer(rebasing: p[methodRange]))
             out.append(ASCII.sp)
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[targetRange]))
+            if targetForm == .absolute {
+                // Origin-form (RFC 9112 §3.2.1): the authority goes to the member only as Host,
+                // which the rule decides (original or the member's own). Members (http.sys,
+                // IIS) would otherwise route on the target's authority and skip that decision.
+                if pathRange.isEmpty { out.append(0x2F) } else { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[pathRange])) }
+                if let queryRange {
+                    out.append(0x3F)
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: p[queryRange]))
+                }
+            } else {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[targetRange]))
+            }
             appendStatic(&out, " HTTP/1.1\r\n")
 
             var hasHost = false
@@ -210,9 +239,13 @@ extension RequestHead {
                     }
                 case .upgrade:
                     if upgrading { appendField(&out, p, field) }
-                case .proxyConnection, .keepAlive, .te:
+                case .proxyConnection, .keepAlive, .te, .spoofable:
                     break
-                case .transferEncoding, .contentLength:
+                case .transferEncoding:
+                    // The parser let through only one line whose value is `chunked` in some
+                    // case and spacing; the member gets the one spelling every server reads alike.
+                    appendStatic(&out, "Transfer-Encoding: chunked\r\n")
+                case .contentLength:
                     appendField(&out, p, field)
                 case .xForwardedFor:
                     if index == lastXFF && !edits.forwardedFor.isEmpty {
@@ -299,7 +332,7 @@ extension ResponseHead {
                     if !dechunked { appendField(&out, p, field) }
                 case .contentLength:
                     if !hadConflictingFraming && !dechunked { appendField(&out, p, field) }
-                case .other, .xForwardedFor, .xForwardedProto:
+                case .other, .xForwardedFor, .xForwardedProto, .spoofable:
                     if !listedInConnection(p, field.name, connectionTokens) { appendField(&out, p, field) }
                 }
             }

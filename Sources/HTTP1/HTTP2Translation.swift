@@ -142,7 +142,7 @@ extension ResponseHead {
                     continue
                 case .contentLength:
                     if hadConflictingFraming { continue }
-                case .host, .other, .xForwardedFor, .xForwardedProto:
+                case .host, .other, .xForwardedFor, .xForwardedProto, .spoofable:
                     if listedInConnection(p, field.name, connectionTokens) { continue }
                 }
                 out.append((p[field.name].map(ASCII.lower), Array(p[field.value])))

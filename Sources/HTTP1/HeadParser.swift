@@ -292,15 +292,9 @@ public struct HeadParser: Sendable {
         case .request:
             // RFC 9112 §6.3 rule 3: both is a smuggling attempt; §6.1: TE in 1.0 is faulty framing.
             let framing: BodyFraming
-            if facts.transferEncodingSeen {
-                if facts.contentLength != nil { return fail(.contentLengthWithTransferEncoding) }
-                if line.version == .http1_0 { return fail(.transferEncodingInHTTP10) }
-                if !facts.chunkedFinal { return fail(.transferEncodingNotChunked) }
-                framing = .chunked
-            } else if let length = facts.contentLength {
-                framing = .contentLength(length)
-            } else {
-                framing = .none
+            switch requestFraming(facts, version: line.version) {
+            case .success(let f): framing = f
+            case .failure(let error): return fail(error)
             }
             // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
             if line.version == .http1_1 && facts.hostValue == nil { return fail(.missingHost) }
@@ -339,6 +333,31 @@ public struct HeadParser: Sendable {
             return .response(head, consumed: consumed)
         }
     }
+}
+
+/// How a request body is delimited, or why its framing is refused.
+///
+/// RFC 9112 §6.3 rule 3: Content-Length with Transfer-Encoding is a smuggling attempt; §6.1:
+/// Transfer-Encoding in 1.0 is faulty framing. Beyond the RFC, a request's Transfer-Encoding
+/// must be canonical: exactly one field line whose value is the single coding `chunked`. Every
+/// other spelling is one that members read differently (IIS, http.sys and some Java servers
+/// take the last line or the last list element, others the first or the joined list), so an
+/// ambiguous one — several lines, an empty value or element, a list — is 400, and a lone
+/// coding the proxy does not implement (`gzip` alone) is 501, as §6.1 says for an unknown
+/// coding. The forwarded head then always carries `Transfer-Encoding: chunked` verbatim.
+private func requestFraming(_ facts: FieldFacts, version: HTTPVersion) -> Result<BodyFraming, HTTPHeadError> {
+    guard facts.transferEncodingSeen else {
+        if let length = facts.contentLength { return .success(.contentLength(length)) }
+        return .success(.none)
+    }
+    if facts.contentLength != nil { return .failure(.contentLengthWithTransferEncoding) }
+    if version == .http1_0 { return .failure(.transferEncodingInHTTP10) }
+    if facts.transferEncodingLines > 1 { return .failure(.repeatedTransferEncoding) }
+    if facts.emptyCodingSeen { return .failure(.invalidTransferEncoding) }
+    if facts.codingCount == 1 && facts.chunkedCount == 0 { return .failure(.transferCodingNotImplemented) }
+    if !facts.chunkedFinal { return .failure(.transferEncodingNotChunked) }
+    if facts.codingCount > 1 { return .failure(.transferCodingBeforeChunked) }
+    return .success(.chunked)
 }
 
 // MARK: - Line scanning
@@ -465,9 +484,15 @@ private func parseRequestLine(_ p: UnsafeBufferPointer<UInt8>, end: Int) -> Resu
     guard sp2 > sp1 + 1 else { return .failure(.invalidRequestLine) }
     let target = (sp1 + 1)..<sp2
     // The target is passed on byte for byte: bytes >= 0x80 and %-escapes are fine, but SP and
-    // control bytes would let two parsers disagree on where it ends.
-    if let k = firstInvalidByte(p, target.lowerBound, target.upperBound, threshold: 0x21, { $0 > 0x20 && $0 != 0x7F }) {
-        return .failure(p[k] == ASCII.cr ? .bareCR : .invalidTarget)
+    // control bytes would let two parsers disagree on where it ends. A `#` is not in the
+    // request-target grammar (RFC 9112 §3.2: clients never send the fragment); servers differ
+    // on whether it ends the path, so the path the rules matched may not be the one served.
+    if let k = firstInvalidByte(p, target.lowerBound, target.upperBound, threshold: 0x24, { $0 > 0x20 && $0 != 0x7F && $0 != 0x23 }) {
+        switch p[k] {
+        case ASCII.cr: return .failure(.bareCR)
+        case 0x23: return .failure(.fragmentInTarget)
+        default: return .failure(.invalidTarget)
+        }
     }
     let version: HTTPVersion
     switch parseVersion(p, (sp2 + 1)..<end) {
@@ -602,6 +627,10 @@ struct FieldFacts {
     var chunkedFinal = false
     var chunkedCount = 0
     var codingCount = 0
+    /// Transfer-Encoding field lines (a request may carry only one, see ``requestFraming``).
+    var transferEncodingLines = 0
+    /// A Transfer-Encoding field line whose value is empty, or a list with an empty element.
+    var emptyCodingSeen = false
     var connectionTokens: [[UInt8]] = []
     var connectionClose = false
     var connectionKeepAlive = false
@@ -671,8 +700,13 @@ private func analyseFields(_ p: UnsafeBufferPointer<UInt8>, _ fields: [HeaderFie
             if let error { return .failure(error) }
         case 17 where equalsLowercase(p, name, "transfer-encoding"):
             facts.transferEncodingSeen = true
+            facts.transferEncodingLines += 1
+            if value.isEmpty { facts.emptyCodingSeen = true }
             forEachListElement(p, value) { element in
-                guard !element.isEmpty else { return true }
+                guard !element.isEmpty else {
+                    facts.emptyCodingSeen = true
+                    return true
+                }
                 var nameEnd = element.lowerBound
                 while nameEnd < element.upperBound && p[nameEnd] != ASCII.semicolon { nameEnd += 1 }
                 let coding = trimOWS(p, element.lowerBound..<nameEnd)

@@ -28,11 +28,7 @@ final class ControlSocket {
     /// Binds the socket, replacing a stale file left by a process that is gone.
     func start(on loop: EventLoop, handle: @escaping ([String: Any]) -> EventLoopFuture<[String: Any]>) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(
-            atPath: directory,
-            withIntermediateDirectories: true,
-            attributes: [.posixPermissions: geteuid() == 0 ? 0o755 : 0o700]
-        )
+        try Self.prepareDirectory(directory)
         unlink(path)
         // Bound here rather than by NIO: NIO removes a Unix socket's file when it closes the
         // channel, which would delete a successor process's socket (see `stop()`).
@@ -65,9 +61,87 @@ final class ControlSocket {
             }
             .withBoundSocket(fd)
             .wait()
-        chmod(path, 0o600)
+        // The umask above made it 0600; lstat, not stat: the name is checked, never followed.
         var info = stat()
-        if stat(path, &info) == 0 { inode = info.st_ino }
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK, info.st_mode & 0o077 == 0 else {
+            try? channel?.close().wait()
+            channel = nil
+            throw ControlSocketError(path: path, reason: "the socket file is not a socket of mode 0600 right after bind; expected nobody else to write to its directory")
+        }
+        inode = info.st_ino
+    }
+
+    /// Makes sure the socket's directory is one no other local user controls, creating it if
+    /// needed (0755 for root, so the `farm` commands of other admins can look in; else 0700).
+    ///
+    /// Whoever can write to the directory can replace the socket with their own and answer
+    /// `reload` or `farm drain`, or read what the CLI sends; whoever owns it can change its
+    /// mode. So the directory must be a real directory (not a symbolic link), owned by this
+    /// process's user, writable by nobody else; its parent must not let another user rename it
+    /// away (owned by root or this user, or sticky like /tmp). A directory that breaks a rule is
+    /// refused, never repaired: changing the mode of something another user prepared would
+    /// only hide that they did. The checks use `lstat` and `open(O_NOFOLLOW)` + `fstat`, so no
+    /// symbolic link is ever followed.
+    static func prepareDirectory(_ directory: String) throws {
+        let uid = geteuid()
+        if mkdir(directory, uid == 0 ? 0o755 : 0o700) != 0 && errno != EEXIST {
+            if errno == ENOENT {
+                // Missing parents (e.g. /run/edgesplit on a fresh tmpfs): created like `mkdir -p`,
+                // and the last one is then checked like any existing directory.
+                do {
+                    try FileManager.default.createDirectory(
+                        atPath: directory, withIntermediateDirectories: true,
+                        attributes: [.posixPermissions: uid == 0 ? 0o755 : 0o700])
+                } catch {
+                    throw ControlSocketError(path: directory, reason: "cannot create the control socket directory: \(error.localizedDescription)")
+                }
+            } else {
+                throw ControlSocketError(path: directory, errno: errno, doing: "cannot use the control socket directory")
+            }
+        }
+        var link = stat()
+        guard lstat(directory, &link) == 0 else { throw ControlSocketError(path: directory, errno: errno, doing: "cannot use the control socket directory") }
+        if link.st_mode & S_IFMT == S_IFLNK {
+            throw ControlSocketError(path: directory, reason: "is a symbolic link; expected a real directory owned by uid \(uid)")
+        }
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw ControlSocketError(path: directory, errno: errno, doing: "cannot use the control socket directory") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw ControlSocketError(path: directory, errno: errno, doing: "cannot use the control socket directory") }
+        try checkOwnedAndPrivate(info, path: directory, uid: uid)
+
+        let parent = (directory as NSString).deletingLastPathComponent
+        var parentInfo = stat()
+        guard stat(parent.isEmpty ? "." : parent, &parentInfo) == 0 else { throw ControlSocketError(path: parent, errno: errno, doing: "cannot inspect the control socket directory's parent") }
+        let sticky = parentInfo.st_mode & S_ISVTX != 0
+        if parentInfo.st_uid != 0 && parentInfo.st_uid != uid {
+            throw ControlSocketError(
+                path: parent,
+                reason: "the control socket directory's parent is owned by uid \(parentInfo.st_uid); expected root or uid \(uid)")
+        }
+        if parentInfo.st_mode & 0o022 != 0 && !sticky {
+            throw ControlSocketError(
+                path: parent,
+                reason: "the control socket directory's parent has mode \(octal(parentInfo.st_mode & 0o7777)), writable by group or others and not sticky, so another user could rename the directory away; expected no group/other write (such as 0755) or the sticky bit (like /tmp)")
+        }
+    }
+
+    /// The directory rule of ``prepareDirectory(_:)``: owner this uid, no group/other write.
+    static func checkOwnedAndPrivate(_ info: stat, path: String, uid: uid_t) throws {
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw ControlSocketError(path: path, reason: "is not a directory; expected a directory owned by uid \(uid)")
+        }
+        guard info.st_uid == uid else {
+            throw ControlSocketError(
+                path: path,
+                reason: "the control socket directory is owned by uid \(info.st_uid); expected uid \(uid) (the user edgesplit runs as): another user may have created it first")
+        }
+        guard info.st_mode & 0o022 == 0 else {
+            throw ControlSocketError(
+                path: path,
+                reason: "the control socket directory has mode \(octal(info.st_mode & 0o7777)), writable by group or others; expected no group/other write (0700, or 0755 for root): fix it with chmod go-w")
+        }
     }
 
     /// Closes the socket and removes its file — unless a newer process has put its own
@@ -104,8 +178,24 @@ enum ControlError: Error {
 
 struct ControlSocketError: Error, CustomStringConvertible {
     let path: String
-    let errno: CInt
-    var description: String { "cannot listen on \(path): \(String(cString: strerror(errno)))" }
+    let reason: String
+
+    init(path: String, errno: CInt, doing action: String = "cannot listen") {
+        self.path = path
+        self.reason = "\(action): " + String(cString: strerror(errno))
+    }
+
+    init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    var description: String { "\(path): \(reason)" }
+}
+
+private func octal(_ mode: mode_t) -> String {
+    let digits = String(mode, radix: 8)
+    return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
 }
 
 final class ControlRequestHandler: ChannelInboundHandler {

@@ -5,6 +5,11 @@ import NIOCore
 /// health checks and `test-rule --probe` need (status, reason, `WWW-Authenticate`, …).
 /// Interim 1xx responses are skipped; the promise fails when the member closes first, sends
 /// something that is not an HTTP response, or `fail` is called (a timeout).
+///
+/// However the read ends, the reader closes its channel: a timeout comes from a timer, not from
+/// the channel, and a check that failed its promise without closing would leave one open
+/// descriptor behind per timed-out check — hundreds a day against a member that accepts and
+/// stays silent, until the process runs out. `fail` must be called on the channel's event loop.
 final class MemberResponseReader: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -15,9 +20,21 @@ final class MemberResponseReader: ChannelInboundHandler {
     private let promise: EventLoopPromise<ResponseHead>
     private var parser = HeadParser(kind: .response)
     private var done = false
+    /// Set while the reader is in a pipeline, so that ``fail(_:)`` can close the channel.
+    private var context: ChannelHandlerContext?
 
     init(promise: EventLoopPromise<ResponseHead>) {
         self.promise = promise
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // Failed (timed out) before the channel existed: it has no use any more.
+        if done { context.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     /// The request for an anonymous `GET` with the given Host, closing after the answer.
@@ -67,6 +84,7 @@ final class MemberResponseReader: ChannelInboundHandler {
         guard !done else { return }
         done = true
         promise.fail(error)
+        context?.close(promise: nil)
     }
 }
 

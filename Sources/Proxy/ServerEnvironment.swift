@@ -38,15 +38,21 @@ public struct ServerEnvironment: Sendable {
         self.controlDirectory = controlDirectory
     }
 
-    /// Where `serve`, `demo` and the `farm` commands find control sockets: `$EDGESPLIT_CONTROL_DIR`
-    /// when set (the systemd unit sets `/run/edgesplit`); `/run/edgesplit` for root; for another
-    /// user `$XDG_RUNTIME_DIR/edgesplit`, else `/tmp/edgesplit-<uid>`.
+    /// Where `serve`, `demo` and the `farm` commands find control sockets.
     public static var defaultControlDirectory: String {
-        let environment = ProcessInfo.processInfo.environment
+        controlDirectory(environment: ProcessInfo.processInfo.environment, uid: geteuid())
+    }
+
+    /// `$EDGESPLIT_CONTROL_DIR` when set (the systemd unit sets `/run/edgesplit`);
+    /// `/run/edgesplit` for root; for another user `$XDG_RUNTIME_DIR/edgesplit`, else
+    /// `/run/user/<uid>/edgesplit` (where logind puts that runtime directory). Never a name in
+    /// /tmp: another local user could create it first and own the socket's directory (the
+    /// socket refuses such a directory, see `ControlSocket.prepareDirectory`).
+    public static func controlDirectory(environment: [String: String], uid: uid_t) -> String {
         if let directory = environment["EDGESPLIT_CONTROL_DIR"], !directory.isEmpty { return directory }
-        if geteuid() == 0 { return "/run/edgesplit" }
+        if uid == 0 { return "/run/edgesplit" }
         if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty { return runtime + "/edgesplit" }
-        return "/tmp/edgesplit-\(geteuid())"
+        return "/run/user/\(uid)/edgesplit"
     }
 
     /// Reads a whole file; errors name the path and the reason.

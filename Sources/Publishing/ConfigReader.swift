@@ -166,6 +166,7 @@ struct ConfigReader {
         if config.rules.count == ruleCount {
             checkShadowing(config.rules)
             checkUnused(config)
+            checkL4NamesAlsoInRules(config)
         }
         return config
     }
@@ -417,14 +418,18 @@ struct ConfigReader {
             var cookieKey: String?
             if let n = fields["cookie_key"] {
                 if let text = string(n, fields.sub("cookie_key")) {
-                    if text.utf8.count < 16 {
-                        error("\(fields.sub("cookie_key")): expected at least 16 characters of secret, got \(text.utf8.count)", at: n)
+                    if text.utf8.count < Farm.minimumCookieKeyLength {
+                        error("\(fields.sub("cookie_key")): expected at least \(Farm.minimumCookieKeyLength) characters of secret, got \(text.utf8.count)", at: n)
                         ok = false
                     }
                     cookieKey = text
                 } else {
                     ok = false
                 }
+            } else if persistence == .cookie {
+                // Not `ok = false`: the farm still exists for the checks that follow (an L4
+                // route naming it), and any error already makes the configuration invalid.
+                error("\(fields.sub("cookie_key")): missing; persistence cookie needs a secret key of at least \(Farm.minimumCookieKeyLength) characters, the same on every edge host (without one anyone who knows a member's address can forge its token); add for example cookie_key: \"<the output of openssl rand -hex 32>\"", at: fields["persistence"] ?? item)
             }
             var health: HealthCheck?
             if let n = fields["health"] {
@@ -874,6 +879,29 @@ struct ConfigReader {
                     ))
                 }
                 break
+            }
+        }
+    }
+
+    /// An L4 route is chosen by the ClientHello's SNI, a rule by the Host header, and the client
+    /// chooses both: a name published both ways on one listener goes to the route's farm when
+    /// the SNI names it, and to the rule's farm for a client that sends another SNI (or none)
+    /// and that Host — past whatever the passthrough was for (client certificates, end-to-end
+    /// TLS). A warning, not an error: a name being moved from L7 to L4 has both for a while.
+    /// Deny rules are left out: denying the name at L7 is the fix.
+    private mutating func checkL4NamesAlsoInRules(_ config: EdgesplitConfig) {
+        for (i, listener) in config.listeners.enumerated() {
+            for (j, route) in listener.l4Routes.enumerated() {
+                for rule in config.rules where rule.action == .allow && (rule.listeners?.contains(listener.name) ?? true) {
+                    for name in route.publicNames {
+                        guard let other = rule.publicNames.first(where: { $0.covers(name) || name.covers($0) }) else { continue }
+                        diagnostics.append(.warning(
+                            "listeners[\(i)].l4_routes[\(j)]: '\(name)' of L4 route '\(route.name)' is also matched by '\(other)' of rule '\(rule.name)' at \(rule.position) on listener '\(listener.name)': a client whose SNI is that name is passed through to farm '\(route.farm)', but one that sends another SNI (or none) with that Host reaches farm '\(rule.farm ?? "")' through the rule (SNI and Host can differ); publish the name one way, or deny it in a rule above '\(rule.name)'",
+                            at: route.position
+                        ))
+                        break
+                    }
+                }
             }
         }
     }

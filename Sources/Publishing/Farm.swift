@@ -19,15 +19,18 @@ public struct Farm: Hashable, Sendable {
     public var persistence: Persistence
     /// Only used with `persistence == .cookie`.
     public var cookieName: String
-    /// Keys the persistence cookie's MAC; nil = derived from the farm name and the affinity
-    /// seed (tokens stay consistent across edge hosts, but are guessable by anyone who knows
-    /// the configuration).
+    /// Keys the persistence cookie's MAC. The configuration reader requires it with
+    /// `persistence: cookie`: a key derived from public facts (farm name, seed) would let anyone
+    /// who knows a member's `host:port` compute its token and choose the member. Nil only for
+    /// farms built in code, which then fall back to that derived, guessable key.
     public var cookieKey: String?
     /// Active health checks; nil = passive only (failed connections hold a member out briefly).
     public var health: HealthCheck?
     public var position: SourcePosition
 
     public static let defaultCookieName = "MS-WSMAN"
+    /// The shortest `cookie_key` accepted: 16 bytes, the size of SipHash's key.
+    public static let minimumCookieKeyLength = 16
 
     public init(
         name: String, members: [FarmMember], tls: FarmTLS? = nil, persistence: Persistence = .source,

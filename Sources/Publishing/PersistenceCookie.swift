@@ -2,10 +2,12 @@
 /// HLB-style cookie named `MS-WSMAN` by default).
 ///
 /// A token names a member without revealing it: it is the SipHash-2-4 MAC of the member's
-/// configured `host:port`, keyed by `cookie_key` (or, without one, by the farm name and the
-/// affinity seed), as 16 hex digits. Every edgesplit host with the same configuration issues
-/// and accepts the same tokens, so no state is shared. A token that names no member — stale,
-/// forged, mangled — is ignored, never an error.
+/// configured `host:port`, keyed by `cookie_key`, as 16 hex digits. The configuration reader
+/// requires the key, since without a secret anyone could compute a member's token; only a
+/// farm built in code without one falls back to a key made of the farm name and the affinity
+/// seed. Every edgesplit host with the same key issues and accepts the same tokens, so no
+/// state is shared. A token that names no member — stale, forged, mangled — is ignored,
+/// never an error.
 public struct PersistenceCookie: Sendable {
     public let name: String
     /// Token per member index.

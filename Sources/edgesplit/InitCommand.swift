@@ -68,7 +68,7 @@ struct InitCommand: ParsableCommand {
         @Option(name: .customLong("internal-ca"), help: "PEM of the internal CA that issued the Front End and Director certificates.")
         var internalCA: String?
 
-        @Flag(name: .customLong("lync2010"), help: "Lync Server 2010 pools: cookie persistence (MS-WSMAN) on pools and Directors.")
+        @Flag(name: .customLong("lync2010"), help: "Lync Server 2010 pools: cookie persistence (MS-WSMAN) on pools and Directors, keyed by a random cookie_key written into the file (copy the file to every edge host).")
         var lync2010 = false
 
         @Flag(name: .customLong("http-autodiscover"), help: "Publish lyncdiscover.<domain> over HTTP too (port 80 → 8080), first in order.")

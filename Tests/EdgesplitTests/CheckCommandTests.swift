@@ -99,6 +99,12 @@ final class CheckCommandTests: EdgesplitTestCase {
         try assertError(config(tail: "timeouts: { shutdwn: 5s }"), at: 7, 13, "unknown key 'shutdwn' in timeouts", "did you mean 'shutdown'?")
     }
 
+    /// A cookie farm without its own secret key would issue tokens anyone can compute.
+    func testCookiePersistenceWithoutKey() throws {
+        let farm = "{ name: app, members: [\"127.0.0.1:9000\"], persistence: cookie }"
+        try assertError(config(farm: farm), at: 4, 60, "farms[0].cookie_key: missing", "at least 16 characters", "same on every edge host")
+    }
+
     func testMissingFarmReference() throws {
         let rule = "{ name: app, public_names: [app.contoso.test], farm: nosuch }"
         try assertError(config(rule: rule), at: 6, 58, "rules[0].farm: unknown farm 'nosuch'", "farms are: app")
@@ -257,6 +263,16 @@ final class CheckCommandTests: EdgesplitTestCase {
         let (result, path) = try check(config(listener: listener))
         XCTAssertEqual(result.status, 0, "\(result)")
         XCTAssertEqual(result.stdout, "\(path): OK: 1 listeners, 1 farms, 1 rules, 1 L4 routes\n")
+    }
+
+    func testL4RouteNameAlsoInARuleIsAWarning() throws {
+        let listener = try l4Listener("{ name: sip, public_names: [app.contoso.test], farm: app }")
+        let (result, path) = try check(config(listener: listener))
+        XCTAssertEqual(result.status, 0, "a warning only: \(result)")
+        XCTAssertTrue(result.stderrLines.contains {
+            $0.hasPrefix("\(path):2:") && $0.contains(": warning: listeners[0].l4_routes[0]: 'app.contoso.test' of L4 route 'sip' is also matched by")
+                && $0.contains("(SNI and Host can differ)")
+        }, "\(result)")
     }
 
     func testL4RouteWithUnknownFarm() throws {

@@ -177,9 +177,17 @@ class EdgesplitTestCase: XCTestCase {
         _ arguments: [String], environment: [String: String]? = nil, unprivileged: Bool = false, wrapper: [String] = []
     ) throws -> EdgesplitProcess {
         var wrapper = wrapper
+        var environment = environment
         if unprivileged {
             _ = chmod(directory, 0o777)
-            if geteuid() == 0 { wrapper = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"] + wrapper }
+            if geteuid() == 0 {
+                wrapper = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"] + wrapper
+                // A normal user's login session has a private runtime directory; nobody's does
+                // not, and edgesplit never falls back to a shared one for its control socket.
+                let runtime = directory + "/runtime-65534"
+                if mkdir(runtime, 0o700) == 0 { _ = chown(runtime, 65534, 65534) }
+                environment = (environment ?? ProcessInfo.processInfo.environment).merging(["XDG_RUNTIME_DIR": runtime]) { _, new in new }
+            }
         }
         let process = try EdgesplitProcess(arguments, in: directory, environment: environment, wrapper: wrapper)
         processes.append(process)

@@ -57,6 +57,7 @@ final class LyncInitTests: LyncCommandTestCase {
         XCTAssertEqual(r.status, 0, "\(r)")
         let config = try XCTUnwrap(ConfigLoader.load(yaml: r.stdout, file: "-").config)
         XCTAssertEqual(config.farms[0].persistence, .cookie)
+        XCTAssertEqual(config.farms[0].cookieKey?.count, 64)
         XCTAssertEqual(config.listeners[0].tls?.certificates[0].kind, .pfx(path: "/etc/edgesplit/p.pfx", passwordFile: nil))
     }
 

@@ -202,6 +202,29 @@ final class BodyFramerTests: XCTestCase {
         XCTAssertEqual(chunkedError(String(repeating: "0", count: 5000) + "5\r\n"), .chunkLineTooLong)
     }
 
+    /// Chunk extensions are framing a client chooses freely and `max_body` does not see: one
+    /// body may carry at most `maxChunkExtensionBytes` of them, over all its chunks.
+    func testExtensionsBoundedOverTheWholeBody() throws {
+        // 2048 extension bytes per chunk (";" and 2047 letters), 32 chunks: exactly the limit.
+        let chunk = "1;" + String(repeating: "e", count: 2047) + "\r\nx\r\n"
+        let count = BodyFramer.maxChunkExtensionBytes / 2048
+        let atLimit = String(repeating: chunk, count: count)
+        let ok = try frame(.chunked, bytes(atLimit + "0\r\n\r\n"))
+        XCTAssertTrue(ok.complete)
+        XCTAssertEqual(ok.payload.count, count)
+        XCTAssertEqual(chunkedError(atLimit + "1;e\r\nx\r\n0\r\n\r\n"), .chunkExtensionsTooLarge)
+        XCTAssertEqual(chunkedError(atLimit + "0;e\r\n\r\n"), .chunkExtensionsTooLarge, "the last chunk's too")
+        XCTAssertEqual(chunkedError(atLimit + "1 \r\nx\r\n"), .chunkExtensionsTooLarge, "whitespace before an extension counts")
+        // Split anywhere, the verdict is the same.
+        XCTAssertEqual(try? frame(.chunked, bytes(atLimit + "0\r\n\r\n"), chunk: 7).complete, true)
+        XCTAssertThrowsError(try frame(.chunked, bytes(atLimit + "1;e\r\nx\r\n"), chunk: 7)) { error in
+            XCTAssertEqual(error as? HTTPBodyError, .chunkExtensionsTooLarge)
+        }
+        // Plain chunk-size lines count nothing, however many.
+        let plain = String(repeating: "1\r\nx\r\n", count: 100_000) + "0\r\n\r\n"
+        XCTAssertTrue(try frame(.chunked, bytes(plain)).complete)
+    }
+
     func testInvalidTrailers() {
         XCTAssertEqual(chunkedError("0\r\nX-A: 1\r\n folded\r\n\r\n"), .invalidTrailerField)
         XCTAssertEqual(chunkedError("0\r\nX-A : 1\r\n\r\n"), .invalidTrailerField)

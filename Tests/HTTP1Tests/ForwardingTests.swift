@@ -81,7 +81,37 @@ final class ForwardingTests: XCTestCase {
 
     func testAbsoluteFormAuthorityReplacesHost() {
         XCTAssertEqual(forward("GET http://real.example/p HTTP/1.1\r\nHost: spoofed\r\n\r\n"),
-                       "GET http://real.example/p HTTP/1.1\r\nHost: real.example\r\n\r\n")
+                       "GET /p HTTP/1.1\r\nHost: real.example\r\n\r\n")
+    }
+
+    /// Fields a member would trust as the proxy's own never pass: IIS URL Rewrite routes on
+    /// X-Original-URL / X-Rewrite-URL, and CGI maps X_Forwarded_* onto HTTP_X_FORWARDED_*.
+    func testSpoofableFieldsStripped() {
+        let input = "GET /public HTTP/1.1\r\nHost: h\r\nX-Original-URL: /admin\r\nx-rewrite-url: /admin\r\nX-ORIGINAL-url: /b\r\n"
+            + "X_Forwarded_For: 10.0.0.1\r\nx_forwarded_proto: https\r\nX_FORWARDED_HOST: internal\r\nX-Keep: 1\r\n"
+            + "X-Original-URLs: kept\r\nX_Forwarded_Hosts: kept\r\n\r\n"
+        XCTAssertEqual(forward(input, ForwardingEdits(forwardedFor: bytes("192.0.2.1"), forwardedProto: ForwardingEdits.protoHTTP)),
+                       "GET /public HTTP/1.1\r\nHost: h\r\nX-Keep: 1\r\nX-Original-URLs: kept\r\nX_Forwarded_Hosts: kept\r\n"
+                       + "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: http\r\n\r\n")
+    }
+
+    /// A member's response is the member's business: the same names pass back unchanged.
+    func testSpoofableNamesKeptInResponses() {
+        XCTAssertEqual(forwardResponse("HTTP/1.1 200 OK\r\nX-Original-URL: /a\r\nContent-Length: 0\r\n\r\n"),
+                       "HTTP/1.1 200 OK\r\nX-Original-URL: /a\r\nContent-Length: 0\r\n\r\n")
+    }
+
+    /// The member sees origin-form only: the authority reaches it through Host, as the rule
+    /// decides (here replaced by the member's own name), never in the request line.
+    func testAbsoluteFormForwardedInOriginForm() {
+        let edits = ForwardingEdits(replaceHost: bytes("fe1.contoso.local:4443"))
+        XCTAssertEqual(forward("GET http://webext.contoso.com/a%2Fb?x=1&y HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n", edits),
+                       "GET /a%2Fb?x=1&y HTTP/1.1\r\nHost: fe1.contoso.local:4443\r\n\r\n")
+        XCTAssertEqual(forward("GET http://webext.contoso.com HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n", edits),
+                       "GET / HTTP/1.1\r\nHost: fe1.contoso.local:4443\r\n\r\n")
+        XCTAssertEqual(forward("GET https://webext.contoso.com?q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n"),
+                       "GET /?q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n")
+        XCTAssertEqual(forward("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")
     }
 
     func testHopByHopRemoved() {
@@ -97,6 +127,12 @@ final class ForwardingTests: XCTestCase {
     func testTransferEncodingKept() {
         XCTAssertEqual(forward("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"),
                        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+    }
+
+    /// Whatever case and spacing the client used, the member reads one canonical line.
+    func testTransferEncodingForwardedCanonically() {
+        XCTAssertEqual(forward("POST / HTTP/1.1\r\nHost: h\r\ntransfer-ENCODING:   Chunked\t\r\nX-A: 1\r\n\r\n"),
+                       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n")
     }
 
     func testWebSocketUpgradeKept() {
@@ -149,7 +185,7 @@ final class ForwardingTests: XCTestCase {
             var out: [UInt8] = []
             head.writeForwarded(into: &out, edits: ForwardingEdits(forwardedFor: bytes("192.0.2.9"), forwardedProto: ForwardingEdits.protoHTTPS, keepUpgrade: true))
             let again = try XCTUnwrap(parseRequest(out))
-            XCTAssertEqual(Array(again.target), Array(head.target))
+            assertSameResource(again, head)
             XCTAssertEqual(again.framing, head.framing)
             XCTAssertEqual(again.version, .http1_1)
         }

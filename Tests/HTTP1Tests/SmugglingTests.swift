@@ -44,9 +44,37 @@ final class SmugglingTests: XCTestCase {
     }
 
     func testTransferEncodingNotEndingInChunked() {
-        XCTAssertEqual(requestError(req("Transfer-Encoding: gzip\r\n")), .transferEncodingNotChunked)
+        XCTAssertEqual(requestError(req("Transfer-Encoding: gzip\r\n")), .transferCodingNotImplemented)
         XCTAssertEqual(requestError(req("Transfer-Encoding: chunked, gzip\r\n")), .transferEncodingNotChunked)
         XCTAssertEqual(requestError(req("Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n"))?.status, 400)
+    }
+
+    /// A request's Transfer-Encoding is one field line whose value is `chunked`: anything else
+    /// is spelled differently by some member (first line, last line, joined list) and is 400,
+    /// except one lone coding the proxy does not know, which is 501 (RFC 9112 §6.1).
+    func testTransferEncodingMustBeCanonical() {
+        let cases: [(fields: String, error: HTTPHeadError, status: Int)] = [
+            ("Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n", .repeatedTransferEncoding, 400),
+            ("Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n", .repeatedTransferEncoding, 400),
+            ("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", .repeatedTransferEncoding, 400),
+            ("Transfer-Encoding: gzip, chunked\r\n", .transferCodingBeforeChunked, 400),
+            ("Transfer-Encoding: chunked,\r\n", .invalidTransferEncoding, 400),
+            ("Transfer-Encoding: , chunked\r\n", .invalidTransferEncoding, 400),
+            ("Transfer-Encoding: identity\r\n", .transferCodingNotImplemented, 501),
+            ("Transfer-Encoding: xchunked\r\n", .transferCodingNotImplemented, 501),
+        ]
+        for c in cases {
+            let error = requestError(req(c.fields))
+            XCTAssertEqual(error, c.error, c.fields)
+            XCTAssertEqual(error?.status, c.status, c.fields)
+        }
+        XCTAssertEqual(parseRequest(req("transfer-encoding: CHUNKED\r\n"))?.framing, .chunked)
+    }
+
+    /// Responses are the member's framing, read as RFC 9112 §6.3 says; the canonical rule is
+    /// for requests, which clients control.
+    func testResponseTransferEncodingListStillFramed() {
+        XCTAssertEqual(parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")?.framing(requestMethod: bytes("GET")), .chunked)
     }
 
     func testChunkedTwice() {
@@ -133,6 +161,15 @@ final class SmugglingTests: XCTestCase {
         XCTAssertEqual(requestError("GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n"), .invalidTarget)
         XCTAssertEqual(requestError(bytes("GET /a") + [0x00] + bytes(" HTTP/1.1\r\nHost: h\r\n\r\n")), .invalidTarget)
         XCTAssertEqual(requestError(bytes("GET /a") + [0x7F] + bytes(" HTTP/1.1\r\nHost: h\r\n\r\n")), .invalidTarget)
+    }
+
+    /// Servers differ on whether `#` ends the path, so the rules and the member could see two.
+    func testFragmentInTargetIsRefused() {
+        for target in ["/a#b", "/#", "/x?y#z", "http://h/p#f", "http://h#f", "/" + String(repeating: "a", count: 40) + "#"] {
+            XCTAssertEqual(requestError("GET \(target) HTTP/1.1\r\nHost: h\r\n\r\n"), .fragmentInTarget, target)
+        }
+        XCTAssertEqual(HTTPHeadError.fragmentInTarget.status, 400)
+        XCTAssertNotNil(parseRequest("GET /a!b\"c$d%23 HTTP/1.1\r\nHost: h\r\n\r\n"), "! \" $ and an escaped # are fine")
     }
 
     func testWhitespaceBeforeColon() {

@@ -120,3 +120,11 @@ func normalized(_ r: HeadParseResult) -> HeadParseResult {
 func assertSameResult(_ a: HeadParseResult, _ b: HeadParseResult, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertTrue(normalized(a) == normalized(b), "results differ \(message)", file: file, line: line)
 }
+
+/// A forwarded head names the resource the received one did: the same target byte for byte,
+/// except that an absolute-form target goes out in origin-form (same path and query).
+func assertSameResource(_ forwarded: RequestHead, _ received: RequestHead, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(Array(forwarded.path), Array(received.path), file: file, line: line)
+    XCTAssertEqual(forwarded.query.map(Array.init), received.query.map(Array.init), file: file, line: line)
+    if received.targetForm != .absolute { XCTAssertEqual(Array(forwarded.target), Array(received.target), file: file, line: line) }
+}

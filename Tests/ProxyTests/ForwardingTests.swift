@@ -37,6 +37,20 @@ final class ForwardingTests: ProxyTestCase {
         XCTAssertEqual(backend.requests.first?.values("host"), ["127.0.0.1:\(backend.port)"])
     }
 
+    /// With `forward_original_host: false` the public name must not reach the member at all:
+    /// not in Host, and not in an absolute-form request line either.
+    func testAbsoluteFormSentInOriginFormWithTheMembersHost() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member], rule: "forward_original_host: false"))
+        XCTAssertEqual(try exchange(proxy.port, get("http://webext.contoso.test/abs/x?y=1", host: "webext.contoso.test")).status, 200)
+        XCTAssertEqual(try exchange(proxy.port, get("http://webext.contoso.test", host: "webext.contoso.test")).status, 200)
+        XCTAssertEqual(backend.requests.map { String(decoding: $0.target, as: UTF8.self) }, ["/abs/x?y=1", "/"])
+        XCTAssertEqual(backend.requests.map { $0.values("host") }, [["127.0.0.1:\(backend.port)"], ["127.0.0.1:\(backend.port)"]])
+        XCTAssertFalse(backend.requests.contains { $0.headText.contains("webext.contoso.test") })
+        XCTAssertEqual(try exchange(proxy.port, get("/a#b")).status, 400)
+        XCTAssertEqual(backend.requests.count, 2)
+    }
+
     func testRequestTargetForwardedByteForByte() throws {
         let backend = try startBackend()
         let proxy = try startProxy(simpleYAML(members: [backend.member]))
@@ -71,6 +85,19 @@ final class ForwardingTests: ProxyTestCase {
         XCTAssertEqual(requests.first?.values("x-forwarded-proto"), ["http"], "a plain-HTTP client cannot claim https")
         XCTAssertEqual(requests.last?.values("x-forwarded-for"), ["127.0.0.1"])
         XCTAssertEqual(requests.last?.values("x-forwarded-proto"), ["http"])
+    }
+
+    func testURLRewriteAndUnderscoreForwardedFieldsNeverReachTheMember() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send(get("/public", headers: [
+            "X-Original-URL: /admin", "X-Rewrite-URL: /admin", "X_Forwarded_For: 10.0.0.1",
+            "X_Forwarded_Proto: https", "x_forwarded_host: intranet.contoso.local", "X-End-To-End: kept",
+        ]))
+        XCTAssertEqual(try client.readResponse().status, 200)
+        let names = backend.requests.first?.fieldNames ?? []
+        XCTAssertEqual(names, ["Host", "X-End-To-End", "X-Forwarded-For", "X-Forwarded-Proto"])
     }
 
     func testHopByHopFieldsRemovedBothWays() throws {

@@ -82,6 +82,29 @@ final class HealthAndPersistenceTests: ProxyTestCase {
         XCTAssertTrue(after.contains("m0"), "the member takes requests again: \(after)")
     }
 
+    /// The process's open descriptors.
+    private func openDescriptors() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+    }
+
+    /// A member that accepts and never answers: every check times out. Each timed-out check
+    /// must close its connection; one descriptor per check used to stay open (and, on the
+    /// member's side, its peer), until the process ran out.
+    func testTimedOutChecksCloseTheirConnections() throws {
+        let silent = try startBackend { _ in .stall }
+        let health = "health: { path: /health, interval: 100ms, timeout: 50ms, rise: 2, fall: 1 }"
+        let proxy = try startProxy(simpleYAML(members: [silent.member], farm: health))
+        XCTAssertTrue(try waitFor(5) { try status(proxy)[silent.member]?.lastCheck == "timed out" })
+        let before = try openDescriptors()
+        let checksBefore = silent.connectionCount
+        Thread.sleep(forTimeInterval: 8)
+        let checks = silent.connectionCount - checksBefore
+        XCTAssertGreaterThan(checks, 30, "the checks ran (one connection each)")
+        let closed = try waitFor(2) { try openDescriptors() - before < 10 }
+        let left = try openDescriptors() - before
+        XCTAssertTrue(closed, "\(checks) timed-out checks left \(left) more descriptors open")
+    }
+
     func testStoppedMemberUnderLoadCausesNoClientErrorAndIsMarkedDown() throws {
         let members = try startMembers(2)
         let proxy = try startProxy(

@@ -117,6 +117,7 @@ final class RoutingTests: ProxyTestCase {
         let allowed = try exchange(proxy.ports[0], "GET http://webext.contoso.test/x?y HTTP/1.1\r\nHost: admin.contoso.test\r\n\r\n")
         XCTAssertEqual(allowed.bodyText, "from-a")
         XCTAssertEqual(a.requests.last?.values("host"), ["webext.contoso.test"])
+        XCTAssertEqual(a.requests.last.map { String(decoding: $0.target, as: UTF8.self) }, "/x?y", "origin-form upstream")
         let denied = try exchange(proxy.ports[0], "GET http://admin.contoso.test/x HTTP/1.1\r\nHost: webext.contoso.test\r\n\r\n")
         XCTAssertEqual(denied.status, 403)
         XCTAssertEqual(a.requests.count, 1)

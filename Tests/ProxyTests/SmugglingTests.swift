@@ -50,8 +50,11 @@ final class SmugglingTests: ProxyTestCase {
 
     func testTransferEncodingOtherThanFinalChunked() throws {
         try assertRejected("chunked, gzip", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n")
-        try assertRejected("gzip", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: gzip\r\n\r\n")
-        try assertRejected("xchunked", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n")
+        try assertRejected("gzip", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: gzip\r\n\r\n", status: 501)
+        try assertRejected("xchunked", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", status: 501)
+        try assertRejected("gzip, chunked", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")
+        try assertRejected("chunked then empty", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n\r\n0\r\n\r\n")
+        try assertRejected("empty then chunked", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         try assertRejected("chunked twice", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         try assertRejected("identity last", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n")
         try assertRejected("space before colon", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n")
@@ -121,6 +124,21 @@ final class SmugglingTests: ProxyTestCase {
         XCTAssertEqual(next.status, 200)
         XCTAssertEqual(backend.requests.count, 1)
         XCTAssertEqual(backend.connectionCount, 2, "the member connection with half a request is not reused")
+    }
+
+    /// `max_body` counts payload, so a client padding 1-byte chunks with extensions is stopped
+    /// by the body-wide extension limit instead: 400, and the member connection is dropped.
+    func testChunkExtensionsOverTheBodyLimitGet400() throws {
+        let client = try connect(proxy.port)
+        try client.send("POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\n")
+        // 16 × 4095 extension bytes, then 17 more: the limit is crossed by the last byte sent,
+        // so nothing is left unread when the proxy closes (which would reset the connection).
+        let padded = "1;" + String(repeating: "e", count: 4094) + "\r\nx\r\n"
+        try client.send(String(repeating: padded, count: 16) + "1;" + String(repeating: "e", count: 16))
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 400)
+        XCTAssertTrue(client.waitForClose(timeout: 2))
+        XCTAssertEqual(backend.requests.count, 0, "the member never got a complete request")
     }
 
     func testBodyOfRefusedRequestIsNeverReadAsARequest() throws {

@@ -102,6 +102,7 @@ final class ExampleConfigTests: XCTestCase {
             tls: { verify: false }
             persistence: cookie
             cookie_name: EDGE
+            cookie_key: "0123456789abcdef0123"
         rules:
           - name: owas
             public_names: ["*.contoso.com", WebExt.Contoso.COM.]

@@ -37,6 +37,13 @@ final class HealthCheckConfigTests: XCTestCase {
         XCTAssertEqual(farm.cookieKey, "sixteen-chars-or-more")
     }
 
+    /// The shortest key accepted is exactly the limit.
+    func testCookieKeyOfSixteenCharactersIsEnough() throws {
+        let result = load("    persistence: cookie\n    cookie_key: \"sixteen-chars!!!\"")
+        XCTAssertEqual(result.errors, [])
+        XCTAssertEqual(result.config?.farms.first?.cookieKey, "sixteen-chars!!!")
+    }
+
     func testDefaults() throws {
         let result = load("    health: {}")
         XCTAssertEqual(result.errors, [])
@@ -59,6 +66,8 @@ final class HealthCheckConfigTests: XCTestCase {
             ("    health: { interval: forever }", "h.yaml:6:25: error: farms[0].health.interval:"),
             ("    health: { pth: / }", "h.yaml:6:15: error: unknown key 'pth' in the health check of farm 'pool' (did you mean 'path'?)"),
             ("    cookie_key: short", "h.yaml:6:17: error: farms[0].cookie_key: expected at least 16 characters"),
+            ("    cookie_key: \"fifteen-chars!!\"", "h.yaml:6:17: error: farms[0].cookie_key: expected at least 16 characters of secret, got 15"),
+            ("    persistence: cookie", "h.yaml:6:18: error: farms[0].cookie_key: missing; persistence cookie needs a secret key of at least 16 characters"),
         ]
         for (extra, expected) in cases {
             let result = load(extra)

@@ -39,6 +39,20 @@ final class L4RouteConfigTests: XCTestCase {
         XCTAssertEqual(config.l4RouteIndex(listener: 0, route: 1), 1)
     }
 
+    /// SNI picks the route, Host the rule: a name in both reaches two farms depending on what
+    /// the client sends, so `check` warns at the route.
+    func testNameAlsoMatchedByARuleOnTheListenerIsAWarning() throws {
+        let exact = load(yaml(routes: "[{ name: sip, public_names: [webext.contoso.com], farm: sip }]"))
+        XCTAssertNotNil(exact.config, "a warning only")
+        XCTAssertEqual(exact.diagnostics.filter { $0.severity == .warning }.map(\.description), [
+            "edgesplit.yaml:6:17: warning: listeners[0].l4_routes[0]: 'webext.contoso.com' of L4 route 'sip' is also matched by 'webext.contoso.com' of rule 'web' at edgesplit.yaml:11:5 on listener 'https': a client whose SNI is that name is passed through to farm 'sip', but one that sends another SNI (or none) with that Host reaches farm 'web' through the rule (SNI and Host can differ); publish the name one way, or deny it in a rule above 'web'",
+        ])
+        let wildcard = load(yaml(routes: "[{ name: sip, public_names: [\"*.contoso.com\"], farm: sip }]"))
+        XCTAssertEqual(wildcard.diagnostics.filter { $0.message.contains("is also matched by 'webext.contoso.com' of rule 'web'") }.count, 1)
+        let disjoint = load(yaml(routes: "[{ name: sip, public_names: [sip.contoso.com, \"*.pass.contoso.com\"], farm: sip }]"))
+        XCTAssertFalse(disjoint.diagnostics.contains { $0.message.contains("is also matched by") }, "\(disjoint.diagnostics)")
+    }
+
     func testUnknownFarmPointsAtTheValue() {
         let result = load(yaml(routes: "[{ name: sip, public_names: [sip.contoso.com], farm: nosuch }]"))
         XCTAssertNil(result.config)

@@ -2,15 +2,18 @@ import Publishing
 import XCTest
 
 /// The sample deployment of the tests: two SIP domains, one pool of two Front Ends, a
-/// Director, Office Web Apps, HTTP autodiscover.
-func sampleLyncDeployment(lync2010: Bool = false, httpAutodiscover: Bool = true) throws -> LyncDeployment {
+/// Director, Office Web Apps, HTTP autodiscover. The cookie key is fixed, so two renderings
+/// agree (nil draws a random one, as `init lync` does).
+func sampleLyncDeployment(lync2010: Bool = false, httpAutodiscover: Bool = true,
+                          cookieKey: String? = "sample-cookie-key-0123456789") throws -> LyncDeployment {
     try LyncDeployment(
         sipDomains: ["contoso.com", "fabrikam.com"],
         pools: [LyncDeployment.parseSite("webext.contoso.com=fe1.contoso.local,fe2.contoso.local", flag: "--pool")],
         directors: [LyncDeployment.parseSite("webdirext.contoso.com=dir1.contoso.local", flag: "--director")],
         officeWebApps: [LyncDeployment.parseSite("officewebapps01.contoso.com=owas1.contoso.local", flag: "--office-web-apps")],
         certificate: .pem(cert: "/etc/edgesplit/public.pem", key: "/etc/edgesplit/public.key"),
-        internalCA: "/etc/edgesplit/internal-root.pem", lync2010: lync2010, httpAutodiscover: httpAutodiscover
+        internalCA: "/etc/edgesplit/internal-root.pem", lync2010: lync2010, httpAutodiscover: httpAutodiscover,
+        cookieKey: cookieKey
     )
 }
 
@@ -77,6 +80,24 @@ final class LyncTemplateTests: XCTestCase {
         XCTAssertEqual(config.farms.first { $0.name == "webext" }?.persistence, .cookie)
         XCTAssertEqual(config.farms.first { $0.name == "webext" }?.cookieName, "MS-WSMAN")
         XCTAssertEqual(config.farms.first { $0.name == "webdirext" }?.persistence, .cookie)
+    }
+
+    /// Every cookie farm gets the file's random key (64 hex digits), fresh for every file; a
+    /// deployment without cookie farms writes none.
+    func testLync2010WritesARandomCookieKey() throws {
+        let first = try sampleLyncDeployment(lync2010: true, cookieKey: nil)
+        let config = try loadRendered(first)
+        let cookieFarms = config.farms.filter { $0.persistence == .cookie }
+        XCTAssertEqual(cookieFarms.map(\.name), ["webext", "webdirext", "webdirext-http"])
+        XCTAssertTrue(cookieFarms.allSatisfy { $0.cookieKey == first.cookieKey })
+        XCTAssertEqual(first.cookieKey.count, 64)
+        XCTAssertTrue(first.cookieKey.allSatisfy(\.isHexDigit))
+        XCTAssertNotEqual(try sampleLyncDeployment(lync2010: true, cookieKey: nil).cookieKey, first.cookieKey)
+        XCTAssertThrowsError(try sampleLyncDeployment(lync2010: true, cookieKey: "fifteen-chars!!"))
+        XCTAssertFalse(LyncTemplate(try sampleLyncDeployment()).render().contains("cookie_key"))
+        // Quoted, so a key of digits only stays a string.
+        let digits = try loadRendered(try sampleLyncDeployment(lync2010: true, cookieKey: "1234567890123456e7"))
+        XCTAssertEqual(digits.farms[0].cookieKey, "1234567890123456e7")
     }
 
     func testWithoutDirectorSimpleURLsGoToFirstPoolAndNoHTTPListener() throws {

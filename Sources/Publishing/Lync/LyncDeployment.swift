@@ -75,6 +75,15 @@ public struct LyncDeployment: Hashable, Sendable {
         }
     }
 
+    /// 32 random bytes from the system's generator (getrandom on Linux) as 64 hex digits.
+    public static func randomCookieKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ -> String in
+            let hex = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
     /// Parses `EXTERNAL_FQDN=MEMBER[,MEMBER…]` (the value of `--pool`, `--director`,
     /// `--office-web-apps`).
     public static func parseSite(_ text: String, flag: String) throws(LyncDeploymentError) -> Site {
@@ -133,6 +142,11 @@ public struct LyncDeployment: Hashable, Sendable {
     public var instance: String?
     /// Access log path ("-" = standard output).
     public var accessLog: String
+    /// The `cookie_key` of the cookie-persistence farms (with ``lync2010``): 64 hex digits of
+    /// fresh randomness unless given. Without a secret key anyone who knows a member's
+    /// `host:port` could compute its token and pick the member; with one the tokens are
+    /// unforgeable, and the same file on every edge host makes them agree.
+    public var cookieKey: String
 
     /// Builds and validates a deployment. `meetNames` nil = `meet.<each domain>`, `dialinName`
     /// nil = `dialin.<first domain>`; `serverNames` maps an external FQDN to its member
@@ -142,7 +156,7 @@ public struct LyncDeployment: Hashable, Sendable {
         dialinName: String? = nil, officeWebApps: [Site] = [], certificate: ListenerCertificate,
         internalCA: String? = nil, lync2010: Bool = false, httpAutodiscover: Bool = false,
         listenAddress: String = "0.0.0.0", httpsPort: Int = 443, httpPort: Int = 80,
-        instance: String? = nil, accessLog: String = "-"
+        instance: String? = nil, accessLog: String = "-", cookieKey: String? = nil
     ) throws(LyncDeploymentError) {
         guard !sipDomains.isEmpty else { throw LyncDeploymentError("give at least one --sip-domain (e.g. --sip-domain contoso.com)") }
         guard !pools.isEmpty else {
@@ -169,6 +183,10 @@ public struct LyncDeployment: Hashable, Sendable {
         self.httpPort = httpPort
         self.instance = instance
         self.accessLog = accessLog
+        self.cookieKey = cookieKey ?? Self.randomCookieKey()
+        guard self.cookieKey.utf8.count >= Farm.minimumCookieKeyLength else {
+            throw LyncDeploymentError("cookie key: expected at least \(Farm.minimumCookieKeyLength) characters, got \(self.cookieKey.utf8.count)")
+        }
 
         for site in self.pools + self.directors + self.officeWebApps {
             try Self.checkName(site.externalName, what: "external FQDN")

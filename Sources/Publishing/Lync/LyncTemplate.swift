@@ -130,6 +130,10 @@ public struct LyncTemplate: Sendable {
                 }
             }
             line("    persistence: \(persistence)")
+            if persistence == "cookie" {
+                line("    # Keys the MS-WSMAN tokens: secret, and the same on every edge host (copy this file).")
+                line("    cookie_key: \(yamlQuoted(d.cookieKey))")
+            }
         }
         for pool in d.pools {
             let name = names[pool.externalName]!
@@ -241,7 +245,12 @@ func yamlScalar(_ s: String) -> String {
     let plain = !s.isEmpty && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._/-".contains($0)) }
         && !["true", "false", "yes", "no", "on", "off", "null", "~"].contains(s.lowercased())
         && !(s.first == "-" )
-    if plain { return s }
+    return plain ? s : yamlQuoted(s)
+}
+
+/// `s` as a double-quoted YAML scalar: always a string, whatever it looks like (a hex key of
+/// digits only would otherwise load as a number).
+func yamlQuoted(_ s: String) -> String {
     var out = "\""
     for c in s {
         switch c {
