@@ -62,10 +62,14 @@ public struct ExchangeProgress: Sendable, Equatable {
 
     /// RFC 9110 §9.2.2's idempotent methods (case-sensitive, §9.1).
     public static func isIdempotent<Bytes: Collection>(method: Bytes) -> Bool where Bytes.Element == UInt8 {
-        for name in ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"] where method.elementsEqual(name.utf8) {
-            return true
+        switch method.count {
+        case 3: return method.elementsEqual("GET".utf8) || method.elementsEqual("PUT".utf8)
+        case 4: return method.elementsEqual("HEAD".utf8)
+        case 5: return method.elementsEqual("TRACE".utf8)
+        case 6: return method.elementsEqual("DELETE".utf8)
+        case 7: return method.elementsEqual("OPTIONS".utf8)
+        default: return false
         }
-        return false
     }
 
     // MARK: Events

@@ -277,7 +277,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         let exchange = Exchange(head: head, start: .now())
         exchange.bytesIn = headBytes
         self.exchange = exchange
-        let plan = worker.plan(head, listener: listenerIndex, client: client, ticket: sourceTicket, boundMember: boundMember)
+        let plan = worker.plan(head, listener: listenerIndex, client: client, ticket: sourceTicket, bound: bound)
         switch plan {
         case .answer(let status, let rule, let retryAfter):
             exchange.ruleIndex = rule
@@ -294,12 +294,6 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
                         requestComplete: exchange.requestFramer.isComplete,
                         idempotent: ExchangeProgress.isIdempotent(method: head.method))))
         }
-    }
-
-    /// The member whose connection NTLM/Negotiate bound to this client, for `farm`.
-    private func boundMember(farm: Int) -> Int? {
-        if bound.isEmpty { return nil }
-        return bound.first { $0.key.farm == farm && $0.value.isUsable }?.key.member
     }
 
     /// Sends buffered request body bytes to the member, as far as the framing allows. False

@@ -9,12 +9,13 @@ import NIOPosix
 /// one JSON object per line each way. The CLI's `farm` commands use it; only root (or the
 /// instance's user) can connect.
 ///
-/// Requests: `{"command": "farm-status"}`, `{"command": "farm-drain", "farm": F, "member": M}`,
-/// `{"command": "farm-undrain", …}`, `{"command": "ping"}`. Responses: `{"ok": true, …}` or
-/// `{"ok": false, "error": "…"}`.
+/// Requests, one of seven commands: `{"command": "ping"}` (instance and process, also how a
+/// successor finds its predecessor), `{"command": "stats"}` (everything `edgesplit stats`
+/// shows), `{"command": "farm-status"}`, `{"command": "farm-drain", "farm": F, "member": M}`,
+/// `{"command": "farm-undrain", …}`, `{"command": "reload"}` (re-read the configuration file)
+/// and `{"command": "retire"}` (a newer process took over: drain and exit). Responses:
+/// `{"ok": true, …}` or `{"ok": false, "error": "…"}`.
 final class ControlSocket {
-    static let defaultDirectory = "/run/edgesplit"
-
     let path: String
     private var channel: Channel?
     /// The socket file's inode: a successor process replaces the file with its own, which

@@ -27,6 +27,8 @@ final class FarmBalancer {
     private var resolved: [Bool]
     /// The health monitor's verdict: up and not drained.
     private var monitorAvailable: [Bool]
+    /// Which members `pick` may choose, refilled on every pick.
+    private var available: [Bool]
 
     init(farm: Farm, farmIndex: Int, addresses: [SocketAddress?], mask: AffinityMask, seed: UInt32) {
         self.farm = farm
@@ -38,6 +40,7 @@ final class FarmBalancer {
         self.outstanding = Array(repeating: 0, count: farm.members.count)
         self.resolved = addresses.map { $0 != nil }
         self.monitorAvailable = Array(repeating: true, count: farm.members.count)
+        self.available = Array(repeating: false, count: farm.members.count)
     }
 
     func isAvailable(_ member: Int, now: NIODeadline) -> Bool {
@@ -49,9 +52,13 @@ final class FarmBalancer {
     /// The member for `client`, skipping `excluding` (a member that just failed); nil when
     /// no member is available.
     func pick(for client: ClientAddress, excluding: Int? = nil, now: NIODeadline) -> Int? {
-        var available = (0..<memberIDs.count).map { isAvailable($0, now: now) }
-        if let excluding { available[excluding] = false }
-        guard available.contains(true) else { return nil }
+        var any = false
+        for member in available.indices {
+            let up = member != excluding && isAvailable(member, now: now)
+            available[member] = up
+            any = any || up
+        }
+        guard any else { return nil }
         switch farm.persistence {
         case .none:
             var best: Int?
@@ -62,7 +69,9 @@ final class FarmBalancer {
         default:
             // `cookie`: a valid cookie was already honoured by the caller; otherwise source.
             if table == nil || table!.available != available {
-                table = FarmMemberTable(memberIDs: memberIDs, available: available, mask: mask, seed: seed)
+                // The table keeps its own copy, so `available` stays unshared and is filled in
+                // place on the next pick (no allocation per request).
+                table = FarmMemberTable(memberIDs: memberIDs, available: available.map { $0 }, mask: mask, seed: seed)
             }
             return table!.member(for: client)
         }

@@ -32,12 +32,12 @@ extension Worker {
     // MARK: Planning
 
     /// Decides what happens to a request: rule decision, per-source request limit, `max_body`
-    /// against a declared Content-Length, and the member. `boundMember` names the member whose
-    /// connection NTLM/Negotiate bound to this client for a farm (HTTP/1.1 only): it wins,
-    /// since the handshake and the session live on that one connection.
+    /// against a declared Content-Length, and the member. A member connection that
+    /// NTLM/Negotiate bound to this client (`bound`, HTTP/1.1 only) decides the member for its
+    /// farm, since the handshake and the session live on that one connection.
     func plan(
         _ head: RequestHead, listener: Int, client: ClientAddress?, ticket: SourceTicket?,
-        boundMember: (_ farm: Int) -> Int? = { _ in nil }
+        bound: [BackendPool.Key: BackendHandler] = [:]
     ) -> ExchangePlan {
         let source = client ?? ClientAddress.unspecified
         let decision = head.withHostAndPath { host, path in
@@ -59,7 +59,8 @@ extension Worker {
             }
             guard let client else { return .answer(status: 503, rule: rule, retryAfter: nil) }
             var setCookie: String?
-            guard let member = boundMember(farm) ?? pickMember(farm: farm, client: client, head: head, setCookie: &setCookie) else {
+            let boundMember = bound.isEmpty ? nil : bound.first { $0.key.farm == farm && $0.value.isUsable }?.key.member
+            guard let member = boundMember ?? pickMember(farm: farm, client: client, head: head, setCookie: &setCookie) else {
                 return .answer(status: 503, rule: rule, retryAfter: nil)
             }
             return .forward(
