@@ -34,9 +34,9 @@ public struct BodyFramer: Sendable {
     /// Largest trailer section, final CRLF included.
     public static let maxTrailerBytes = 16 * 1024
     /// Most chunk-extension bytes in one body, all chunks together (from the `;` or the
-    /// whitespace after a chunk-size to the CR). `max_body` counts payload only, so without this
-    /// a client could send a 1-byte chunk behind every 4 KiB of extensions and stream 4096
-    /// times the limit through the proxy to the member. Nothing real sends more than a few
+    /// whitespace after a chunk-size to the CR). Without a bound a client could send a 1-byte
+    /// chunk behind every 4 KiB of extensions and stream 4096 times a rule's `max_body` through
+    /// the proxy (which counts extensions against `max_body` too, see `extensionBytes`). Nothing real sends more than a few
     /// bytes of extensions (Lync, IIS and browsers send none); the body fails like any other
     /// framing error (400 for a request, 502 for a response).
     public static let maxChunkExtensionBytes = 64 * 1024
@@ -64,7 +64,9 @@ public struct BodyFramer: Sendable {
     private var sawDigit = false
     private var lineBytes = 0
     private var trailerBytes = 0
-    private var extensionBytes = 0
+    /// Chunk-extension bytes seen so far in this body: client-chosen bytes that carry no
+    /// payload, so the data plane counts them against `max_body` with the payload.
+    public private(set) var extensionBytes = 0
     private var error: HTTPBodyError? = nil
 
     public init(_ framing: BodyFraming) {

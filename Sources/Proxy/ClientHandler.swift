@@ -311,9 +311,10 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         if progress.consumed > 0 {
             let slice = buffer.readSlice(length: progress.consumed)!
             exchange.bytesIn += progress.consumed
-            // max_body limits the payload; chunk-size lines and CRLFs are framing.
+            // max_body limits the payload and the chunk extensions a client chooses to add;
+            // chunk-size digits, CRLFs and trailers are framing (bounded by the framer).
             for range in progress.payload { exchange.payloadBytes += UInt64(range.count) }
-            if let limit = exchange.maxBody, exchange.payloadBytes > limit {
+            if let limit = exchange.maxBody, exchange.payloadBytes + UInt64(exchange.requestFramer.extensionBytes) > limit {
                 pending = nil
                 perform(machine.requestBodyRefused(status: 413))
                 return false

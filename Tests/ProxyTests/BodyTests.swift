@@ -121,6 +121,20 @@ final class BodyTests: ProxyTestCase {
         XCTAssertEqual(backend.requests.count, 0, "the member never saw a complete request")
     }
 
+    func testChunkExtensionsCountAgainstMaxBody() throws {
+        // 1 KiB of payload would pass; the extensions a client adds count with it.
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member], rule: "max_body: 1KiB"))
+        let client = try connect(proxy.port)
+        try client.send("POST /upload HTTP/1.1\r\nHost: webext.contoso.test\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let chunk = "1;" + String(repeating: "e", count: 200) + "\r\nx\r\n"
+        try client.send(String(repeating: chunk, count: 6))
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 413)
+        XCTAssertTrue(client.waitForClose(timeout: 2))
+        XCTAssertEqual(backend.requests.count, 0, "the member never saw a complete request")
+    }
+
     func testBodyWithinMaxBodyPasses() throws {
         let backend = try startBackend { request in .send(RecordingBackend.ok("\(request.body.count)")) }
         let proxy = try startProxy(simpleYAML(members: [backend.member], rule: "max_body: 1KiB"))
