@@ -60,16 +60,19 @@ public struct ExchangeProgress: Sendable, Equatable {
         self.idempotent = idempotent
     }
 
-    /// RFC 9110 §9.2.2's idempotent methods (case-sensitive, §9.1).
-    public static func isIdempotent<Bytes: Collection>(method: Bytes) -> Bool where Bytes.Element == UInt8 {
-        switch method.count {
-        case 3: return method.elementsEqual("GET".utf8) || method.elementsEqual("PUT".utf8)
-        case 4: return method.elementsEqual("HEAD".utf8)
-        case 5: return method.elementsEqual("TRACE".utf8)
-        case 6: return method.elementsEqual("DELETE".utf8)
-        case 7: return method.elementsEqual("OPTIONS".utf8)
-        default: return false
+    /// RFC 9110 §9.2.2's idempotent methods (case-sensitive, §9.1). Not generic: it runs on
+    /// every request, from another module, where a generic would run unspecialised.
+    public static func isIdempotent(method: ArraySlice<UInt8>) -> Bool {
+        func equals(_ name: StaticString) -> Bool {
+            guard method.count == name.utf8CodeUnitCount else { return false }
+            var index = method.startIndex
+            for byte in UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount) {
+                guard method[index] == byte else { return false }
+                index += 1
+            }
+            return true
         }
+        return equals("GET") || equals("HEAD") || equals("OPTIONS") || equals("TRACE") || equals("PUT") || equals("DELETE")
     }
 
     // MARK: Events
