@@ -14,7 +14,16 @@ import Steering
 /// gauges to the current ones — which renders the text. Control-plane events reach the same
 /// registry through the swift-metrics API as they happen (``EventMetrics``).
 final class MetricsEndpoint {
+    /// Scrapers connected at once; more are closed as they are accepted. A scraper needs one.
+    static let maxConnections = 16
+    /// A connection that sends nothing, or takes this long to send its request, is closed.
+    static let idleTimeout = TimeAmount.seconds(5)
+    /// No connection lives longer, however it trickles (slowloris on the admin port).
+    static let maxLifetime = TimeAmount.seconds(30)
+
     private let registry: PrometheusCollectorRegistry
+    /// Connections open now; touched only on the endpoint's loop.
+    private var connections = 0
     private var channel: Channel?
     private weak var server: ProxyServer?
     private let steering: () -> SteeringCounters?
@@ -30,8 +39,19 @@ final class MetricsEndpoint {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsRequestHandler(endpoint: self))
+                    guard connections < Self.maxConnections else {
+                        channel.close(promise: nil)
+                        return
+                    }
+                    connections += 1
+                    channel.closeFuture.whenComplete { _ in self.connections -= 1 }
+                    let lifetime = channel.eventLoop.scheduleTask(in: Self.maxLifetime) { channel.close(promise: nil) }
+                    channel.closeFuture.whenComplete { _ in lifetime.cancel() }
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(allTimeout: Self.idleTimeout))
+                    try sync.addHandler(CloseWhenIdle())
+                    try sync.configureHTTPServerPipeline(withErrorHandling: true)
+                    try sync.addHandler(MetricsRequestHandler(endpoint: self))
                 }
             }
             .bind(host: endpoint.address, port: endpoint.port)
@@ -207,5 +227,19 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
         buffer.writeBytes(body)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
+
+/// Closes a metrics connection on `IdleStateHandler`'s event: nothing moved either way for
+/// `MetricsEndpoint.idleTimeout`.
+private final class CloseWhenIdle: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

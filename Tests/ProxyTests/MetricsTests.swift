@@ -6,6 +6,23 @@ import XCTest
 
 /// `GET /metrics` on `admin.metrics`: Prometheus text that agrees with `stats()`.
 final class MetricsTests: ProxyTestCase {
+    /// The admin port is not a way to hold descriptors: connections are capped, a silent one
+    /// is closed after the idle timeout, and a scrape still works beside them.
+    func testMetricsConnectionsAreCappedAndIdleOnesClosed() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(simpleYAML(members: [backend.member], top: "admin: { metrics: 9464 }"))
+        let port = try XCTUnwrap(proxy.server.metricsPort)
+        var silent: [TestClient] = []
+        for _ in 0..<MetricsEndpoint.maxConnections { silent.append(try connect(port)) }
+        let extra = try connect(port)
+        XCTAssertTrue(extra.waitForClose(timeout: 2), "a connection over the cap is closed at once")
+        for client in silent {
+            XCTAssertTrue(client.waitForClose(timeout: 8), "a silent connection is closed after the idle timeout")
+        }
+        let scrape = try exchange(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(scrape.status, 200)
+    }
+
     func testMetricsParseAsPrometheusTextAndAgreeWithStats() throws {
         let backend = try startBackend { _ in .send(RecordingBackend.ok("ok")) }
         let proxy = try startProxy(simpleYAML(members: [backend.member], top: "admin: { metrics: 9464 }"))
