@@ -120,6 +120,21 @@ final class FailureTests: ProxyTestCase {
         XCTAssertEqual(backend.requests.count, 2)
     }
 
+    /// A kept-alive member connection that closes as it is reused: a GET is sent again on a
+    /// fresh connection (the member cannot have acted on it), a POST never is, even without a
+    /// body — the member may have run it before closing.
+    func testOnlyIdempotentRequestsAreSentAgainAfterAReusedConnectionCloses() throws {
+        for (method, expected, requests) in [("GET", 200, 3), ("POST", 502, 2)] {
+            let count = Counter()
+            let backend = try startBackend { _ in count.next() == 1 ? .close : .send(RecordingBackend.ok("ok")) }
+            let proxy = try startProxy(simpleYAML(members: [backend.member]))
+            XCTAssertEqual(try exchange(proxy.port, get("/first")).status, 200)
+            let second = try exchange(proxy.port, "\(method) /second HTTP/1.1\r\nHost: \(Self.publicName)\r\n\r\n")
+            XCTAssertEqual(second.status, expected, method)
+            XCTAssertEqual(backend.requests.count, requests, "\(method): requests the member received")
+        }
+    }
+
     func testOversizedMemberResponseHeadGives502() throws {
         let backend = try startBackend { _ in
             .send(RecordingBackend.ok("x", headers: ["X-Huge: " + String(repeating: "h", count: 70 * 1024)]))
