@@ -40,13 +40,16 @@ extension Worker {
         bound: [BackendPool.Key: BackendHandler] = [:]
     ) -> ExchangePlan {
         let source = client ?? ClientAddress.unspecified
-        let decision = head.withHostAndPath { host, path in
-            runtime.rules.decide(listener: listener, host: host, path: path, client: source)
+        // Rules see the path the member will (decoded, dot segments removed); the target is
+        // forwarded as received. A path the rules would read two ways is refused (nil).
+        let decided = head.withHostAndPath { host, path in
+            try? runtime.rules.decide(listener: listener, host: host, requestPath: path, client: source).get()
         }
-        if let ticket, let retryAfter = ticket.refusesRequest(rule: decision.ruleIndex) {
+        if let ticket, let retryAfter = ticket.refusesRequest(rule: decided?.ruleIndex) {
             // Over the source's request limit: 429, and the connection stays usable.
-            return .answer(status: 429, rule: decision.ruleIndex, retryAfter: retryAfter)
+            return .answer(status: 429, rule: decided?.ruleIndex, retryAfter: retryAfter)
         }
+        guard let decision = decided else { return .answer(status: 400, rule: nil, retryAfter: nil) }
         switch decision {
         case .noMatch:
             return .answer(status: 404, rule: nil, retryAfter: nil)

@@ -2,9 +2,11 @@
 /// everything under it, at a segment boundary: `/abs`, `/abs/`, `/abs/x`, not `/absx`), or
 /// an exact path (`/meet`).
 ///
-/// Matching works on the raw request-target bytes and never decodes `%`: a pattern and a
-/// request only match when they are written alike (hex digits aside), so an encoded `%2F`
-/// cannot slip past a prefix. Comparison is ASCII case-insensitive, like IIS behind it.
+/// Matching works on the path the member will see (``PathNormalizer``: decoded once, `\` as
+/// `/`, dot segments removed, `;params` cut), so `/%61bs/x` and `/x/../abs/x` are under
+/// `/abs/*`. A pattern is written percent-encoded where needed and compared decoded; it must
+/// already be in that normal form, or it could never match. Comparison is ASCII
+/// case-insensitive, like IIS behind it.
 public struct PathPattern: Hashable, Sendable, CustomStringConvertible {
     public enum Kind: Hashable, Sendable {
         case all
@@ -48,7 +50,7 @@ public struct PathPattern: Hashable, Sendable, CustomStringConvertible {
         }
         let stars = raw.filter { $0 == UInt8(ascii: "*") }.count
         if stars == 0 {
-            return PathPattern(kind: .exact, text: text, bytes: raw.map(asciiLower))
+            return PathPattern(kind: .exact, text: text, bytes: try normalForm(raw, text: text).map(asciiLower))
         }
         guard stars == 1, raw.count >= 2, raw[raw.count - 1] == UInt8(ascii: "*"), raw[raw.count - 2] == UInt8(ascii: "/") else {
             throw ConfigValueError("'\(text)': '*' is only allowed as a trailing '/*', as in '/abs/*'")
@@ -58,7 +60,28 @@ public struct PathPattern: Hashable, Sendable, CustomStringConvertible {
         if folder.last == UInt8(ascii: "/") {
             throw ConfigValueError("'\(text)' has an empty segment before '/*' (did you mean '\(String(decoding: folder.dropLast(), as: UTF8.self))/*'?)")
         }
-        return PathPattern(kind: .prefix, text: text, bytes: folder.map(asciiLower))
+        return PathPattern(kind: .prefix, text: text, bytes: try normalForm(folder, text: text).map(asciiLower))
+    }
+
+    /// The decoded pattern path, refused when requests could never be read as it: a request
+    /// path is matched decoded and normalised, so `/a/../b`, `/a;x`, `//a` or `/a%2Fb` in a
+    /// pattern would be dead text.
+    private static func normalForm(_ raw: [UInt8], text: String) throws(ConfigValueError) -> [UInt8] {
+        let decoded: [UInt8]
+        let normalized: PathNormalizer.Normalized
+        do throws(PathNormalizer.Refusal) {
+            decoded = try PathNormalizer.percentDecoded(raw)
+            normalized = try PathNormalizer.normalize(raw)
+        } catch {
+            throw ConfigValueError("'\(text)': \(error)")
+        }
+        guard normalized.ambiguities.isEmpty, normalized.path == decoded else {
+            let shown = String(decoding: normalized.path, as: UTF8.self)
+            throw ConfigValueError(
+                "'\(text)' is not a normalised path: requests are matched decoded, with '\\' as '/', dot segments, "
+                    + "';' parameters and repeated slashes removed (this one reads as '\(shown)')")
+        }
+        return decoded
     }
 
     /// True when the raw path bytes (no query) are matched.

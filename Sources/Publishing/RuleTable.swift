@@ -34,13 +34,14 @@ public struct RuleTable: Sendable {
     }
 
     /// Decides a request: the first rule (in order) whose listeners include `listener`,
-    /// whose public names match the Host header and whose paths match the raw path wins.
-    /// Its source networks and action then decide; a refusal never falls through.
+    /// whose public names match the Host header and whose paths match `path` wins. Its
+    /// source networks and action then decide; a refusal never falls through.
     ///
     /// - Parameters:
     ///   - listener: index into `config.listeners`.
     ///   - host: the raw Host header (or :authority) value; nil when absent.
-    ///   - path: the raw path bytes of the request target, without the query.
+    ///   - path: the path to match, already normalised (``PathNormalizer``); requests go
+    ///     through ``decide(listener:host:requestPath:client:)``, which normalises.
     public func decide<Host: Collection<UInt8>, Path: Collection<UInt8>>(
         listener: Int, host: Host?, path: Path, client: ClientAddress
     ) -> RuleDecision {
@@ -64,6 +65,61 @@ public struct RuleTable: Sendable {
             }
         }
         return decision
+    }
+
+    /// Decides a request by the path its member will see (``PathNormalizer``), not the raw
+    /// bytes, so that `/%61dmin/x` or `/x/../admin/x` meets the rules for `/admin/*`. A path
+    /// with a construct members read two ways (an encoded separator, `..;x`, `%25XX`) is
+    /// refused when the rules would decide differently under the other reading, and decided
+    /// as usual when they would not: on a listener whose rules for this host are all `/*`,
+    /// Office Web Apps' and the address book's `%2F` paths pass.
+    ///
+    /// - Parameter requestPath: the raw path bytes of the request target, without the query.
+    /// - Returns: the decision, or why the path is refused (400).
+    public func decide(
+        listener: Int, host: UnsafeBufferPointer<UInt8>?, requestPath: UnsafeBufferPointer<UInt8>, client: ClientAddress
+    ) -> Result<RuleDecision, PathNormalizer.Refusal> {
+        guard PathNormalizer.needsNormalizing(requestPath) else {
+            return .success(decide(listener: listener, host: host, path: requestPath, client: client))
+        }
+        return resolve(listener: listener, host: host, requestPath: requestPath, client: client).map(\.decision)
+    }
+
+    /// The path the rules match for `requestPath` (what `test-rule` explains with), or why
+    /// it is refused; the same reading as ``decide(listener:host:requestPath:client:)``.
+    public func matchingPath<Host: Collection<UInt8>, Path: Collection<UInt8>>(
+        listener: Int, host: Host?, requestPath: Path, client: ClientAddress
+    ) -> Result<[UInt8], PathNormalizer.Refusal> {
+        withBuffer(host) { hostBuffer in
+            withBuffer(requestPath) { pathBuffer in
+                resolve(listener: listener, host: hostBuffer, requestPath: pathBuffer ?? UnsafeBufferPointer(start: nil, count: 0), client: client)
+                    .map(\.path)
+            }
+        }
+    }
+
+    private func resolve(
+        listener: Int, host: UnsafeBufferPointer<UInt8>?, requestPath: UnsafeBufferPointer<UInt8>, client: ClientAddress
+    ) -> Result<(path: [UInt8], decision: RuleDecision), PathNormalizer.Refusal> {
+        func decided(_ path: [UInt8]) -> RuleDecision {
+            path.withUnsafeBufferPointer { decide(listener: listener, host: host, path: $0, client: client) }
+        }
+        do throws(PathNormalizer.Refusal) {
+            let first = try PathNormalizer.normalize(requestPath)
+            let decision = decided(first.path)
+            // Every combination of the second readings present: one member may split `%2F`
+            // and keep `..;x` as a name, another the reverse.
+            for bits in 1...PathNormalizer.Reading.all.rawValue {
+                let reading = PathNormalizer.Reading(rawValue: bits)
+                guard first.ambiguities.isSuperset(of: reading) else { continue }
+                if decided(try PathNormalizer.normalize(requestPath, reading: reading).path) != decision {
+                    return .failure(.ambiguous(reading))
+                }
+            }
+            return .success((first.path, decision))
+        } catch {
+            return .failure(error)
+        }
     }
 
     private func decision<Host: Collection<UInt8>, Path: Collection<UInt8>>(

@@ -69,6 +69,17 @@ final class TestRuleCommandTests: LyncCommandTestCase {
         XCTAssertTrue(r.stdout.hasSuffix("RESULT: FAIL\n"), r.stdout)
     }
 
+    func testExplainsWithTheNormalisedPath() throws {
+        let config = try sampleConfig()
+        let r = try testRule(["--config", config, "https://webext.contoso.com/%64atacollabweb/./Ext//Handler"])
+        XCTAssertEqual(r.status, 0, "\(r)")
+        XCTAssertTrue(r.stdout.contains("PASS  rule      rule 'webext-datacollab' forwards to farm 'webext'\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("rules match the path as the member reads it: '/datacollabweb/Ext/Handler'"), r.stdout)
+        let refused = try testRule(["--config", config, "https://webext.contoso.com/a%00"])
+        XCTAssertEqual(refused.status, 1, "\(refused)")
+        XCTAssertTrue(refused.stdout.contains("FAIL  rule      path '/a%00' is refused: a control byte (such as %00): 400\n"), refused.stdout)
+    }
+
     func testNoRule() throws {
         let r = try testRule(["--config", try sampleConfig(), "https://www.contoso.com/"])
         XCTAssertEqual(r.status, 1, "\(r)")

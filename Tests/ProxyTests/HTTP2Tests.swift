@@ -109,6 +109,11 @@ final class HTTP2Tests: ProxyTestCase {
         XCTAssertEqual(unknown.output, "404 2", unknown.error)
         let denied = try curl(proxy, "/admin/x", ["-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
         XCTAssertEqual(denied.output, "403 2", denied.error)
+        // The rules see the path the member will: the same plan as HTTP/1.1.
+        for (path, status) in [("/%61dmin/x", "403"), ("/x/../admin/x", "403"), ("/admin%2Fx", "400")] {
+            let bypass = try curl(proxy, path, ["--path-as-is", "-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
+            XCTAssertEqual(bypass.output, "\(status) 2", "\(path): \(bypass.error)")
+        }
         XCTAssertEqual(backend.requests.count, 0)
     }
 

@@ -45,6 +45,16 @@ final class RuleSimulationTests: XCTestCase {
         XCTAssertTrue(o.steps[3].reason.contains("dir1.contoso.local:8080 (plain HTTP)"), o.steps[3].reason)
     }
 
+    func testRulesSeeTheNormalisedPath() throws {
+        let o = try simulate("https://webext.contoso.com/x/../%44ataCollabWeb;a/Ext/Handler")
+        XCTAssertEqual(o.steps[2].reason, "rule 'webext-datacollab' forwards to farm 'webext'")
+        XCTAssertEqual(o.steps[2].details.first, "rules match the path as the member reads it: '/DataCollabWeb/Ext/Handler'")
+        let refused = try simulate("https://webext.contoso.com/DataCollabWeb%2FExt")
+        XCTAssertFalse(refused.passed)
+        XCTAssertEqual(refused.steps.last?.reason, "path '/DataCollabWeb%2FExt' is refused: an encoded '/' or '\\' (%2F, %5C) that the rules would read two ways: 400")
+        XCTAssertTrue(try simulate("https://webext.contoso.com/CollabContent/Dynamic/8f3a%2Fc1/x.pptx").passed)
+    }
+
     func testAdminIsDenied() throws {
         let o = try simulate("https://admin.contoso.com/")
         XCTAssertFalse(o.passed)

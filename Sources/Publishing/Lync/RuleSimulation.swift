@@ -93,9 +93,20 @@ public struct RuleSimulation: Sendable {
         }
 
         // 3. The rules, in order.
+        // The path as the data plane reads it for the rules (decoded, normalised) or its 400.
         let table = RuleTable(config: config)
-        let steps = table.explain(listener: listenerIndex, host: Array(request.hostHeader.utf8), path: Array(request.path.utf8), client: client)
-        let earlier = steps.dropLast().map(\.description)
+        let host = Array(request.hostHeader.utf8)
+        let matchingPath: [UInt8]
+        switch table.matchingPath(listener: listenerIndex, host: host, requestPath: Array(request.path.utf8), client: client) {
+        case .success(let path): matchingPath = path
+        case .failure(let refusal):
+            outcome.steps.append(TestRuleStep("rule", .fail, "path '\(request.path)' is refused: \(refusal): 400"))
+            return outcome
+        }
+        let steps = table.explain(listener: listenerIndex, host: host, path: matchingPath, client: client)
+        let shownPath = String(decoding: matchingPath, as: UTF8.self)
+        let normalised = shownPath == request.path ? [] : ["rules match the path as the member reads it: '\(shownPath)'"]
+        let earlier = normalised + steps.dropLast().map(\.description)
         let decided = steps.last
         switch decided?.outcome {
         case .matched?:
@@ -130,8 +141,8 @@ public struct RuleSimulation: Sendable {
         default:
             outcome.steps.append(
                 TestRuleStep(
-                    "rule", .fail, "no rule matches host '\(request.host)' path '\(request.path)' on listener '\(listener.name)': 404",
-                    details: steps.map(\.description)))
+                    "rule", .fail, "no rule matches host '\(request.host)' path '\(shownPath)' on listener '\(listener.name)': 404",
+                    details: normalised + steps.map(\.description)))
             return outcome
         }
 
