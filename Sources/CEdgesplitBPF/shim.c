@@ -173,6 +173,17 @@ int es_tcp_byte_counts(int fd, unsigned long long *received, unsigned long long 
 	return 0;
 }
 
+int es_tcp_idle_ms(int fd, unsigned int *milliseconds)
+{
+	struct tcp_info info;
+	socklen_t len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+		return -errno;
+	*milliseconds = info.tcpi_last_data_recv < info.tcpi_last_data_sent ? info.tcpi_last_data_recv : info.tcpi_last_data_sent;
+	return 0;
+}
+
 long es_recv_nonblocking(int fd, void *buffer, unsigned long size)
 {
 	ssize_t n = recv(fd, buffer, size, MSG_DONTWAIT);

@@ -46,6 +46,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
     /// The exchange is over (answered, reset or completed); later frames are ignored.
     private var finished = false
     private var readGate = ReadGate()
+    /// The stream counts in its source's `concurrent_streams` until it ends.
+    private var countedStream = false
     private var timer: Scheduled<Void>?
     private var lastActivity: NIODeadline = .now()
 
@@ -123,6 +125,16 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
 
     private func startRequest(_ headers: HPACKHeaders, endStream: Bool) {
         requestEnded = endStream
+        if let ticket = connection.sourceTicket {
+            // Streams count per source like connections do, so multiplexing cannot step
+            // around `concurrent_connections`. REFUSED_STREAM: nothing was processed, the
+            // client may retry (RFC 9113 §8.7).
+            guard ticket.admitStream() else {
+                reset(.refusedStream)
+                return
+            }
+            countedStream = true
+        }
         let fields = headers.map { (name: Array($0.name.utf8), value: Array($0.value.utf8)) }
         let bytes: [UInt8]
         do {
@@ -386,6 +398,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
 
     private func complete(_ exchange: Exchange) {
         finished = true
+        releaseStream()
         timer?.cancel()
         timer = nil
         pendingBody.removeAll()
@@ -393,8 +406,16 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         worker.finish(exchange, listener: connection.listenerIndex, client: connection.clientText)
     }
 
+    /// The stream leaves its source's `concurrent_streams` count, once.
+    private func releaseStream() {
+        guard countedStream else { return }
+        countedStream = false
+        connection.sourceTicket?.streamClosed()
+    }
+
     /// The client reset the stream or the connection went away.
     private func teardown() {
+        releaseStream()
         timer?.cancel()
         timer = nil
         guard let exchange, !finished else {

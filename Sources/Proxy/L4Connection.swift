@@ -165,6 +165,30 @@ final class L4Connection {
             member.read()
         }
         if clientGlue.inputClosed { endOfStream(from: .client) }
+        watchIdle()
+    }
+
+    /// Closes the connection once neither socket has carried payload for `route.idle`. TCP
+    /// keeps the time of each socket's last data, also for bytes the kernel splices, so a
+    /// look every quarter of the timeout (at most every 30 s) is all it takes.
+    private func watchIdle() {
+        guard let member, let clientFD = ChannelDescriptor.of(client), let memberFD = ChannelDescriptor.of(member) else { return }
+        let idle = route.idle.timeAmount
+        let every = TimeAmount.nanoseconds(min(max(idle.nanoseconds / 4, 100_000_000), 30_000_000_000))
+        let task = worker.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { [weak self] task in
+            guard let self, !self.closing else {
+                task.cancel()
+                return
+            }
+            var client: UInt32 = 0
+            var member: UInt32 = 0
+            guard es_tcp_idle_ms(clientFD, &client) == 0, es_tcp_idle_ms(memberFD, &member) == 0 else { return }
+            if Int64(min(client, member)) * 1_000_000 >= idle.nanoseconds {
+                self.worker.stats.l4Routes[self.routeIndex].idleClosed &+= 1
+                self.shutDown()
+            }
+        }
+        waits.append(task)
     }
 
     private func drain(_ fd: CInt, into buffer: inout ByteBuffer, counting total: inout Int) {

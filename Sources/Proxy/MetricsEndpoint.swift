@@ -154,6 +154,7 @@ final class MetricsEndpoint {
                     "Bytes the kernel forwarded between an L4 route's sockets.")
             counter("edgesplit_l4_copied_bytes_total", r, route.counters.bytesCopied, "Bytes of L4 route connections copied in userspace.")
             counter("edgesplit_l4_member_failures_total", r, route.counters.memberFailures, "Failed connections to L4 route members.")
+            counter("edgesplit_l4_idle_closed_total", r, route.counters.idleClosed, "L4 route connections closed after the route's idle timeout.")
         }
         for (member, active) in zip(stats.members, stats.membersActive) {
             let labels = [("farm", member.farm), ("member", member.member)]

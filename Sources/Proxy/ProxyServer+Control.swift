@@ -122,6 +122,7 @@ extension ProxyServer {
                     "spliced_bytes_to_member": r.splicedToMember, "spliced_bytes_to_client": r.splicedToClient,
                     "copied_bytes": r.counters.bytesCopied,
                     "member_failures": r.counters.memberFailures, "no_member": r.counters.noMember,
+                    "idle_closed": r.counters.idleClosed,
                 ]
             },
             "certificates": stats.certificates.map { c -> [String: Any] in

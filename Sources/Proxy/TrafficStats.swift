@@ -129,6 +129,8 @@ public struct L4RouteCounters: Sendable {
     public var memberFailures: UInt64 = 0
     /// Connections closed because no member was available.
     public var noMember: UInt64 = 0
+    /// Connections closed after the route's `idle` without payload either way.
+    public var idleClosed: UInt64 = 0
 
     public init() {}
 
@@ -140,5 +142,6 @@ public struct L4RouteCounters: Sendable {
         bytesCopied &+= other.bytesCopied
         memberFailures &+= other.memberFailures
         noMember &+= other.noMember
+        idleClosed &+= other.idleClosed
     }
 }

@@ -86,6 +86,21 @@ final class SourceTicket {
         handshakeOpen = false
     }
 
+    /// A new HTTP/2 stream on this connection: false when the source has `concurrent_streams`
+    /// open over all its connections (the stream is refused, and counted).
+    func admitStream() -> Bool {
+        guard worker.sourceCounts.table?.admitStream(source: source) ?? true else {
+            worker.stats.limited[.concurrentStreams, default: 0] &+= 1
+            return false
+        }
+        return true
+    }
+
+    /// An admitted stream ended.
+    func streamClosed() {
+        worker.sourceCounts.table?.streamClosed(source: source)
+    }
+
     /// A request matched by the rule at index `rule` (nil: none): nil when allowed, else the
     /// seconds until the source may send again (`Retry-After` of the 429).
     func refusesRequest(rule: Int?) -> Int? {

@@ -17,6 +17,7 @@ extension ConfigReader {
         read("connections_per_minute") { $0.connectionsPerMinute = $1 }
         read("requests_per_minute") { $0.requestsPerMinute = $1 }
         read("half_open_handshakes") { $0.halfOpenHandshakes = $1 }
+        read("concurrent_streams") { $0.concurrentStreams = $1 }
         if let n = fields["exceptions"] {
             if let networks = parsedList(n, fields.sub("exceptions"), whenEmpty: "omit the key when no network is exempt", SourceNetwork.parse) {
                 limits.exceptions = networks

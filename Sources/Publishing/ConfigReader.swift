@@ -10,7 +10,7 @@ enum ConfigKeys {
     static let affinity = ["ipv4_prefix", "ipv6_prefix", "seed"]
     static let accessLog = ["path", "format"]
     static let listener = ["name", "address", "port", "tls", "l4_routes"]
-    static let l4Route = ["name", "public_names", "farm", "proxy_protocol"]
+    static let l4Route = ["name", "public_names", "farm", "proxy_protocol", "idle"]
     static let listenerTLS = ["certificates", "min_version"]
     static let certificate = ["cert", "key", "pfx", "password_file", "ocsp"]
     static let farm = ["name", "members", "tls", "persistence", "cookie_name", "cookie_key", "health"]
@@ -25,8 +25,8 @@ enum ConfigKeys {
     static let http2 = ["enabled", "max_concurrent_streams", "max_header_list_size", "max_resets_per_second"]
     static let globalTimeouts = ["tls_handshake", "request_head", "shutdown", "drain"]
     static let limits = [
-        "concurrent_connections", "connections_per_minute", "requests_per_minute", "half_open_handshakes", "exceptions",
-        "tracked_sources",
+        "concurrent_connections", "connections_per_minute", "requests_per_minute", "half_open_handshakes", "concurrent_streams",
+        "exceptions", "tracked_sources",
     ]
 }
 
@@ -586,6 +586,11 @@ struct ConfigReader {
                 guard let version = choice(n, fields.sub("proxy_protocol"), ProxyProtocolVersion.self) else { ok = false; continue }
                 proxyProtocol = version
             }
+            var idle = L4Route.defaultIdle
+            if let n = fields["idle"] {
+                guard let value = duration(n, fields.sub("idle")) else { ok = false; continue }
+                idle = value
+            }
             guard let name, let names, let farm else {
                 ok = false
                 if let last = l4FarmNodes.last, last.listener == listener, last.route == routes.count { l4FarmNodes.removeLast() }
@@ -596,7 +601,7 @@ struct ConfigReader {
                     warning("\(fields.sub("public_names")): '\(pattern)' is never reached in L4 route '\(name)': L4 route '\(earlier.name)' at \(earlier.position) matches it first", at: fields["public_names"])
                 }
             }
-            routes.append(L4Route(name: name, publicNames: names, farm: farm, proxyProtocol: proxyProtocol, position: position(item)))
+            routes.append(L4Route(name: name, publicNames: names, farm: farm, proxyProtocol: proxyProtocol, idle: idle, position: position(item)))
         }
         return ok ? routes : nil
     }

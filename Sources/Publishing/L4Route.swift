@@ -11,13 +11,23 @@ public struct L4Route: Hashable, Sendable {
     public var farm: String
     /// Send a PROXY protocol header before the client's bytes, so members see the client.
     public var proxyProtocol: ProxyProtocolVersion?
+    /// A passed-through connection with no payload either way for this long is closed: the
+    /// L7 rules' `idle`, for connections whose bytes edgesplit never reads.
+    public var idle: Duration
     public var position: SourcePosition
 
-    public init(name: String, publicNames: [HostPattern], farm: String, proxyProtocol: ProxyProtocolVersion? = nil, position: SourcePosition) {
+    /// The default `idle`: a rule's default, long enough for Lync's 30-minute keep-alives.
+    public static let defaultIdle = Duration.seconds(1800)
+
+    public init(
+        name: String, publicNames: [HostPattern], farm: String, proxyProtocol: ProxyProtocolVersion? = nil,
+        idle: Duration = L4Route.defaultIdle, position: SourcePosition
+    ) {
         self.name = name
         self.publicNames = publicNames
         self.farm = farm
         self.proxyProtocol = proxyProtocol
+        self.idle = idle
         self.position = position
     }
 

@@ -7,6 +7,7 @@ public enum LimitReason: String, Hashable, Sendable, CaseIterable {
     case connectionsPerMinute = "connections_per_minute"
     case halfOpenHandshakes = "half_open_handshakes"
     case requestsPerMinute = "requests_per_minute"
+    case concurrentStreams = "concurrent_streams"
 }
 
 /// The per-source counts of one worker: open connections, TLS handshakes in progress and
@@ -74,6 +75,8 @@ public struct SourceLimitTable: Sendable {
     struct Entry: Sendable {
         var connections: Int32 = 0
         var handshakes: Int32 = 0
+        /// HTTP/2 streams open on the source's connections.
+        var streams: Int32 = 0
         var connects = Window()
         var requests = Window()
         /// Windows of rules with their own limit, by rule index (few per source).
@@ -203,6 +206,25 @@ public struct SourceLimitTable: Sendable {
         let key = Key(source)
         guard var entry = entries[key], entry.handshakes > 0 else { return }
         entry.handshakes -= 1
+        entries[key] = entry
+    }
+
+    /// A new HTTP/2 stream on an admitted connection of `source`: false when the source has
+    /// `concurrent_streams` open already (the stream is refused; its connection stays).
+    public mutating func admitStream(source: ClientAddress) -> Bool {
+        let key = Key(source)
+        guard var entry = entries[key] else { return true }
+        if let limit = limits.concurrentStreams, entry.streams >= limit { return false }
+        entry.streams += 1
+        entries[key] = entry
+        return true
+    }
+
+    /// An admitted stream of `source` ended.
+    public mutating func streamClosed(source: ClientAddress) {
+        let key = Key(source)
+        guard var entry = entries[key], entry.streams > 0 else { return }
+        entry.streams -= 1
         entries[key] = entry
     }
 

@@ -14,6 +14,9 @@ public struct SourceLimits: Hashable, Sendable {
     public static let defaultConnectionsPerMinute = 600
     public static let defaultRequestsPerMinute = 600
     public static let defaultHalfOpenHandshakes = 80
+    /// HTTP/2 streams open at once per source: five per allowed connection, so multiplexing
+    /// cannot multiply a source's share (160 connections × 100 streams) behind one limit.
+    public static let defaultConcurrentStreams = 800
     /// Sources one worker remembers: a full table of 65 536 takes about 11 MiB (measured).
     public static let defaultTrackedSources = 65_536
 
@@ -25,6 +28,8 @@ public struct SourceLimits: Hashable, Sendable {
     public var requestsPerMinute: Int?
     /// TLS handshakes begun and not finished, at once; nil = no limit.
     public var halfOpenHandshakes: Int?
+    /// HTTP/2 streams open at once, over all the source's connections; nil = no limit.
+    public var concurrentStreams: Int?
     /// Clients in these networks are never limited (monitoring, a partner's NAT, the Edge pool).
     public var exceptions: [SourceNetwork]
     /// Sources one worker keeps counts for; past it, idle sources are forgotten first.
@@ -35,6 +40,7 @@ public struct SourceLimits: Hashable, Sendable {
         connectionsPerMinute: Int? = SourceLimits.defaultConnectionsPerMinute,
         requestsPerMinute: Int? = SourceLimits.defaultRequestsPerMinute,
         halfOpenHandshakes: Int? = SourceLimits.defaultHalfOpenHandshakes,
+        concurrentStreams: Int? = SourceLimits.defaultConcurrentStreams,
         exceptions: [SourceNetwork] = [],
         trackedSources: Int = SourceLimits.defaultTrackedSources
     ) {
@@ -42,13 +48,15 @@ public struct SourceLimits: Hashable, Sendable {
         self.connectionsPerMinute = connectionsPerMinute
         self.requestsPerMinute = requestsPerMinute
         self.halfOpenHandshakes = halfOpenHandshakes
+        self.concurrentStreams = concurrentStreams
         self.exceptions = exceptions
         self.trackedSources = trackedSources
     }
 
     /// No limit at all: what applies when the configuration has no `limits:` section.
     public static let off = SourceLimits(
-        concurrentConnections: nil, connectionsPerMinute: nil, requestsPerMinute: nil, halfOpenHandshakes: nil
+        concurrentConnections: nil, connectionsPerMinute: nil, requestsPerMinute: nil, halfOpenHandshakes: nil,
+        concurrentStreams: nil
     )
 
     /// True when `client` is in an exception network.

@@ -163,14 +163,15 @@ struct StatsCommand: ParsableCommand {
         let malformed = workersJSON.reduce(UInt64(0)) { $0 + uint($1["client_hello_malformed"]) }
         let helloTimeouts = workersJSON.reduce(UInt64(0)) { $0 + uint($1["client_hello_timeouts"]) }
         // Limits
-        out += "\nLIMITS  (connections closed at accept, requests answered 429)\n"
-        out += row(["worker", "concurrent", "conn/min", "half-open", "req/min", "sources", "evicted", "untracked"])
+        out += "\nLIMITS  (connections closed at accept, requests answered 429, HTTP/2 streams refused)\n"
+        out += row(["worker", "concurrent", "conn/min", "half-open", "req/min", "streams", "sources", "evicted", "untracked"])
         for (i, w) in workersJSON.enumerated() {
             let limited = w["limited"] as? [String: Any] ?? [:]
             out += row([
                 String(w["worker"] as? Int ?? i),
                 String(uint(limited["concurrent_connections"])), String(uint(limited["connections_per_minute"])),
                 String(uint(limited["half_open_handshakes"])), String(uint(limited["requests_per_minute"])),
+                String(uint(limited["concurrent_streams"])),
                 String(uint(w["limit_sources"])), String(uint(w["limit_sources_evicted"])), String(uint(w["limit_untracked"])),
             ])
         }

@@ -307,6 +307,41 @@ final class HTTP2Tests: ProxyTestCase {
         XCTAssertEqual(try stats(proxy).streamLimitCloses, 1)
     }
 
+    /// Streams count per source over all its connections (`limits.concurrent_streams`): two
+    /// connections of one client with two open streams each, limit 3, so the fourth stream is
+    /// refused with REFUSED_STREAM — the connection stays, and a stream opened after one ended
+    /// is taken again.
+    func testStreamsOverTheSourcesLimitAreRefusedAcrossConnections() throws {
+        let backend = try startBackend { request in
+            String(decoding: request.target, as: UTF8.self).hasPrefix("/quick") ? .send(RecordingBackend.ok("quick")) : .stall
+        }
+        let proxy = try start(yaml(members: [backend.member], top: "limits: { concurrent_streams: 3 }"))
+        let first = try raw(proxy)
+        let second = try raw(proxy)
+        for stream: UInt32 in [1, 3] {
+            try first.connection.send(RawHTTP2Client.get(stream: stream, authority: Self.name, path: "/slow\(stream)"))
+        }
+        XCTAssertTrue(backend.waitForRequests(2))
+        try second.connection.send(RawHTTP2Client.get(stream: 1, authority: Self.name, path: "/slow-other"))
+        XCTAssertTrue(backend.waitForRequests(3))
+        try second.connection.send(RawHTTP2Client.get(stream: 3, authority: Self.name, path: "/refused"))
+        var refused: RawHTTP2Client.Frame?
+        while refused == nil, let frame = try second.readFrame() {
+            if frame.type == RawHTTP2Client.Frame.rstStream { refused = frame }
+        }
+        XCTAssertEqual(refused?.stream, 3)
+        XCTAssertEqual(refused?.errorCode, 0x7, "REFUSED_STREAM")
+        XCTAssertEqual(backend.requests.count, 3, "the refused stream never reached a member")
+        let limited = try proxy.server.stats().wait().workers.reduce(0) { $0 + ($1.limited[.concurrentStreams] ?? 0) }
+        XCTAssertEqual(limited, 1)
+        // One stream ends (the first connection goes away): a new stream is taken.
+        first.close()
+        Thread.sleep(forTimeInterval: 0.3)
+        try second.connection.send(RawHTTP2Client.get(stream: 5, authority: Self.name, path: "/quick"))
+        XCTAssertTrue(backend.waitForRequests(4))
+        XCTAssertFalse(second.connection.isClosed)
+    }
+
     func testOversizedHeaderListEndsTheConnectionAndIsCounted() throws {
         let backend = try startBackend()
         let proxy = try start(yaml(members: [backend.member], top: "http2: { max_header_list_size: 4KiB }"))

@@ -11,7 +11,7 @@ final class L4RouteTests: ProxyTestCase {
     static let member = try! TestPKI.internalCA.issue(commonName: "sip.contoso.test", dnsNames: ["sip.contoso.test"])
     private static var instanceCount = 0
 
-    private func yaml(member: String, web: String, kernel: Bool = false, proxyProtocol: Bool = false) -> String {
+    private func yaml(member: String, web: String, kernel: Bool = false, proxyProtocol: Bool = false, idle: String? = nil) -> String {
         Self.instanceCount += 1
         return """
         \(kernel ? "instance: test-l4-\(getpid())-\(Self.instanceCount)" : "")
@@ -21,7 +21,7 @@ final class L4RouteTests: ProxyTestCase {
             port: 1
             tls: { certificates: [{ cert: "mem:webext.pem", key: "mem:webext.key" }] }
             l4_routes:
-              - { name: sip, public_names: [sip.contoso.test, "*.pass.test"], farm: fe\(proxyProtocol ? ", proxy_protocol: v2" : "") }
+              - { name: sip, public_names: [sip.contoso.test, "*.pass.test"], farm: fe\(proxyProtocol ? ", proxy_protocol: v2" : "")\(idle.map { ", idle: \($0)" } ?? "") }
         farms:
           - { name: fe, members: ["\(member)"], persistence: source }
           - { name: web, members: ["\(web)"], persistence: none }
@@ -144,6 +144,40 @@ final class L4RouteTests: ProxyTestCase {
         XCTAssertGreaterThanOrEqual(route.splicedToMember + route.counters.bytesCopied, UInt64(1 << 30))
         XCTAssertGreaterThanOrEqual(route.splicedToClient, UInt64(1 << 30) - route.counters.bytesCopied)
         XCTAssertLessThan(route.counters.bytesCopied, UInt64(1 << 20), "userspace handled only the handover")
+    }
+
+    /// A passed-through connection is closed after the route's `idle` without payload either
+    /// way, also when the kernel splices its bytes (TCP's own last-data times tell); one that
+    /// keeps talking stays.
+    private func idleTimeout(kernel: Bool) throws {
+        let member = try startBackend(tls: Self.member) { _ in .send(RecordingBackend.ok("from-member")) }
+        let web = try startBackend()
+        let proxy = try startProxy(yaml(member: member.member, web: web.member, kernel: kernel, idle: "1s"), files: files, kernel: kernel)
+        let quiet = try connectTLS(proxy.port, trusting: TestPKI.internalCA, serverName: "sip.contoso.test")
+        let busy = try connectTLS(proxy.port, trusting: TestPKI.internalCA, serverName: "sip.contoso.test")
+        for client in [quiet, busy] {
+            try client.send(get("/", host: "sip.contoso.test"))
+            XCTAssertEqual(try client.readResponse().status, 200)
+        }
+        let start = Date()
+        while Date().timeIntervalSince(start) < 2.5 {
+            try busy.send(get("/again", host: "sip.contoso.test"))
+            XCTAssertEqual(try busy.readResponse().status, 200)
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        XCTAssertTrue(quiet.isClosed, "the idle connection was closed")
+        XCTAssertFalse(busy.isClosed, "the busy connection is still open")
+        XCTAssertEqual(try route(proxy).counters.idleClosed, 1)
+        XCTAssertEqual(try route(proxy).counters.spliced, kernel ? 2 : 0)
+    }
+
+    func testIdleConnectionIsClosedInUserspace() throws {
+        try idleTimeout(kernel: false)
+    }
+
+    func testIdleConnectionIsClosedSplicedInKernel() throws {
+        try requireRoot()
+        try idleTimeout(kernel: true)
     }
 
     func testUserspaceFallbackCopiesBothWaysWithHalfClose() throws {

@@ -252,6 +252,7 @@ final class SourceLimitTests: ProxyTestCase {
         let limited = try XCTUnwrap(worker["limited"] as? [String: UInt64])
         XCTAssertEqual(limited, [
             "concurrent_connections": 1, "connections_per_minute": 0, "half_open_handshakes": 0, "requests_per_minute": 1,
+            "concurrent_streams": 0,
         ])
         XCTAssertEqual(worker["limit_sources"] as? Int, 1)
 

@@ -70,13 +70,13 @@ final class LimitsConfigTests: XCTestCase {
             "edgesplit.yaml:12:16: error: limits.exceptions[0]: '10.0.0.1/8' has host bits set (did you mean 10.0.0.0/8?)",
             "edgesplit.yaml:12:30: error: limits.exceptions[1]: expected a network like 10.0.0.0/8, 2001:db8::/32 or an address, got 'banana'",
             "edgesplit.yaml:13:20: error: limits.tracked_sources: expected an integer 1024...16777216, got '10'",
-            "edgesplit.yaml:14:3: error: unknown key 'burst' in limits (expected one of concurrent_connections, connections_per_minute, requests_per_minute, half_open_handshakes, exceptions, tracked_sources)",
+            "edgesplit.yaml:14:3: error: unknown key 'burst' in limits (expected one of concurrent_connections, connections_per_minute, requests_per_minute, half_open_handshakes, concurrent_streams, exceptions, tracked_sources)",
         ])
         XCTAssertEqual(diagnostics(base + "limits: { exceptions: [] }\n"), [
             "edgesplit.yaml:7:23: error: limits.exceptions: the list is empty; omit the key when no network is exempt",
         ])
         XCTAssertEqual(diagnostics(base + "limits: 600\n"), [
-            "edgesplit.yaml:7:9: error: limits: expected a mapping of concurrent_connections, connections_per_minute, requests_per_minute, half_open_handshakes, exceptions, tracked_sources, got '600'",
+            "edgesplit.yaml:7:9: error: limits: expected a mapping of concurrent_connections, connections_per_minute, requests_per_minute, half_open_handshakes, concurrent_streams, exceptions, tracked_sources, got '600'",
         ])
     }
 

@@ -33,6 +33,22 @@ final class SourceLimitTableTests: XCTestCase {
         XCTAssertEqual(limits.trackedSources, 65_536)
     }
 
+    func testStreamsCountPerSourceAcrossConnectionsAndComeBackWhenTheyEnd() {
+        var limits = only()
+        limits.concurrentStreams = 3
+        var t = table(limits)
+        let client = address("192.0.2.7")
+        XCTAssertEqual(t.admitConnection(from: client, handshake: false, now: t0), .admitted(source: client))
+        XCTAssertEqual(t.admitConnection(from: client, handshake: false, now: t0), .admitted(source: client))
+        XCTAssertEqual((0..<4).map { _ in t.admitStream(source: client) }, [true, true, true, false])
+        t.streamClosed(source: client)
+        XCTAssertTrue(t.admitStream(source: client))
+        XCTAssertFalse(t.admitStream(source: client))
+        XCTAssertTrue(t.admitStream(source: address("192.0.2.8")), "a source not counted is not limited")
+        XCTAssertEqual(SourceLimits().concurrentStreams, 800)
+        XCTAssertNil(SourceLimits.off.concurrentStreams)
+    }
+
     func testConcurrentConnectionsComeBackOnClose() {
         var t = table(only(concurrent: 2))
         let client = address("192.0.2.7")

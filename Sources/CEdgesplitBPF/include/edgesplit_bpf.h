@@ -48,6 +48,11 @@ int es_tcp_byte_counts(int fd, unsigned long long *received, unsigned long long 
  * -errno. */
 int es_tcp_fin_received(int fd);
 
+/* Milliseconds since TCP socket `fd` last received or sent payload (the smaller of
+ * tcpi_last_data_recv and tcpi_last_data_sent): how long it has been idle, also while its
+ * bytes pass through the kernel splice. 0 or -errno. */
+int es_tcp_idle_ms(int fd, unsigned int *milliseconds);
+
 /* Reads what `fd` has queued without blocking: bytes read, 0 at end of stream, -errno
  * (-EAGAIN when nothing is queued). */
 long es_recv_nonblocking(int fd, void *buffer, unsigned long size);
