@@ -119,7 +119,7 @@ final class SmugglingTests: ProxyTestCase {
         XCTAssertEqual(response.status, 400)
         XCTAssertTrue(client.waitForClose(timeout: 2))
         XCTAssertEqual(backend.requests.count, 0)
-        XCTAssertTrue(backend.parseErrors.isEmpty || backend.requests.isEmpty)
+        XCTAssertGreaterThan(backend.bytesReceived, 0, "the head went on before the body broke its framing")
         let next = try exchange(proxy.port, get("/next"))
         XCTAssertEqual(next.status, 200)
         XCTAssertEqual(backend.requests.count, 1)
