@@ -45,6 +45,10 @@ public struct ExchangeProgress: Sendable, Equatable {
     public private(set) var responseBegun = false
     /// The response head went to the client.
     public private(set) var responseStarted = false
+    /// The member answered before the whole request reached it: the rest of the body is
+    /// still on the member connection's way in (or unread by the member), so that connection
+    /// never carries another request.
+    public private(set) var answeredEarly = false
     /// The member connection was taken from the pool or bound to the client (not fresh).
     public private(set) var reusedConnection = false
     /// Connections tried for this request so far.
@@ -104,6 +108,13 @@ public struct ExchangeProgress: Sendable, Equatable {
     public mutating func responseHeadSent() {
         responseBegun = true
         responseStarted = true
+        if !requestComplete { answeredEarly = true }
+    }
+
+    /// Whether the member connection may carry another request once the response ended on
+    /// a connection the member keeps open (`reusable`).
+    public func mayKeepMember(reusable: Bool) -> Bool {
+        reusable && requestComplete && !answeredEarly
     }
 
     /// The member connection was given up (pooled, bound, or closed).
@@ -153,6 +164,8 @@ public struct ExchangeProgress: Sendable, Equatable {
     /// exchange cannot be completed and is aborted.
     public func timedOut() -> FailureOutcome {
         if !responseStarted, requestComplete, member == .attached { return .answer(status: 504) }
+        // Still connecting (a rule whose idle is shorter than its connect timeout).
+        if !responseStarted, member == .connecting { return .answer(status: 504) }
         return .abort
     }
 }

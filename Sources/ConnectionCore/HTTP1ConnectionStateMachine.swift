@@ -243,7 +243,7 @@ public struct HTTP1ConnectionStateMachine: Sendable {
         guard case .exchange(let progress) = state, progress.responseStarted else { return abort() }
         let close = closeAfterExchange
         finishExchange()
-        return .completeExchange(keepMember: reusable && progress.requestComplete, close: close)
+        return .completeExchange(keepMember: progress.mayKeepMember(reusable: reusable), close: close)
     }
 
     /// The member connection failed or closed before its response was complete;

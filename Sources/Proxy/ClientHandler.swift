@@ -174,7 +174,10 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
             exchange?.backend?.resumeReading()
-            run()  // pipelined requests wait while the client does not read its answers
+            // Pipelined requests wait while the client does not read its answers. This event
+            // can come from inside a flush (NIO fires it as the socket drains), in the middle
+            // of finishing an exchange: the next request is taken in a later turn.
+            settle()
         }
         context.fireChannelWritabilityChanged()
     }
@@ -308,6 +311,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
             perform(machine.requestBodyRefused(status: 400))
             return false
         }
+        if progress.consumed == 0 && !progress.isComplete { return false }
         if progress.consumed > 0 {
             let slice = buffer.readSlice(length: progress.consumed)!
             exchange.bytesIn += progress.consumed
@@ -386,7 +390,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
 
     private func endExchange(_ exchange: Exchange, close: Bool) {
         worker.finish(exchange, listener: listenerIndex, client: clientText)
-        self.exchange = nil
+        if self.exchange === exchange { self.exchange = nil }
         lastActivity = .now()
         if close {
             pending = nil
@@ -505,7 +509,11 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
 
     func backendSwitchedProtocols(_ head: ResponseHead) {
         guard let context, let exchange else { return }
-        let action = machine.memberSwitchedProtocols(upgradeRequested: exchange.isUpgrade)
+        // Only a 101 that switches to what the client asked for (RFC 6455 §4.2.2: Upgrade
+        // websocket, Connection upgrade) makes a tunnel; any other would carry the client's
+        // next bytes past the rules.
+        let switched = head.upgrade.map(Self.upgradesToWebSocket) ?? false
+        let action = machine.memberSwitchedProtocols(upgradeRequested: exchange.isUpgrade && switched)
         guard case .startTunnel = action else {
             perform(action)
             return settle()
@@ -520,6 +528,18 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
             pending = nil
         }
         settle()
+    }
+
+    /// Whether an Upgrade value lists `websocket` (RFC 9110 §7.8: a comma-separated list of
+    /// `protocol[/version]`, compared case-insensitively).
+    static func upgradesToWebSocket(_ value: [UInt8]) -> Bool {
+        for element in value.split(separator: 0x2C) {
+            var name = element.drop { $0 == 0x20 || $0 == 0x09 }
+            if let slash = name.firstIndex(of: 0x2F) { name = name[..<slash] }
+            while let last = name.last, last == 0x20 || last == 0x09 { name = name.dropLast() }
+            if ASCII.equalsCaseInsensitive(name, "websocket") { return true }
+        }
+        return false
     }
 
     func backendBody(_ slice: ByteBuffer) {
@@ -549,8 +569,9 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         } else {
             worker.release(backend, keep: keepMember)
         }
-        context?.flush()
+        // The exchange ends before the flush: a flush can fire events back into this handler.
         endExchange(exchange, close: close)
+        context?.flush()
         settle()
     }
 

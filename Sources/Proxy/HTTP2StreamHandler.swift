@@ -319,7 +319,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         guard let exchange, exchange.backend === backend else { return }
         exchange.backend = nil
         progress.released()
-        worker.release(backend, keep: reusable && progress.requestComplete && !backend.authenticationBound)
+        worker.release(backend, keep: progress.mayKeepMember(reusable: reusable) && !backend.authenticationBound)
         if !responseEnded, let context {
             responseEnded = true
             context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(context.channel.allocator.buffer(capacity: 0)), endStream: true))), promise: nil)

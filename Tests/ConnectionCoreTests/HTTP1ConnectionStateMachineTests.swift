@@ -177,6 +177,15 @@ final class HTTP1ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(m.memberResponseEnd(reusable: true), .completeExchange(keepMember: false, close: true))
     }
 
+    func testAMemberThatAnsweredBeforeTheWholeRequestIsNotReused() {
+        // The member answered early, the client's body then ended anyway: the member may not
+        // have read it, so its connection never carries another request.
+        var m = Self.machine(.attachedWithBody)
+        XCTAssertEqual(m.memberResponseHead(bodyUntilClose: false, dechunk: false), .writeResponseHead(close: true))
+        XCTAssertEqual(m.requestBodySent(complete: true), .requestSent)
+        XCTAssertEqual(m.memberResponseEnd(reusable: true), .completeExchange(keepMember: false, close: true))
+    }
+
     func testResponseFramedByCloseOrDechunkedCloses() {
         var a = Self.machine(.awaitingResponse)
         XCTAssertEqual(a.memberResponseHead(bodyUntilClose: true, dechunk: false), .writeResponseHead(close: true))
@@ -260,6 +269,8 @@ final class HTTP1ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(tunnel.timerFired(), .abort)
         var handshake = Machine(tls: true)
         XCTAssertEqual(handshake.timerFired(), .abort)
+        var connecting = Self.machine(.connecting)
+        XCTAssertEqual(connecting.timerFired(), .answer(status: 504, close: false), "still connecting: 504, not a reset")
     }
 
     func testDrain() {

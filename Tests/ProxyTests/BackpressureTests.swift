@@ -47,4 +47,31 @@ final class BackpressureTests: ProxyTestCase {
         let answer = String(decoding: client.receive(atLeast: 40), as: UTF8.self)
         XCTAssertTrue(answer.hasSuffix("\r\n\r\n\(size)"), answer)
     }
+    /// A pipelined request behind a large response that the client reads late: the client side
+    /// goes unwritable during the first response and writable again inside the flush that
+    /// ends it. The second request is taken only after the first exchange has ended, so its
+    /// response arrives whole (it used to be dropped, the connection left with no timeout).
+    func testPipelinedRequestBehindALargeResponseReadLate() throws {
+        let big = String(repeating: "a", count: 16 << 20)
+        let backend = try startBackend { request in
+            String(decoding: request.target, as: UTF8.self) == "/big" ? .send(RecordingBackend.ok(big)) : .send(RecordingBackend.ok("second-done"))
+        }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try StreamSocket.connect(port: proxy.port)
+        client.setTimeout(seconds: 15)
+        try client.send(Array((get("/big") + get("/second", headers: ["Connection: close"])).utf8))
+        Thread.sleep(forTimeInterval: 1)  // the client reads nothing for a second
+        var total = 0
+        var tail: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            total += n
+            tail = Array((tail + chunk[0..<n]).suffix(64))
+        }
+        XCTAssertGreaterThan(total, 16 << 20)
+        XCTAssertTrue(String(decoding: tail, as: UTF8.self).hasSuffix("second-done"), "the second response arrived whole")
+        XCTAssertEqual(backend.requests.count, 2)
+    }
 }

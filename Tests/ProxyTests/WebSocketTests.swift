@@ -63,4 +63,14 @@ final class WebSocketTests: ProxyTestCase {
         try client.send(get("/plain"))
         XCTAssertEqual(try client.readResponse(skipInterim: false).status, 502)
     }
+    func testA101ThatDoesNotSwitchToWebSocketGetsNoTunnel() throws {
+        // The client asked for a WebSocket, the member answers 101 without switching to one:
+        // a tunnel would carry the client's next, pipelined request past the rules.
+        let backend = try startBackend { _ in .switchToEcho(Array("HTTP/1.1 101 Switching Protocols\r\n\r\n".utf8)) }
+        let proxy = try startProxy(simpleYAML(members: [backend.member]))
+        let client = try connect(proxy.port)
+        try client.send(get("/socket", headers: ["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]))
+        XCTAssertEqual(try client.readResponse(skipInterim: false).status, 502)
+        XCTAssertTrue(client.waitForClose(timeout: 3))
+    }
 }
