@@ -142,6 +142,60 @@ final class ReloadTests: ProxyTestCase {
         XCTAssertEqual(tally.failures, [], "\(tally.failures.count) failed of \(tally.completed + tally.failures.count)")
     }
 
+    /// Scrapes (which read the serving generation on an event loop) and another thread
+    /// reading `generation` go on while reloads replace it on the lifecycle queue: every
+    /// scrape answers and the number never goes back. Under ThreadSanitizer (README) the
+    /// reader is what shows a race on the generation: it has no hand-off from the reload.
+    func testScrapesDuringReloadsAllAnswer() throws {
+        let a = try startBackend { _ in .send(RecordingBackend.ok("a")) }
+        let admin = "admin: { metrics: 9464 }"
+        let proxy = try startProxy(yaml(farm: "one", members: [a.member], top: admin), workers: 2)
+        let port = try XCTUnwrap(proxy.server.metricsPort)
+        final class Scrapes: @unchecked Sendable {
+            let lock = NSLock()
+            var statuses: [Int] = []
+            var running = true
+            var isRunning: Bool { lock.withLock { running } }
+        }
+        let scrapes = Scrapes()
+        let scraper = Thread {
+            while scrapes.isRunning {
+                let status: Int
+                do {
+                    let client = try TestClient(port: port)
+                    try client.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    status = try client.readResponse().status
+                    client.close()
+                } catch {
+                    status = 0
+                }
+                scrapes.lock.withLock { scrapes.statuses.append(status) }
+            }
+        }
+        // Another thread reads the generation number (a negative entry: it went back).
+        let server = proxy.server
+        let reader = Thread {
+            var last = 0
+            while scrapes.isRunning {
+                let now = server.generation
+                if now < last { scrapes.lock.withLock { scrapes.statuses.append(-now) } }
+                last = now
+            }
+        }
+        scraper.start()
+        reader.start()
+        for i in 0..<40 {
+            Thread.sleep(forTimeInterval: 0.005)
+            try proxy.reload(yaml: yaml(farm: i % 2 == 0 ? "two" : "one", members: [a.member], top: admin))
+        }
+        scrapes.lock.withLock { scrapes.running = false }
+        Thread.sleep(forTimeInterval: 0.5)
+        let statuses = scrapes.lock.withLock { scrapes.statuses }
+        XCTAssertEqual(proxy.server.generation, 41)
+        XCTAssertGreaterThan(statuses.count, 5, "the scraper kept scraping")
+        XCTAssertEqual(statuses.filter { $0 != 200 }, [], "of \(statuses.count) scrapes and readings")
+    }
+
     private func waitUntil(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
