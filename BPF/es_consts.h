@@ -8,7 +8,7 @@
 #define ES_CONSTS_H
 
 /* Version of the pinned map layout (stored in cfg.layout_version). */
-#define ES_LAYOUT_VERSION 3
+#define ES_LAYOUT_VERSION 4
 
 /* Workers (listening sockets) per listener group, and listener groups per instance. */
 #define ES_MAX_WORKERS 64
@@ -51,9 +51,19 @@
 #define ES_CNT_MIGRATE_NOPKT 68 /* migrations without a packet (close() path) */
 #define ES_CNT_IPV6 69          /* runs for an IPv6 client */
 #define ES_CNT_NO_GROUP 70      /* the listener's group was not registered */
-#define ES_CNT_COUNT 71
+/* [ES_CNT_OVERFLOW, ES_CNT_OVERFLOW + ES_MAX_WORKERS): connections whose Maglev worker held
+ * more than the bounded-load limit, per that worker (they were steered to another one). */
+#define ES_CNT_OVERFLOW 71
+#define ES_CNT_COUNT (ES_CNT_OVERFLOW + ES_MAX_WORKERS)
 /* There is no counter of all runs: every run counts exactly one selection or one fallback
  * (errors and no-group count a fallback too), so all runs = selections + fallback. */
+
+/* Bounded loads: `cfg.balance_milli` is the balance factor x 1000 (0: pure affinity). The
+ * `loads` map's one element has ES_LOAD_ROWS rows of per-worker active connections; a serving process owns
+ * one row (`cfg.load_row` names the newest owner's), so during a hitless reload the old
+ * process's connections still count until it exits. */
+#define ES_LOAD_ROWS 2
+#define ES_BALANCE_UNIT 1000
 
 /* L4 splice (splice.bpf.c, its own object and maps; the steering layout above is unchanged).
  * Sockets in the splice map: two per spliced connection. A full map makes the proxy copy

@@ -54,6 +54,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cfg SEC(".maps");
 
+/* Active connections per worker, one row per serving process (es_consts.h, bounded
+ * loads), in one element. Memory-mappable: workers store their counts with plain stores through an mmap,
+ * no system call per accept or close. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct es_loads);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} loads SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, ES_CNT_COUNT);

@@ -15,7 +15,16 @@ struct es_config {
 	__u32 worker_count;   /* workers per listener group */
 	__u64 drained_mask;   /* bit w set: worker w is drained (absent from the table) */
 	__u32 layout_version; /* ES_LAYOUT_VERSION of the writer */
-	__u32 pad;
+	__u32 balance_milli;  /* bounded loads: balance factor x 1000; 0 = pure affinity */
+	__u32 walk_step;      /* bounded loads: the overflow walk's step, coprime to worker_count */
+	__u32 load_row;       /* the `loads` row of the newest serving process */
+};
+
+/* The single element of the `loads` map: active connections per worker, one row per serving
+ * process, each entry written by its worker only (a relaxed 8-byte store on every accept and
+ * close) and read by the program. */
+struct es_loads {
+	__u64 active[2][64]; /* [ES_LOAD_ROWS][ES_MAX_WORKERS] */
 };
 
 /* Key of the `groups` map: the listening address of one SO_REUSEPORT group, as the

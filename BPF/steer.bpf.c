@@ -32,6 +32,102 @@ static __always_inline int es_fallback(void)
 	return SK_PASS;
 }
 
+/* Active connections of worker `w` over both rows of `loads`. */
+static __always_inline __u64 es_load(struct es_loads *l, __u32 w)
+{
+	/* The mask in assembly: the compiler knows w < 64 and would drop a C mask, while the
+	 * verifier may have lost that bound in another register. */
+	asm volatile("%0 &= 63" : "+r"(w));
+	return l->active[0][w] + l->active[1][w];
+}
+
+/* State of the bounded-load loops. They run under bpf_loop, so the verifier checks each
+ * body once instead of unrolling 64 iterations of data-dependent branches. */
+struct es_balance {
+	__u64 drained;
+	__u64 total;
+	__u64 live;
+	__u64 limit;
+	__u64 unit;
+	__u32 n;
+	__u32 step;
+	__u32 candidate;
+	__u32 found;
+};
+
+static long es_sum_loads(__u64 index, void *data)
+{
+	struct es_balance *b = data;
+	__u32 zero = 0;
+	__u32 i = (__u32)index & (ES_MAX_WORKERS - 1);
+	struct es_loads *l = bpf_map_lookup_elem(&loads, &zero);
+	if (!l)
+		return 1;
+	if (!(b->drained & (1ULL << i))) {
+		b->total += es_load(l, i);
+		b->live += 1;
+	}
+	return 0;
+}
+
+static long es_walk(__u64 index, void *data)
+{
+	struct es_balance *b = data;
+	__u32 zero = 0;
+	struct es_loads *l = bpf_map_lookup_elem(&loads, &zero);
+	if (!l)
+		return 1;
+	__u32 c = b->candidate + b->step;
+	if (c >= b->n)
+		c -= b->n;
+	c &= ES_MAX_WORKERS - 1;
+	b->candidate = c;
+	if (b->drained & (1ULL << c))
+		return 0;
+	if (es_load(l, c) * b->unit < b->limit) {
+		b->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam, 2017): a worker
+ * holding L of the T active connections of the n undrained workers may take one more while
+ * L < factor x (T + 1) / n, i.e. it then holds at most ceil(factor x mean). The Maglev worker
+ * `w` keeps its client while under that bound; otherwise the program walks the undrained
+ * workers w + step, w + 2 step, ... (mod n; step coprime to n, derived from the seed) and
+ * takes the first one under it. Some worker always is: the least loaded holds at most
+ * floor(T / n) < factor x (T + 1) / n for factor >= 1. The choice is a function of the loads
+ * alone, so `edgesplit maps where` can say it (Affinity's BoundedLoad). */
+static __always_inline __u32 es_bounded(struct es_config *conf, __u32 w, __u32 factor)
+{
+	__u32 zero = 0;
+	struct es_loads *l = bpf_map_lookup_elem(&loads, &zero);
+	if (!l)
+		return w;
+	struct es_balance b = {};
+	b.n = conf->worker_count;
+	if (b.n > ES_MAX_WORKERS || b.n == 0)
+		return w;
+	b.drained = conf->drained_mask;
+	bpf_loop(b.n, es_sum_loads, &b, 0);
+	if (b.live == 0)
+		return w;
+	b.limit = (__u64)factor * (b.total + 1);
+	b.unit = ES_BALANCE_UNIT * b.live;
+	if (es_load(l, w) * b.unit < b.limit)
+		return w;
+	es_count(ES_CNT_OVERFLOW + (w & (ES_MAX_WORKERS - 1)));
+	b.step = conf->walk_step;
+	if (b.step == 0 || b.step >= b.n)
+		b.step = 1;
+	b.candidate = w;
+	bpf_loop(b.n - 1, es_walk, &b, 0);
+	if (b.found)
+		return b.candidate;
+	return w; /* loads that do not add up (a row being rewritten): keep affinity */
+}
+
 /* The base slot of a listener group whose port other groups share: look its full
  * listening address up in `groups`. 0xffffffff when it is not registered. */
 static __always_inline __u32 es_shared_port_base(struct bpf_sock *lsk, __u32 port)
@@ -152,6 +248,9 @@ static __always_inline int es_steer(struct sk_reuseport_md *ctx)
 	__u32 w = (__u32)(*packed >> ((slot % ES_MAGLEV_PER_WORD) * 8)) & 0xff;
 	if (w >= ES_MAX_WORKERS)
 		return es_fallback();
+	__u32 factor = conf->balance_milli;
+	if (factor)
+		w = es_bounded(conf, w, factor);
 	__u32 key = base + w;
 	if (bpf_sk_select_reuseport(ctx, &workers, &key, 0))
 		return es_fallback();

@@ -15,10 +15,14 @@ public struct SteeringConfiguration: Sendable, Equatable {
     public var activeHalf: Int
     /// Bumped on every table switch.
     public var generation: UInt32
+    /// Bounded loads (`affinity.balance_factor`); nil is pure affinity.
+    public var balance: BoundedLoad?
+    /// The `loads` row of the newest serving process (0 or 1).
+    public var loadRow: Int
 
     public init(
         mask: AffinityMask, seed: UInt32, workerCount: Int, drained: Set<Int> = [],
-        activeHalf: Int = 0, generation: UInt32 = 1
+        activeHalf: Int = 0, generation: UInt32 = 1, balance: BoundedLoad? = nil, loadRow: Int = 0
     ) {
         self.mask = mask
         self.seed = seed
@@ -26,7 +30,12 @@ public struct SteeringConfiguration: Sendable, Equatable {
         self.drained = drained
         self.activeHalf = activeHalf
         self.generation = generation
+        self.balance = balance
+        self.loadRow = loadRow
     }
+
+    /// The overflow walk's step (`cfg.walk_step`), from the seed and the worker count.
+    public var walkStep: Int { BoundedLoad.walkStep(seed: seed, workers: workerCount) }
 
     /// Workers that take new clients, ascending.
     public var undrainedWorkers: [Int] { (0..<workerCount).filter { !drained.contains($0) } }

@@ -28,14 +28,16 @@ final class Generation {
     /// reload does not cost clients their sessions. `splice` carries L4 routes in the kernel.
     init(
         number: Int, runtime: RuntimeConfiguration, loops: [EventLoop], accessLog: AccessLog?, ticketKeys: SessionTicketKeys,
-        sourceCounts: [SourceCounts], events: EventMetrics, splice: SpliceProgram? = nil
+        sourceCounts: [SourceCounts], connectionLoads: [ConnectionLoad], events: EventMetrics, splice: SpliceProgram? = nil
     ) {
         self.number = number
         self.runtime = runtime
         self.accessLog = accessLog
         for certificates in runtime.listenerCertificates { certificates?.useTicketKeys(ticketKeys) }
         let workers = loops.enumerated().map { index, loop in
-            Worker(index: index, eventLoop: loop, runtime: runtime, accessLog: accessLog, sourceCounts: sourceCounts[index])
+            Worker(
+                index: index, eventLoop: loop, runtime: runtime, accessLog: accessLog, sourceCounts: sourceCounts[index],
+                connectionLoad: connectionLoads[index])
         }
         for worker in workers { worker.splice = splice }
         self.workers = workers
@@ -130,6 +132,9 @@ final class Generation {
         return ServerBootstrap(group: worker.eventLoop, childGroup: worker.eventLoop)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
+                let load = worker.connectionLoad
+                load.opened()
+                channel.closeFuture.whenComplete { _ in load.closed() }
                 // Per-source limits first: a refused connection gets no TLS and no handler of
                 // its own. On a TLS listener the ticket counts a half-open handshake until
                 // `handshakeEnded()`; a path that never terminates TLS here must call it when

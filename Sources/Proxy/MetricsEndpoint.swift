@@ -135,6 +135,8 @@ final class MetricsEndpoint {
             if let kernel {
                 counter("edgesplit_steering_selections_total", w, kernel.selections(of: worker.index),
                         "Connections the kernel steering program sent to each worker.")
+                counter("edgesplit_steering_overflows_total", w, kernel.overflowed(of: worker.index),
+                        "Connections whose worker held more than affinity.balance_factor allows, sent on to another worker.")
             }
         }
         if let kernel {

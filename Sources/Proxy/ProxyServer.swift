@@ -73,6 +73,8 @@ public final class ProxyServer {
     let ticketKeys: SessionTicketKeys
     /// Per event loop: the per-source limit counts, kept across reloads.
     private let sourceCounts: [SourceCounts]
+    /// Open connections per loop, for bounded-load steering.
+    private let connectionLoads: [ConnectionLoad]
     /// Reloads and shutdown run one at a time, off the event loops (they wait on them).
     private let lifecycle = DispatchQueue(label: "edgesplit.lifecycle")
 
@@ -84,6 +86,7 @@ public final class ProxyServer {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: workerCount)
         self.ticketKeys = SessionTicketKeys(interval: runtime.config.tls.tickets.rotate)
         self.sourceCounts = (0..<workerCount).map { _ in SourceCounts() }
+        self.connectionLoads = (0..<workerCount).map { ConnectionLoad(worker: $0) }
     }
 
     private var loops: [EventLoop] { Array(group.makeIterator()) }
@@ -98,7 +101,7 @@ public final class ProxyServer {
             loadSplice()
             let generation = Generation(
                 number: 1, runtime: initialRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys,
-                sourceCounts: sourceCounts, events: events, splice: splice
+                sourceCounts: sourceCounts, connectionLoads: connectionLoads, events: events, splice: splice
             )
             current = generation
             events.reloaded(.ok, generation: 1, counted: false)
@@ -144,12 +147,16 @@ public final class ProxyServer {
                             pinRoot: environment.pinRoot,
                             mask: config.affinity.mask,
                             seed: config.affinity.seed,
-                            workers: workerCount
+                            workers: workerCount,
+                            balance: config.affinity.balance,
+                            takesOver: predecessor != nil
                         )
                     )
                     loaded = program
                     for group in generation.listenerGroups { try program.attach(group) }
                     steering = program
+                    // Before the first accept: the loads start at zero with the row.
+                    for load in connectionLoads { load.kernel = program.loads }
                 } catch {
                     // Loaded but not attached: its pins would mislead `edgesplit maps`.
                     loaded?.close(unpin: true)
@@ -264,7 +271,9 @@ public final class ProxyServer {
         if max(1, min(workers, 64)) != workerCount {
             throw ReloadRefused("workers changed from \(workerCount) to \(workers): restart edgesplit to change it")
         }
-        if after.affinity != before.affinity {
+        var sameAffinity = after.affinity
+        sameAffinity.balance = before.affinity.balance
+        if sameAffinity != before.affinity {
             throw ReloadRefused("affinity changed: restart edgesplit, or change prefixes with `edgesplit maps set-prefix`")
         }
         if after.admin != before.admin {
@@ -274,7 +283,7 @@ public final class ProxyServer {
         let accessLog = sameLog ? old.accessLog : try after.accessLog.map(AccessLog.init(settings:))
         let next = Generation(
             number: old.number + 1, runtime: newRuntime, loops: loops, accessLog: accessLog, ticketKeys: ticketKeys,
-            sourceCounts: sourceCounts, events: events, splice: splice
+            sourceCounts: sourceCounts, connectionLoads: connectionLoads, events: events, splice: splice
         )
         let ports: [Int]
         do {
@@ -291,6 +300,12 @@ public final class ProxyServer {
         }
         current = next
         boundPorts = ports
+        if after.affinity.balance != before.affinity.balance, let steering {
+            // The one affinity setting a reload applies: the next connections use it.
+            do { try steering.maps.setBalance(after.affinity.balance) } catch {
+                logger.warning("affinity.balance_factor not applied: \(error)")
+            }
+        }
         ticketKeys.rotate(every: after.tls.tickets.rotate)
         old.stopAccepting()
         retiring.append(old)

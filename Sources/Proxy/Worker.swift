@@ -24,6 +24,8 @@ final class Worker {
     var stats: WorkerStats
     /// The per-source counts of this worker's loop, shared with the other generations on it.
     let sourceCounts: SourceCounts
+    /// The loop's open connections, shared with the other generations on it (bounded loads).
+    let connectionLoad: ConnectionLoad
     /// By rule index: the rule's ID in the limit table.
     var limitRuleIDs: [Int] = []
     var limitExpiryTask: RepeatedTask?
@@ -40,9 +42,13 @@ final class Worker {
     private(set) var l4Connections: [ObjectIdentifier: L4Connection] = [:]
     private var drainedPromise: EventLoopPromise<Void>?
 
-    init(index: Int, eventLoop: EventLoop, runtime: RuntimeConfiguration, accessLog: AccessLog?, sourceCounts: SourceCounts) {
+    init(
+        index: Int, eventLoop: EventLoop, runtime: RuntimeConfiguration, accessLog: AccessLog?, sourceCounts: SourceCounts,
+        connectionLoad: ConnectionLoad
+    ) {
         self.index = index
         self.sourceCounts = sourceCounts
+        self.connectionLoad = connectionLoad
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.memberAddresses = runtime.memberAddresses

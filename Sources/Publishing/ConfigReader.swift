@@ -7,7 +7,7 @@ enum ConfigKeys {
     static let admin = ["metrics"]
     static let tls = ["tickets"]
     static let tickets = ["rotate"]
-    static let affinity = ["ipv4_prefix", "ipv6_prefix", "seed"]
+    static let affinity = ["ipv4_prefix", "ipv6_prefix", "seed", "balance_factor"]
     static let accessLog = ["path", "format"]
     static let listener = ["name", "address", "port", "tls", "l4_routes"]
     static let l4Route = ["name", "public_names", "farm", "proxy_protocol", "idle"]
@@ -202,6 +202,13 @@ struct ConfigReader {
         if let n = fields["ipv4_prefix"], let v = int(n, "affinity.ipv4_prefix", 1...32) { settings.ipv4Prefix = v }
         if let n = fields["ipv6_prefix"], let v = int(n, "affinity.ipv6_prefix", 1...128) { settings.ipv6Prefix = v }
         if let n = fields["seed"], let v = int(n, "affinity.seed", 0...Int(UInt32.max)) { settings.seed = UInt32(v) }
+        if let n = fields["balance_factor"], !isNull(n) {
+            if case let .scalar(scalar) = n, let balance = BoundedLoad(text: scalar.string) {
+                settings.balance = balance
+            } else {
+                error("affinity.balance_factor: expected a number 1...100 with at most three decimals (for example 1.25), got \(describe(n))", at: n)
+            }
+        }
         return settings
     }
 

@@ -1,3 +1,4 @@
+import Affinity
 /// The whole edgesplit configuration, validated: what `edgesplit serve` is built from.
 ///
 /// Every value that came from the file keeps its `position`, so later checks (certificate
@@ -105,11 +106,16 @@ public struct AffinitySettings: Hashable, Sendable {
     public var ipv6Prefix: Int
     /// Seed of the steering hash; edge hosts sharing a seed agree on placements.
     public var seed: UInt32
+    /// `balance_factor`: bounded loads in the kernel program. A worker at the factor times
+    /// the mean active connections passes new clients on to the next one under it; nil is
+    /// pure affinity (a NAT pool's crowd all lands on one worker).
+    public var balance: BoundedLoad?
 
-    public init(ipv4Prefix: Int = 32, ipv6Prefix: Int = 128, seed: UInt32 = 0) {
+    public init(ipv4Prefix: Int = 32, ipv6Prefix: Int = 128, seed: UInt32 = 0, balance: BoundedLoad? = nil) {
         self.ipv4Prefix = ipv4Prefix
         self.ipv6Prefix = ipv6Prefix
         self.seed = seed
+        self.balance = balance
     }
 }
 

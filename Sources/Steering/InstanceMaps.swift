@@ -12,7 +12,7 @@ import CEdgesplitBPF
 /// then `cfg.active` flips, so a SYN sees either the old table or the new one.
 public final class InstanceMaps {
     public static let defaultPinRoot = "/sys/fs/bpf/edgesplit"
-    static let mapNames = ["workers", "groups", "maglev", "cfg", "counters", "port_groups"]
+    static let mapNames = ["workers", "groups", "maglev", "cfg", "counters", "port_groups", "loads"]
     static let programPin = "steer"
 
     public let instance: String
@@ -24,6 +24,7 @@ public final class InstanceMaps {
     let cfgFD: CInt
     let countersFD: CInt
     let portGroupsFD: CInt
+    let loadsFD: CInt
 
     /// Opens the maps of `instance`. Fails with `.bpffsMissing`, `.noSuchInstance`,
     /// `.notPermitted` or `.layoutMismatch`.
@@ -53,14 +54,17 @@ public final class InstanceMaps {
             for fd in fds where fd >= 0 { _ = Glibc.close(fd) }
             throw error
         }
-        (workersFD, groupsFD, maglevFD, cfgFD, countersFD, portGroupsFD) = (fds[0], fds[1], fds[2], fds[3], fds[4], fds[5])
+        (workersFD, groupsFD, maglevFD, cfgFD, countersFD, portGroupsFD, loadsFD) = (fds[0], fds[1], fds[2], fds[3], fds[4], fds[5], fds[6])
         do {
-            if let missing = zip(Self.mapNames, fds).first(where: { $0.1 < 0 && $0.0 != "port_groups" }) {
+            // Maps a later layout added (port_groups, loads) are missing from an older one:
+            // that is a layout mismatch, reported after the version check says which.
+            let added: Set<String> = ["port_groups", "loads"]
+            if let missing = zip(Self.mapNames, fds).first(where: { $0.1 < 0 && !added.contains($0.0) }) {
                 throw SteeringError.noSuchInstance(instance: instance, path: directory + "/" + missing.0)
             }
             try Self.checkLayout(instance: instance, cfgFD: cfgFD, maglevFD: maglevFD, workersFD: workersFD)
-            if portGroupsFD < 0 {
-                throw SteeringError.layoutMismatch(instance: instance, detail: "no port_groups map")
+            if let missing = zip(Self.mapNames, fds).first(where: { $0.1 < 0 }) {
+                throw SteeringError.layoutMismatch(instance: instance, detail: "no \(missing.0) map")
             }
         } catch {
             for fd in fds where fd >= 0 { _ = Glibc.close(fd) }
@@ -69,7 +73,7 @@ public final class InstanceMaps {
     }
 
     deinit {
-        for fd in [workersFD, groupsFD, maglevFD, cfgFD, countersFD, portGroupsFD] { _ = Glibc.close(fd) }
+        for fd in [workersFD, groupsFD, maglevFD, cfgFD, countersFD, portGroupsFD, loadsFD] { _ = Glibc.close(fd) }
     }
 
     // MARK: Reading
@@ -91,7 +95,27 @@ public final class InstanceMaps {
         return SteeringConfiguration(
             mask: mask, seed: raw.seed, workerCount: Int(raw.worker_count),
             drained: SteeringConfiguration.workers(inMask: raw.drained_mask),
-            activeHalf: Int(raw.active & 1), generation: raw.generation)
+            activeHalf: Int(raw.active & 1), generation: raw.generation,
+            balance: BoundedLoad(milli: raw.balance_milli), loadRow: Int(raw.load_row & 1))
+    }
+
+    /// Active connections per worker as the program reads them: both rows of `loads` summed
+    /// (the serving process's and, during a hitless reload, its predecessor's).
+    public func loads() throws -> [UInt64] {
+        var key: UInt32 = 0
+        var value = es_loads()
+        guard bpf_map_lookup_elem(loadsFD, &key, &value) == 0 else {
+            throw SteeringError.from(errno: errno, "read \(directory)/loads")
+        }
+        let n = SteeringConfiguration.maxWorkers
+        var sum = [UInt64](repeating: 0, count: n)
+        withUnsafeBytes(of: value.active) { raw in
+            let cells = raw.bindMemory(to: UInt64.self)
+            for row in 0..<Int(ES_LOAD_ROWS) {
+                for w in 0..<n { sum[w] &+= cells[row * n + w] }
+            }
+        }
+        return sum
     }
 
     /// The live (active) half of the Maglev table, unpacked.
@@ -270,6 +294,18 @@ public final class InstanceMaps {
         raw.worker_count = UInt32(config.workerCount)
         raw.drained_mask = config.drainedMask
         raw.layout_version = UInt32(ES_LAYOUT_VERSION)
+        raw.balance_milli = config.balance?.milli ?? 0
+        raw.walk_step = UInt32(config.walkStep)
+        raw.load_row = UInt32(config.loadRow & 1)
+        try writeConfig(raw)
+    }
+
+    /// Turns bounded loads on with `balance`, or off with nil; the next connections use it.
+    public func setBalance(_ balance: BoundedLoad?) throws {
+        var raw = try rawConfig()
+        raw.balance_milli = balance?.milli ?? 0
+        raw.walk_step = UInt32(BoundedLoad.walkStep(seed: raw.seed, workers: Int(raw.worker_count)))
+        raw.generation &+= 1
         try writeConfig(raw)
     }
 

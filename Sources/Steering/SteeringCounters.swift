@@ -12,6 +12,9 @@ public struct SteeringCounters: Sendable, Equatable {
     public var migrationsWithoutPacket: UInt64
     public var ipv6: UInt64
     public var noGroup: UInt64
+    /// Per worker: connections whose Maglev worker it was but which bounded loads sent to
+    /// another worker, because it held more than the balance factor allows.
+    public var overflowed: [UInt64]
 
     /// All runs. The program keeps no counter of them (one increment less per
     /// connection): every run counts exactly one selection or one fallback.
@@ -27,6 +30,12 @@ public struct SteeringCounters: Sendable, Equatable {
         migrationsWithoutPacket = at(ES_CNT_MIGRATE_NOPKT)
         ipv6 = at(ES_CNT_IPV6)
         noGroup = at(ES_CNT_NO_GROUP)
+        overflowed = (0..<Int(ES_MAX_WORKERS)).map { at(ES_CNT_OVERFLOW + Int32($0)) }
+    }
+
+    /// Overflows away from one worker (0 when out of range).
+    public func overflowed(of worker: Int) -> UInt64 {
+        worker >= 0 && worker < overflowed.count ? overflowed[worker] : 0
     }
 
     /// Selections of one worker (0 when out of range).

@@ -21,11 +21,17 @@ public final class SteeringProgram {
         public var workers: Int
         /// Keep kernel run-time statistics on while the program lives (ns per decision).
         public var collectRunStats: Bool
+        /// Bounded loads (`affinity.balance_factor`); nil is pure affinity.
+        public var balance: BoundedLoad?
+        /// A live older process serves the instance (a hitless restart): its row of `loads`
+        /// stays, and this process takes the other one.
+        public var takesOver: Bool
 
         public init(
             instance: String = "edgesplit", pinRoot: String = InstanceMaps.defaultPinRoot,
             mask: AffinityMask = .host, seed: UInt32 = SteeringProgram.defaultSeed,
-            workers: Int = SteeringProgram.defaultWorkerCount, collectRunStats: Bool = true
+            workers: Int = SteeringProgram.defaultWorkerCount, collectRunStats: Bool = true,
+            balance: BoundedLoad? = nil, takesOver: Bool = false
         ) {
             self.instance = instance
             self.pinRoot = pinRoot
@@ -33,6 +39,8 @@ public final class SteeringProgram {
             self.seed = seed
             self.workers = workers
             self.collectRunStats = collectRunStats
+            self.balance = balance
+            self.takesOver = takesOver
         }
     }
 
@@ -49,6 +57,8 @@ public final class SteeringProgram {
     public let maps: InstanceMaps
     /// True when the `sk_reuseport/migrate` program was loaded (affinity-keeping reloads).
     public let migrates: Bool
+    /// This process's row of active connections per worker, which its workers keep current.
+    public let loads: WorkerLoads
     public var pinDirectory: String { options.pinRoot + "/" + options.instance }
 
     private var object: OpaquePointer?
@@ -86,7 +96,15 @@ public final class SteeringProgram {
             _ = unlink(pin)  // a previous process's program: the new one replaces it
             guard bpf_obj_pin(programFD, pin) == 0 else { throw SteeringError.from(errno: errno, "pin \(pin)") }
             maps = try InstanceMaps(instance: options.instance, pinRoot: options.pinRoot)
-            try maps.publish(SteeringConfiguration(mask: options.mask, seed: options.seed, workerCount: options.workers))
+            // A process taking over from a live one writes the other row; anyone else starts
+            // both rows from zero (what a crashed process left is not load).
+            let previous = try maps.rawConfig()
+            let row = options.takesOver && previous.layout_version != 0 ? Int(previous.load_row & 1) ^ 1 : 0
+            loads = try WorkerLoads(mapFD: maps.loadsFD, row: row, path: directory + "/loads")
+            if options.takesOver { loads.clear() } else { for r in 0..<Int(ES_LOAD_ROWS) { loads.clear(row: r) } }
+            try maps.publish(SteeringConfiguration(
+                mask: options.mask, seed: options.seed, workerCount: options.workers,
+                balance: options.balance, loadRow: row))
         } catch {
             bpf_object__close(object)
             throw error
@@ -124,7 +142,10 @@ public final class SteeringProgram {
     public func close(unpin: Bool) {
         guard !closed else { return }
         closed = true
-        let remove = unpin && ownsPinnedProgram()
+        let owner = ownsPinnedProgram()
+        let remove = unpin && owner
+        // Our connections no longer count, unless a newer process has taken our row since.
+        if owner || (try? maps.rawConfig().load_row).map({ Int($0 & 1) != loads.row }) ?? false { loads.clear() }
         if statsFD >= 0 { _ = Glibc.close(statsFD) }
         if let object { bpf_object__close(object) }
         object = nil

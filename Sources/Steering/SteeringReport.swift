@@ -16,22 +16,28 @@ public struct SteeringReport {
         let model = try maps.model()
         let config = model.configuration
         let counters = try maps.counters()
+        let loads = try maps.loads()
         let shares = model.table.shares
         let size = Double(PackedWorkerTable.slotCount)
         var lines = [
             "instance \(maps.instance) (\(maps.directory))",
             "prefixes /\(config.mask.ipv4Prefix) (IPv4) /\(config.mask.ipv6Prefix) (IPv6), seed 0x\(String(config.seed, radix: 16)), generation \(config.generation), active half \(config.activeHalf)",
-            pad(["worker", "share", "slots", "state", "selections"]),
+            balanceLine(config, loads: loads),
+            pad(["worker", "share", "slots", "state", "selections", "overflowed", "open"]),
         ]
         var workers: [JSONValue] = []
         for w in 0..<config.workerCount {
             let slots = shares[UInt32(w)] ?? 0
             let drained = config.drained.contains(w)
             let share = Double(slots) / size
-            lines.append(pad([String(w), percent(share), String(slots), drained ? "drained" : "active", String(counters.selections(of: w))]))
+            lines.append(pad([
+                String(w), percent(share), String(slots), drained ? "drained" : "active", String(counters.selections(of: w)),
+                String(counters.overflowed(of: w)), String(loads[w]),
+            ]))
             workers.append(.object([
                 ("worker", .int(Int64(w))), ("slots", .int(Int64(slots))), ("share", .double(rounded(share))),
                 ("drained", .bool(drained)), ("selections", .uint(counters.selections(of: w))),
+                ("overflowed", .uint(counters.overflowed(of: w))), ("open", .uint(loads[w])),
             ]))
         }
         let groups = maps.groups()
@@ -48,6 +54,7 @@ public struct SteeringReport {
             ("generation", .uint(UInt64(config.generation))),
             ("active_half", .int(Int64(config.activeHalf))),
             ("worker_count", .int(Int64(config.workerCount))),
+            ("balance_factor", config.balance.map { .double($0.factor) } ?? .null),
             ("workers", .array(workers)),
             ("groups", .array(groups.map(groupJSON))),
             ("fallback", .uint(counters.fallback)),
@@ -59,7 +66,7 @@ public struct SteeringReport {
     /// `edgesplit maps where <client-ip>`.
     public static func whereIs(_ text: String, _ maps: InstanceMaps) throws -> SteeringReport {
         guard ClientAddress(text) != nil else { throw SteeringError.badAddress(text) }
-        return try whereIs(text, maps.model())
+        return try whereIs([text], maps)[0]
     }
 
     /// `edgesplit maps where <client-ip>…`: one report per address, from one read of the
@@ -67,10 +74,13 @@ public struct SteeringReport {
     public static func whereIs(_ texts: [String], _ maps: InstanceMaps) throws -> [SteeringReport] {
         if let bad = texts.first(where: { ClientAddress($0) == nil }) { throw SteeringError.badAddress(bad) }
         let model = try maps.model()
-        return try texts.map { try whereIs($0, model) }
+        let loads = try maps.loads()
+        return try texts.map { try whereIs($0, model, loads: loads) }
     }
 
-    static func whereIs(_ text: String, _ model: SteeringModel) throws -> SteeringReport {
+    /// `loads`: open connections per worker as the program reads them; with bounded loads on,
+    /// the report says whether the client would overflow now and to which worker.
+    static func whereIs(_ text: String, _ model: SteeringModel, loads: [UInt64] = []) throws -> SteeringReport {
         guard let client = ClientAddress(text) else { throw SteeringError.badAddress(text) }
         let hash = model.hash(of: client)
         let slot = model.slot(of: client)
@@ -79,13 +89,35 @@ public struct SteeringReport {
         }
         let masked = AffinityHash.masked(client, mask: model.configuration.mask)
         let prefix = model.configuration.mask.prefix(for: client.family)
-        return SteeringReport(
-            text: "\(client) → worker \(worker) (key \(masked)/\(prefix), hash 0x\(String(hash, radix: 16)), slot \(slot), generation \(model.configuration.generation))",
-            json: .object([
-                ("client", .string(client.description)), ("key", .string("\(masked)/\(prefix)")),
-                ("hash", .uint(UInt64(hash))), ("slot", .int(Int64(slot))), ("worker", .int(Int64(worker))),
-                ("generation", .uint(UInt64(model.configuration.generation))),
-            ]))
+        let detail = "key \(masked)/\(prefix), hash 0x\(String(hash, radix: 16)), slot \(slot), generation \(model.configuration.generation)"
+        var fields: [(String, JSONValue)] = [
+            ("client", .string(client.description)), ("key", .string("\(masked)/\(prefix)")),
+            ("hash", .uint(UInt64(hash))), ("slot", .int(Int64(slot))),
+        ]
+        guard let balance = model.configuration.balance else {
+            fields += [("worker", .int(Int64(worker))), ("generation", .uint(UInt64(model.configuration.generation)))]
+            return SteeringReport(text: "\(client) → worker \(worker) (\(detail))", json: .object(fields))
+        }
+        let decision = balance.decide(maglevWorker: worker, loads: loads, configuration: model.configuration)
+        let open = worker < loads.count ? loads[worker] : 0
+        let bound = String(format1: decision.bound)
+        let text = decision.overflowed
+            ? "\(client) → worker \(decision.worker) now, overflowing from worker \(worker) (it holds \(open) open connections, the bound is \(bound); \(detail))"
+            : "\(client) → worker \(worker) (holds \(open) open connections, under the bound \(bound); \(detail))"
+        fields += [
+            ("worker", .int(Int64(decision.worker))), ("maglev_worker", .int(Int64(worker))),
+            ("overflow", .bool(decision.overflowed)), ("open", .uint(open)), ("bound", .double(rounded(decision.bound))),
+            ("balance_factor", .double(balance.factor)), ("generation", .uint(UInt64(model.configuration.generation))),
+        ]
+        return SteeringReport(text: text, json: .object(fields))
+    }
+
+    private static func balanceLine(_ config: SteeringConfiguration, loads: [UInt64]) -> String {
+        guard let balance = config.balance else { return "bounded loads off (pure affinity)" }
+        let live = config.undrainedWorkers
+        let total = live.reduce(UInt64(0)) { $0 + loads[$1] }
+        let mean = live.isEmpty ? 0 : Double(total) / Double(live.count)
+        return "bounded loads: balance factor \(balance.text), \(total) open connections, mean \(String(format1: mean)), walk step \(config.walkStep)"
     }
 
     /// After drain / undrain / set-prefix: the new state in one line.
@@ -100,6 +132,7 @@ public struct SteeringReport {
             ("drained_workers", .array(config.drained.sorted().map { .int(Int64($0)) })),
             ("ipv4_prefix", .int(Int64(config.mask.ipv4Prefix))),
             ("ipv6_prefix", .int(Int64(config.mask.ipv6Prefix))),
+            ("balance_factor", config.balance.map { .double($0.factor) } ?? .null),
             ("generation", .uint(UInt64(config.generation))),
         ]
         let drained = config.drained.isEmpty ? "none" : config.drained.sorted().map(String.init).joined(separator: ",")
@@ -144,6 +177,7 @@ public struct SteeringReport {
                 ("migrate", .uint(counters.migrations)), ("migrate_nopkt", .uint(counters.migrationsWithoutPacket)),
                 ("ipv6", .uint(counters.ipv6)), ("no_group", .uint(counters.noGroup)),
                 ("selections", .array(counters.selections.prefix(workerCount).map { .uint($0) })),
+                ("overflowed", .array(counters.overflowed.prefix(workerCount).map { .uint($0) })),
             ])),
         ])
         return SteeringReport(text: lines.joined(separator: "\n"), json: json)

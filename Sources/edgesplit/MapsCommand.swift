@@ -1,3 +1,4 @@
+import Affinity
 import ArgumentParser
 import Steering
 
@@ -41,7 +42,7 @@ struct MapsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "maps",
         abstract: "Inspect and change the kernel steering table of a running instance.",
-        subcommands: [Show.self, Where.self, Drain.self, Undrain.self, SetPrefix.self],
+        subcommands: [Show.self, Where.self, Drain.self, Undrain.self, SetPrefix.self, SetBalance.self],
         defaultSubcommand: Show.self
     )
 
@@ -109,6 +110,28 @@ struct MapsCommand: ParsableCommand {
                 let maps = try options.maps()
                 try maps.setPrefix(ipv4: ipv4, ipv6: ipv6)
                 return try SteeringReport.changed("prefixes set", worker: nil, maps)
+            }
+        }
+    }
+
+    struct SetBalance: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-balance",
+            abstract: "Bound each worker's load: a factor 1...100 such as 1.25, or 'off' for pure affinity.",
+            discussion: "Lasts until the process restarts; set affinity.balance_factor to keep it.")
+        @OptionGroup var options: InstanceOptions
+        @Argument(help: ArgumentHelp("The balance factor, or off.", valueName: "factor")) var factor: String
+        func validate() throws {
+            if factor != "off" && BoundedLoad(text: factor) == nil {
+                throw ValidationError("expected a number 1...100 with at most three decimals (for example 1.25) or 'off', got '\(factor)'")
+            }
+        }
+        func run() throws {
+            try options.report {
+                let maps = try options.maps()
+                let balance = BoundedLoad(text: factor)
+                try maps.setBalance(balance)
+                return try SteeringReport.changed(balance.map { "balance factor \($0.text)" } ?? "bounded loads off", worker: nil, maps)
             }
         }
     }

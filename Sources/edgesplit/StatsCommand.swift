@@ -100,6 +100,10 @@ struct StatsCommand: ParsableCommand {
             out += ", generation \(configuration.generation), prefixes /\(configuration.mask.ipv4Prefix) /\(configuration.mask.ipv6Prefix)\n"
             let ns = program.nanosecondsPerRun.map { String(format: "%.0f ns per decision", $0) } ?? "ns per decision: stats off"
             out += "  decisions \(counters.total), \(ns), fallbacks \(counters.fallback), migrations \(counters.migrations), IPv6 \(counters.ipv6)\n"
+            if let balance = configuration.balance {
+                let overflows = (0..<configuration.workerCount).reduce(UInt64(0)) { $0 + counters.overflowed(of: $1) }
+                out += "  bounded loads: balance factor \(balance.text), overflows \(overflows)\n"
+            }
             let selections = (0..<configuration.workerCount).map { counters.selections(of: $0) }
             if let maxSel = selections.max(), !selections.isEmpty, selections.reduce(0, +) > 0 {
                 let mean = Double(selections.reduce(0, +)) / Double(selections.count)
@@ -115,17 +119,18 @@ struct StatsCommand: ParsableCommand {
         }
 
         // Workers
-        out += "\nWORKERS\n" + row(["worker", "selections", "accepted", "active", "tls ok", "tls failed", "req/s"])
+        out += "\nWORKERS\n" + row(["worker", "selections", "overflowed", "accepted", "active", "tls ok", "tls failed", "req/s"])
         for (i, w) in workersJSON.enumerated() {
             let index = w["worker"] as? Int ?? i
             let selections = s.kernel.map { String($0.counters.selections(of: index)) } ?? "-"
+            let overflowed = s.kernel.map { String($0.counters.overflowed(of: index)) } ?? "-"
             let requests = uint(w["requests"])
             var rate = uptime > 0 ? Double(requests) / uptime : 0
             if let interval, let old = previousWorkers.first(where: { ($0["worker"] as? Int) == index }) {
                 rate = Double(requests &- uint(old["requests"])) / interval
             }
             out += row([
-                String(index), selections, String(uint(w["accepted"])), String(w["active"] as? Int ?? 0),
+                String(index), selections, overflowed, String(uint(w["accepted"])), String(w["active"] as? Int ?? 0),
                 String(uint(w["tls_handshakes"])), String(uint(w["tls_handshake_failures"])), String(format: "%.1f", rate),
             ])
         }
@@ -260,6 +265,8 @@ struct StatsCommand: ParsableCommand {
                 "ipv6_prefix": configuration.mask.ipv6Prefix, "workers": configuration.workerCount,
                 "drained": configuration.drained.sorted(),
                 "selections": (0..<configuration.workerCount).map { counters.selections(of: $0) },
+                "overflowed": (0..<configuration.workerCount).map { counters.overflowed(of: $0) },
+                "balance_factor": configuration.balance.map { $0.factor as Any } ?? NSNull(),
                 "fallbacks": counters.fallback, "migrations": counters.migrations, "ipv6": counters.ipv6,
                 "decisions": counters.total,
             ] as [String: Any]

@@ -83,8 +83,9 @@ final class MapsCommandTests: EdgesplitTestCase {
         let maps = try jsonObject(show.stdout)
         XCTAssertEqual(Set(maps.keys), [
             "instance", "pin_path", "ipv4_prefix", "ipv6_prefix", "seed", "generation", "active_half",
-            "worker_count", "workers", "groups", "fallback", "total",
+            "worker_count", "balance_factor", "workers", "groups", "fallback", "total",
         ])
+        XCTAssertTrue(maps["balance_factor"] is NSNull, "no balance_factor configured")
         XCTAssertEqual(maps["instance"] as? String, server.instance)
         XCTAssertEqual(maps["pin_path"] as? String, InstancePins.directory(server.instance))
         XCTAssertEqual(maps["ipv4_prefix"] as? Int, 24)
@@ -97,7 +98,8 @@ final class MapsCommandTests: EdgesplitTestCase {
         XCTAssertEqual(workers.count, 4)
         var share = 0.0
         for (index, worker) in workers.enumerated() {
-            XCTAssertEqual(Set(worker.keys), ["worker", "slots", "share", "drained", "selections"])
+            XCTAssertEqual(Set(worker.keys), ["worker", "slots", "share", "drained", "selections", "overflowed", "open"])
+            XCTAssertEqual(worker["overflowed"] as? Int, 0)
             XCTAssertEqual(worker["worker"] as? Int, index)
             XCTAssertEqual(worker["drained"] as? Bool, false)
             share += worker["share"] as? Double ?? 0
@@ -125,6 +127,7 @@ final class MapsCommandTests: EdgesplitTestCase {
         let counters = try XCTUnwrap(status["counters"] as? [String: Any])
         XCTAssertEqual(Set(counters.keys), [
             "total", "fallback", "err_load", "err_proto", "migrate", "migrate_nopkt", "ipv6", "no_group", "selections",
+            "overflowed",
         ])
     }
 

@@ -22,7 +22,8 @@ final class ServedInstance {
     /// `extraConfig` is added at the top level of the configuration.
     init(
         _ test: EdgesplitTestCase, tag: String, backend: TinyBackend, workers: Int = 4,
-        kernelSteering: Bool = true, shutdown: String = "10s", unprivileged: Bool = false, extraConfig: String = ""
+        kernelSteering: Bool = true, shutdown: String = "10s", unprivileged: Bool = false, extraConfig: String = "",
+        affinity: String = "{ ipv4_prefix: 32, ipv6_prefix: 128, seed: 7 }"
     ) throws {
         self.test = test
         instance = test.uniqueInstance(tag)
@@ -32,7 +33,7 @@ final class ServedInstance {
         accessLogPath = test.directory + "/access-\(instance).log"
         configPath = try test.write("\(instance).yaml", """
             instance: \(instance)
-            affinity: { ipv4_prefix: 32, ipv6_prefix: 128, seed: 7 }
+            affinity: \(affinity)
             access_log: { path: \(accessLogPath), format: json }
             listeners:
               - { name: web, address: 127.0.0.1, port: \(port) }

@@ -28,7 +28,8 @@ final class ClientHandlerEmbeddedTests: XCTestCase {
         let config = try XCTUnwrap(result.config, "\(result.diagnostics)")
         let runtime = try RuntimeConfiguration(config: config, readFile: { _ in [] })
         loop = EmbeddedEventLoop()
-        worker = Worker(index: 0, eventLoop: loop, runtime: runtime, accessLog: nil, sourceCounts: SourceCounts())
+        worker = Worker(index: 0, eventLoop: loop, runtime: runtime, accessLog: nil, sourceCounts: SourceCounts(),
+            connectionLoad: ConnectionLoad(worker: 0))
         channel = EmbeddedChannel(loop: loop)
         try channel.pipeline.syncOperations.addHandler(ClientHandler(worker: worker, listenerIndex: 0, isTLS: false))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()

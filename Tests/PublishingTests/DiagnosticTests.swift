@@ -192,7 +192,7 @@ final class DiagnosticTests: XCTestCase {
         check("""
         instance: Contoso!
         workers: 0
-        affinity: { ipv4_prefix: 33, seed: 4294967296 }
+        affinity: { ipv4_prefix: 33, seed: 4294967296, balance_factor: 0.8 }
         access_log: { path: /x, format: xml }
         listeners:
           - { name: https, address: localhost, port: 99999 }
@@ -213,6 +213,7 @@ final class DiagnosticTests: XCTestCase {
             "2:10: error: workers: expected an integer 1...64, got '0'",
             "3:26: error: affinity.ipv4_prefix: expected an integer 1...32, got '33'",
             "3:36: error: affinity.seed: expected an integer 0...4294967295, got '4294967296'",
+            "3:64: error: affinity.balance_factor: expected a number 1...100 with at most three decimals (for example 1.25), got '0.8'",
             "4:33: error: access_log.format: expected one of w3c, json, got 'xml'",
             "6:29: error: listeners[0].address: expected an IPv4 or IPv6 address like 0.0.0.0 or ::, got 'localhost'",
             "6:46: error: listeners[0].port: expected an integer 1...65535, got '99999'",

@@ -41,9 +41,9 @@ final class SteeringFixture {
     var groups: [ListenerGroup] = []
     let instance: String
 
-    init(tag: String, workers: Int = 4, mask: AffinityMask = .host, seed: UInt32 = 0x5EED) throws {
+    init(tag: String, workers: Int = 4, mask: AffinityMask = .host, seed: UInt32 = 0x5EED, balance: BoundedLoad? = nil) throws {
         instance = uniqueInstance(tag)
-        program = try SteeringProgram(.init(instance: instance, mask: mask, seed: seed, workers: workers))
+        program = try SteeringProgram(.init(instance: instance, mask: mask, seed: seed, workers: workers, balance: balance))
     }
 
     @discardableResult

@@ -57,6 +57,13 @@ int es_tcp_idle_ms(int fd, unsigned int *milliseconds);
  * (-EAGAIN when nothing is queued). */
 long es_recv_nonblocking(int fd, void *buffer, unsigned long size);
 
+/* A relaxed 8-byte store into a memory-mapped BPF array (the `loads` map): the program
+ * reads the value whole, never torn. */
+static inline void es_store_u64_relaxed(void *p, unsigned long long v)
+{
+	__atomic_store_n((unsigned long long *)p, v, __ATOMIC_RELAXED);
+}
+
 /* Socket options (asm-generic numbers; not exported by every libc). */
 static const int es_so_attach_reuseport_ebpf = 52;
 static const int es_so_detach_reuseport_bpf = 68;

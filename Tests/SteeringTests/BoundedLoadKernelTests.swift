@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Affinity
+import CEdgesplitBPF
+@testable import Steering
+import XCTest
+
+/// Bounded loads in the real program: the test plays the workers (it accepts, keeps the
+/// connections open and stores each worker's count in the `loads` map, as a serving
+/// process does), and every decision the kernel takes must be the one `BoundedLoad` computes.
+final class BoundedLoadKernelTests: XCTestCase {
+    /// Accepts one connection from any of the group's listeners and keeps it open.
+    private func acceptOne(_ group: ListenerGroup) throws -> (fd: CInt, worker: Int) {
+        var pfds = group.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        guard poll(&pfds, nfds_t(pfds.count), 3000) > 0 else { throw TestError("no connection accepted within 3 s") }
+        for (worker, p) in pfds.enumerated() where p.revents & Int16(POLLIN) != 0 {
+            let fd = accept(p.fd, nil, nil)
+            if fd >= 0 { return (fd, worker) }
+        }
+        throw TestError("accept failed: errno \(errno)")
+    }
+
+    private func closeAll(_ fds: [CInt]) {
+        for fd in fds {
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            Glibc.close(fd)
+        }
+    }
+
+    /// One source holds 400 connections over 4 workers with balance factor 1.25: no worker
+    /// holds more than 1.25 × the mean + 1; meanwhile 100 other sources land on their Maglev
+    /// worker whenever it is under the bound; the overflow counters count exactly the
+    /// connections that left their Maglev worker; and with the factor off, the same source
+    /// goes back to pure affinity.
+    func testOneSourceSpreadsWithinTheBoundAndOthersKeepTheirWorkers() throws {
+        try requireKernelPrivilege()
+        let f = try SteeringFixture(tag: "bounded", balance: BoundedLoad(factor: 1.25))
+        var held: [CInt] = []
+        defer {
+            closeAll(held)
+            f.close()
+        }
+        let group = try f.listen("127.0.0.1")
+        let maps = try f.maps()
+        let model = try maps.model()
+        let config = model.configuration
+        let balance = try XCTUnwrap(config.balance)
+        XCTAssertEqual(balance.milli, 1250)
+        var open = [UInt64](repeating: 0, count: 4)
+        func record(_ worker: Int) {
+            open[worker] += 1
+            f.program.loads.store(worker: worker, active: Int(open[worker]))
+        }
+
+        let crowd = ClientAddress("127.0.0.5")!
+        let home = try XCTUnwrap(model.worker(for: crowd))
+        var expectedOverflows = [UInt64](repeating: 0, count: 4)
+        for i in 0..<400 {
+            let expected = balance.decide(maglevWorker: home, loads: open, configuration: config)
+            held.append(try connectFrom("127.0.0.5", to: "127.0.0.1", port: group.port))
+            let (fd, worker) = try acceptOne(group)
+            held.append(fd)
+            XCTAssertEqual(worker, expected.worker, "connection \(i) with loads \(open)")
+            if expected.overflowed { expectedOverflows[home] += 1 }
+            record(worker)
+        }
+        XCTAssertEqual(try maps.loads().prefix(4).map { $0 }, open, "the map holds what the workers stored")
+        let mean = Double(open.reduce(0, +)) / 4
+        XCTAssertLessThanOrEqual(Double(open.max()!), 1.25 * mean + 1, "loads \(open)")
+        XCTAssertGreaterThan(open.filter { $0 > 0 }.count, 1, "the crowd spread: \(open)")
+
+        // 100 other sources, one short connection each (closed before the next, so the loads
+        // stay those of the crowd): each lands where the model says, and on its own Maglev
+        // worker whenever that one is under the bound.
+        var stayed = 0
+        for i in 1...100 {
+            let source = "127.0.1.\(i)"
+            let maglev = try XCTUnwrap(model.worker(for: ClientAddress(source)!))
+            let expected = balance.decide(maglevWorker: maglev, loads: open, configuration: config)
+            let client = try connectFrom(source, to: "127.0.0.1", port: group.port)
+            let (fd, worker) = try acceptOne(group)
+            closeAll([client, fd])
+            XCTAssertEqual(worker, expected.worker, "\(source), Maglev worker \(maglev), loads \(open)")
+            if !expected.overflowed {
+                XCTAssertEqual(worker, maglev, source)
+                stayed += 1
+            } else {
+                expectedOverflows[maglev] += 1
+            }
+        }
+        XCTAssertGreaterThan(stayed, 0, "some of 100 sources have a Maglev worker under the bound")
+        let counters = try maps.counters()
+        XCTAssertEqual(Array(counters.overflowed.prefix(4)), expectedOverflows)
+        XCTAssertEqual(counters.fallback, 0)
+
+        // Factor off: pure affinity again, whatever the loads.
+        try maps.setBalance(nil)
+        XCTAssertNil(try maps.configuration().balance)
+        for _ in 0..<20 {
+            let client = try connectFrom("127.0.0.5", to: "127.0.0.1", port: group.port)
+            let (fd, worker) = try acceptOne(group)
+            closeAll([client, fd])
+            XCTAssertEqual(worker, home)
+        }
+        XCTAssertEqual(Array(try maps.counters().overflowed.prefix(4)), expectedOverflows, "no overflow with the factor off")
+    }
+
+    /// A new process that is not taking over clears both rows (what a crashed process left is
+    /// not load); one that takes over writes the other row and leaves its predecessor's.
+    func testLoadRowsAcrossProcesses() throws {
+        try requireKernelPrivilege()
+        let first = try SteeringFixture(tag: "rows", balance: BoundedLoad(factor: 2))
+        defer { first.close() }
+        XCTAssertEqual(first.program.loads.row, 0)
+        first.program.loads.store(worker: 1, active: 7)
+        XCTAssertEqual(try first.maps().loads()[1], 7)
+
+        let successor = try SteeringProgram(.init(instance: first.instance, mask: .host, seed: 0x5EED, workers: 4, takesOver: true))
+        XCTAssertEqual(successor.loads.row, 1)
+        XCTAssertEqual(try first.maps().configuration().loadRow, 1)
+        successor.loads.store(worker: 1, active: 2)
+        XCTAssertEqual(try first.maps().loads()[1], 9, "both processes' connections count")
+        // The predecessor exits: its row is cleared, the successor's stays.
+        first.program.close(unpin: true)
+        XCTAssertEqual(try successor.maps.loads()[1], 2)
+
+        // A restart that takes over from nobody starts from zero.
+        let fresh = try SteeringProgram(.init(instance: first.instance, mask: .host, seed: 0x5EED, workers: 4))
+        XCTAssertEqual(fresh.loads.row, 0)
+        XCTAssertEqual(try fresh.maps.loads()[1], 0)
+        successor.close(unpin: false)
+        fresh.close(unpin: true)
+    }
+}
