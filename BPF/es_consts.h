@@ -59,10 +59,11 @@
  * (errors and no-group count a fallback too), so all runs = selections + fallback. */
 
 /* Bounded loads: `cfg.balance_milli` is the balance factor x 1000 (0: pure affinity). The
- * `loads` map's one element has ES_LOAD_ROWS rows of per-worker active connections; a serving process owns
- * one row (`cfg.load_row` names the newest owner's), so during a hitless reload the old
- * process's connections still count until it exits. */
-#define ES_LOAD_ROWS 2
+ * `loads` map's one element has ES_LOAD_ROWS rows of per-worker open connections and an
+ * owner stamp per row: a serving process claims a free row (or one whose owner is dead) and
+ * stores its workers' counts there, so during a hitless restart the old process's connections
+ * still count. The program sums all rows. */
+#define ES_LOAD_ROWS 4
 #define ES_BALANCE_UNIT 1000
 
 /* L4 splice (splice.bpf.c, its own object and maps; the steering layout above is unchanged).

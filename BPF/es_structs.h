@@ -17,14 +17,16 @@ struct es_config {
 	__u32 layout_version; /* ES_LAYOUT_VERSION of the writer */
 	__u32 balance_milli;  /* bounded loads: balance factor x 1000; 0 = pure affinity */
 	__u32 walk_step;      /* bounded loads: the overflow walk's step, coprime to worker_count */
-	__u32 load_row;       /* the `loads` row of the newest serving process */
+	__u32 pad;
 };
 
-/* The single element of the `loads` map: active connections per worker, one row per serving
+/* The single element of the `loads` map: open connections per worker, one row per serving
  * process, each entry written by its worker only (a relaxed 8-byte store on every accept and
- * close) and read by the program. */
+ * close) and read by the program. `owner[r]` stamps row r with its process, (start time in
+ * clock ticks << 22) | pid, 0 when free; it is claimed with a compare-and-swap. */
 struct es_loads {
-	__u64 active[2][64]; /* [ES_LOAD_ROWS][ES_MAX_WORKERS] */
+	__u64 owner[4];      /* [ES_LOAD_ROWS] */
+	__u64 active[4][64]; /* [ES_LOAD_ROWS][ES_MAX_WORKERS] */
 };
 
 /* Key of the `groups` map: the listening address of one SO_REUSEPORT group, as the

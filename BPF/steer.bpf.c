@@ -32,99 +32,86 @@ static __always_inline int es_fallback(void)
 	return SK_PASS;
 }
 
-/* Active connections of worker `w` over both rows of `loads`. */
+_Static_assert(sizeof(((struct es_loads *)0)->active) == ES_LOAD_ROWS * ES_MAX_WORKERS * 8, "loads rows");
+
+/* Open connections of worker `w` over all rows of `loads`. */
 static __always_inline __u64 es_load(struct es_loads *l, __u32 w)
 {
 	/* The mask in assembly: the compiler knows w < 64 and would drop a C mask, while the
 	 * verifier may have lost that bound in another register. */
 	asm volatile("%0 &= 63" : "+r"(w));
-	return l->active[0][w] + l->active[1][w];
+	return l->active[0][w] + l->active[1][w] + l->active[2][w] + l->active[3][w];
 }
 
-/* State of the bounded-load loops. They run under bpf_loop, so the verifier checks each
- * body once instead of unrolling 64 iterations of data-dependent branches. */
-struct es_balance {
-	__u64 drained;
-	__u64 total;
-	__u64 live;
-	__u64 limit;
-	__u64 unit;
-	__u32 n;
-	__u32 step;
-	__u32 candidate;
-	__u32 found;
-};
-
-static long es_sum_loads(__u64 index, void *data)
+/* Bits set in `x` (no popcount instruction in BPF). */
+static __always_inline __u64 es_popcount(__u64 x)
 {
-	struct es_balance *b = data;
-	__u32 zero = 0;
-	__u32 i = (__u32)index & (ES_MAX_WORKERS - 1);
-	struct es_loads *l = bpf_map_lookup_elem(&loads, &zero);
-	if (!l)
-		return 1;
-	if (!(b->drained & (1ULL << i))) {
-		b->total += es_load(l, i);
-		b->live += 1;
-	}
-	return 0;
-}
-
-static long es_walk(__u64 index, void *data)
-{
-	struct es_balance *b = data;
-	__u32 zero = 0;
-	struct es_loads *l = bpf_map_lookup_elem(&loads, &zero);
-	if (!l)
-		return 1;
-	__u32 c = b->candidate + b->step;
-	if (c >= b->n)
-		c -= b->n;
-	c &= ES_MAX_WORKERS - 1;
-	b->candidate = c;
-	if (b->drained & (1ULL << c))
-		return 0;
-	if (es_load(l, c) * b->unit < b->limit) {
-		b->found = 1;
-		return 1;
-	}
-	return 0;
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
 }
 
 /* Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam, 2017): a worker
- * holding L of the T active connections of the n undrained workers may take one more while
- * L < factor x (T + 1) / n, i.e. it then holds at most ceil(factor x mean). The Maglev worker
- * `w` keeps its client while under that bound; otherwise the program walks the undrained
- * workers w + step, w + 2 step, ... (mod n; step coprime to n, derived from the seed) and
- * takes the first one under it. Some worker always is: the least loaded holds at most
- * floor(T / n) < factor x (T + 1) / n for factor >= 1. The choice is a function of the loads
- * alone, so `edgesplit maps where` can say it (Affinity's BoundedLoad). */
+ * holding L of the T open connections of the n undrained workers may take one more while
+ * L < factor x (T + 1) / n. The Maglev worker `w` keeps its client while under that bound;
+ * otherwise the program walks the workers (w + k step) mod n, k = 1..n-1 (step coprime to n,
+ * derived from the seed), skips drained ones and takes the first under it. Some worker always
+ * is: the least loaded holds at most floor(T / n) < factor x (T + 1) / n for factor >= 1. The
+ * choice is a function of the loads alone, so `edgesplit maps where` can say it (Affinity's
+ * BoundedLoad).
+ *
+ * Plain loops bounded by ES_MAX_WORKERS (kernel 5.3 and later, no JIT needed). Their bodies
+ * branch on data only to leave: the verifier walks each loop once, where branches that change
+ * state per iteration would multiply its paths. */
 static __always_inline __u32 es_bounded(struct es_config *conf, __u32 w, __u32 factor)
 {
 	__u32 zero = 0;
 	struct es_loads *l = bpf_map_lookup_elem(&loads, &zero);
 	if (!l)
 		return w;
-	struct es_balance b = {};
-	b.n = conf->worker_count;
-	if (b.n > ES_MAX_WORKERS || b.n == 0)
+	__u32 n = conf->worker_count;
+	if (n == 0 || n > ES_MAX_WORKERS)
 		return w;
-	b.drained = conf->drained_mask;
-	bpf_loop(b.n, es_sum_loads, &b, 0);
-	if (b.live == 0)
+	__u64 drained = conf->drained_mask;
+	/* Undrained workers as a bit mask: their number is its population count, so the sum
+	 * loop carries nothing but the total, and its exits (one per worker count) all leave the
+	 * verifier in one state it checks once. */
+	__u64 up_mask = (n == ES_MAX_WORKERS ? ~0ULL : (1ULL << n) - 1) & ~drained;
+	__u64 live = es_popcount(up_mask);
+	if (live == 0)
 		return w;
-	b.limit = (__u64)factor * (b.total + 1);
-	b.unit = ES_BALANCE_UNIT * b.live;
-	if (es_load(l, w) * b.unit < b.limit)
+	/* The loop compares against a copy of n the verifier does not link to n (an ALU
+	 * instruction gives it a register id of its own): otherwise each exit would teach it a
+	 * different range of n, and it would check the walk below once per exit. */
+	__u32 count = n;
+	asm volatile("%0 += 0" : "+r"(count));
+	__u64 total = 0;
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < ES_MAX_WORKERS; i++) {
+		if (i >= count)
+			break;
+		total += es_load(l, i) & (0 - ((up_mask >> i) & 1));
+	}
+	__u64 limit = (__u64)factor * (total + 1);
+	__u64 unit = ES_BALANCE_UNIT * live;
+	if (es_load(l, w) * unit < limit)
 		return w;
-	es_count(ES_CNT_OVERFLOW + (w & (ES_MAX_WORKERS - 1)));
-	b.step = conf->walk_step;
-	if (b.step == 0 || b.step >= b.n)
-		b.step = 1;
-	b.candidate = w;
-	bpf_loop(b.n - 1, es_walk, &b, 0);
-	if (b.found)
-		return b.candidate;
+	__u32 step = conf->walk_step;
+	if (step == 0 || step >= n)
+		step = 1;
+#pragma clang loop unroll(disable)
+	for (__u32 k = 1; k < ES_MAX_WORKERS; k++) {
+		if (k >= n)
+			break;
+		__u32 c = (w + k * step) % n;
+		if ((drained >> (c & 63)) & 1)
+			continue;
+		if (es_load(l, c) * unit < limit) {
+			es_count(ES_CNT_OVERFLOW + (w & (ES_MAX_WORKERS - 1)));
+			return c;
+		}
+	}
 	return w; /* loads that do not add up (a row being rewritten): keep affinity */
 }
 

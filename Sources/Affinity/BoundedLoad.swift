@@ -79,11 +79,14 @@ public struct BoundedLoad: Sendable, Hashable {
         }
     }
 
-    /// The program's choice. `loads[w]` is worker w's active connections (both rows summed);
+    /// The program's choice. `loads[w]` is worker w's open connections (all rows summed);
     /// missing entries count as 0.
     public func decide(maglevWorker: Int, loads: [UInt64], configuration: SteeringConfiguration) -> Decision {
-        let n = min(configuration.workerCount, SteeringConfiguration.maxWorkers)
-        func load(_ w: Int) -> UInt64 { w < loads.count ? loads[w] : 0 }
+        let n = configuration.workerCount
+        guard n > 0, n <= SteeringConfiguration.maxWorkers else {
+            return Decision(worker: maglevWorker, overflowed: false, bound: .infinity)  // the program skips the bound
+        }
+        func load(_ w: Int) -> UInt64 { w >= 0 && w < loads.count ? loads[w] : 0 }
         let live = (0..<n).filter { !configuration.drained.contains($0) }
         let total = live.reduce(UInt64(0)) { $0 &+ load($1) }
         guard !live.isEmpty else { return Decision(worker: maglevWorker, overflowed: false, bound: .infinity) }
@@ -93,14 +96,14 @@ public struct BoundedLoad: Sendable, Hashable {
         func under(_ w: Int) -> Bool { load(w) &* unit < limit }
         if under(maglevWorker) { return Decision(worker: maglevWorker, overflowed: false, bound: bound) }
         let step = configuration.walkStep
-        var candidate = maglevWorker
-        for _ in 1..<max(n, 1) {
-            candidate += step
-            if candidate >= n { candidate -= n }
+        for k in 1..<max(n, 1) {
+            let candidate = Int((UInt32(truncatingIfNeeded: maglevWorker) &+ UInt32(k) &* UInt32(step)) % UInt32(n))
             if configuration.drained.contains(candidate) { continue }
             if under(candidate) { return Decision(worker: candidate, overflowed: true, bound: bound) }
         }
-        return Decision(worker: maglevWorker, overflowed: true, bound: bound)
+        // No worker under the bound (loads that do not add up): the program keeps affinity
+        // and counts no overflow.
+        return Decision(worker: maglevWorker, overflowed: false, bound: bound)
     }
 
     private static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }

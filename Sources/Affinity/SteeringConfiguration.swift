@@ -17,12 +17,13 @@ public struct SteeringConfiguration: Sendable, Equatable {
     public var generation: UInt32
     /// Bounded loads (`affinity.balance_factor`); nil is pure affinity.
     public var balance: BoundedLoad?
-    /// The `loads` row of the newest serving process (0 or 1).
-    public var loadRow: Int
+    /// The overflow walk's step as `cfg.walk_step` holds it; nil: derived from the seed and
+    /// the worker count (`BoundedLoad.walkStep`), which is what edgesplit writes.
+    public var storedWalkStep: Int?
 
     public init(
         mask: AffinityMask, seed: UInt32, workerCount: Int, drained: Set<Int> = [],
-        activeHalf: Int = 0, generation: UInt32 = 1, balance: BoundedLoad? = nil, loadRow: Int = 0
+        activeHalf: Int = 0, generation: UInt32 = 1, balance: BoundedLoad? = nil, storedWalkStep: Int? = nil
     ) {
         self.mask = mask
         self.seed = seed
@@ -31,11 +32,15 @@ public struct SteeringConfiguration: Sendable, Equatable {
         self.activeHalf = activeHalf
         self.generation = generation
         self.balance = balance
-        self.loadRow = loadRow
+        self.storedWalkStep = storedWalkStep
     }
 
-    /// The overflow walk's step (`cfg.walk_step`), from the seed and the worker count.
-    public var walkStep: Int { BoundedLoad.walkStep(seed: seed, workers: workerCount) }
+    /// The overflow walk's step as the program uses it: the stored one, or the one derived
+    /// from the seed, clamped as the program clamps it (0 or ≥ the worker count: 1).
+    public var walkStep: Int {
+        let step = storedWalkStep ?? BoundedLoad.walkStep(seed: seed, workers: workerCount)
+        return step == 0 || step >= workerCount ? 1 : step
+    }
 
     /// Workers that take new clients, ascending.
     public var undrainedWorkers: [Int] { (0..<workerCount).filter { !drained.contains($0) } }

@@ -75,6 +75,7 @@ public final class ProxyServer {
     private let sourceCounts: [SourceCounts]
     /// Open connections per loop, for bounded-load steering.
     private let connectionLoads: [ConnectionLoad]
+    private var loadReaper: RepeatedTask?
     /// Reloads and shutdown run one at a time, off the event loops (they wait on them).
     private let lifecycle = DispatchQueue(label: "edgesplit.lifecycle")
 
@@ -148,8 +149,7 @@ public final class ProxyServer {
                             mask: config.affinity.mask,
                             seed: config.affinity.seed,
                             workers: workerCount,
-                            balance: config.affinity.balance,
-                            takesOver: predecessor != nil
+                            balance: config.affinity.balance
                         )
                     )
                     loaded = program
@@ -157,6 +157,10 @@ public final class ProxyServer {
                     steering = program
                     // Before the first accept: the loads start at zero with the row.
                     for load in connectionLoads { load.kernel = program.loads }
+                    // A process killed during a hitless restart leaves its row counted: clear it.
+                    loadReaper = loops[0].scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in
+                        program.loads.reapDeadOwners()
+                    }
                 } catch {
                     // Loaded but not attached: its pins would mislead `edgesplit maps`.
                     loaded?.close(unpin: true)
@@ -359,8 +363,12 @@ public final class ProxyServer {
         current?.stopAccepting()
         splice?.close(unpin: steering == nil)
         splice = nil
-        steering?.close(unpin: true)
+        loadReaper?.cancel()
+        loadReaper = nil
+        let program = steering
         steering = nil
         try? group.syncShutdownGracefully()
+        // After the loops: no worker stores its count into the released row any more.
+        program?.close(unpin: true)
     }
 }

@@ -96,11 +96,11 @@ public final class InstanceMaps {
             mask: mask, seed: raw.seed, workerCount: Int(raw.worker_count),
             drained: SteeringConfiguration.workers(inMask: raw.drained_mask),
             activeHalf: Int(raw.active & 1), generation: raw.generation,
-            balance: BoundedLoad(milli: raw.balance_milli), loadRow: Int(raw.load_row & 1))
+            balance: BoundedLoad(milli: raw.balance_milli), storedWalkStep: Int(raw.walk_step))
     }
 
-    /// Active connections per worker as the program reads them: both rows of `loads` summed
-    /// (the serving process's and, during a hitless reload, its predecessor's).
+    /// Open connections per worker as the program reads them: all rows of `loads` summed
+    /// (the serving process's and, during a hitless restart, its predecessor's).
     public func loads() throws -> [UInt64] {
         var key: UInt32 = 0
         var value = es_loads()
@@ -157,12 +157,15 @@ public final class InstanceMaps {
         return SteeringModel(configuration: config, packed: try packedTable(half: config.activeHalf))
     }
 
-    /// The worker the kernel program picks for `client` (`edgesplit maps where`).
+    /// The worker the kernel program picks for `client` now: the table's, or with bounded
+    /// loads on, the one the loads send it to.
     public func worker(for client: ClientAddress) throws -> Int {
-        guard let worker = try model().worker(for: client) else {
+        let model = try model()
+        guard let worker = model.worker(for: client) else {
             throw SteeringError.system(operation: "look up \(client)", errno: ENOENT, detail: "the live table has no worker in that slot")
         }
-        return worker
+        guard let balance = model.configuration.balance else { return worker }
+        return balance.decide(maglevWorker: worker, loads: try loads(), configuration: model.configuration).worker
     }
 
     /// Counters summed over CPUs.
@@ -240,8 +243,25 @@ public final class InstanceMaps {
 
     // MARK: Changing
 
+    /// Runs a read-modify-write of `cfg` under an exclusive lock of the instance directory:
+    /// the CLI (drain, set-prefix, set-balance) and a reloading server may change it at once,
+    /// and the last writer would otherwise undo the other's change.
+    func withConfigLock<T>(_ body: () throws -> T) throws -> T {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SteeringError.from(errno: errno, "open \(directory)") }
+        defer { _ = Glibc.close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw SteeringError.from(errno: errno, "lock \(directory)") }
+        }
+        return try body()  // closing the descriptor releases the lock
+    }
+
     /// Takes `worker` out of the table: only its clients move. Refuses the last undrained worker.
     public func drain(worker: Int) throws {
+        try withConfigLock { try drainLocked(worker: worker) }
+    }
+
+    private func drainLocked(worker: Int) throws {
         var config = try configuration()
         guard (0..<config.workerCount).contains(worker) else {
             throw SteeringError.workerOutOfRange(worker: worker, workers: config.workerCount)
@@ -249,22 +269,30 @@ public final class InstanceMaps {
         guard !config.drained.contains(worker) else { return }
         guard config.undrainedWorkers.count > 1 else { throw SteeringError.lastUndrainedWorker(worker: worker) }
         config.drained.insert(worker)
-        try publish(config)
+        try publishLocked(config)
     }
 
     /// Puts `worker` back: its old clients come back to it.
     public func undrain(worker: Int) throws {
+        try withConfigLock { try undrainLocked(worker: worker) }
+    }
+
+    private func undrainLocked(worker: Int) throws {
         var config = try configuration()
         guard (0..<config.workerCount).contains(worker) else {
             throw SteeringError.workerOutOfRange(worker: worker, workers: config.workerCount)
         }
         guard config.drained.contains(worker) else { return }
         config.drained.remove(worker)
-        try publish(config)
+        try publishLocked(config)
     }
 
     /// Changes the affinity prefixes (nil keeps one); the next connections use them.
     public func setPrefix(ipv4: Int?, ipv6: Int?) throws {
+        try withConfigLock { try setPrefixLocked(ipv4: ipv4, ipv6: ipv6) }
+    }
+
+    private func setPrefixLocked(ipv4: Int?, ipv6: Int?) throws {
         var raw = try rawConfig()
         if let v4 = ipv4 {
             guard (0...32).contains(v4) else { throw SteeringError.badPrefix(family: "IPv4", value: v4) }
@@ -281,6 +309,10 @@ public final class InstanceMaps {
     /// Writes the table for `config` into the inactive half, then flips to it and bumps the
     /// generation (the mask and seed of `config` are written too).
     public func publish(_ config: SteeringConfiguration) throws {
+        try withConfigLock { try publishLocked(config) }
+    }
+
+    private func publishLocked(_ config: SteeringConfiguration) throws {
         let current = try rawConfig()
         let fresh = current.layout_version == 0
         let target = fresh ? 0 : Int((current.active & 1) ^ 1)
@@ -296,17 +328,18 @@ public final class InstanceMaps {
         raw.layout_version = UInt32(ES_LAYOUT_VERSION)
         raw.balance_milli = config.balance?.milli ?? 0
         raw.walk_step = UInt32(config.walkStep)
-        raw.load_row = UInt32(config.loadRow & 1)
         try writeConfig(raw)
     }
 
     /// Turns bounded loads on with `balance`, or off with nil; the next connections use it.
     public func setBalance(_ balance: BoundedLoad?) throws {
-        var raw = try rawConfig()
-        raw.balance_milli = balance?.milli ?? 0
-        raw.walk_step = UInt32(BoundedLoad.walkStep(seed: raw.seed, workers: Int(raw.worker_count)))
-        raw.generation &+= 1
-        try writeConfig(raw)
+        try withConfigLock {
+            var raw = try rawConfig()
+            raw.balance_milli = balance?.milli ?? 0
+            raw.walk_step = UInt32(BoundedLoad.walkStep(seed: raw.seed, workers: Int(raw.worker_count)))
+            raw.generation &+= 1
+            try writeConfig(raw)
+        }
     }
 
     func writeConfig(_ raw: es_config) throws {

@@ -23,15 +23,12 @@ public final class SteeringProgram {
         public var collectRunStats: Bool
         /// Bounded loads (`affinity.balance_factor`); nil is pure affinity.
         public var balance: BoundedLoad?
-        /// A live older process serves the instance (a hitless restart): its row of `loads`
-        /// stays, and this process takes the other one.
-        public var takesOver: Bool
 
         public init(
             instance: String = "edgesplit", pinRoot: String = InstanceMaps.defaultPinRoot,
             mask: AffinityMask = .host, seed: UInt32 = SteeringProgram.defaultSeed,
             workers: Int = SteeringProgram.defaultWorkerCount, collectRunStats: Bool = true,
-            balance: BoundedLoad? = nil, takesOver: Bool = false
+            balance: BoundedLoad? = nil
         ) {
             self.instance = instance
             self.pinRoot = pinRoot
@@ -40,7 +37,6 @@ public final class SteeringProgram {
             self.workers = workers
             self.collectRunStats = collectRunStats
             self.balance = balance
-            self.takesOver = takesOver
         }
     }
 
@@ -96,15 +92,11 @@ public final class SteeringProgram {
             _ = unlink(pin)  // a previous process's program: the new one replaces it
             guard bpf_obj_pin(programFD, pin) == 0 else { throw SteeringError.from(errno: errno, "pin \(pin)") }
             maps = try InstanceMaps(instance: options.instance, pinRoot: options.pinRoot)
-            // A process taking over from a live one writes the other row; anyone else starts
-            // both rows from zero (what a crashed process left is not load).
-            let previous = try maps.rawConfig()
-            let row = options.takesOver && previous.layout_version != 0 ? Int(previous.load_row & 1) ^ 1 : 0
-            loads = try WorkerLoads(mapFD: maps.loadsFD, row: row, path: directory + "/loads")
-            if options.takesOver { loads.clear() } else { for r in 0..<Int(ES_LOAD_ROWS) { loads.clear(row: r) } }
+            // This process's row of open connections: a free one, or a dead process's.
+            loads = try WorkerLoads(mapFD: maps.loadsFD, path: directory + "/loads")
+            loads.reapDeadOwners()
             try maps.publish(SteeringConfiguration(
-                mask: options.mask, seed: options.seed, workerCount: options.workers,
-                balance: options.balance, loadRow: row))
+                mask: options.mask, seed: options.seed, workerCount: options.workers, balance: options.balance))
         } catch {
             bpf_object__close(object)
             throw error
@@ -142,10 +134,8 @@ public final class SteeringProgram {
     public func close(unpin: Bool) {
         guard !closed else { return }
         closed = true
-        let owner = ownsPinnedProgram()
-        let remove = unpin && owner
-        // Our connections no longer count, unless a newer process has taken our row since.
-        if owner || (try? maps.rawConfig().load_row).map({ Int($0 & 1) != loads.row }) ?? false { loads.clear() }
+        let remove = unpin && ownsPinnedProgram()
+        loads.release()  // our connections no longer count
         if statsFD >= 0 { _ = Glibc.close(statsFD) }
         if let object { bpf_object__close(object) }
         object = nil

@@ -75,7 +75,7 @@ struct TestRuleCommand: ParsableCommand {
             steps[index].details.append(
                 live == outcome.worker
                     ? "the running instance '\(loaded.instance)' agrees (live maps)"
-                    : "the running instance '\(loaded.instance)' picks worker \(live) (its live maps differ: drained workers, other prefixes or worker count)")
+                    : "the running instance '\(loaded.instance)' picks worker \(live) (its live maps differ: drained workers, other prefixes or worker count, or bounded loads overflow this client now)")
         }
         if probe {
             steps += probeSteps(outcome, config: loaded, request: request)

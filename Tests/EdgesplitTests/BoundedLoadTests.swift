@@ -28,6 +28,25 @@ final class BoundedLoadTests: EdgesplitTestCase {
         return fd
     }
 
+    /// The open connections per worker, as `maps show --json` reads them from the kernel.
+    private func openConnections(_ server: ServedInstance) throws -> [Int] {
+        let show = try jsonObject(try server.cli(["maps", "show", "--json"]).stdout)
+        return (show["workers"] as? [[String: Any]] ?? []).map { $0["open"] as? Int ?? -1 }
+    }
+
+    /// Polls until the kernel's open counts add up to `total` (closes reach the workers a
+    /// moment after the client sees them).
+    private func waitForOpen(_ server: ServedInstance, total: Int) throws -> [Int] {
+        let deadline = Date().addingTimeInterval(10)
+        var open = try openConnections(server)
+        while open.reduce(0, +) != total && Date() < deadline {
+            usleep(50_000)
+            open = try openConnections(server)
+        }
+        XCTAssertEqual(open.reduce(0, +), total, "open connections per worker: \(open)")
+        return open
+    }
+
     /// 400 connections from one address over 4 workers with `balance_factor: 1.25`: no worker
     /// holds more than 1.25 × the mean + 1 of them; 100 other sources land on their Maglev
     /// worker when it is under the bound, as `maps where` predicts; the kernel's selections
@@ -98,6 +117,8 @@ final class BoundedLoadTests: EdgesplitTestCase {
         XCTAssertEqual((kernel?["overflowed"] as? [Int])?.reduce(0, +), overflowed[home] + movedOthers)
         XCTAssertEqual(kernel?["balance_factor"] as? Double, 1.25)
 
+        // The 100 short connections are closed: back to the crowd's 400.
+        _ = try waitForOpen(server, total: 400)
         // `maps where` for the crowd says, from the live loads, whether its next connection
         // overflows and to which worker; the next connection goes there.
         let crowdNow = try jsonObject(try server.cli(["maps", "where", "--json", crowd]).stdout)
@@ -126,8 +147,10 @@ final class BoundedLoadTests: EdgesplitTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("expected a number 1...100"), bad.stderr)
 
+        // Every close is counted: the loads come back to zero.
         for fd in held { close(fd) }
         held.removeAll()
+        XCTAssertEqual(try waitForOpen(server, total: 0), [0, 0, 0, 0])
         let exit = try server.stop()
         XCTAssertEqual(exit.status, 0, "\(exit)")
     }

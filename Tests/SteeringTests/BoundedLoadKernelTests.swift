@@ -36,6 +36,12 @@ final class BoundedLoadKernelTests: XCTestCase {
     /// goes back to pure affinity.
     func testOneSourceSpreadsWithinTheBoundAndOthersKeepTheirWorkers() throws {
         try requireKernelPrivilege()
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < 4096 {
+            limit.rlim_cur = min(4096, limit.rlim_max)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
         let f = try SteeringFixture(tag: "bounded", balance: BoundedLoad(factor: 1.25))
         var held: [CInt] = []
         defer {
@@ -107,30 +113,47 @@ final class BoundedLoadKernelTests: XCTestCase {
         XCTAssertEqual(Array(try maps.counters().overflowed.prefix(4)), expectedOverflows, "no overflow with the factor off")
     }
 
-    /// A new process that is not taking over clears both rows (what a crashed process left is
-    /// not load); one that takes over writes the other row and leaves its predecessor's.
-    func testLoadRowsAcrossProcesses() throws {
+    /// Rows belong to processes: a second program on the instance (a hitless restart) claims
+    /// another row and both count; a row whose owner died is cleared and freed by the next
+    /// claim or by `reapDeadOwners`; a released row counts nothing.
+    func testLoadRowsBelongToLiveProcesses() throws {
         try requireKernelPrivilege()
         let first = try SteeringFixture(tag: "rows", balance: BoundedLoad(factor: 2))
         defer { first.close() }
-        XCTAssertEqual(first.program.loads.row, 0)
-        first.program.loads.store(worker: 1, active: 7)
-        XCTAssertEqual(try first.maps().loads()[1], 7)
+        let maps = try first.maps()
+        let a = first.program.loads
+        XCTAssertEqual(a.row, 0)
+        XCTAssertTrue(WorkerLoads.isAlive(a.owner(row: 0)))
+        a.store(worker: 1, active: 7)
+        XCTAssertEqual(try maps.loads()[1], 7)
 
-        let successor = try SteeringProgram(.init(instance: first.instance, mask: .host, seed: 0x5EED, workers: 4, takesOver: true))
-        XCTAssertEqual(successor.loads.row, 1)
-        XCTAssertEqual(try first.maps().configuration().loadRow, 1)
-        successor.loads.store(worker: 1, active: 2)
-        XCTAssertEqual(try first.maps().loads()[1], 9, "both processes' connections count")
-        // The predecessor exits: its row is cleared, the successor's stays.
-        first.program.close(unpin: true)
-        XCTAssertEqual(try successor.maps.loads()[1], 2)
+        // A process that was killed while it had connections: a stale row with a dead owner
+        // (pid 0x3FFFFF, not a process here).
+        let dead: UInt64 = (12345 << 22) | 0x3F_FFFF
+        XCTAssertFalse(WorkerLoads.isAlive(dead))
+        a.impersonate(row: 2, owner: dead, counts: [1: 1000, 3: 50])
+        XCTAssertEqual(try maps.loads()[1], 1007, "the dead row still counts")
 
-        // A restart that takes over from nobody starts from zero.
-        let fresh = try SteeringProgram(.init(instance: first.instance, mask: .host, seed: 0x5EED, workers: 4))
-        XCTAssertEqual(fresh.loads.row, 0)
-        XCTAssertEqual(try fresh.maps.loads()[1], 0)
-        successor.close(unpin: false)
-        fresh.close(unpin: true)
+        // A second process on the instance claims a free row; the dead one is reaped.
+        let b = try SteeringProgram(.init(instance: first.instance, mask: .host, seed: 0x5EED, workers: 4))
+        XCTAssertEqual(b.loads.row, 1)
+        XCTAssertEqual(a.owner(row: 2), 0, "the dead owner's row was freed")
+        b.loads.store(worker: 1, active: 2)
+        XCTAssertEqual(try maps.loads().prefix(4).map { $0 }, [0, 9, 0, 0], "both live processes count, the dead one not")
+
+        // Two more claims fill the rows; a fifth process is refused with the reason.
+        let c = try SteeringProgram(.init(instance: first.instance, mask: .host, seed: 0x5EED, workers: 4))
+        let d = try SteeringProgram(.init(instance: first.instance, mask: .host, seed: 0x5EED, workers: 4))
+        XCTAssertEqual(Set([a.row, b.loads.row, c.loads.row, d.loads.row]), [0, 1, 2, 3])
+        XCTAssertThrowsError(try SteeringProgram(.init(instance: first.instance, mask: .host, seed: 0x5EED, workers: 4))) {
+            XCTAssertTrue("\($0)".contains("rows belong to running edgesplit processes"), "\($0)")
+        }
+        c.close(unpin: false)
+        d.close(unpin: false)
+
+        // The older process exits: its row is released, the newer one's stays.
+        first.program.close(unpin: false)
+        XCTAssertEqual(try maps.loads().prefix(4).map { $0 }, [0, 2, 0, 0])
+        b.close(unpin: true)
     }
 }

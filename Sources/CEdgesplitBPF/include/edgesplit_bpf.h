@@ -64,6 +64,18 @@ static inline void es_store_u64_relaxed(void *p, unsigned long long v)
 	__atomic_store_n((unsigned long long *)p, v, __ATOMIC_RELAXED);
 }
 
+static inline unsigned long long es_load_u64(const void *p)
+{
+	return __atomic_load_n((const unsigned long long *)p, __ATOMIC_ACQUIRE);
+}
+
+/* Compare-and-swap on shared memory (a row owner of the `loads` map): 1 when it swapped. */
+static inline int es_cas_u64(void *p, unsigned long long expected, unsigned long long desired)
+{
+	return __atomic_compare_exchange_n((unsigned long long *)p, &expected, desired, 0,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 /* Socket options (asm-generic numbers; not exported by every libc). */
 static const int es_so_attach_reuseport_ebpf = 52;
 static const int es_so_detach_reuseport_bpf = 68;
