@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Pure targets (Affinity, Publishing, HTTP1) build in the Swift 6 language mode and import
+/// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, ClientHello) build in the Swift 6 language mode and import
 /// neither NIO nor libbpf; the shells (Steering, Proxy, Demo, the CLI) stay thin around them
 /// and build in the Swift 5 mode, where NIO's event-loop-confined handlers need no ceremony.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -45,6 +45,9 @@ let package = Package(
             dependencies: ["Affinity", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
+        // Pure: farm members on one worker: the balancer (persistence, passive health held
+        // out for a while on an injected clock).
+        .target(name: "Members", dependencies: ["Publishing", "Affinity"], swiftSettings: strict),
         // Pure: strict HTTP/1.1 message head parsing and body framing, byte-exact.
         .target(name: "HTTP1", swiftSettings: strict),
         // Pure: the client side of a connection as state machines (HTTP/1.1 connection, the
@@ -59,7 +62,7 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
-                "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Steering", "Affinity", "CEdgesplitBPF", "CHostRSA",
+                "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "Steering", "Affinity", "CEdgesplitBPF", "CHostRSA",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -112,6 +115,7 @@ let package = Package(
         .testTarget(name: "PublishingTests", dependencies: ["Publishing", "Affinity"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore"]),
+        .testTarget(name: "MembersTests", dependencies: ["Members", "Publishing", "Affinity"]),
         .testTarget(name: "ClientHelloTests", dependencies: ["ClientHello", "Fuzzing"], resources: [.copy("Corpus")]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"], resources: [.copy("Corpus")]),
         .testTarget(

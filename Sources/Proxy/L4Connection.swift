@@ -1,5 +1,6 @@
 import Affinity
 import CEdgesplitBPF
+import Members
 import NIOCore
 import NIOPosix
 import Publishing
@@ -96,7 +97,7 @@ final class L4Connection {
     private func connect(excluding: Int?) {
         let balancer = worker.balancers[farmIndex]
         guard let address = clientAddress,
-            let memberIndex = balancer.pick(for: address, excluding: excluding, now: .now())
+            let memberIndex = balancer.pick(for: address, excluding: excluding, now: Worker.now)
         else {
             worker.stats.l4Routes[routeIndex].noMember &+= 1
             client.close(promise: nil)

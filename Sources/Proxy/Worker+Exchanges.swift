@@ -1,5 +1,6 @@
 import Affinity
 import HTTP1
+import Members
 import NIOCore
 import Publishing
 
@@ -81,11 +82,11 @@ extension Worker {
     /// whose request lacked a valid cookie, as Microsoft's MS-WSMAN guidance requires.
     private func pickMember(farm: Int, client: ClientAddress, head: RequestHead, setCookie: inout String?) -> Int? {
         let balancer = balancers[farm]
-        guard let cookie = cookies[farm] else { return balancer.pick(for: client, now: .now()) }
-        if let member = cookie.member(inCookieHeaders: head.values("cookie")), balancer.isAvailable(member, now: .now()) {
+        guard let cookie = cookies[farm] else { return balancer.pick(for: client, now: Worker.now) }
+        if let member = cookie.member(inCookieHeaders: head.values("cookie")), balancer.isAvailable(member, now: Worker.now) {
             return member
         }
-        guard let member = balancer.pick(for: client, now: .now()) else { return nil }
+        guard let member = balancer.pick(for: client, now: Worker.now) else { return nil }
         setCookie = cookie.setCookie(member: member)
         return member
     }
@@ -96,7 +97,7 @@ extension Worker {
     func otherMember(for exchange: Exchange, client: ClientAddress?, after error: Error) -> (member: Int, setCookie: String?)? {
         let balancer = balancers[exchange.farmIndex]
         memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))
-        guard let client, let next = balancer.pick(for: client, excluding: exchange.member, now: .now()) else { return nil }
+        guard let client, let next = balancer.pick(for: client, excluding: exchange.member, now: Worker.now) else { return nil }
         let cookie = exchange.setCookie == nil ? nil : cookies[exchange.farmIndex]?.setCookie(member: next)
         return (next, cookie)
     }

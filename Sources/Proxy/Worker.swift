@@ -1,4 +1,5 @@
 import Affinity
+import Members
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -62,7 +63,7 @@ final class Worker {
             FarmBalancer(
                 farm: farm,
                 farmIndex: index,
-                addresses: runtime.memberAddresses[index],
+                resolved: runtime.memberAddresses[index].map { $0 != nil },
                 mask: mask,
                 seed: config.affinity.seed
             )
@@ -107,7 +108,7 @@ final class Worker {
     /// A connection to a member failed before anything was sent: hold it out here at once,
     /// and let the monitor count it toward `fall`.
     func memberFailed(farm: Int, member: Int, reason: String) {
-        balancers[farm].markFailed(member, now: .now())
+        balancers[farm].markFailed(member, now: Self.now)
         monitor?.passiveFailure(farm: farm, member: member, reason: reason)
     }
 

@@ -1,5 +1,4 @@
 import Affinity
-import NIOCore
 import Publishing
 
 /// Picks a farm member for a request, on one worker.
@@ -12,16 +11,25 @@ import Publishing
 ///
 /// Passive health: a member whose connection is refused, reset or times out is skipped for
 /// `failureHold`; when every member is out the caller answers 503.
-final class FarmBalancer {
-    let farm: Farm
-    let farmIndex: Int
-    let memberIDs: [UInt32]
-    let mask: AffinityMask
-    let seed: UInt32
-    /// How long a member that failed a connection is left out.
-    static let failureHold = TimeAmount.seconds(5)
+///
+/// Pure: time is an argument (nanoseconds on a monotonic clock, as the caller reads it), so
+/// the hold is tested without waiting for it.
+public final class FarmBalancer {
+    /// Nanoseconds on a monotonic clock.
+    public typealias Instant = UInt64
 
-    private var downUntil: [NIODeadline?]
+    /// How long a member that failed a connection is left out, unless told otherwise.
+    public static let defaultFailureHold: Instant = 5_000_000_000
+
+    public let farm: Farm
+    public let farmIndex: Int
+    public let memberIDs: [UInt32]
+    public let mask: AffinityMask
+    public let seed: UInt32
+    /// How long a member that failed a connection is left out.
+    public let failureHold: Instant
+
+    private var downUntil: [Instant?]
     private var outstanding: [Int]
     private var table: FarmMemberTable?
     private var resolved: [Bool]
@@ -30,20 +38,26 @@ final class FarmBalancer {
     /// Which members `pick` may choose, refilled on every pick.
     private var available: [Bool]
 
-    init(farm: Farm, farmIndex: Int, addresses: [SocketAddress?], mask: AffinityMask, seed: UInt32) {
+    /// `resolved[m]`: member m has an address (a name that did not resolve at start has none).
+    public init(
+        farm: Farm, farmIndex: Int, resolved: [Bool], mask: AffinityMask, seed: UInt32,
+        failureHold: Instant = FarmBalancer.defaultFailureHold
+    ) {
+        precondition(resolved.count == farm.members.count)
         self.farm = farm
         self.farmIndex = farmIndex
         self.memberIDs = farm.members.map { FarmMemberTable.memberID($0.text) }
         self.mask = mask
         self.seed = seed
+        self.failureHold = failureHold
         self.downUntil = Array(repeating: nil, count: farm.members.count)
         self.outstanding = Array(repeating: 0, count: farm.members.count)
-        self.resolved = addresses.map { $0 != nil }
+        self.resolved = resolved
         self.monitorAvailable = Array(repeating: true, count: farm.members.count)
         self.available = Array(repeating: false, count: farm.members.count)
     }
 
-    func isAvailable(_ member: Int, now: NIODeadline) -> Bool {
+    public func isAvailable(_ member: Int, now: Instant) -> Bool {
         guard resolved[member], monitorAvailable[member] else { return false }
         if let until = downUntil[member], until > now { return false }
         return true
@@ -51,7 +65,7 @@ final class FarmBalancer {
 
     /// The member for `client`, skipping `excluding` (a member that just failed); nil when
     /// no member is available.
-    func pick(for client: ClientAddress, excluding: Int? = nil, now: NIODeadline) -> Int? {
+    public func pick(for client: ClientAddress, excluding: Int? = nil, now: Instant) -> Int? {
         var any = false
         for member in available.indices {
             let up = member != excluding && isAvailable(member, now: now)
@@ -77,26 +91,28 @@ final class FarmBalancer {
         }
     }
 
-    func markFailed(_ member: Int, now: NIODeadline) {
-        downUntil[member] = now + Self.failureHold
+    /// A connection to `member` failed: it is left out until `now + failureHold`, or until a
+    /// connection to it succeeds.
+    public func markFailed(_ member: Int, now: Instant) {
+        downUntil[member] = now &+ failureHold
     }
 
     /// A member whose name did not resolve at start now has an address.
-    func setResolved(_ member: Int) {
+    public func setResolved(_ member: Int) {
         resolved[member] = true
     }
 
-    func setMonitorAvailable(_ member: Int, _ available: Bool) {
+    public func setMonitorAvailable(_ member: Int, _ available: Bool) {
         monitorAvailable[member] = available
     }
 
-    func markSucceeded(_ member: Int) {
+    public func markSucceeded(_ member: Int) {
         downUntil[member] = nil
     }
 
     /// Exchanges in flight to each member from this worker.
-    var outstandingRequests: [Int] { outstanding }
+    public var outstandingRequests: [Int] { outstanding }
 
-    func requestStarted(_ member: Int) { outstanding[member] += 1 }
-    func requestFinished(_ member: Int) { outstanding[member] -= 1 }
+    public func requestStarted(_ member: Int) { outstanding[member] += 1 }
+    public func requestFinished(_ member: Int) { outstanding[member] -= 1 }
 }
