@@ -23,6 +23,8 @@ final class FarmBalancer {
 
     private var downUntil: [NIODeadline?]
     private var outstanding: [Int]
+    /// Exchanges forwarded to each member by this worker since this balancer was made.
+    private(set) var forwarded: [UInt64]
     private var table: FarmMemberTable?
     private var resolved: [Bool]
     /// The health monitor's verdict: up and not drained.
@@ -38,6 +40,7 @@ final class FarmBalancer {
         self.seed = seed
         self.downUntil = Array(repeating: nil, count: farm.members.count)
         self.outstanding = Array(repeating: 0, count: farm.members.count)
+        self.forwarded = Array(repeating: 0, count: farm.members.count)
         self.resolved = addresses.map { $0 != nil }
         self.monitorAvailable = Array(repeating: true, count: farm.members.count)
         self.available = Array(repeating: false, count: farm.members.count)
@@ -97,6 +100,9 @@ final class FarmBalancer {
     /// Exchanges in flight to each member from this worker.
     var outstandingRequests: [Int] { outstanding }
 
-    func requestStarted(_ member: Int) { outstanding[member] += 1 }
+    func requestStarted(_ member: Int) {
+        outstanding[member] += 1
+        forwarded[member] &+= 1
+    }
     func requestFinished(_ member: Int) { outstanding[member] -= 1 }
 }
