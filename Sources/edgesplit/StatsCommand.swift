@@ -233,12 +233,12 @@ struct StatsCommand: ParsableCommand {
             + "malformed \(h2Sum("malformed_streams"))\n"
 
         // Members
-        out += "\nFARM MEMBERS\n" + row(["farm", "member", "state", "active", "failures", "last check"])
+        out += "\nFARM MEMBERS\n" + row(["farm", "member", "state", "requests", "active", "failures", "last check"])
         for m in s.process?["members"] as? [[String: Any]] ?? [] {
             let last = [m["last_check"] as? String ?? "", m["last_check_at"] as? String ?? ""].filter { !$0.isEmpty }.joined(separator: " at ")
             out += row([
                 m["farm"] as? String ?? "?", m["member"] as? String ?? "?", m["state"] as? String ?? "?",
-                String(m["active"] as? Int ?? 0), String(m["consecutive_failures"] as? Int ?? 0), last,
+                String(uint(m["requests"])), String(m["active"] as? Int ?? 0), String(m["consecutive_failures"] as? Int ?? 0), last,
             ])
         }
 
