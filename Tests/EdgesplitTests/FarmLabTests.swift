@@ -231,7 +231,10 @@ final class FarmLabTests: XCTestCase {
         XCTAssertGreaterThan(byHost["edge-b"] ?? 0, 0)
         let members = try XCTUnwrap(merged["members"] as? [[String: Any]])
         XCTAssertEqual(members.count, 6, "two farms of three members")
-        XCTAssertGreaterThan(members.reduce(0) { $0 + ($1["requests"] as? Int ?? 0) }, 0)
+        let pool = members.filter { $0["farm"] as? String == "pool" }
+        XCTAssertEqual(
+            pool.reduce(0) { $0 + ($1["requests"] as? Int ?? 0) }, source["requests"] as? Int,
+            "every request of rule source was forwarded to one member of farm pool")
 
         let disagree = try run.json("stats-disagree.json")
         let lines = try XCTUnwrap(disagree["disagreements"] as? [String])

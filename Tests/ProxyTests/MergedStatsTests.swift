@@ -24,6 +24,13 @@ final class MergedStatsTests: XCTestCase {
         return object
     }
 
+    /// The digest every host shows: SHA-256 of the configuration text, so any byte counts.
+    func testConfigurationDigestIsTheSHA256OfTheText() {
+        XCTAssertEqual(
+            RuntimeConfiguration.digest(of: "abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertNotEqual(RuntimeConfiguration.digest(of: "instance: a\n"), RuntimeConfiguration.digest(of: "instance: a \n"))
+    }
+
     func testTotalsByRuleAndMemberWithEachHostsShare() {
         let merged = MergedStats([
             .init(host: "a", stats: process(requests: ["source": 30, "cookie": 5], members: [("10.0.0.11:8080", "up", 20), ("10.0.0.12:8080", "up", 15)])),
