@@ -31,6 +31,8 @@ public final class FarmBalancer {
 
     private var downUntil: [Instant?]
     private var outstanding: [Int]
+    /// Exchanges forwarded to each member by this worker since this balancer was made.
+    public private(set) var forwarded: [UInt64]
     private var table: FarmMemberTable?
     private var resolved: [Bool]
     /// The health monitor's verdict: up and not drained.
@@ -52,6 +54,7 @@ public final class FarmBalancer {
         self.failureHold = failureHold
         self.downUntil = Array(repeating: nil, count: farm.members.count)
         self.outstanding = Array(repeating: 0, count: farm.members.count)
+        self.forwarded = Array(repeating: 0, count: farm.members.count)
         self.resolved = resolved
         self.monitorAvailable = Array(repeating: true, count: farm.members.count)
         self.available = Array(repeating: false, count: farm.members.count)
@@ -113,6 +116,9 @@ public final class FarmBalancer {
     /// Exchanges in flight to each member from this worker.
     public var outstandingRequests: [Int] { outstanding }
 
-    public func requestStarted(_ member: Int) { outstanding[member] += 1 }
+    public func requestStarted(_ member: Int) {
+        outstanding[member] += 1
+        forwarded[member] &+= 1
+    }
     public func requestFinished(_ member: Int) { outstanding[member] -= 1 }
 }

@@ -83,6 +83,7 @@ extension ProxyServer {
         return [
             "ok": true,
             "instance": stats.instance,
+            "config_digest": stats.configurationDigest ?? NSNull(),
             "started_at": iso.string(from: stats.startedAt),
             "uptime_seconds": Date().timeIntervalSince(stats.startedAt),
             "workers": stats.workers.map { w -> [String: Any] in
@@ -104,10 +105,12 @@ extension ProxyServer {
             },
             "listeners": stats.listeners.map { ["name": $0.name].merging(traffic($0.traffic)) { a, _ in a } },
             "rules": stats.rules.map { ["name": $0.name].merging(traffic($0.traffic)) { a, _ in a } },
-            "members": zip(stats.members, stats.membersActive).map { member, active -> [String: Any] in
-                [
+            "members": zip(stats.members, stats.membersActive).enumerated().map { index, pair -> [String: Any] in
+                let (member, active) = pair
+                return [
                     "farm": member.farm, "member": member.member, "state": member.state,
                     "active": active, "consecutive_failures": member.consecutiveFailures,
+                    "requests": index < stats.membersForwarded.count ? stats.membersForwarded[index] : 0,
                     "last_check": member.lastCheck,
                     "last_check_at": member.lastCheckAt.map { iso.string(from: $0) } ?? "",
                 ]

@@ -47,6 +47,10 @@ extension ProxyServer {
         public var spliceLoaded: Bool
         /// Bytes the splice program dropped because a socket's peer was gone.
         public var splicedBytesDropped: UInt64
+        /// Exchanges forwarded per member since the configuration was loaded, in `members` order.
+        public var membersForwarded: [UInt64] = []
+        /// SHA-256 of the configuration text being served (`RuntimeConfiguration.digest`).
+        public var configurationDigest: String? = nil
     }
 
     /// One L4 route's counters.
@@ -64,8 +68,11 @@ extension ProxyServer {
     public func stats() -> EventLoopFuture<Stats> {
         let loop = group.next()
         let config = runtime.config
+        let digest = runtime.digest
         let perWorker = workers.map { worker in
-            worker.eventLoop.submit { (worker.statsSnapshot(), worker.balancers.map(\.outstandingRequests)) }
+            worker.eventLoop.submit {
+                (worker.statsSnapshot(), worker.balancers.map(\.outstandingRequests), worker.balancers.map(\.forwarded))
+            }
         }
         let certificates = config.listeners.enumerated().flatMap { index, listener -> [Stats.Certificate] in
             (runtime.listenerCertificates[index]?.entries ?? []).map { entry in
@@ -95,7 +102,10 @@ extension ProxyServer {
             var listeners = config.listeners.map { (name: $0.name, traffic: TrafficCounters()) }
             var rules = config.rules.map { (name: $0.name, traffic: TrafficCounters()) } + [(name: "(no rule)", traffic: TrafficCounters())]
             var active = Array(repeating: 0, count: members.count)
-            for (worker, outstanding) in collected {
+            let forwarded = collected.map { $0.2.flatMap { $0 } }.reduce(Array(repeating: UInt64(0), count: members.count)) {
+                zip($0, $1).map { $0 &+ $1 }
+            }
+            for (worker, outstanding, _) in collected {
                 for i in listeners.indices { listeners[i].traffic.add(worker.listeners[i]) }
                 for i in rules.indices { rules[i].traffic.add(worker.rules[i]) }
                 var position = 0
@@ -118,7 +128,8 @@ extension ProxyServer {
                 instance: config.instance, startedAt: startedAt, workers: workers, listeners: listeners,
                 rules: rules, members: members, membersActive: active, certificates: certificates, tls: tls,
                 tickets: tickets,
-                l4Routes: l4Routes, spliceLoaded: spliced != nil, splicedBytesDropped: spliced?.dropped ?? 0
+                l4Routes: l4Routes, spliceLoaded: spliced != nil, splicedBytesDropped: spliced?.dropped ?? 0,
+                membersForwarded: forwarded, configurationDigest: digest
             )
         }
     }

@@ -1,4 +1,5 @@
 import Affinity
+import Crypto
 import HTTP1
 import NIOCore
 import NIOSSL
@@ -24,8 +25,13 @@ public final class RuntimeConfiguration: Sendable {
     /// Problems that do not stop serving (member names that do not resolve), at the
     /// configuration entry they come from. `verify: false` is the loader's warning already.
     public let warnings: [ConfigDiagnostic]
+    /// SHA-256 (hex) of the configuration text this was loaded from; nil when it was built
+    /// without one (tests). Edge hosts of one farm run the same file, so `edgesplit stats`
+    /// shows them the same digest (see `MergedStats`).
+    public let digest: String?
 
-    public init(config: EdgesplitConfig, readFile: (String) throws -> [UInt8]) throws {
+    /// `source` is the configuration text `config` was read from, for `digest`.
+    public init(config: EdgesplitConfig, readFile: (String) throws -> [UInt8], source: String? = nil) throws {
         var tlsErrors: [SetupError] = []
         var warnings: [ConfigDiagnostic] = []
         var certificates: [ListenerCertificates?] = []
@@ -90,8 +96,18 @@ public final class RuntimeConfiguration: Sendable {
             maxHeaderBytes: Int(config.http.maxHeaderBytes)
         )
         self.warnings = warnings
+        self.digest = source.map(Self.digest(of:))
         self.ruleTimeouts = config.rules.map { RuleTimeAmounts($0.timeouts) }
         self.requestHeadTimeout = config.timeouts.requestHead.timeAmount
+    }
+}
+
+extension RuntimeConfiguration {
+    /// SHA-256 of the configuration text as bytes, in lowercase hex: comments and spacing
+    /// count, so hosts that show the same digest run the same file.
+    public static func digest(of text: String) -> String {
+        let digits = Array("0123456789abcdef")
+        return String(SHA256.hash(data: Array(text.utf8)).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
     }
 }
 

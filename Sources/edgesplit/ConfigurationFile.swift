@@ -16,20 +16,27 @@ enum ConfigurationFile {
     }
 
     static func load(path: String) throws -> EdgesplitConfig {
+        try load(yaml: read(path: path), file: path)
+    }
+
+    /// The file's text; prints why not and throws when it cannot be read.
+    static func read(path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
             printError("\(path): error: cannot read the configuration file")
             throw Invalid()
         }
-        return try load(yaml: String(decoding: data, as: UTF8.self), file: path)
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Builds TLS contexts and resolves members; prints certificate errors with positions.
+    /// `source` is the text `config` came from (its digest is what `stats` shows).
     static func compile(
         _ config: EdgesplitConfig,
+        source: String? = nil,
         readFile: (String) throws -> [UInt8] = { try ServerEnvironment.readFileFromDisk($0) }
     ) throws -> RuntimeConfiguration {
         do {
-            let runtime = try RuntimeConfiguration(config: config, readFile: readFile)
+            let runtime = try RuntimeConfiguration(config: config, readFile: readFile, source: source)
             for warning in runtime.warnings { printError(warning.description) }
             return runtime
         } catch let errors as SetupErrors {
@@ -46,12 +53,14 @@ extension ConfigurationFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ProxyServer.ReloadRefused("\(path): error: cannot read the configuration file")
         }
-        let result = ConfigLoader.load(yaml: String(decoding: data, as: UTF8.self), file: path)
+        let text = String(decoding: data, as: UTF8.self)
+        let result = ConfigLoader.load(yaml: text, file: path)
         guard let config = result.config else {
             throw ProxyServer.ReloadRefused(result.diagnostics.map(\.description).joined(separator: "\n"))
         }
         do {
-            return try RuntimeConfiguration(config: config, readFile: { try ServerEnvironment.readFileFromDisk($0) })
+            return try RuntimeConfiguration(
+                config: config, readFile: { try ServerEnvironment.readFileFromDisk($0) }, source: text)
         } catch let errors as SetupErrors {
             throw ProxyServer.ReloadRefused(errors.description)
         }

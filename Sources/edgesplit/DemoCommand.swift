@@ -58,7 +58,7 @@ struct DemoCommand: AsyncParsableCommand {
         let runtime: RuntimeConfiguration
         do {
             let config = try ConfigurationFile.load(yaml: deployment.configurationYAML, file: "<demo>")
-            runtime = try ConfigurationFile.compile(config, readFile: deployment.fileReader)
+            runtime = try ConfigurationFile.compile(config, source: deployment.configurationYAML, readFile: deployment.fileReader)
         } catch is ConfigurationFile.Invalid {
             try await deployment.stop()
             try await group.shutdownGracefully()

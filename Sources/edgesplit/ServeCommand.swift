@@ -36,8 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
         let loaded: EdgesplitConfig
         let runtime: RuntimeConfiguration
         do {
-            loaded = try ConfigurationFile.load(path: config)
-            runtime = try ConfigurationFile.compile(loaded)
+            let text = try ConfigurationFile.read(path: config)
+            loaded = try ConfigurationFile.load(yaml: text, file: config)
+            runtime = try ConfigurationFile.compile(loaded, source: text)
         } catch is ConfigurationFile.Invalid {
             throw ExitCode(1)
         }

@@ -29,6 +29,16 @@ struct StatsCommand: ParsableCommand {
     )
     var watch: Double?
 
+    @Option(
+        name: .long, parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Merge the stats of several edge hosts into one report: each a control socket reachable here, or a file "
+                + "holding a host's `stats --json`; NAME=PATH names the host in the report.",
+            valueName: "host"
+        )
+    )
+    var merge: [String] = []
+
     @Option(help: .hidden)
     var pinRoot = "/sys/fs/bpf/edgesplit"
 
@@ -39,9 +49,19 @@ struct StatsCommand: ParsableCommand {
         if let watch, !(watch >= 0.2 && watch <= 3600) {
             throw ValidationError("--watch takes a number of seconds between 0.2 and 3600")
         }
+        if !merge.isEmpty, watch != nil { throw ValidationError("--merge prints once; it does not take --watch") }
     }
 
     func run() throws {
+        if !merge.isEmpty {
+            let report = MergedStats(try ControlClient.reporting { try merge.map(Self.mergeInput) })
+            if json {
+                ControlClient.printJSON(report.json)
+            } else {
+                print(report.text, terminator: "")
+            }
+            return
+        }
         guard let interval = watch else {
             let sample = collect()
             print(json ? render(json: sample) : render(text: sample, previous: nil, interval: nil))
@@ -86,10 +106,38 @@ struct StatsCommand: ParsableCommand {
         return sample
     }
 
+    /// `NAME=PATH` or `PATH`: a control socket is asked for its stats (a host that does not
+    /// answer is reported as not running); anything else is read as a `stats --json` file.
+    static func mergeInput(_ argument: String) throws -> MergedStats.Input {
+        var name = argument
+        var path = argument
+        if let equals = argument.firstIndex(of: "="), !argument[..<equals].contains("/") {
+            name = String(argument[..<equals])
+            path = String(argument[argument.index(after: equals)...])
+        }
+        var status = stat()
+        if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK {
+            do {
+                return MergedStats.Input(host: name, stats: try ControlConnection(path: path).call(["command": "stats"]))
+            } catch {
+                return MergedStats.Input(host: name, stats: ["running": false, "process": NSNull(), "process_error": "\(error)"])
+            }
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ControlClientError(message: "\(path): neither a control socket nor a readable stats file")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ControlClientError(message: "\(path): not the JSON of `edgesplit stats --json`")
+        }
+        return MergedStats.Input(host: name, stats: object)
+    }
+
     // MARK: Text
 
     func render(text s: Sample, previous: Sample?, interval: Double?) -> String {
-        var out = "edgesplit stats — instance \(instance) — \(ISO8601DateFormatter().string(from: s.time))\n\n"
+        var out = "edgesplit stats — instance \(instance) — \(ISO8601DateFormatter().string(from: s.time))\n"
+        if let digest = s.process?["config_digest"] as? String { out += "configuration sha256 \(digest)\n" }
+        out += "\n"
         let workersJSON = s.process?["workers"] as? [[String: Any]] ?? []
         let previousWorkers = previous?.process?["workers"] as? [[String: Any]] ?? []
         let uptime = s.process?["uptime_seconds"] as? Double ?? 0
@@ -190,12 +238,12 @@ struct StatsCommand: ParsableCommand {
             + "malformed \(h2Sum("malformed_streams"))\n"
 
         // Members
-        out += "\nFARM MEMBERS\n" + row(["farm", "member", "state", "active", "failures", "last check"])
+        out += "\nFARM MEMBERS\n" + row(["farm", "member", "state", "requests", "active", "failures", "last check"])
         for m in s.process?["members"] as? [[String: Any]] ?? [] {
             let last = [m["last_check"] as? String ?? "", m["last_check_at"] as? String ?? ""].filter { !$0.isEmpty }.joined(separator: " at ")
             out += row([
                 m["farm"] as? String ?? "?", m["member"] as? String ?? "?", m["state"] as? String ?? "?",
-                String(m["active"] as? Int ?? 0), String(m["consecutive_failures"] as? Int ?? 0), last,
+                String(uint(m["requests"])), String(m["active"] as? Int ?? 0), String(m["consecutive_failures"] as? Int ?? 0), last,
             ])
         }
 

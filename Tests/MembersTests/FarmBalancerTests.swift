@@ -93,5 +93,6 @@ final class FarmBalancerTests: XCTestCase {
         b.requestFinished(1)
         XCTAssertEqual(b.pick(for: client, now: 0), 1)
         XCTAssertEqual(b.outstandingRequests, [1, 0, 1])
+        XCTAssertEqual(b.forwarded, [1, 2, 1], "forwarded counts every start, finished or not")
     }
 }
