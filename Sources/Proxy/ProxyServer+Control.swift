@@ -141,6 +141,9 @@ extension ProxyServer {
                     "resumption_rate": t.resumptionRate,
                 ]
             },
+            "recent_5xx": stats.recentServerErrors.map { e -> [String: Any] in
+                ["time": iso.string(from: e.time), "rule": e.rule, "member": e.member, "status": e.status, "worker": e.worker]
+            },
             "session_tickets": [
                 "rotations": stats.tickets.rotations,
                 "current_key_age_seconds": stats.tickets.currentKeyAge,

@@ -47,6 +47,8 @@ extension ProxyServer {
         public var spliceLoaded: Bool
         /// Bytes the splice program dropped because a socket's peer was gone.
         public var splicedBytesDropped: UInt64
+        /// The last `ServerErrorAnswer.kept` 5xx answers of all workers, newest first.
+        public var recentServerErrors: [ServerErrorAnswer] = []
     }
 
     /// One L4 route's counters.
@@ -114,11 +116,13 @@ extension ProxyServer {
                     name: owner.1.name, listener: owner.0, farm: owner.1.farm, counters: counters,
                     splicedToMember: kernel ? spliced!.toMember[index] : 0, splicedToClient: kernel ? spliced!.toClient[index] : 0)
             }
+            let recent = workers.flatMap(\.recentServerErrors).sorted { $0.time > $1.time }.prefix(ServerErrorAnswer.kept)
             return Stats(
                 instance: config.instance, startedAt: startedAt, workers: workers, listeners: listeners,
                 rules: rules, members: members, membersActive: active, certificates: certificates, tls: tls,
                 tickets: tickets,
-                l4Routes: l4Routes, spliceLoaded: spliced != nil, splicedBytesDropped: spliced?.dropped ?? 0
+                l4Routes: l4Routes, spliceLoaded: spliced != nil, splicedBytesDropped: spliced?.dropped ?? 0,
+                recentServerErrors: Array(recent)
             )
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Histogram
 import Publishing
 
@@ -64,6 +65,8 @@ public struct WorkerStats: Sendable {
     public var clientHelloTimeouts: UInt64 = 0
     /// By L4 route index (`EdgesplitConfig.l4Routes`).
     public var l4Routes: [L4RouteCounters]
+    /// This worker's last `ServerErrorAnswer.kept` 5xx answers, oldest first.
+    public var recentServerErrors: [ServerErrorAnswer] = []
 
     init(index: Int, listeners: Int, rules: Int, l4Routes: Int = 0) {
         self.index = index
@@ -76,6 +79,33 @@ public struct WorkerStats: Sendable {
         requests &+= 1
         listeners[listener].record(status: status, bytesIn: bytesIn, bytesOut: bytesOut, microseconds: microseconds)
         rules[rule ?? rules.count - 1].record(status: status, bytesIn: bytesIn, bytesOut: bytesOut, microseconds: microseconds)
+    }
+
+    mutating func recordServerError(_ answer: ServerErrorAnswer) {
+        if recentServerErrors.count >= ServerErrorAnswer.kept { recentServerErrors.removeFirst() }
+        recentServerErrors.append(answer)
+    }
+}
+
+/// One 5xx answer to a client: when, under which rule, from (or for) which member.
+public struct ServerErrorAnswer: Sendable, Equatable {
+    /// Kept per worker, and in `stats` over all workers: enough for "what failed just now".
+    public static let kept = 20
+
+    public var time: Date
+    /// "" when no rule matched.
+    public var rule: String
+    /// "" when no member was chosen (none available, or edgesplit answered itself).
+    public var member: String
+    public var status: Int
+    public var worker: Int
+
+    public init(time: Date, rule: String, member: String, status: Int, worker: Int) {
+        self.time = time
+        self.rule = rule
+        self.member = member
+        self.status = status
+        self.worker = worker
     }
 }
 

@@ -1,4 +1,5 @@
 import Affinity
+import struct Foundation.Date
 import HTTP1
 import NIOCore
 import Publishing
@@ -214,6 +215,15 @@ extension Worker {
             bytesOut: exchange.bytesOut,
             microseconds: UInt64(max(0, elapsed.nanoseconds / 1000))
         )
+        if (500..<600).contains(exchange.status) {
+            let config = runtime.config
+            var member = ""
+            if exchange.farmIndex >= 0, exchange.member >= 0 { member = config.farms[exchange.farmIndex].members[exchange.member].text }
+            stats.recordServerError(ServerErrorAnswer(
+                time: Date(), rule: exchange.ruleIndex.map { config.rules[$0].name } ?? "", member: member,
+                status: exchange.status, worker: index
+            ))
+        }
         guard let log = accessLog else { return }
         let head = exchange.head
         var record = AccessRecord(
