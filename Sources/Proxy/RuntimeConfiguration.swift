@@ -24,6 +24,8 @@ public final class RuntimeConfiguration: Sendable {
     /// Problems that do not stop serving (member names that do not resolve), at the
     /// configuration entry they come from. `verify: false` is the loader's warning already.
     public let warnings: [ConfigDiagnostic]
+    /// The dashboard's credentials, read from their files; nil without `admin.dashboard`.
+    public let dashboardAccess: DashboardAccess?
 
     public init(config: EdgesplitConfig, readFile: (String) throws -> [UInt8]) throws {
         var tlsErrors: [SetupError] = []
@@ -79,7 +81,16 @@ public final class RuntimeConfiguration: Sendable {
                 }
             )
         }
+        var dashboardAccess: DashboardAccess?
+        if let dashboard = config.admin.dashboard {
+            do {
+                dashboardAccess = try DashboardAccess(settings: dashboard, readFile: readFile)
+            } catch let error as SetupError {
+                tlsErrors.append(error)
+            }
+        }
         if !tlsErrors.isEmpty { throw SetupErrors(errors: tlsErrors) }
+        self.dashboardAccess = dashboardAccess
         self.config = config
         self.rules = RuleTable(config: config)
         self.listenerCertificates = certificates
