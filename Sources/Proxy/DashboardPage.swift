@@ -178,7 +178,7 @@ function renderRules(doc) {
       ", 2xx ", el("span", {"data-key": `process.rules.${i}.status_2xx`}, r.status_2xx),
       ", 4xx ", el("span", {"data-key": `process.rules.${i}.status_4xx`}, r.status_4xx),
       ", 5xx ", el("span", {"data-key": `process.rules.${i}.status_5xx`}, r.status_5xx),
-      `, p50 ${r.latency_p50_ms.toFixed(1)} ms, p99 ${r.latency_p99_ms.toFixed(1)} ms`);
+      `; since start p50 ${r.latency_p50_ms.toFixed(1)} ms, p99 ${r.latency_p99_ms.toFixed(1)} ms`);
     blocks.push(el("div", {class: "rule", "data-rule": r.name}, head,
       el("div", {style: "display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:8px"},
         chart("req/s", [{name: "req/s", points: rateSeries(counter("requests"))}], "/s"),
@@ -186,9 +186,9 @@ function renderRules(doc) {
           {name: "2xx", color: "#1b9e5a", points: rateSeries(counter("status_2xx"))},
           {name: "4xx", color: "#e0702b", points: rateSeries(counter("status_4xx"))},
           {name: "5xx", color: "#b3261e", points: rateSeries(counter("status_5xx"))}], "/s"),
-        chart("latency since start", [
-          {name: "p50", points: valueSeries(counter("latency_p50_ms"))},
-          {name: "p99", points: valueSeries(counter("latency_p99_ms"))}], "ms"))));
+        chart("latency of the last 10–20 s", [
+          {name: "p50", points: valueSeries(counter("latency_recent_p50_ms"))},
+          {name: "p99", points: valueSeries(counter("latency_recent_p99_ms"))}], "ms"))));
   });
   document.getElementById("rules-body").replaceChildren(...blocks);
 }

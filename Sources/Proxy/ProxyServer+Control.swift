@@ -78,6 +78,8 @@ extension ProxyServer {
                 "bytes_in": t.bytesIn, "bytes_out": t.bytesOut,
                 "latency_p50_ms": t.latencyMilliseconds(percentile: 50),
                 "latency_p99_ms": t.latencyMilliseconds(percentile: 99),
+                "latency_recent_p50_ms": t.recentLatency.milliseconds(percentile: 50),
+                "latency_recent_p99_ms": t.recentLatency.milliseconds(percentile: 99),
             ]
         }
         return [

@@ -116,6 +116,11 @@ extension ProxyServer {
                     name: owner.1.name, listener: owner.0, farm: owner.1.farm, counters: counters,
                     splicedToMember: kernel ? spliced!.toMember[index] : 0, splicedToClient: kernel ? spliced!.toClient[index] : 0)
             }
+            // What ended before the last two 10-second slots is no longer recent, whichever
+            // worker last recorded it.
+            let slot = RecentLatency.slot(of: .now())
+            for i in listeners.indices { listeners[i].traffic.recentLatency.advance(to: slot) }
+            for i in rules.indices { rules[i].traffic.recentLatency.advance(to: slot) }
             let recent = workers.flatMap(\.recentServerErrors).sorted { $0.time > $1.time }.prefix(ServerErrorAnswer.kept)
             return Stats(
                 instance: config.instance, startedAt: startedAt, workers: workers, listeners: listeners,

@@ -206,14 +206,16 @@ extension Worker {
     func record(_ exchange: Exchange, listener: Int, client: String) {
         guard !exchange.logged else { return }
         exchange.logged = true
-        let elapsed = NIODeadline.now() - exchange.start
+        let now = NIODeadline.now()
+        let elapsed = now - exchange.start
         stats.recordExchange(
             listener: listener,
             rule: exchange.ruleIndex,
             status: exchange.status,
             bytesIn: exchange.bytesIn,
             bytesOut: exchange.bytesOut,
-            microseconds: UInt64(max(0, elapsed.nanoseconds / 1000))
+            microseconds: UInt64(max(0, elapsed.nanoseconds / 1000)),
+            at: now
         )
         if (500..<600).contains(exchange.status) {
             let config = runtime.config
