@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The operator dashboard in headless Chromium (driven by `Scripts/dashboard-test`).
 
-Starts edgesplit on 127.0.0.1 with two loopback farm members and a token-guarded dashboard,
-sends traffic from 127.0.x.y sources, and checks with selenium that:
+Starts edgesplit on 127.0.0.1 with two loopback farm members, a plain and a TLS listener (its
+certificate expiring in 20 days), an L4 route to a TLS member and a token-guarded dashboard;
+sends traffic from 127.0.x.y sources (plain, TLS with session resumption, and through the L4
+route), and checks with selenium that:
   - without the token the page and its feed answer 401, and the token never comes back;
   - the page loads (token handed over once, then a cookie) with no console errors;
   - under traffic, every number the page shows lies between two `edgesplit stats --json`
@@ -19,6 +21,8 @@ import json
 import os
 import secrets
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -35,6 +39,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 PUBLIC_NAME = "app.contoso.test"
+L4_NAME = "sip.contoso.test"
 # Keys whose values only grow: under traffic they are bracketed by two CLI samples.
 MONOTONIC = {
     "accepted", "requests", "status_2xx", "status_4xx", "status_5xx", "tls_handshakes", "tls_handshake_failures",
@@ -63,13 +68,52 @@ class Member(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def certificate(directory):
+    """A self-signed P-256 certificate for both names, valid for 20 days (a warning on the page)."""
+    key, cert = os.path.join(directory, "edge.key"), os.path.join(directory, "edge.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "20", "-subj", f"/CN={PUBLIC_NAME}",
+                    "-addext", f"subjectAltName=DNS:{PUBLIC_NAME},DNS:{L4_NAME}"], check=True, capture_output=True)
+    return cert, key
+
+
+class TLSEcho(threading.Thread):
+    """The L4 route's member: terminates TLS itself and echoes one line."""
+
+    def __init__(self, cert, key):
+        super().__init__(daemon=True)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.5)
+        self.port = self.listener.getsockname()[1]
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self.serve, args=(connection,), daemon=True).start()
+
+    def serve(self, connection):
+        try:
+            connection.settimeout(5)
+            with self.context.wrap_socket(connection, server_side=True) as tls:
+                line = tls.recv(4096)
+                tls.sendall(b"echo " + line)
+        except OSError:
+            pass
+
+
 class Instance:
     """`edgesplit serve` with a dashboard, and the CLI calls made against it."""
 
-    def __init__(self, edgesplit, directory, members):
+    def __init__(self, edgesplit, directory, members, tls_member, cert, key):
         self.edgesplit = edgesplit
         self.name = f"dash{os.getpid() % 100000}"
-        self.port, self.admin = proxies.free_ports(2)
+        self.port, self.tls_port, self.admin = proxies.free_ports(3)
         self.token = secrets.token_hex(16)
         self.members = members
         token_file = os.path.join(directory, "dashboard.token")
@@ -82,11 +126,18 @@ class Instance:
             f.write(f"""instance: {self.name}
 listeners:
   - {{ name: web, address: 127.0.0.1, port: {self.port} }}
+  - name: secure
+    address: 127.0.0.1
+    port: {self.tls_port}
+    tls: {{ certificates: [{{ cert: {cert}, key: {key} }}] }}
+    l4_routes:
+      - {{ name: sip, public_names: [{L4_NAME}], farm: sip }}
 farms:
   - name: app
     members: [{member_list}]
     persistence: none
     health: {{ path: /health, interval: 2s }}
+  - {{ name: sip, members: ["{tls_member}"] }}
 rules:
   - {{ name: app, public_names: [{PUBLIC_NAME}], farm: app }}
 admin:
@@ -135,11 +186,16 @@ admin:
 
 
 class Traffic(threading.Thread):
-    """GETs from 127.0.x.y sources on new connections, one in ten to /fail; bounded in time."""
+    """From 127.0.x.y sources, each on a new connection: GETs (one in ten to /fail), every third
+    over TLS resuming the previous session, every seventh a line through the L4 route; bounded in time."""
 
-    def __init__(self, port, seconds=120):
+    def __init__(self, port, tls_port, seconds=120):
         super().__init__(daemon=True)
-        self.port, self.deadline = port, time.time() + seconds
+        self.port, self.tls_port, self.deadline = port, tls_port, time.time() + seconds
+        self.client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self.client.check_hostname = False
+        self.client.verify_mode = ssl.CERT_NONE
+        self.session = None
         self.running = threading.Event()
         self.stopped = threading.Event()
         self.sent = 0
@@ -154,14 +210,37 @@ class Traffic(threading.Thread):
             source = f"127.0.{1 + i % 7}.{1 + i % 31}"
             path = "/fail" if i % 10 == 0 else f"/item{i}"
             try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5, source_address=(source, 0))
-                connection.request("GET", path, headers={"Host": PUBLIC_NAME})
-                connection.getresponse().read()
-                connection.close()
+                if i % 7 == 0:
+                    self.through_l4(source)
+                elif i % 3 == 0:
+                    self.over_tls(source, path)
+                else:
+                    connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5, source_address=(source, 0))
+                    connection.request("GET", path, headers={"Host": PUBLIC_NAME})
+                    connection.getresponse().read()
+                    connection.close()
                 self.sent += 1
-            except OSError as error:
+            except (OSError, Failure) as error:
                 self.errors.append(f"{source} {path}: {error}")
             time.sleep(0.02)
+
+    def over_tls(self, source, path):
+        with socket.create_connection(("127.0.0.1", self.tls_port), timeout=5, source_address=(source, 0)) as raw:
+            with self.client.wrap_socket(raw, server_hostname=PUBLIC_NAME, session=self.session) as tls:
+                tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {PUBLIC_NAME}\r\nConnection: close\r\n\r\n".encode())
+                answer = b""
+                while chunk := tls.recv(65536):
+                    answer += chunk
+                self.session = tls.session  # TLS 1.3: the ticket arrived with the answer
+        if not answer.startswith(b"HTTP/1.1 "):
+            raise Failure(f"TLS answer {answer[:40]!r}")
+
+    def through_l4(self, source):
+        with socket.create_connection(("127.0.0.1", self.tls_port), timeout=5, source_address=(source, 0)) as raw:
+            with self.client.wrap_socket(raw, server_hostname=L4_NAME) as tls:
+                tls.sendall(b"ping\n")
+                if tls.recv(4096) != b"echo ping\n":
+                    raise Failure("no echo through the L4 route")
 
     def pause(self, settle=1.5):
         self.running.clear()
@@ -253,8 +332,11 @@ def run(arguments):
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
     members = [f"127.0.0.1:{s.server_address[1]}" for s in servers]
-    instance = Instance(arguments.edgesplit, directory, members)
-    traffic = Traffic(instance.port)
+    cert, key = certificate(directory)
+    echo = TLSEcho(cert, key)
+    echo.start()
+    instance = Instance(arguments.edgesplit, directory, members, f"127.0.0.1:{echo.port}", cert, key)
+    traffic = Traffic(instance.port, instance.tls_port)
     traffic.start()
     driver = None
     base = f"http://127.0.0.1:{instance.admin}"
@@ -315,6 +397,14 @@ def run(arguments):
         unequal = [(key, text, shown(value_at(quiet, key))) for key, text in texts
                    if text != shown(value_at(quiet, key)) or shown(value_at(quiet, key)) != shown(value_at(quiet_after, key))]
         check(not unequal, f"with traffic stopped, the {len(texts)} numbers on the page equal stats --json {unequal[:5] or ''}")
+        check(value_at(quiet, "process.certificates.0.days_left") in (19, 20) and
+              "warn" in (driver.execute_script("return document.querySelector('[data-key=\"process.certificates.0.days_left\"]').className") or ""),
+              "the certificate's days left, with the warning under 30 days")
+        check((value_at(quiet, "process.tls.0.resumed") or 0) > 0, f"TLS resumption counted "
+              f"({value_at(quiet, 'process.tls.0.resumed')} of {value_at(quiet, 'process.tls.0.handshakes')} handshakes)")
+        l4_bytes = (value_at(quiet, "process.l4_routes.0.spliced_bytes_to_member") or 0) + (value_at(quiet, "process.l4_routes.0.copied_bytes") or 0)
+        check(value_at(quiet, "process.l4_routes.0.connections") > 0 and l4_bytes > 0,
+              f"L4 route bytes on the page ({value_at(quiet, 'process.l4_splice')}: {l4_bytes} bytes toward the member)")
         check(value_at(quiet, "process.recent_5xx.0.status") == 503 and
               value_at(quiet, "process.recent_5xx.0.member") in members,
               "recent 5xx answers: the member's 503 is listed with its member")
@@ -346,7 +436,7 @@ def run(arguments):
         driver.execute_script("window.scrollTo(0, 0)")
         os.makedirs(os.path.dirname(os.path.abspath(arguments.screenshot)), exist_ok=True)
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1280, min(max(height + 40, 800), 1600))
+        driver.set_window_size(1280, min(max(height + 160, 800), 1600))
         time.sleep(1.2)
         driver.save_screenshot(arguments.screenshot)
         check(os.path.getsize(arguments.screenshot) > 0, f"screenshot written to {arguments.screenshot}")
@@ -365,6 +455,7 @@ def run(arguments):
         instance.stop()
         for server in servers:
             server.shutdown()
+        echo.stopped.set()
         shutil.rmtree(directory, ignore_errors=True)
 
 
