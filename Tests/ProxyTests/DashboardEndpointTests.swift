@@ -106,6 +106,35 @@ final class DashboardEndpointTests: ProxyTestCase {
         XCTAssertEqual(try proxy.server.memberStatus().wait().first?.state, "up")
     }
 
+    func testBasicAuthenticationAndNoDashboardWithoutTheKey() throws {
+        let backend = try startBackend()
+        let proxy = try startProxy(
+            simpleYAML(members: [backend.member], top: """
+                admin:
+                  metrics: 9464
+                  dashboard: { basic_auth: { user: ops, password_file: "mem:password" } }
+                """),
+            files: ["mem:password": Array("s3cret\n".utf8)]
+        )
+        let port = try XCTUnwrap(proxy.server.metricsPort)
+        let refused = try request(port, "GET", "/dashboard")
+        XCTAssertEqual(refused.status, 401)
+        XCTAssertEqual(refused.first("www-authenticate"), "Basic realm=\"edgesplit dashboard\", charset=\"UTF-8\"")
+        XCTAssertFalse(refused.headText.contains("s3cret") || refused.bodyText.contains("s3cret"))
+        let wrong = Data("ops:s3cre".utf8).base64EncodedString()
+        XCTAssertEqual(try request(port, "GET", "/dashboard/stats", ["Authorization: Basic \(wrong)"]).status, 401)
+        let right = Data("ops:s3cret".utf8).base64EncodedString()
+        XCTAssertEqual(try request(port, "GET", "/dashboard/stats", ["Authorization: Basic \(right)"]).status, 200)
+        let page = try request(port, "GET", "/dashboard", ["Authorization: Basic \(right)"])
+        XCTAssertEqual(page.status, 200)
+        XCTAssertTrue(page.bodyText.contains("data-changes=\"false\""), "changes are off unless allowed")
+
+        let plain = try startProxy(simpleYAML(members: [backend.member], top: "admin: { metrics: 9464 }"))
+        let plainPort = try XCTUnwrap(plain.server.metricsPort)
+        XCTAssertEqual(try request(plainPort, "GET", "/dashboard").status, 404, "no admin.dashboard: no dashboard")
+        XCTAssertEqual(try request(plainPort, "GET", "/dashboard/stats").status, 404)
+    }
+
     func testReadOnlyByDefault() throws {
         let (proxy, backend, port) = try startGuarded(changes: false)
         let answer = try request(port, "POST", "/dashboard/drain", ["Authorization: Bearer \(token)", "X-Edgesplit-Dashboard: 1"],
