@@ -785,14 +785,16 @@ struct ConfigReader {
             }
         }
         if let n = fields["dashboard"] {
-            settings.dashboard = readDashboard(n, metrics: fields["metrics"] == nil ? nil : settings.metrics)
+            settings.dashboard = readDashboard(n, metrics: settings.metrics, metricsWritten: fields["metrics"] != nil)
         }
         return settings
     }
 
     /// `admin.dashboard`, checked against the listener it is served on: off loopback, or
     /// with changes allowed, it needs credentials.
-    private mutating func readDashboard(_ node: Node, metrics: AdminEndpoint?) -> DashboardSettings? {
+    /// `metricsWritten` with no `metrics`: its error is reported already, and the dashboard's
+    /// checks against it wait for a readable one.
+    private mutating func readDashboard(_ node: Node, metrics: AdminEndpoint?, metricsWritten: Bool) -> DashboardSettings? {
         guard let fields = readFields(of: node, path: "admin.dashboard", owner: "admin.dashboard", allowed: ConfigKeys.dashboard)
         else { return nil }
         if let n = fields["enabled"], bool(n, "admin.dashboard.enabled") == false { return nil }
@@ -820,7 +822,9 @@ struct ConfigReader {
         }
         if let n = fields["allow_changes"], let allow = bool(n, "admin.dashboard.allow_changes") { settings.allowChanges = allow }
         guard let metrics else {
-            error("admin.dashboard: it is served on the admin.metrics listener; set admin.metrics (e.g. 9464 for 127.0.0.1:9464)", at: node)
+            if !metricsWritten {
+                error("admin.dashboard: it is served on the admin.metrics listener; set admin.metrics (e.g. 9464 for 127.0.0.1:9464)", at: node)
+            }
             return nil
         }
         if !settings.requiresCredentials, fields["token_file"] == nil, fields["basic_auth"] == nil {

@@ -57,6 +57,7 @@ final class DashboardConfigTests: XCTestCase {
 
     func testDashboardWithoutMetricsListenerIsRefused() {
         assertError("  dashboard: { token_file: t }", line: 8, "admin.dashboard", "set admin.metrics")
+        assertError("  metrics: 70000\n  dashboard: {}", line: 8, "admin.metrics: expected a port")  // one error, not two
     }
 
     func testBadValuesPointAtTheirLine() {
