@@ -81,15 +81,15 @@ final class MetricsEndpoint {
         guard let server else { return loop.makeFailedFuture(ProxyServer.ManagementError.notRunning) }
         let instance = server.runtime.config.instance
         let pinRoot = server.environment.pinRoot
-        let promise = loop.makePromise(of: StatsDocument.self)
+        let time = Date()
+        let promise = loop.makePromise(of: (StatsDocument.Kernel?, String?).self)
         DispatchQueue.global().async {
-            var document = StatsDocument()
-            document.readKernel(instance: instance, pinRoot: pinRoot)
-            promise.succeed(document)
+            promise.succeed(StatsDocument.kernel(instance: instance, pinRoot: pinRoot))
         }
-        return promise.futureResult.flatMap { document in
+        return promise.futureResult.flatMap { kernel in
             server.stats().hop(to: loop).map { stats in
-                var document = document
+                var document = StatsDocument()
+                (document.time, document.kernel, document.kernelError) = (time, kernel.0, kernel.1)
                 document.process = ProxyServer.json(stats)
                 return Array(document.jsonText(instance: instance).utf8)
             }

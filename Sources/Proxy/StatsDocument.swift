@@ -20,13 +20,16 @@ public struct StatsDocument {
 
     /// Reads the kernel part from the pinned maps of `instance`.
     public mutating func readKernel(instance: String, pinRoot: String) {
+        (kernel, kernelError) = Self.kernel(instance: instance, pinRoot: pinRoot)
+    }
+
+    /// The kernel part of `instance`, or why there is none.
+    public static func kernel(instance: String, pinRoot: String) -> (Kernel?, String?) {
         do {
             let maps = try InstanceMaps(instance: instance, pinRoot: pinRoot)
-            kernel = (try maps.configuration(), try maps.counters(), try maps.programStatus())
-            kernelError = nil
+            return ((try maps.configuration(), try maps.counters(), try maps.programStatus()), nil)
         } catch {
-            kernel = nil
-            kernelError = "\(error)"
+            return (nil, "\(error)")
         }
     }
 
