@@ -6,7 +6,8 @@ import Prometheus
 import Publishing
 import Steering
 
-/// `GET /metrics` in the Prometheus text format, on `admin.metrics` (loopback by default).
+/// `GET /metrics` in the Prometheus text format, on `admin.metrics` (loopback by default),
+/// and the operator dashboard under `/dashboard` when `admin.dashboard` is set.
 ///
 /// The request path never touches a metric: at each scrape the exporter collects the
 /// workers' own counters (`ProxyServer.stats()`) and the kernel's per-CPU counters, and
@@ -27,10 +28,19 @@ final class MetricsEndpoint {
     private var channel: Channel?
     private weak var server: ProxyServer?
     private let steering: () -> SteeringCounters?
+    /// The dashboard's credentials; nil = no dashboard (`/dashboard` is 404).
+    let dashboard: DashboardAccess?
+    /// The page as served, built once.
+    let page: [UInt8]
 
-    init(server: ProxyServer, registry: PrometheusCollectorRegistry, steering: @escaping () -> SteeringCounters?) {
+    init(
+        server: ProxyServer, registry: PrometheusCollectorRegistry, dashboard: DashboardAccess? = nil,
+        steering: @escaping () -> SteeringCounters?
+    ) {
         self.server = server
         self.registry = registry
+        self.dashboard = dashboard
+        self.page = DashboardPage.bytes(allowChanges: dashboard.map { $0.allowChanges && $0.requiresCredentials } ?? false)
         self.steering = steering
     }
 
@@ -63,6 +73,34 @@ final class MetricsEndpoint {
     func stop() {
         try? channel?.close().wait()
         channel = nil
+    }
+
+    /// The `stats --json` object, for the dashboard: the kernel part read from the pinned
+    /// maps as the CLI reads it (off the event loop), then the process part from `stats()`.
+    func statsDocument(on loop: EventLoop) -> EventLoopFuture<[UInt8]> {
+        guard let server else { return loop.makeFailedFuture(ProxyServer.ManagementError.notRunning) }
+        let instance = server.runtime.config.instance
+        let pinRoot = server.environment.pinRoot
+        let time = Date()
+        let promise = loop.makePromise(of: (StatsDocument.Kernel?, String?).self)
+        DispatchQueue.global().async {
+            promise.succeed(StatsDocument.kernel(instance: instance, pinRoot: pinRoot))
+        }
+        return promise.futureResult.flatMap { kernel in
+            server.stats().hop(to: loop).map { stats in
+                var document = StatsDocument()
+                (document.time, document.kernel, document.kernelError) = (time, kernel.0, kernel.1)
+                document.process = ProxyServer.json(stats)
+                return Array(document.jsonText(instance: instance).utf8)
+            }
+        }
+    }
+
+    /// Drain or undrain through the control socket's own command (`edgesplit farm drain`).
+    func change(drain: Bool, farm: String, member: String, on loop: EventLoop) -> EventLoopFuture<[String: Any]> {
+        guard let server else { return loop.makeSucceededFuture(["ok": false, "error": "the server is not running"]) }
+        let request: [String: Any] = ["command": drain ? "farm-drain" : "farm-undrain", "farm": farm, "member": member]
+        return server.handleControl(request, on: loop).hop(to: loop)
     }
 
     /// Collects and renders; completes on the caller's loop.
@@ -186,12 +224,17 @@ final class MetricsEndpoint {
     }
 }
 
+/// One admin request at a time: `/metrics`, and the dashboard's pages when configured
+/// (`DashboardRequest` decides; this handler only performs).
 private final class MetricsRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let endpoint: MetricsEndpoint
-    private var path = ""
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    /// The body went over `DashboardRequest.maxBody`: answered 413, and closed.
+    private var refused = false
 
     init(endpoint: MetricsEndpoint) {
         self.endpoint = endpoint
@@ -200,36 +243,92 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            path = head.method == .GET ? String(head.uri.prefix { $0 != "?" }) : ""
-        case .body:
-            break
-        case .end:
-            guard path == "/metrics" else {
-                respond(context: context, status: .notFound, type: "text/plain", body: Array("not found: try /metrics\n".utf8))
+            self.head = head
+            body = []
+            refused = false
+        case .body(let chunk):
+            guard !refused else { return }
+            if body.count + chunk.readableBytes > DashboardRequest.maxBody {
+                refused = true
+                respond(context: context, status: .payloadTooLarge, type: "text/plain",
+                        body: Array("a request body on the admin listener is at most \(DashboardRequest.maxBody) bytes\n".utf8), close: true)
                 return
             }
-            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            endpoint.render(on: context.eventLoop).whenComplete { [self] result in
-                let context = loopBound.value
-                switch result {
-                case .success(let body):
-                    respond(context: context, status: .ok, type: "text/plain; version=0.0.4; charset=utf-8", body: body)
-                case .failure(let error):
-                    respond(context: context, status: .internalServerError, type: "text/plain", body: Array("\(error)\n".utf8))
-                }
-            }
+            body += chunk.readableBytesView
+        case .end:
+            guard !refused, let head else { return }
+            self.head = nil
+            let decision = DashboardRequest.decide(
+                method: head.method, uri: head.uri, headers: head.headers, body: body, access: endpoint.dashboard
+            )
+            body = []
+            perform(decision, context: context)
         }
     }
 
-    private func respond(context: ChannelHandlerContext, status: HTTPResponseStatus, type: String, body: [UInt8]) {
+    private func perform(_ decision: DashboardRequest, context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        switch decision {
+        case .metrics:
+            endpoint.render(on: context.eventLoop).whenComplete { [self] result in
+                respond(context: loopBound.value, result, type: "text/plain; version=0.0.4; charset=utf-8")
+            }
+        case .page:
+            respond(context: context, status: .ok, type: "text/html; charset=utf-8", body: endpoint.page, extra: DashboardPage.headers)
+        case .acceptToken(let token):
+            // HttpOnly: no script reads it; SameSite=Strict: no other site's page sends it.
+            respond(context: context, status: .seeOther, type: "text/plain", body: Array("see /dashboard\n".utf8), extra: [
+                ("Location", "/dashboard"),
+                ("Set-Cookie", "\(DashboardAccess.cookieName)=\(token); Path=/dashboard; HttpOnly; SameSite=Strict"),
+            ])
+        case .stats:
+            endpoint.statsDocument(on: context.eventLoop).whenComplete { [self] result in
+                respond(context: loopBound.value, result, type: "application/json")
+            }
+        case .change(let drain, let farm, let member):
+            endpoint.change(drain: drain, farm: farm, member: member, on: context.eventLoop).whenComplete { [self] result in
+                let context = loopBound.value
+                let answer = (try? result.get()) ?? ["ok": false, "error": "the change did not complete"]
+                let ok = answer["ok"] as? Bool == true
+                let data = (try? JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])) ?? Data()
+                respond(context: context, status: ok ? .ok : .badRequest, type: "application/json", body: Array(data))
+            }
+        case .refuse(let status, let message):
+            var extra: [(String, String)] = []
+            if status == .unauthorized, let access = endpoint.dashboard { extra.append(("WWW-Authenticate", access.challenge)) }
+            respond(context: context, status: status, type: "text/plain", body: Array(message.utf8), extra: extra)
+        }
+    }
+
+    /// 200 with the body, or 500 with the error.
+    private func respond(context: ChannelHandlerContext, _ result: Result<[UInt8], Error>, type: String) {
+        switch result {
+        case .success(let body):
+            respond(context: context, status: .ok, type: type, body: body)
+        case .failure(let error):
+            respond(context: context, status: .internalServerError, type: "text/plain", body: Array("\(error)\n".utf8))
+        }
+    }
+
+    private func respond(
+        context: ChannelHandlerContext, status: HTTPResponseStatus, type: String, body: [UInt8],
+        extra: [(String, String)] = [], close: Bool = false
+    ) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: type)
         headers.add(name: "Content-Length", value: String(body.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        if close { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: body.count)
         buffer.writeBytes(body)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if close {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 }
 

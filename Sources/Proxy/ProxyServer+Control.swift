@@ -78,6 +78,8 @@ extension ProxyServer {
                 "bytes_in": t.bytesIn, "bytes_out": t.bytesOut,
                 "latency_p50_ms": t.latencyMilliseconds(percentile: 50),
                 "latency_p99_ms": t.latencyMilliseconds(percentile: 99),
+                "latency_recent_p50_ms": t.recentLatency.milliseconds(percentile: 50),
+                "latency_recent_p99_ms": t.recentLatency.milliseconds(percentile: 99),
             ]
         }
         return [
@@ -143,6 +145,9 @@ extension ProxyServer {
                     "listener": t.listener, "handshakes": t.handshakes, "resumed": t.resumed,
                     "resumption_rate": t.resumptionRate,
                 ]
+            },
+            "recent_5xx": stats.recentServerErrors.map { e -> [String: Any] in
+                ["time": iso.string(from: e.time), "rule": e.rule, "member": e.member, "status": e.status, "worker": e.worker]
             },
             "session_tickets": [
                 "rotations": stats.tickets.rotations,

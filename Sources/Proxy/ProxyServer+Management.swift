@@ -51,6 +51,8 @@ extension ProxyServer {
         public var membersForwarded: [UInt64] = []
         /// SHA-256 of the configuration text being served (`RuntimeConfiguration.digest`).
         public var configurationDigest: String? = nil
+        /// The last `ServerErrorAnswer.kept` 5xx answers of all workers, newest first.
+        public var recentServerErrors: [ServerErrorAnswer] = []
     }
 
     /// One L4 route's counters.
@@ -124,12 +126,19 @@ extension ProxyServer {
                     name: owner.1.name, listener: owner.0, farm: owner.1.farm, counters: counters,
                     splicedToMember: kernel ? spliced!.toMember[index] : 0, splicedToClient: kernel ? spliced!.toClient[index] : 0)
             }
+            // What ended before the last two 10-second slots is no longer recent, whichever
+            // worker last recorded it.
+            let slot = RecentLatency.slot(of: .now())
+            for i in listeners.indices { listeners[i].traffic.recentLatency.advance(to: slot) }
+            for i in rules.indices { rules[i].traffic.recentLatency.advance(to: slot) }
+            let recent = workers.flatMap(\.recentServerErrors).sorted { $0.time > $1.time }.prefix(ServerErrorAnswer.kept)
             return Stats(
                 instance: config.instance, startedAt: startedAt, workers: workers, listeners: listeners,
                 rules: rules, members: members, membersActive: active, certificates: certificates, tls: tls,
                 tickets: tickets,
                 l4Routes: l4Routes, spliceLoaded: spliced != nil, splicedBytesDropped: spliced?.dropped ?? 0,
-                membersForwarded: forwarded, configurationDigest: digest
+                membersForwarded: forwarded, configurationDigest: digest,
+                recentServerErrors: Array(recent)
             )
         }
     }

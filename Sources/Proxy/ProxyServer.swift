@@ -108,7 +108,9 @@ public final class ProxyServer {
             events.reloaded(.ok, generation: 1, counted: false)
             ticketKeys.rotate(every: config.tls.tickets.rotate)
             if let endpoint = config.admin.metrics {
-                let metrics = MetricsEndpoint(server: self, registry: events.registry) { [weak self] in try? self?.steering?.counters() }
+                let metrics = MetricsEndpoint(server: self, registry: events.registry, dashboard: initialRuntime.dashboardAccess) {
+                    [weak self] in try? self?.steering?.counters()
+                }
                 do {
                     metricsPort = try metrics.start(endpoint: endpoint, on: loops[0])
                 } catch {
@@ -281,7 +283,7 @@ public final class ProxyServer {
             throw ReloadRefused("affinity changed: restart edgesplit, or change prefixes with `edgesplit maps set-prefix`")
         }
         if after.admin != before.admin {
-            throw ReloadRefused("admin changed: restart edgesplit to move the metrics endpoint")
+            throw ReloadRefused("admin changed: restart edgesplit to move the metrics endpoint or change the dashboard (its credentials are read at start)")
         }
         let sameLog = after.accessLog?.path == before.accessLog?.path && after.accessLog?.format == before.accessLog?.format
         let accessLog = sameLog ? old.accessLog : try after.accessLog.map(AccessLog.init(settings:))

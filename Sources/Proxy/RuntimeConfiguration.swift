@@ -29,6 +29,8 @@ public final class RuntimeConfiguration: Sendable {
     /// without one (tests). Edge hosts of one farm run the same file, so `edgesplit stats`
     /// shows them the same digest (see `MergedStats`).
     public let digest: String?
+    /// The dashboard's credentials, read from their files; nil without `admin.dashboard`.
+    public let dashboardAccess: DashboardAccess?
 
     /// `source` is the configuration text `config` was read from, for `digest`.
     public init(config: EdgesplitConfig, readFile: (String) throws -> [UInt8], source: String? = nil) throws {
@@ -85,7 +87,16 @@ public final class RuntimeConfiguration: Sendable {
                 }
             )
         }
+        var dashboardAccess: DashboardAccess?
+        if let dashboard = config.admin.dashboard {
+            do {
+                dashboardAccess = try DashboardAccess(settings: dashboard, readFile: readFile)
+            } catch let error as SetupError {
+                tlsErrors.append(error)
+            }
+        }
         if !tlsErrors.isEmpty { throw SetupErrors(errors: tlsErrors) }
+        self.dashboardAccess = dashboardAccess
         self.config = config
         self.rules = RuleTable(config: config)
         self.listenerCertificates = certificates

@@ -1,4 +1,6 @@
+import Foundation
 import Histogram
+import NIOCore
 import Publishing
 
 /// Requests, status classes, bytes and latency of one listener or rule.
@@ -9,17 +11,25 @@ public struct TrafficCounters: Sendable {
     public var bytesIn: UInt64 = 0
     public var bytesOut: UInt64 = 0
     /// Time from the first byte of the request head to the end of the exchange, in µs.
-    public var latency = Histogram<UInt32>(highestTrackableValue: 7_200_000_000, numberOfSignificantValueDigits: .two)
+    public var latency = TrafficCounters.histogram()
+    /// The same, of the exchanges that ended in the last 10 to 20 seconds: percentiles that
+    /// follow the traffic (the dashboard charts them), where `latency`'s settle with time.
+    public var recentLatency = RecentLatency()
 
     public init() {}
 
-    mutating func record(status: Int, bytesIn: Int, bytesOut: Int, microseconds: UInt64) {
+    static func histogram() -> Histogram<UInt32> {
+        Histogram<UInt32>(highestTrackableValue: 7_200_000_000, numberOfSignificantValueDigits: .two)
+    }
+
+    mutating func record(status: Int, bytesIn: Int, bytesOut: Int, microseconds: UInt64, at now: NIODeadline) {
         requests &+= 1
         let index = status / 100 - 1
         if (0..<5).contains(index) { statusClasses[index] &+= 1 }
         self.bytesIn &+= UInt64(bytesIn)
         self.bytesOut &+= UInt64(bytesOut)
         _ = latency.record(min(microseconds, 7_200_000_000))
+        recentLatency.record(min(microseconds, 7_200_000_000), at: now)
     }
 
     public mutating func add(_ other: TrafficCounters) {
@@ -28,11 +38,63 @@ public struct TrafficCounters: Sendable {
         bytesIn &+= other.bytesIn
         bytesOut &+= other.bytesOut
         latency.add(other.latency)
+        recentLatency.add(other.recentLatency)
     }
 
     /// Latency percentile in milliseconds (0 without requests).
     public func latencyMilliseconds(percentile: Double) -> Double {
         latency.totalCount == 0 ? 0 : Double(latency.valueAtPercentile(percentile)) / 1000
+    }
+}
+
+/// Latency of the exchanges that ended in the current 10-second slot and the one before,
+/// kept without a timer: a slot is left behind when an exchange or a reader arrives in a
+/// later one.
+public struct RecentLatency: Sendable {
+    public static let slotNanoseconds: UInt64 = 10_000_000_000
+    private(set) var slot: UInt64 = 0
+    private var current = TrafficCounters.histogram()
+    private var previous = TrafficCounters.histogram()
+
+    public init() {}
+
+    static func slot(of time: NIODeadline) -> UInt64 { time.uptimeNanoseconds / slotNanoseconds }
+
+    mutating func record(_ microseconds: UInt64, at now: NIODeadline) {
+        advance(to: Self.slot(of: now))
+        _ = current.record(microseconds)
+    }
+
+    /// Forgets what ended before the slot preceding `slot`.
+    public mutating func advance(to slot: UInt64) {
+        guard slot > self.slot else { return }
+        if slot == self.slot + 1 {
+            previous = current
+        } else {
+            previous.reset()
+        }
+        current.reset()
+        self.slot = slot
+    }
+
+    /// Adds another worker's figures, both moved to the later of their slots first.
+    public mutating func add(_ other: RecentLatency) {
+        var other = other
+        let slot = max(self.slot, other.slot)
+        advance(to: slot)
+        other.advance(to: slot)
+        current.add(other.current)
+        previous.add(other.previous)
+    }
+
+    public var count: UInt64 { current.totalCount + previous.totalCount }
+
+    /// Percentile in milliseconds over both slots (0 without requests).
+    public func milliseconds(percentile: Double) -> Double {
+        guard count > 0 else { return 0 }
+        var both = previous
+        both.add(current)
+        return Double(both.valueAtPercentile(percentile)) / 1000
     }
 }
 
@@ -64,6 +126,8 @@ public struct WorkerStats: Sendable {
     public var clientHelloTimeouts: UInt64 = 0
     /// By L4 route index (`EdgesplitConfig.l4Routes`).
     public var l4Routes: [L4RouteCounters]
+    /// This worker's last `ServerErrorAnswer.kept` 5xx answers, oldest first.
+    public var recentServerErrors: [ServerErrorAnswer] = []
 
     init(index: Int, listeners: Int, rules: Int, l4Routes: Int = 0) {
         self.index = index
@@ -72,10 +136,39 @@ public struct WorkerStats: Sendable {
         self.l4Routes = Array(repeating: L4RouteCounters(), count: l4Routes)
     }
 
-    mutating func recordExchange(listener: Int, rule: Int?, status: Int, bytesIn: Int, bytesOut: Int, microseconds: UInt64) {
+    mutating func recordExchange(
+        listener: Int, rule: Int?, status: Int, bytesIn: Int, bytesOut: Int, microseconds: UInt64, at now: NIODeadline
+    ) {
         requests &+= 1
-        listeners[listener].record(status: status, bytesIn: bytesIn, bytesOut: bytesOut, microseconds: microseconds)
-        rules[rule ?? rules.count - 1].record(status: status, bytesIn: bytesIn, bytesOut: bytesOut, microseconds: microseconds)
+        listeners[listener].record(status: status, bytesIn: bytesIn, bytesOut: bytesOut, microseconds: microseconds, at: now)
+        rules[rule ?? rules.count - 1].record(status: status, bytesIn: bytesIn, bytesOut: bytesOut, microseconds: microseconds, at: now)
+    }
+
+    mutating func recordServerError(_ answer: ServerErrorAnswer) {
+        if recentServerErrors.count >= ServerErrorAnswer.kept { recentServerErrors.removeFirst() }
+        recentServerErrors.append(answer)
+    }
+}
+
+/// One 5xx answer to a client: when, under which rule, from (or for) which member.
+public struct ServerErrorAnswer: Sendable, Equatable {
+    /// Kept per worker, and in `stats` over all workers: enough for "what failed just now".
+    public static let kept = 20
+
+    public var time: Date
+    /// "" when no rule matched.
+    public var rule: String
+    /// "" when no member was chosen (none available, or edgesplit answered itself).
+    public var member: String
+    public var status: Int
+    public var worker: Int
+
+    public init(time: Date, rule: String, member: String, status: Int, worker: Int) {
+        self.time = time
+        self.rule = rule
+        self.member = member
+        self.status = status
+        self.worker = worker
     }
 }
 

@@ -1,4 +1,5 @@
 import Affinity
+import struct Foundation.Date
 import HTTP1
 import Members
 import NIOCore
@@ -206,15 +207,26 @@ extension Worker {
     func record(_ exchange: Exchange, listener: Int, client: String) {
         guard !exchange.logged else { return }
         exchange.logged = true
-        let elapsed = NIODeadline.now() - exchange.start
+        let now = NIODeadline.now()
+        let elapsed = now - exchange.start
         stats.recordExchange(
             listener: listener,
             rule: exchange.ruleIndex,
             status: exchange.status,
             bytesIn: exchange.bytesIn,
             bytesOut: exchange.bytesOut,
-            microseconds: UInt64(max(0, elapsed.nanoseconds / 1000))
+            microseconds: UInt64(max(0, elapsed.nanoseconds / 1000)),
+            at: now
         )
+        if (500..<600).contains(exchange.status) {
+            let config = runtime.config
+            var member = ""
+            if exchange.farmIndex >= 0, exchange.member >= 0 { member = config.farms[exchange.farmIndex].members[exchange.member].text }
+            stats.recordServerError(ServerErrorAnswer(
+                time: Date(), rule: exchange.ruleIndex.map { config.rules[$0].name } ?? "", member: member,
+                status: exchange.status, worker: index
+            ))
+        }
         guard let log = accessLog else { return }
         let head = exchange.head
         var record = AccessRecord(

@@ -4,7 +4,9 @@ import Yams
 /// The key set of each section, in the order the reference documents them.
 enum ConfigKeys {
     static let root = ["instance", "workers", "affinity", "access_log", "listeners", "farms", "rules", "http", "http2", "timeouts", "admin", "tls", "limits"]
-    static let admin = ["metrics"]
+    static let admin = ["metrics", "dashboard"]
+    static let dashboard = ["enabled", "token_file", "basic_auth", "allow_changes"]
+    static let basicAuth = ["user", "password_file"]
     static let tls = ["tickets"]
     static let tickets = ["rotate"]
     static let affinity = ["ipv4_prefix", "ipv6_prefix", "seed", "balance_factor"]
@@ -787,6 +789,61 @@ struct ConfigReader {
                 } catch {
                     self.error("admin.metrics: \(expected), got '\(text)'", at: n)
                 }
+            }
+        }
+        if let n = fields["dashboard"] {
+            settings.dashboard = readDashboard(n, metrics: settings.metrics, metricsWritten: fields["metrics"] != nil)
+        }
+        return settings
+    }
+
+    /// `admin.dashboard`, checked against the listener it is served on: off loopback, or
+    /// with changes allowed, it needs credentials.
+    /// `metricsWritten` with no `metrics`: its error is reported already, and the dashboard's
+    /// checks against it wait for a readable one.
+    private mutating func readDashboard(_ node: Node, metrics: AdminEndpoint?, metricsWritten: Bool) -> DashboardSettings? {
+        guard let fields = readFields(of: node, path: "admin.dashboard", owner: "admin.dashboard", allowed: ConfigKeys.dashboard)
+        else { return nil }
+        if let n = fields["enabled"], bool(n, "admin.dashboard.enabled") == false { return nil }
+        var settings = DashboardSettings(position: position(node))
+        func file(_ n: Node, _ path: String) -> String? {
+            guard let text = string(n, path) else { return nil }
+            guard !text.allSatisfy(\.isWhitespace) else {
+                error("\(path): expected a file name, got an empty string", at: n)
+                return nil
+            }
+            return text
+        }
+        if let n = fields["token_file"] { settings.tokenFile = file(n, "admin.dashboard.token_file") }
+        if let n = fields["basic_auth"],
+           let auth = readFields(of: n, path: "admin.dashboard.basic_auth", owner: "admin.dashboard.basic_auth", allowed: ConfigKeys.basicAuth) {
+            let userNode = required(auth, "user", "a user name")
+            let user = userNode.flatMap { string($0, "admin.dashboard.basic_auth.user") }
+            if let user, let userNode, user.isEmpty || user.contains(":") || user.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                error("admin.dashboard.basic_auth.user: expected a user name without ':' or control characters, got '\(user)'", at: userNode)
+            }
+            let password = required(auth, "password_file", "the file holding the password").flatMap {
+                file($0, "admin.dashboard.basic_auth.password_file")
+            }
+            if let user, let password { settings.basicAuth = BasicAuthSettings(user: user, passwordFile: password) }
+        }
+        if let n = fields["allow_changes"], let allow = bool(n, "admin.dashboard.allow_changes") { settings.allowChanges = allow }
+        guard let metrics else {
+            if !metricsWritten {
+                error("admin.dashboard: it is served on the admin.metrics listener; set admin.metrics (e.g. 9464 for 127.0.0.1:9464)", at: node)
+            }
+            return nil
+        }
+        if !settings.requiresCredentials, fields["token_file"] == nil, fields["basic_auth"] == nil {
+            if !metrics.isLoopback {
+                error(
+                    "admin.dashboard: admin.metrics listens on \(metrics.address), not a loopback address; "
+                        + "expected token_file or basic_auth so the dashboard is never readable by accident",
+                    at: node
+                )
+            } else if settings.allowChanges {
+                error("admin.dashboard.allow_changes: true needs token_file or basic_auth: changes are made by an authenticated operator",
+                      at: fields["allow_changes"])
             }
         }
         return settings

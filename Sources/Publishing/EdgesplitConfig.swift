@@ -1,4 +1,5 @@
 import Affinity
+
 /// The whole edgesplit configuration, validated: what `edgesplit serve` is built from.
 ///
 /// Every value that came from the file keeps its `position`, so later checks (certificate
@@ -56,9 +57,46 @@ public struct EdgesplitConfig: Hashable, Sendable {
 public struct AdminSettings: Hashable, Sendable {
     /// Where `GET /metrics` answers in the Prometheus text format; nil = no metrics endpoint.
     public var metrics: AdminEndpoint?
+    /// The operator dashboard on the same listener (`GET /dashboard`); nil = none.
+    public var dashboard: DashboardSettings?
 
-    public init(metrics: AdminEndpoint? = nil) {
+    public init(metrics: AdminEndpoint? = nil, dashboard: DashboardSettings? = nil) {
         self.metrics = metrics
+        self.dashboard = dashboard
+    }
+}
+
+/// `admin.dashboard`: live pages of `edgesplit stats` on the `admin.metrics` listener.
+///
+/// Off a loopback address the dashboard must ask for credentials (the loader refuses it
+/// otherwise), and changes (drain, undrain) are offered only to an authenticated operator.
+public struct DashboardSettings: Hashable, Sendable {
+    /// A file holding the bearer token (one line; surrounding whitespace is not part of it).
+    public var tokenFile: String?
+    public var basicAuth: BasicAuthSettings?
+    /// Drain and undrain buttons (needs `token_file` or `basic_auth`).
+    public var allowChanges: Bool
+    public var position: SourcePosition
+
+    public init(tokenFile: String? = nil, basicAuth: BasicAuthSettings? = nil, allowChanges: Bool = false, position: SourcePosition) {
+        self.tokenFile = tokenFile
+        self.basicAuth = basicAuth
+        self.allowChanges = allowChanges
+        self.position = position
+    }
+
+    /// Whether a request has to bring a token or a user and password.
+    public var requiresCredentials: Bool { tokenFile != nil || basicAuth != nil }
+}
+
+/// HTTP basic authentication (RFC 7617): a user name and the file holding its password.
+public struct BasicAuthSettings: Hashable, Sendable {
+    public var user: String
+    public var passwordFile: String
+
+    public init(user: String, passwordFile: String) {
+        self.user = user
+        self.passwordFile = passwordFile
     }
 }
 
@@ -95,6 +133,15 @@ public struct AdminEndpoint: Hashable, Sendable {
         self.address = address
         self.port = port
         self.position = position
+    }
+
+    /// 127.0.0.0/8, ::1 or an IPv4-mapped loopback address: reachable from this host only.
+    public var isLoopback: Bool {
+        guard let client = ClientAddress(address) else { return false }
+        let bytes = client.bytes
+        if bytes.count == 4 { return bytes[0] == 127 }
+        if bytes == [UInt8](repeating: 0, count: 15) + [1] { return true }
+        return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
     }
 }
 

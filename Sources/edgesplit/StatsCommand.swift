@@ -81,22 +81,11 @@ struct StatsCommand: ParsableCommand {
         }
     }
 
-    struct Sample {
-        var time = Date()
-        var kernel: (configuration: SteeringConfiguration, counters: SteeringCounters, program: ProgramStatus)?
-        var kernelError: String?
-        var process: [String: Any]?
-        var processError: String?
-    }
+    typealias Sample = StatsDocument
 
     func collect() -> Sample {
         var sample = Sample()
-        do {
-            let maps = try InstanceMaps(instance: instance, pinRoot: pinRoot)
-            sample.kernel = (try maps.configuration(), try maps.counters(), try maps.programStatus())
-        } catch {
-            sample.kernelError = "\(error)"
-        }
+        sample.readKernel(instance: instance, pinRoot: pinRoot)
         do {
             let target = try FarmCommand.Target.parse(["--instance", instance, "--control-directory", controlDirectory])
             sample.process = try ControlClient.call(["command": "stats"], target: target)
@@ -304,34 +293,6 @@ struct StatsCommand: ParsableCommand {
     // MARK: JSON
 
     func render(json s: Sample) -> String {
-        var object: [String: Any] = ["instance": instance, "time": ISO8601DateFormatter().string(from: s.time)]
-        if let (configuration, counters, program) = s.kernel {
-            object["kernel"] = [
-                "program_id": program.id, "program_name": program.name, "attached": program.attached,
-                "run_count": program.runCount, "ns_per_decision": program.nanosecondsPerRun ?? NSNull(),
-                "generation": configuration.generation, "ipv4_prefix": configuration.mask.ipv4Prefix,
-                "ipv6_prefix": configuration.mask.ipv6Prefix, "workers": configuration.workerCount,
-                "drained": configuration.drained.sorted(),
-                "selections": (0..<configuration.workerCount).map { counters.selections(of: $0) },
-                "overflowed": (0..<configuration.workerCount).map { counters.overflowed(of: $0) },
-                "balance_factor": configuration.balance.map { $0.factor as Any } ?? NSNull(),
-                "fallbacks": counters.fallback, "migrations": counters.migrations, "ipv6": counters.ipv6,
-                "decisions": counters.total,
-            ] as [String: Any]
-        } else {
-            object["kernel"] = NSNull()
-            object["kernel_error"] = s.kernelError ?? "not loaded"
-        }
-        if var process = s.process {
-            process.removeValue(forKey: "ok")
-            object["process"] = process
-            object["running"] = true
-        } else {
-            object["process"] = NSNull()
-            object["running"] = false
-            object["process_error"] = s.processError ?? "?"
-        }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        s.jsonText(instance: instance)
     }
 }

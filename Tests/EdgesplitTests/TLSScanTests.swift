@@ -9,25 +9,14 @@ import XCTest
 /// a few seconds, so it runs with the suite.
 final class TLSScanTests: XCTestCase {
     func testListenersOfferNoWeakProtocolOrCipher() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let sslscanPresent = FileManager.default.isExecutableFile(atPath: "/usr/bin/sslscan")
         if !sslscanPresent && geteuid() != 0 {
             let reason = "sslscan is not installed (Scripts/bootstrap installs it as root)"
             if ProcessInfo.processInfo.environment["CI"] == "true" { return XCTFail("CI=true: " + reason) }
             throw XCTSkip(reason)
         }
-        let script = Process()
-        script.executableURL = root.appendingPathComponent("Scripts/tls-scan")
-        var environment = ProcessInfo.processInfo.environment
-        environment["EDGESPLIT"] = EdgesplitBinary.path
-        script.environment = environment
-        let output = Pipe()
-        script.standardOutput = output
-        script.standardError = output
-        try script.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        script.waitUntilExit()
-        XCTAssertEqual(script.terminationStatus, 0, text)
+        let (status, text) = try RepositoryScript.run("tls-scan")
+        XCTAssertEqual(status, 0, text)
         XCTAssertTrue(text.contains("tls-scan: passed (2 listener(s)"), text)
         XCTAssertTrue(text.contains("TLSv1.3 TLS_AES_128_GCM_SHA256"), text)
         XCTAssertFalse(text.contains("WEAK"), text)
