@@ -57,9 +57,11 @@ final class BoundedLoadTests: EdgesplitTestCase {
         try requireRoot()
         let backend = try TinyBackend()
         defer { backend.stop() }
+        let metrics = try PortReservation()
         let server = try ServedInstance(
-            self, tag: "bounded", backend: backend,
+            self, tag: "bounded", backend: backend, extraConfig: "admin: { metrics: \(metrics.port) }",
             affinity: "{ ipv4_prefix: 32, ipv6_prefix: 128, seed: 7, balance_factor: 1.25 }")
+        metrics.release()
         var held: [CInt] = []
         defer { for fd in held { close(fd) } }
         let crowd = "127.0.0.5"
@@ -115,6 +117,15 @@ final class BoundedLoadTests: EdgesplitTestCase {
         XCTAssertEqual(selections, (0..<4).map { logged[$0] ?? 0 })
         // Every connection that left its Maglev worker is one overflow.
         XCTAssertEqual((kernel?["overflowed"] as? [Int])?.reduce(0, +), overflowed[home] + movedOthers)
+        // The same counts on /metrics, per worker.
+        let scrape = try HTTPClient.get("/metrics", host: "127.0.0.1", port: metrics.port)
+        XCTAssertEqual(scrape.status, 200)
+        let kernelOverflows = kernel?["overflowed"] as? [Int] ?? []
+        for (worker, count) in kernelOverflows.enumerated() {
+            XCTAssertTrue(
+                scrape.body.contains("edgesplit_steering_overflows_total{worker=\"\(worker)\"} \(count)"),
+                "worker \(worker): \(count) overflows in\n\(scrape.body.split(separator: "\n").filter { $0.contains("overflow") })")
+        }
         XCTAssertEqual(kernel?["balance_factor"] as? Double, 1.25)
 
         // The 100 short connections are closed: back to the crowd's 400.
