@@ -1,9 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, ClientHello) build in the Swift 6 language mode and import
-/// neither NIO nor libbpf; the shells (Steering, Proxy, Demo, the CLI) stay thin around them
-/// and build in the Swift 5 mode, where NIO's event-loop-confined handlers need no ceremony.
+/// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, ClientHello) build in
+/// the Swift 6 language mode and import neither NIO nor libbpf; the shells stay thin around
+/// them. Steering and Demo build in the Swift 6 mode too, so a data race there is a compile
+/// error; Proxy and the CLI still build in the Swift 5 mode: their control path passes
+/// `[String: Any]` between threads, which goes with the one Codable model still to come.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -38,7 +40,7 @@ let package = Package(
         // Pure: masked client address, seeded hash, Maglev table.
         .target(name: "Affinity", swiftSettings: strict),
         // libbpf and sockets: listener groups, the steering program, pinned maps.
-        .target(name: "Steering", dependencies: ["Affinity", "CEdgesplitBPF"]),
+        .target(name: "Steering", dependencies: ["Affinity", "CEdgesplitBPF"], swiftSettings: strict),
         // Pure: configuration model, YAML loading with positions, validation, rule matching.
         .target(
             name: "Publishing",
@@ -93,7 +95,8 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .executableTarget(
             name: "edgesplit",
