@@ -108,12 +108,14 @@ final class MetricsEndpoint {
         guard let server else { return loop.makeSucceededFuture([]) }
         let kernel = steering()
         return server.stats().hop(to: loop).map { [registry] stats in
-            Self.update(registry, with: stats, kernel: kernel)
-            return registry.emitToBuffer()
+            let latency = Self.update(registry, with: stats, kernel: kernel)
+            return registry.emitToBuffer() + Array(latency.utf8)
         }
     }
 
-    static func update(_ registry: PrometheusCollectorRegistry, with stats: ProxyServer.Stats, kernel: SteeringCounters?) {
+    /// Writes the scrape's figures into `registry` and returns the latency histograms, which
+    /// are rendered beside it (``LatencyHistogramText``).
+    static func update(_ registry: PrometheusCollectorRegistry, with stats: ProxyServer.Stats, kernel: SteeringCounters?) -> String {
         func counter(_ name: String, _ labels: [(String, String)], _ value: UInt64, _ help: String) {
             let c = registry.makeCounter(name: name, labels: labels, help: help)
             c.reset()
@@ -123,6 +125,9 @@ final class MetricsEndpoint {
             registry.makeGauge(name: name, labels: labels, help: help).set(to: value)
         }
         let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
+        var latency = LatencyHistogramText(
+            name: "edgesplit_request_duration_seconds",
+            help: "Request latency by rule, from the first byte of the request head to the end of the exchange (HDR histogram).")
         for (name, traffic) in stats.rules {
             for (i, codeClass) in classes.enumerated() {
                 counter("edgesplit_requests_total", [("rule", name), ("code_class", codeClass)], traffic.statusClasses[i],
@@ -130,11 +135,7 @@ final class MetricsEndpoint {
             }
             counter("edgesplit_received_bytes_total", [("rule", name)], traffic.bytesIn, "Bytes received from clients, by rule.")
             counter("edgesplit_sent_bytes_total", [("rule", name)], traffic.bytesOut, "Bytes sent to clients, by rule.")
-            for quantile in [50.0, 99.0] {
-                gauge("edgesplit_request_latency_seconds", [("rule", name), ("quantile", quantile == 50 ? "0.5" : "0.99")],
-                      traffic.latencyMilliseconds(percentile: quantile) / 1000,
-                      "Latency percentiles since start, by rule (HDR histogram).")
-            }
+            latency.add(labels: [("rule", name)], histogram: traffic.latency)
         }
         for (name, traffic) in stats.listeners {
             for (i, codeClass) in classes.enumerated() {
@@ -221,6 +222,7 @@ final class MetricsEndpoint {
                   certificate.ocsp == "stapled" ? 1 : 0, "1 when an OCSP response is stapled for the certificate.")
         }
         gauge("edgesplit_start_time_seconds", [], stats.startedAt.timeIntervalSince1970, "When the process started serving.")
+        return latency.text
     }
 }
 

@@ -52,6 +52,21 @@ final class MetricsTests: ProxyTestCase {
         XCTAssertTrue(text.contains("# TYPE edgesplit_requests_total counter"))
         XCTAssertEqual(values[#"edgesplit_member_up{farm="pool",member="\#(backend.member)"}"#], 1)
 
+        // Latency is a histogram (cumulative buckets, +Inf = count), not quantile gauges.
+        XCTAssertTrue(text.contains("# TYPE edgesplit_request_duration_seconds histogram"), text)
+        XCTAssertFalse(text.contains("quantile="), text)
+        XCTAssertEqual(values[#"edgesplit_request_duration_seconds_count{rule="web"}"#], 7)
+        XCTAssertEqual(values[#"edgesplit_request_duration_seconds_bucket{rule="web",le="+Inf"}"#], 7)
+        XCTAssertEqual(values[#"edgesplit_request_duration_seconds_bucket{rule="web",le="960"}"#], 7)
+        var previous = 0.0
+        for bound in ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "120", "300", "960"] {
+            let count = try XCTUnwrap(values[#"edgesplit_request_duration_seconds_bucket{rule="web",le="\#(bound)"}"#], bound)
+            XCTAssertGreaterThanOrEqual(count, previous, "buckets are cumulative at le=\(bound)")
+            previous = count
+        }
+        XCTAssertGreaterThan(values[#"edgesplit_request_duration_seconds_sum{rule="web"}"#] ?? 0, 0)
+        XCTAssertEqual(values[#"edgesplit_request_duration_seconds_count{rule="(no rule)"}"#], 1)
+
         let stats = try proxy.server.stats().wait()
         let accepted = stats.workers.reduce(UInt64(0)) { $0 + $1.accepted }
         let exported = values.filter { $0.key.hasPrefix("edgesplit_connections_accepted_total") }.values.reduce(0, +)
@@ -139,5 +154,25 @@ final class MetricsTests: ProxyTestCase {
         XCTAssertTrue(text.contains(#"edgesplit_reloads_total{result="refused"} 1"#), text)
         XCTAssertTrue(text.contains("edgesplit_generation 2"), text)
         XCTAssertTrue(text.contains(#"edgesplit_member_state_changes_total{\#(member),state="drained"} 1"#), text)
+    }
+
+    /// The histogram text on its own: label values escaped, bounds in their shortest form,
+    /// an empty histogram all zeros.
+    func testLatencyHistogramText() {
+        var text = LatencyHistogramText(name: "x_seconds", help: "h")
+        var histogram = TrafficCounters.histogram()
+        histogram.record(3_000)  // 3 ms
+        histogram.record(700_000)  // 0.7 s
+        text.add(labels: [("rule", "a\"b\\c\nd")], histogram: histogram)
+        text.add(labels: [("rule", "empty")], histogram: TrafficCounters.histogram())
+        let lines = text.text.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines[0], "# HELP x_seconds h")
+        XCTAssertEqual(lines[1], "# TYPE x_seconds histogram")
+        XCTAssertEqual(lines[2], #"x_seconds_bucket{rule="a\"b\\c\nd",le="0.005"} 1"#)
+        XCTAssertTrue(lines.contains(#"x_seconds_bucket{rule="a\"b\\c\nd",le="0.5"} 1"#))
+        XCTAssertTrue(lines.contains(#"x_seconds_bucket{rule="a\"b\\c\nd",le="1"} 2"#))
+        XCTAssertTrue(lines.contains(#"x_seconds_count{rule="a\"b\\c\nd"} 2"#))
+        XCTAssertTrue(lines.contains(#"x_seconds_bucket{rule="empty",le="+Inf"} 0"#))
+        XCTAssertTrue(lines.contains(#"x_seconds_sum{rule="empty"} 0"#))
     }
 }
