@@ -42,7 +42,7 @@ PUBLIC_NAME = "app.contoso.test"
 L4_NAME = "sip.contoso.test"
 # Keys whose values only grow: under traffic they are bracketed by two CLI samples.
 MONOTONIC = {
-    "accepted", "requests", "status_2xx", "status_4xx", "status_5xx", "tls_handshakes", "tls_handshake_failures",
+    "accepted", "requests", "status_2xx", "status_4xx", "status_5xx", "tls_handshakes", "tls_resumed", "tls_handshake_failures",
     "decisions", "fallbacks", "migrations", "selections", "overflowed", "connections", "spliced_bytes_to_member",
     "spliced_bytes_to_client", "copied_bytes", "handshakes", "resumed",
 }
@@ -408,6 +408,9 @@ def run(arguments):
               "the certificate's days left, with the warning under 30 days")
         check((value_at(quiet, "process.tls.0.resumed") or 0) > 0, f"TLS resumption counted "
               f"({value_at(quiet, 'process.tls.0.resumed')} of {value_at(quiet, 'process.tls.0.handshakes')} handshakes)")
+        worker_resumed = sum(w.get("tls_resumed", 0) for w in value_at(quiet, "process.workers") or [])
+        check(worker_resumed == value_at(quiet, "process.tls.0.resumed"),
+              f"resumed handshakes per worker ({worker_resumed}) add up to the listener's")
         l4_bytes = (value_at(quiet, "process.l4_routes.0.spliced_bytes_to_member") or 0) + (value_at(quiet, "process.l4_routes.0.copied_bytes") or 0)
         check(value_at(quiet, "process.l4_routes.0.connections") > 0 and l4_bytes > 0,
               f"L4 route bytes on the page ({value_at(quiet, 'process.l4_splice')}: {l4_bytes} bytes toward the member)")

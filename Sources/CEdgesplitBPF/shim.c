@@ -209,3 +209,9 @@ int es_tcp_fin_received(int fd)
 		return 0;
 	}
 }
+
+static _Thread_local int es_tls_resumed_flag;
+
+void es_tls_set_last_resumed(int resumed) { es_tls_resumed_flag = resumed; }
+
+int es_tls_last_resumed(void) { return es_tls_resumed_flag; }

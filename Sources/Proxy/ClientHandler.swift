@@ -1,3 +1,4 @@
+import CEdgesplitBPF
 import Affinity
 import ConnectionCore
 import HTTP1
@@ -109,6 +110,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent, case .handshaking = machine.state {
             handshakeDone = true
             worker.stats.tlsHandshakes &+= 1
+            if es_tls_last_resumed() != 0 { worker.stats.tlsResumed &+= 1 }
             sourceTicket?.handshakeEnded()
             readySince = .now()
             perform(machine.handshakeCompleted(http2: negotiated == "h2"))

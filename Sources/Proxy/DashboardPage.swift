@@ -59,7 +59,7 @@ button{font:inherit;padding:1px 8px}
 <div id="error" class="err"></div>
 <main>
 <section id="kernel"><h2>Kernel steering</h2><div id="kernel-body" class="muted">not loaded</div></section>
-<section id="workers"><h2>Workers</h2><table><thead><tr><th>worker</th><th>active</th><th>accepted</th><th>req/s</th><th>requests</th><th>TLS handshakes</th><th>failed</th></tr></thead><tbody id="workers-body"></tbody></table><div id="resumption" class="muted"></div></section>
+<section id="workers"><h2>Workers</h2><table><thead><tr><th>worker</th><th>active</th><th>accepted</th><th>req/s</th><th>requests</th><th>TLS handshakes</th><th>resumed</th><th>resumption</th><th>failed</th></tr></thead><tbody id="workers-body"></tbody></table><div id="resumption" class="muted"></div></section>
 <section id="rules" style="grid-column:1/-1"><h2>Rules (last 15 minutes)</h2><div id="rules-body"></div></section>
 <section id="farms"><h2>Farms</h2><table><thead><tr><th>farm</th><th class="l">member</th><th class="l">state</th><th>active</th><th>failures</th><th class="l">last check</th><th></th></tr></thead><tbody id="members-body"></tbody></table></section>
 <section id="certificates"><h2>Certificates</h2><table><thead><tr><th>listener</th><th class="l">subject</th><th>days left</th><th></th><th class="l">OCSP</th></tr></thead><tbody id="certificates-body"></tbody></table></section>
@@ -161,7 +161,9 @@ function renderWorkers(doc) {
     cell(w.worker), cell(w.active, `process.workers.${i}.active`), cell(w.accepted, `process.workers.${i}.accepted`),
     cell(rate(history[history.length - 1], history[history.length - 2], d => d.process ? d.process.workers[i].requests : 0).toFixed(1)),
     cell(w.requests, `process.workers.${i}.requests`),
-    cell(w.tls_handshakes, `process.workers.${i}.tls_handshakes`), cell(w.tls_handshake_failures, `process.workers.${i}.tls_handshake_failures`))));
+    cell(w.tls_handshakes, `process.workers.${i}.tls_handshakes`), cell(w.tls_resumed, `process.workers.${i}.tls_resumed`),
+    cell(w.tls_handshakes ? (100 * w.tls_resumed / w.tls_handshakes).toFixed(1) + "%" : "–"),
+    cell(w.tls_handshake_failures, `process.workers.${i}.tls_handshake_failures`))));
   const tls = p.tls || [];
   document.getElementById("resumption").replaceChildren(...tls.map((t, i) => el("div", {},
     `${t.listener}: `, el("b", {"data-key": `process.tls.${i}.handshakes`}, t.handshakes), " handshakes, ",

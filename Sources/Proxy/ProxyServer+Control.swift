@@ -91,7 +91,7 @@ extension ProxyServer {
             "workers": stats.workers.map { w -> [String: Any] in
                 [
                     "worker": w.index, "accepted": w.accepted, "active": w.active,
-                    "tls_handshakes": w.tlsHandshakes, "tls_handshake_failures": w.tlsHandshakeFailures,
+                    "tls_handshakes": w.tlsHandshakes, "tls_resumed": w.tlsResumed, "tls_handshake_failures": w.tlsHandshakeFailures,
                     "client_hello_malformed": w.clientHelloMalformed, "client_hello_timeouts": w.clientHelloTimeouts,
                     "requests": w.requests,
                     "limited": Dictionary(uniqueKeysWithValues: LimitReason.allCases.map { ($0.rawValue, w.limited[$0] ?? 0) }),

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CEdgesplitBPF
 import CNIOBoringSSL
 import Foundation
 import NIOConcurrencyHelpers
@@ -66,6 +67,7 @@ final class TLSContextHooks: @unchecked Sendable {
         SSL_CTX_set_info_callback(ctx) { ssl, type, _ in
             guard type == SSL_CB_HANDSHAKE_DONE, let hooks = TLSContextHooks.hooks(of: ssl) else { return }
             let reused = SSL_session_reused(ssl) == 1
+            es_tls_set_last_resumed(reused ? 1 : 0)  // for the worker's own count (ClientHandler)
             hooks.lock.withLock {
                 hooks.handshakes &+= 1
                 if reused { hooks.resumed &+= 1 }

@@ -105,6 +105,8 @@ public struct WorkerStats: Sendable {
     public var accepted: UInt64 = 0
     public var active: Int = 0
     public var tlsHandshakes: UInt64 = 0
+    /// Of `tlsHandshakes`, those that resumed a session (a ticket).
+    public var tlsResumed: UInt64 = 0
     public var tlsHandshakeFailures: UInt64 = 0
     public var requests: UInt64 = 0
     public var http2 = HTTP2Counters()

@@ -76,6 +76,13 @@ static inline int es_cas_u64(void *p, unsigned long long expected, unsigned long
 					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
+/* Whether the TLS handshake that completed last on the calling thread resumed a session.
+ * The TLS context's info callback sets it inside SSL_do_handshake; the connection's handler
+ * reads it when the same call chain reports the handshake done, so no other handshake on
+ * the thread can come between (each worker is one thread). */
+void es_tls_set_last_resumed(int resumed);
+int es_tls_last_resumed(void);
+
 /* Socket options (asm-generic numbers; not exported by every libc). */
 static const int es_so_attach_reuseport_ebpf = 52;
 static const int es_so_detach_reuseport_bpf = 68;
