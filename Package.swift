@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, ClientHello) build in
+/// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, Admin, ClientHello) build in
 /// the Swift 6 language mode and import neither NIO nor libbpf; the shells stay thin around
 /// them. Steering and Demo build in the Swift 6 mode too, so a data race there is a compile
 /// error; Proxy and the CLI still build in the Swift 5 mode: their control path passes
@@ -50,6 +50,8 @@ let package = Package(
         // Pure: farm members on one worker: the balancer (persistence, passive health held
         // out for a while on an injected clock).
         .target(name: "Members", dependencies: ["Publishing", "Affinity"], swiftSettings: strict),
+        // Pure: the admin side's models: the merge of several edge hosts' stats.
+        .target(name: "Admin", dependencies: ["Publishing"], swiftSettings: strict),
         // Pure: strict HTTP/1.1 message head parsing and body framing, byte-exact.
         .target(name: "HTTP1", swiftSettings: strict),
         // Pure: the client side of a connection as state machines (HTTP/1.1 connection, the
@@ -64,7 +66,7 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
-                "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "Steering", "Affinity", "CEdgesplitBPF", "CHostRSA",
+                "Admin", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "Steering", "Affinity", "CEdgesplitBPF", "CHostRSA",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -101,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "edgesplit",
             dependencies: [
-                "Proxy", "Publishing", "Steering", "Affinity", "Demo",
+                "Admin", "Proxy", "Publishing", "Steering", "Affinity", "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -119,6 +121,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore"]),
         .testTarget(name: "MembersTests", dependencies: ["Members", "Publishing", "Affinity"]),
+        .testTarget(name: "AdminTests", dependencies: ["Admin", "Publishing"]),
         .testTarget(name: "ClientHelloTests", dependencies: ["ClientHello", "Fuzzing"], resources: [.copy("Corpus")]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"], resources: [.copy("Corpus")]),
         .testTarget(

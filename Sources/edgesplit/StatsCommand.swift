@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Admin
 import Glibc
 #endif
 import Affinity
