@@ -11,8 +11,10 @@ import Steering
 ///
 /// The request path never touches a metric: at each scrape the exporter collects the
 /// workers' own counters (`ProxyServer.stats()`) and the kernel's per-CPU counters, and
-/// writes them into the swift-prometheus registry — counters set to their absolute values,
-/// gauges to the current ones — which renders the text. Control-plane events reach the same
+/// writes them into the swift-prometheus registry — counters grow by what the workers counted
+/// since the last scrape (``CounterContinuity``: never reset, also across reloads), gauges
+/// are set to the current values — which renders the text; latencies are histograms rendered
+/// beside it (``LatencyHistogramText``). Control-plane events reach the same
 /// registry through the swift-metrics API as they happen (``EventMetrics``).
 final class MetricsEndpoint {
     /// Scrapers connected at once; more are closed as they are accepted. A scraper needs one.
@@ -23,6 +25,7 @@ final class MetricsEndpoint {
     static let maxLifetime = TimeAmount.seconds(30)
 
     private let registry: PrometheusCollectorRegistry
+    private let continuity = CounterContinuity()
     /// Connections open now; touched only on the endpoint's loop.
     private var connections = 0
     private var channel: Channel?
@@ -107,19 +110,23 @@ final class MetricsEndpoint {
     func render(on loop: EventLoop) -> EventLoopFuture<[UInt8]> {
         guard let server else { return loop.makeSucceededFuture([]) }
         let kernel = steering()
-        return server.stats().hop(to: loop).map { [registry] stats in
-            let latency = Self.update(registry, with: stats, kernel: kernel)
+        return server.stats().hop(to: loop).map { [registry, continuity] stats in
+            let latency = Self.update(registry, with: stats, kernel: kernel, continuity: continuity)
             return registry.emitToBuffer() + Array(latency.utf8)
         }
     }
 
     /// Writes the scrape's figures into `registry` and returns the latency histograms, which
     /// are rendered beside it (``LatencyHistogramText``).
-    static func update(_ registry: PrometheusCollectorRegistry, with stats: ProxyServer.Stats, kernel: SteeringCounters?) -> String {
+    static func update(
+        _ registry: PrometheusCollectorRegistry, with stats: ProxyServer.Stats, kernel: SteeringCounters?,
+        continuity: CounterContinuity
+    ) -> String {
         func counter(_ name: String, _ labels: [(String, String)], _ value: UInt64, _ help: String) {
             let c = registry.makeCounter(name: name, labels: labels, help: help)
-            c.reset()
-            c.increment(by: Int64(clamping: value))
+            let key = name + labels.map { "\u{0}\($0.0)\u{0}\($0.1)" }.joined()
+            let growth = continuity.growth(key, value)
+            if growth > 0 { c.increment(by: Int64(clamping: growth)) }
         }
         func gauge(_ name: String, _ labels: [(String, String)], _ value: Double, _ help: String) {
             registry.makeGauge(name: name, labels: labels, help: help).set(to: value)

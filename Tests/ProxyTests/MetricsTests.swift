@@ -175,4 +175,32 @@ final class MetricsTests: ProxyTestCase {
         XCTAssertTrue(lines.contains(#"x_seconds_bucket{rule="empty",le="+Inf"} 0"#))
         XCTAssertTrue(lines.contains(#"x_seconds_sum{rule="empty"} 0"#))
     }
+
+    /// A series that went down was reset by a reload: its new value is all growth; otherwise
+    /// the growth is the difference. The sum of growths never goes down.
+    func testCounterContinuity() {
+        let c = CounterContinuity()
+        XCTAssertEqual([5, 8, 8, 3, 10].map { c.growth("a", $0) }, [5, 3, 0, 3, 7])
+        XCTAssertEqual(c.growth("b", 2), 2, "series are apart")
+        XCTAssertEqual(c.growth("a", 10), 0)
+    }
+
+    /// A reload starts the workers' counters again; the exported counter goes on growing.
+    func testCountersKeepGrowingAcrossAReload() throws {
+        let backend = try startBackend { _ in .send(RecordingBackend.ok("ok")) }
+        let yaml = simpleYAML(members: [backend.member], top: "admin: { metrics: 9464 }")
+        let proxy = try startProxy(yaml)
+        let port = try XCTUnwrap(proxy.server.metricsPort)
+        func requests() throws -> Double? {
+            let text = try exchange(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").bodyText
+            let line = text.split(separator: "\n").first { $0.hasPrefix(#"edgesplit_requests_total{rule="web",code_class="2xx"}"#) }
+            return line.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        for _ in 0..<3 { XCTAssertEqual(try exchange(proxy.port, get("/")).status, 200) }
+        XCTAssertEqual(try requests(), 3)
+        XCTAssertEqual(try proxy.reload(yaml: yaml), 2)
+        for _ in 0..<2 { XCTAssertEqual(try exchange(proxy.port, get("/")).status, 200) }
+        XCTAssertEqual(try proxy.server.stats().wait().rules.first { $0.name == "web" }?.traffic.requests, 2, "the new generation counts from zero")
+        XCTAssertEqual(try requests(), 5, "exported: 3 before the reload, 2 after")
+    }
 }
