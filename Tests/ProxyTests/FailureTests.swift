@@ -11,19 +11,19 @@ final class FailureTests: ProxyTestCase {
         let start = Date()
         let head = Array("GET / HTTP/1.1\r\nHost: webext.contoso.test\r\nX-Slow: ".utf8)
         var sent = 0
-        // One byte every 150 ms for 0.9 s: the head keeps moving but never completes. The
-        // timeout runs from its first byte, so trickling does not extend it. (Sending stops
-        // before the deadline, so nothing is left unread when edgesplit closes, and the 408
-        // is not lost to a reset.)
-        while Date().timeIntervalSince(start) < 0.9 {
-            try client.send([sent < head.count ? head[sent] : UInt8(ascii: "a")])
+        // One byte every 150 ms for as long as it takes: the head keeps moving but never
+        // completes. A timer started again by each byte would never fire; the one that runs
+        // from the head's first byte does, while the client is still sending. The client stops
+        // as soon as the 408 has arrived (so nothing it sends after edgesplit closed turns the
+        // close into a reset that loses the answer); 10 s only ends a failing test.
+        while client.unread.isEmpty && !client.isClosed && Date().timeIntervalSince(start) < 10 {
+            try? client.send([sent < head.count ? head[sent] : UInt8(ascii: "a")])
             sent += 1
             Thread.sleep(forTimeInterval: 0.15)
         }
-        XCTAssertTrue(client.waitForClose(timeout: 3), "a trickled head must be cut")
-        let elapsed = Date().timeIntervalSince(start)
-        XCTAssertLessThan(elapsed, 1.7, "cut 1 s after the head's first byte, not after its last")
-        XCTAssertGreaterThan(elapsed, 0.9)
+        XCTAssertFalse(client.unread.isEmpty, "the head was cut while it was still moving")
+        XCTAssertGreaterThan(Date().timeIntervalSince(start), 0.9, "not before the timeout")
+        XCTAssertTrue(client.waitForClose(timeout: 5), "a trickled head must be cut")
         let answer = String(decoding: client.unread, as: UTF8.self)
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 408 "), answer)
         XCTAssertEqual(backend.bytesReceived, 0)
@@ -34,8 +34,9 @@ final class FailureTests: ProxyTestCase {
         let proxy = try startProxy(simpleYAML(members: [backend.member], top: "timeouts: { request_head: 1s }"))
         let client = try connect(proxy.port)
         let start = Date()
-        XCTAssertTrue(client.waitForClose(timeout: 3))
-        XCTAssertLessThan(Date().timeIntervalSince(start), 2.2)
+        // Closed well before the default 30 s: the configured 1 s applies.
+        XCTAssertTrue(client.waitForClose(timeout: 10))
+        XCTAssertGreaterThan(Date().timeIntervalSince(start), 0.9)
     }
 
     func testMemberDownGives502ThenHeldDownGives503WithRetryAfter() throws {
@@ -71,9 +72,8 @@ final class FailureTests: ProxyTestCase {
         try client.send(get("/"))
         let response = try client.readResponse(timeout: 5)
         let elapsed = Date().timeIntervalSince(start)
-        XCTAssertEqual(response.status, 504)
+        XCTAssertEqual(response.status, 504, "within 5 s: the rule's 1 s, not the default 960 s")
         XCTAssertGreaterThan(elapsed, 0.9)
-        XCTAssertLessThan(elapsed, 2.5)
         XCTAssertEqual(backend.requests.count, 1)
         // The client connection survives a gateway timeout; the stalled member connection does not.
         try client.send(get("/again"))
@@ -151,9 +151,8 @@ final class FailureTests: ProxyTestCase {
         let proxy = try startProxy(simpleYAML(members: [backend.member], rule: "timeouts: { idle: 1s }"))
         let client = try connect(proxy.port)
         try client.send("POST /upload HTTP/1.1\r\nHost: webext.contoso.test\r\nContent-Length: 100\r\n\r\n0123456789")
-        let start = Date()
-        XCTAssertTrue(client.waitForClose(timeout: 4))
-        XCTAssertLessThan(Date().timeIntervalSince(start), 2.5)
+        // Closed well before the default 30 minutes: the rule's 1 s applies.
+        XCTAssertTrue(client.waitForClose(timeout: 10))
         XCTAssertEqual(backend.requests.count, 0)
     }
 
@@ -164,10 +163,8 @@ final class FailureTests: ProxyTestCase {
         try client.send(get("/"))
         XCTAssertEqual(try client.readResponse().status, 200)
         let start = Date()
-        XCTAssertTrue(client.waitForClose(timeout: 4))
-        let elapsed = Date().timeIntervalSince(start)
-        XCTAssertGreaterThan(elapsed, 0.8)
-        XCTAssertLessThan(elapsed, 2.5)
+        XCTAssertTrue(client.waitForClose(timeout: 10), "the rule's 1 s, not the default 30 minutes")
+        XCTAssertGreaterThan(Date().timeIntervalSince(start), 0.8)
     }
 
     func testMemberThatDoesNotAcceptGives504AfterConnectTimeout() throws {
@@ -178,7 +175,7 @@ final class FailureTests: ProxyTestCase {
         let elapsed = Date().timeIntervalSince(start)
         XCTAssertEqual(response.status, 504)
         XCTAssertGreaterThan(elapsed, 0.4)
-        XCTAssertLessThan(elapsed, 2)
+        XCTAssertLessThan(elapsed, 4.5, "the rule's 500 ms, not the default 5 s")
         withExtendedLifetime(blackhole) {}
     }
 }
