@@ -323,7 +323,7 @@ public final class ProxyServer {
         }
         logger.info("reloaded", metadata: ["generation": "\(next.number)"])
         // What `check` would warn about (an unusable OCSP file, a member that does not resolve).
-        for warning in newRuntime.warnings { logger.warning("\(warning)") }
+        for warning in newRuntime.warnings { logger.warning("\(warning.message)", metadata: ["config": "\(warning.position)"]) }
         return next.number
     }
 

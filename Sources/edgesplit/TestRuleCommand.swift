@@ -46,18 +46,15 @@ struct TestRuleCommand: ParsableCommand {
         do {
             request = try TestRuleRequest.parse(url)
         } catch {
-            printError("edgesplit: error: test-rule: \(error.message)")
-            throw ExitCode.failure
+            throw Stderr.failure("test-rule: \(error.message)")
         }
         guard let clientAddress = ClientAddress(client) else {
-            printError("edgesplit: error: test-rule: --client '\(client)' is not an IPv4 or IPv6 address")
-            throw ExitCode.failure
+            throw Stderr.failure("test-rule: --client '\(client)' is not an IPv4 or IPv6 address")
         }
         var cookiePair: (name: String, value: String)?
         if let cookie {
             guard let eq = cookie.firstIndex(of: "="), eq != cookie.startIndex else {
-                printError("edgesplit: error: test-rule: --cookie '\(cookie)': expected NAME=VALUE")
-                throw ExitCode.failure
+                throw Stderr.failure("test-rule: --cookie '\(cookie)': expected NAME=VALUE")
             }
             cookiePair = (String(cookie[..<eq]), String(cookie[cookie.index(after: eq)...]))
         }
