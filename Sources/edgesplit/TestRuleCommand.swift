@@ -122,12 +122,12 @@ struct TestRuleCommand: ParsableCommand {
         }
         let farm = config.farms[farmIndex]
         let member = farm.members[memberIndex]
-        var tls: BackendTLSContext?
+        var tls: MemberTLSContext?
         var trust = "none (plain HTTP)"
         if let farmTLS = farm.tls {
             trust = farmTLS.ca.map { "the CA in '\($0)'" } ?? "the system roots"
             do {
-                tls = try BackendTLSContext(farm: farm, tls: farmTLS, readFile: { try ServerEnvironment.readFileFromDisk($0) })
+                tls = try MemberTLSContext(farm: farm, tls: farmTLS, readFile: { try ServerEnvironment.readFileFromDisk($0) })
             } catch {
                 return [TestRuleStep("tls", .fail, "cannot set up TLS toward farm '\(farm.name)': \(error)")]
             }
