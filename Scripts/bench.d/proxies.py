@@ -594,7 +594,7 @@ CATEGORIES = [  # first match wins; matched against "dso [k|.] symbol" of perf's
     ("malloc/free", r"malloc|_int_free|\] free|cfree|swift_allocObject|swift_deallocObject|swift_slowAlloc|swift_slowDealloc|"
                     r"tcache|unlink_chunk|_int_realloc|realloc|swift_deallocClassInstance"),
     ("memcpy/memmove", r"memmove|memcpy|memset"),
-    ("the proxy's own code (edgesplit: Proxy, HTTP1, Publishing)", r"^(haproxy|nginx) |Proxy|HTTP1|Publishing|Affinity|ClientHandler|BackendHandler|BackendPool|RuleTable|"
+    ("the proxy's own code (edgesplit: Proxy, HTTP1, Publishing)", r"^(haproxy|nginx) |Proxy|HTTP1|Publishing|Affinity|ClientHandler|MemberHandler|MemberPool|RuleTable|"
                                                   r"HeadParser|RequestHead|ResponseHead|Exchange|analyseFields|appendSanitised|"
                                                   r"parseRequestLine|ASCII|FieldKind|PublishingRule|Forwarding|BodyFramer|ClientAddress"),
     ("SwiftNIO and NIOSSL (Swift)", r"NIO|ByteBuffer|Channel|EventLoop|Selector|Socket|PendingWrites|CircularBuffer|Heap|"

@@ -55,15 +55,7 @@ public final class AccessLog: Sendable {
     }
 
     func write(_ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return  // a full disk must not stop the proxy; lines are dropped
-            }
-            offset += n
-        }
+        FileBytes.write(bytes, to: descriptor)
     }
 
     public func close() {

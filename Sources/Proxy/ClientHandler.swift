@@ -21,7 +21,7 @@ import Publishing
 /// Requests and responses are streamed, never buffered whole: the request body flows to the
 /// member as it arrives, the response body to the client, and each side stops reading while
 /// the other cannot take more (`read` is withheld until it becomes writable again).
-final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, BackendOwner, ClientConnection {
+final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, MemberOwner, ClientConnection {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -46,7 +46,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
     /// The exchange under way, owned here alone.
     private var exchange: Exchange?
     /// Member connections bound to this client by NTLM/Negotiate, by farm and member.
-    private var bound: [BackendPool.Key: BackendHandler] = [:]
+    private var bound: [MemberPool.Key: MemberHandler] = [:]
     private var readGate = ReadGate()
     private var handshakeDone = false
     /// Inside `run()`: an event from below changes state, and the loop takes the next step.
@@ -149,8 +149,8 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         lastActivity = .now()
-        if case .tunnel = machine.state, let backend = exchange?.backend {
-            backend.send(incoming, flush: false)
+        if case .tunnel = machine.state, let memberConnection = exchange?.memberConnection {
+            memberConnection.send(incoming, flush: false)
             memberUnflushed = true
             return
         }
@@ -170,12 +170,12 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
     private func flushMember() {
         guard memberUnflushed else { return }
         memberUnflushed = false
-        exchange?.backend?.flush()
+        exchange?.memberConnection?.flush()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            exchange?.backend?.resumeReading()
+            exchange?.memberConnection?.resumeReading()
             // Pipelined requests wait while the client does not read its answers. This event
             // can come from inside a flush (NIO fires it as the socket drains), in the middle
             // of finishing an exchange: the next request is taken in a later turn.
@@ -202,7 +202,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
             case .exchange(let progress) where progress.member == .attached && !progress.requestComplete:
                 guard forwardBody() else { break loop }
             case .tunnel:
-                exchange?.backend?.send(buffer, flush: true)
+                exchange?.memberConnection?.send(buffer, flush: true)
                 pending = nil
             case .handshaking, .exchange, .closed:
                 break loop
@@ -304,7 +304,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
     /// Sends buffered request body bytes to the member, as far as the framing allows. False
     /// when nothing more can be sent now.
     private func forwardBody() -> Bool {
-        guard let exchange, let backend = exchange.backend, var buffer = pending else { return false }
+        guard let exchange, let memberConnection = exchange.memberConnection, var buffer = pending else { return false }
         let progress: BodyProgress
         do {
             progress = try buffer.withUnsafeReadableBytes { try exchange.requestFramer.consume($0) }
@@ -325,7 +325,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
                 perform(machine.requestBodyRefused(status: 413))
                 return false
             }
-            backend.send(slice, flush: false)
+            memberConnection.send(slice, flush: false)
             memberUnflushed = true
         }
         keepPending(buffer)
@@ -354,10 +354,10 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         case .sendRequest:
             sendRequest()
         case .requestSent:
-            guard let exchange, let backend = exchange.backend else { return }
+            guard let exchange, let memberConnection = exchange.memberConnection else { return }
             exchange.requestSentAt = .now()
             memberUnflushed = false
-            backend.flush()
+            memberConnection.flush()
         case .writeInformational, .writeResponseHead, .writeBody, .startTunnel, .completeExchange:
             // Performed where the member's data is at hand; never returned for client events.
             break
@@ -373,7 +373,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
     /// closed; a body the request announced is not read (the connection then closes).
     private func answer(status: Int, close: Bool) {
         guard let context, let exchange else { return }
-        exchange.closeBackendConnection()
+        exchange.closeMemberConnection()
         scratch.removeAll(keepingCapacity: true)
         var extra: [(name: [UInt8], value: [UInt8])] = []
         if let seconds = exchange.retryAfter ?? (status == 503 ? 10 : nil) {
@@ -417,28 +417,28 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
 
     private func obtainMember() {
         guard let exchange else { return }
-        let key = BackendPool.Key(farm: exchange.farmIndex, member: exchange.member)
-        if !bound.isEmpty, let backend = bound[key] {
-            if backend.isUsable {
-                attach(backend, reused: true)
+        let key = MemberPool.Key(farm: exchange.farmIndex, member: exchange.member)
+        if !bound.isEmpty, let memberConnection = bound[key] {
+            if memberConnection.isUsable {
+                attach(memberConnection, reused: true)
                 return
             }
             bound.removeValue(forKey: key)
-            backend.close()
+            memberConnection.close()
         }
-        if let backend = worker.pool.take(farm: exchange.farmIndex, member: exchange.member) {
-            attach(backend, reused: true)
+        if let memberConnection = worker.pool.take(farm: exchange.farmIndex, member: exchange.member) {
+            attach(memberConnection, reused: true)
             return
         }
         worker.connect(exchange, for: self)
     }
 
-    func memberConnected(_ backend: BackendHandler, for exchange: Exchange) {
+    func memberConnected(_ memberConnection: MemberHandler, for exchange: Exchange) {
         guard exchange === self.exchange, machine.exchange?.member == .connecting else {
-            backend.close()
+            memberConnection.close()
             return
         }
-        attach(backend, reused: false)
+        attach(memberConnection, reused: false)
         run()
     }
 
@@ -454,25 +454,25 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         run()
     }
 
-    private func attach(_ backend: BackendHandler, reused: Bool) {
+    private func attach(_ memberConnection: MemberHandler, reused: Bool) {
         guard let exchange else { return }
-        worker.start(exchange, on: backend, owner: self)
+        worker.start(exchange, on: memberConnection, owner: self)
         perform(machine.memberAttached(reused: reused))
     }
 
     private func sendRequest() {
-        guard let context, let exchange, let backend = exchange.backend, let head = exchange.head else { return }
+        guard let context, let exchange, let memberConnection = exchange.memberConnection, let head = exchange.head else { return }
         worker.forwardedHead(for: exchange, clientText: clientTextBytes, isTLS: isTLS, into: &scratch)
         var buffer = context.channel.allocator.buffer(capacity: scratch.count)
         buffer.writeBytes(scratch)
-        backend.begin(owner: self, requestMethod: head.method, head: buffer, boundByRequest: exchange.boundByRequest)
+        memberConnection.begin(owner: self, requestMethod: head.method, head: buffer, boundByRequest: exchange.boundByRequest)
         memberUnflushed = true
         perform(machine.requestHeadSent())
     }
 
     // MARK: Events from the member side
 
-    func backendInformational(_ head: ResponseHead) {
+    func memberInformational(_ head: ResponseHead) {
         guard let context, let exchange, let request = exchange.head else { return }
         let action = machine.memberInformational()
         guard case .writeInformational = action else { return perform(action) }
@@ -484,7 +484,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         lastActivity = .now()
     }
 
-    func backendResponseHead(_ head: ResponseHead, framing: BodyFraming) {
+    func memberResponseHead(_ head: ResponseHead, framing: BodyFraming) {
         guard let context, let exchange else { return }
         var dechunk = false
         if let request = exchange.head, request.version.minor == 0, case .chunked = framing {
@@ -509,7 +509,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         armTimer()
     }
 
-    func backendSwitchedProtocols(_ head: ResponseHead) {
+    func memberSwitchedProtocols(_ head: ResponseHead) {
         guard let context, let exchange else { return }
         // Only a 101 that switches to what the client asked for (RFC 6455 §4.2.2: Upgrade
         // websocket, Connection upgrade) makes a tunnel; any other would carry the client's
@@ -526,7 +526,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         writeScratchToClient(context, flush: true)
         worker.record(exchange, listener: listenerIndex, client: clientText)
         if let rest = pending, rest.readableBytes > 0 {
-            exchange.backend?.send(rest, flush: true)
+            exchange.memberConnection?.send(rest, flush: true)
             pending = nil
         }
         settle()
@@ -544,7 +544,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         return false
     }
 
-    func backendBody(_ slice: ByteBuffer) {
+    func memberBody(_ slice: ByteBuffer) {
         guard let context, let exchange else { return }
         let action = machine.memberBody()
         guard case .writeBody = action else { return perform(action) }
@@ -555,21 +555,21 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
 
     func flushToClient() { context?.flush() }
 
-    func backendBecameWritable() { resumeReading() }
+    func memberBecameWritable() { resumeReading() }
 
-    func backendResponseComplete(_ backend: BackendHandler, reusable: Bool) {
-        guard let exchange, exchange.backend === backend else { return }
+    func memberResponseComplete(_ memberConnection: MemberHandler, reusable: Bool) {
+        guard let exchange, exchange.memberConnection === memberConnection else { return }
         let action = machine.memberResponseEnd(reusable: reusable)
         guard case .completeExchange(let keepMember, let close) = action else {
             perform(action)
             return settle()
         }
-        exchange.backend = nil
-        if keepMember && backend.authenticationBound {
-            backend.owner = nil
-            bound[BackendPool.Key(farm: exchange.farmIndex, member: exchange.member)] = backend
+        exchange.memberConnection = nil
+        if keepMember && memberConnection.authenticationBound {
+            memberConnection.owner = nil
+            bound[MemberPool.Key(farm: exchange.farmIndex, member: exchange.member)] = memberConnection
         } else {
-            worker.release(backend, keep: keepMember)
+            worker.release(memberConnection, keep: keepMember)
         }
         // The exchange ends before the flush: a flush can fire events back into this handler.
         endExchange(exchange, close: close)
@@ -577,16 +577,16 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         settle()
     }
 
-    func backendClosedTunnel() {
+    func memberClosedTunnel() {
         abort()
     }
 
-    func backendFailed(_ backend: BackendHandler, _ error: Error) {
-        guard let exchange, exchange.backend === backend else { return }
+    func memberFailed(_ memberConnection: MemberHandler, _ error: Error) {
+        guard let exchange, exchange.memberConnection === memberConnection else { return }
         let reused = machine.exchange?.reusedConnection ?? false
-        if !bound.isEmpty { bound = bound.filter { $0.value !== backend } }
-        worker.memberConnectionFailed(exchange, backend, reused: reused, error: error)
-        perform(machine.memberFailed(responseBegun: backend.responseStarted))
+        if !bound.isEmpty { bound = bound.filter { $0.value !== memberConnection } }
+        worker.memberConnectionFailed(exchange, memberConnection, reused: reused, error: error)
+        perform(machine.memberFailed(responseBegun: memberConnection.responseStarted))
         settle()
     }
 
@@ -617,11 +617,11 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         timer = nil
         pending = nil
         if let exchange {
-            exchange.closeBackendConnection()
+            exchange.closeMemberConnection()
             worker.finish(exchange, listener: listenerIndex, client: clientText)
             self.exchange = nil
         }
-        for backend in bound.values { backend.close() }
+        for memberConnection in bound.values { memberConnection.close() }
         bound.removeAll()
         worker.unregister(self, handshakeFailed: isTLS && !handshakeDone)
     }
@@ -635,12 +635,12 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Backen
         case .handshaking, .idle:
             return true
         case .exchange(let progress):
-            if progress.member == .attached, !progress.requestComplete, let backend = exchange?.backend {
-                return backend.isWritable
+            if progress.member == .attached, !progress.requestComplete, let memberConnection = exchange?.memberConnection {
+                return memberConnection.isWritable
             }
             return true
         case .tunnel:
-            return exchange?.backend?.isWritable ?? false
+            return exchange?.memberConnection?.isWritable ?? false
         case .closed:
             return false
         }

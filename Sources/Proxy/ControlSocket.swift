@@ -13,7 +13,7 @@ import NIOPosix
 /// successor finds its predecessor), `{"command": "stats"}` (everything `edgesplit stats`
 /// shows), `{"command": "farm-status"}`, `{"command": "farm-drain", "farm": F, "member": M}`,
 /// `{"command": "farm-undrain", …}`, `{"command": "reload"}` (re-read the configuration file)
-/// and `{"command": "retire"}` (a newer process took over: drain and exit). Responses:
+/// and `{"command": "retire"}` (a newer process took over: drain the connections and exit). Responses:
 /// `{"ok": true, …}` or `{"ok": false, "error": "…"}`.
 final class ControlSocket {
     let path: String

@@ -7,7 +7,7 @@ import Foundation
 /// `stats --json` object) once a second and keeps the last 15 minutes of samples itself, so
 /// the server holds no history and every open page costs one small request a second.
 enum DashboardPage {
-    /// The page, with the drain and undrain buttons when `allowChanges`.
+    /// The page, with the member drain and undrain buttons when `allowChanges`.
     static func bytes(allowChanges: Bool) -> [UInt8] {
         Array(html.replacingOccurrences(of: "__ALLOW_CHANGES__", with: allowChanges ? "true" : "false").utf8)
     }

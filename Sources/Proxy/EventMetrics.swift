@@ -36,7 +36,7 @@ final class EventMetrics: Sendable {
         Gauge(label: "edgesplit_generation", factory: factory).record(generation)
     }
 
-    /// A member's health (`up`/`down`) or admin drain (`drained`/`undrained`) changed.
+    /// A member's health (`up`/`down`) or drain by the admin (`farm drain`: `drained`/`undrained`) changed.
     func memberStateChanged(farm: String, member: String, to state: String) {
         Counter(label: "edgesplit_member_state_changes_total",
                 dimensions: [("farm", farm), ("member", member), ("state", state)], factory: factory).increment()

@@ -15,7 +15,7 @@ final class Exchange {
     var ruleIndex: Int?
     var farmIndex = -1
     var member = -1
-    var backend: BackendHandler?
+    var memberConnection: MemberHandler?
     var requestFramer = BodyFramer(.none)
     var requestSentAt: NIODeadline = .distantFuture
     var boundByRequest = false
@@ -56,9 +56,9 @@ final class Exchange {
 
     /// Detaches and closes the member connection, if any: it carried part of this exchange
     /// and cannot be reused.
-    func closeBackendConnection() {
-        guard let backend else { return }
-        self.backend = nil
-        backend.close()
+    func closeMemberConnection() {
+        guard let memberConnection else { return }
+        self.memberConnection = nil
+        memberConnection.close()
     }
 }

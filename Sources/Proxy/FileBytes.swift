@@ -2,9 +2,9 @@
 import Glibc
 #endif
 
-/// Whole-file reads for configuration-time inputs (certificates, keys, password files).
-/// Never used on the request path.
-enum FileBytes {
+/// Whole-file reads for configuration-time inputs (certificates, keys, password files),
+/// never used on the request path; and whole writes of a line to a log descriptor.
+public enum FileBytes {
     struct ReadError: Error, CustomStringConvertible {
         let path: String
         let reason: String
@@ -30,5 +30,17 @@ enum FileBytes {
             }
         }
         return result
+    }
+
+    /// Writes all of `bytes`, retrying interrupted and partial writes. An error drops the
+    /// rest: a full disk or a closed stderr must not stop the proxy.
+    public static func write(_ bytes: [UInt8], to descriptor: CInt) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            offset += n
+        }
     }
 }

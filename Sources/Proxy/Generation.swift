@@ -106,11 +106,11 @@ final class Generation {
         for group in listenerGroups { group.close() }
     }
 
-    /// Drains the workers: `gentle` (reload) keeps idle keep-alive connections until their
+    /// Drains the workers' connections: `gentle` (reload) keeps idle keep-alive connections until their
     /// next response, which closes them; otherwise (shutdown) idle ones close at once. What
     /// is left at `deadline` is closed. Completes when the generation is gone.
-    func drain(gentle: Bool, deadline: TimeAmount, on loop: EventLoop) -> EventLoopFuture<Void> {
-        let drained = workers.map { worker in worker.eventLoop.flatSubmit { worker.drain(gentle: gentle) } }
+    func drainConnections(gentle: Bool, deadline: TimeAmount, on loop: EventLoop) -> EventLoopFuture<Void> {
+        let drained = workers.map { worker in worker.eventLoop.flatSubmit { worker.drainConnections(gentle: gentle) } }
         let finished = loop.makePromise(of: Void.self)
         let timeout = loop.scheduleTask(in: deadline) { finished.succeed(()) }
         EventLoopFuture.andAllComplete(drained, on: loop).whenComplete { _ in finished.succeed(()) }

@@ -7,7 +7,7 @@ import NIOHTTP2
 /// The pipeline after TLS reads: `NIOHTTP2Handler` (frames, HPACK, flow control, the stream
 /// limits and the rapid-reset defence) → `NIOHTTP2ServerConnectionManagementHandler` (idle
 /// close and graceful GOAWAY) → this handler, which counts what the limits refused and is
-/// what the worker drains. Every client stream gets a child channel with one
+/// what the worker drains at shutdown and reload. Every client stream gets a child channel with one
 /// `HTTP2StreamHandler`, which maps it to one HTTP/1.1 exchange with a farm member.
 final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     typealias InboundIn = HTTP2Frame

@@ -20,7 +20,7 @@ import Publishing
 /// NTLM and Negotiate authenticate a connection (RFC 4559 §4), which multiplexed streams do
 /// not have: such a challenge from the member, or such credentials from the client, reset the
 /// stream with HTTP_1_1_REQUIRED, and the client retries over HTTP/1.1 — what IIS does.
-final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
+final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias OutboundIn = HTTP2Frame.FramePayload
     typealias OutboundOut = HTTP2Frame.FramePayload
@@ -102,12 +102,12 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        exchange?.backend?.flush()
+        exchange?.memberConnection?.flush()
         context.flush()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { exchange?.backend?.resumeReading() }
+        if context.channel.isWritable { exchange?.memberConnection?.resumeReading() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -115,7 +115,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
 
     private var wantsInput: Bool {
         guard let exchange, !finished else { return true }
-        if let backend = exchange.backend { return backend.isWritable }
+        if let memberConnection = exchange.memberConnection { return memberConnection.isWritable }
         return pendingBytes < Self.maxPendingBytes
     }
 
@@ -190,17 +190,17 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         requestEnded = true
         if chunked { forward(bytes: HTTP2Translation.lastChunk) }
         progress.requestEnded()
-        if let backend = exchange.backend {
+        if let memberConnection = exchange.memberConnection {
             markRequestSent(exchange)
-            backend.flush()
+            memberConnection.flush()
         }
     }
 
     /// Sends request body bytes to the member, or holds them until it is connected.
     private func forward(_ buffer: ByteBuffer) {
-        if let backend = exchange?.backend {
+        if let memberConnection = exchange?.memberConnection {
             progress.sentBody()
-            backend.send(buffer, flush: false)
+            memberConnection.send(buffer, flush: false)
         } else {
             pendingBody.append(buffer)
             pendingBytes += buffer.readableBytes
@@ -223,19 +223,19 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
 
     private func obtainMember() {
         guard let exchange else { return }
-        if let backend = worker.pool.take(farm: exchange.farmIndex, member: exchange.member) {
-            attach(backend, reused: true)
+        if let memberConnection = worker.pool.take(farm: exchange.farmIndex, member: exchange.member) {
+            attach(memberConnection, reused: true)
         } else {
             worker.connect(exchange, for: self)
         }
     }
 
-    func memberConnected(_ backend: BackendHandler, for exchange: Exchange) {
+    func memberConnected(_ memberConnection: MemberHandler, for exchange: Exchange) {
         guard exchange === self.exchange, !finished, progress.member == .connecting else {
-            backend.close()
+            memberConnection.close()
             return
         }
-        attach(backend, reused: false)
+        attach(memberConnection, reused: false)
     }
 
     func memberConnectFailed(_ error: Error, for exchange: Exchange) {
@@ -253,38 +253,38 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         }
     }
 
-    private func attach(_ backend: BackendHandler, reused: Bool) {
+    private func attach(_ memberConnection: MemberHandler, reused: Bool) {
         guard let context, let exchange, let head = exchange.head else { return }
-        worker.start(exchange, on: backend, owner: self)
+        worker.start(exchange, on: memberConnection, owner: self)
         progress.attached(reused: reused)
         var bytes: [UInt8] = []
         worker.forwardedHead(for: exchange, clientText: connection.clientTextBytes, isTLS: true, into: &bytes)
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        backend.begin(owner: self, requestMethod: head.method, head: buffer, boundByRequest: false)
-        for pending in pendingBody { backend.send(pending, flush: false) }
+        memberConnection.begin(owner: self, requestMethod: head.method, head: buffer, boundByRequest: false)
+        for pending in pendingBody { memberConnection.send(pending, flush: false) }
         if pendingBytes > 0 { progress.sentBody() }
         pendingBody.removeAll()
         pendingBytes = 0
         if requestEnded { markRequestSent(exchange) }
-        backend.flush()
+        memberConnection.flush()
         armTimer()
         resumeReading()
     }
 
     // MARK: Events from the member side
 
-    func backendInformational(_ head: ResponseHead) {
+    func memberInformational(_ head: ResponseHead) {
         progress.responseBytesArrived()
         // 100 Continue and 103 Early Hints mean the same in HTTP/2 (RFC 9113 §8.1).
         guard head.status == 100 || head.status == 103, let context else { return }
         context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: Self.hpack(head.http2Fields())))), promise: nil)
     }
 
-    func backendResponseHead(_ head: ResponseHead, framing: BodyFraming) {
+    func memberResponseHead(_ head: ResponseHead, framing: BodyFraming) {
         guard let context, let exchange else { return }
         exchange.status = head.status
-        if head.status == 401, head.containsValue("www-authenticate", where: BackendHandler.isConnectionBoundScheme) {
+        if head.status == 401, head.containsValue("www-authenticate", where: MemberHandler.isConnectionBoundScheme) {
             requireHTTP11()
             return
         }
@@ -299,12 +299,12 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         armTimer()
     }
 
-    func backendSwitchedProtocols(_ head: ResponseHead) {
+    func memberSwitchedProtocols(_ head: ResponseHead) {
         // No upgrade is forwarded from an HTTP/2 stream: the member is out of step.
         respondLocally(status: 502)
     }
 
-    func backendBody(_ slice: ByteBuffer) {
+    func memberBody(_ slice: ByteBuffer) {
         guard let context, let exchange else { return }
         exchange.bytesOut += slice.readableBytes
         context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(slice)))), promise: nil)
@@ -313,13 +313,13 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
 
     func flushToClient() { context?.flush() }
 
-    func backendBecameWritable() { resumeReading() }
+    func memberBecameWritable() { resumeReading() }
 
-    func backendResponseComplete(_ backend: BackendHandler, reusable: Bool) {
-        guard let exchange, exchange.backend === backend else { return }
-        exchange.backend = nil
+    func memberResponseComplete(_ memberConnection: MemberHandler, reusable: Bool) {
+        guard let exchange, exchange.memberConnection === memberConnection else { return }
+        exchange.memberConnection = nil
         progress.released()
-        worker.release(backend, keep: progress.mayKeepMember(reusable: reusable) && !backend.authenticationBound)
+        worker.release(memberConnection, keep: progress.mayKeepMember(reusable: reusable) && !memberConnection.authenticationBound)
         if !responseEnded, let context {
             responseEnded = true
             context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(context.channel.allocator.buffer(capacity: 0)), endStream: true))), promise: nil)
@@ -329,14 +329,14 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         complete(exchange)
     }
 
-    func backendClosedTunnel() {
+    func memberClosedTunnel() {
         reset(.internalError)
     }
 
-    func backendFailed(_ backend: BackendHandler, _ error: Error) {
-        guard let exchange, exchange.backend === backend else { return }
-        worker.memberConnectionFailed(exchange, backend, reused: progress.reusedConnection, error: error)
-        switch progress.memberFailed(responseBegun: backend.responseStarted) {
+    func memberFailed(_ memberConnection: MemberHandler, _ error: Error) {
+        guard let exchange, exchange.memberConnection === memberConnection else { return }
+        worker.memberConnectionFailed(exchange, memberConnection, reused: progress.reusedConnection, error: error)
+        switch progress.memberFailed(responseBegun: memberConnection.responseStarted) {
         case .resend:
             obtainMember()
         case .answer(let status):
@@ -353,7 +353,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
     /// is refused with RST_STREAM(NO_ERROR) after it (RFC 9113 §8.1).
     private func respondLocally(status: Int) {
         guard let context, let exchange, !finished else { return }
-        exchange.closeBackendConnection()
+        exchange.closeMemberConnection()
         if progress.responseStarted {
             reset(.internalError)
             return
@@ -389,7 +389,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
         guard !finished else { return }
         context?.writeAndFlush(wrapOutboundOut(.rstStream(code)), promise: nil)
         if let exchange {
-            exchange.closeBackendConnection()
+            exchange.closeMemberConnection()
             complete(exchange)
         } else {
             finished = true
@@ -422,7 +422,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, BackendOwner {
             finished = true
             return
         }
-        exchange.closeBackendConnection()
+        exchange.closeMemberConnection()
         complete(exchange)
     }
 

@@ -94,7 +94,7 @@ final class HealthMonitor {
         }
     }
 
-    /// Admin drain: no new clients for the member; what is in flight finishes.
+    /// A member drained by the admin (`farm drain`): no new clients; what is in flight finishes.
     func setDrained(farm: Int, member: Int, drained: Bool) -> EventLoopFuture<Void> {
         eventLoop.submit { [self] in
             let before = states[farm][member].available
@@ -183,7 +183,7 @@ final class HealthMonitor {
         }
         let memberConfig = farm.members[member]
         let host = health.host ?? farm.tls?.serverName ?? memberConfig.host
-        let tls = runtime.backendTLS[farmIndex]
+        let tls = runtime.memberTLS[farmIndex]
         let promise = eventLoop.makePromise(of: ResponseHead.self)
         let reader = MemberResponseReader(promise: promise)
         let request = MemberResponseReader.anonymousGET(target: health.path, host: host, userAgent: "edgesplit-health-check")

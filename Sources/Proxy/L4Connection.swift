@@ -342,7 +342,7 @@ final class L4Connection {
         shutDown()
     }
 
-    /// Drain deadline passed or the worker stops: end both sides now.
+    /// The connections' drain deadline passed or the worker stops: end both sides now.
     func abort() { shutDown() }
 
     private func shutDown() {

@@ -9,12 +9,12 @@ import X509
 
 /// The network half of `edgesplit test-rule --probe`, TMG's Test Rule button
 /// (lync-publishing.md §4.4): resolve the member, connect, TLS handshake verified like the data
-/// plane does it (same `BackendTLSContext`), then an anonymous GET with the Host the member
+/// plane does it (same `MemberTLSContext`), then an anonymous GET with the Host the member
 /// would receive, reporting the status and the authentication schemes it offers.
 public struct MemberProbe {
     public var member: FarmMember
     /// Nil for a plain-HTTP farm.
-    public var tls: BackendTLSContext?
+    public var tls: MemberTLSContext?
     /// Where the farm's trust comes from, for messages.
     public var trustDescription: String
     public var hostHeader: String
@@ -22,7 +22,7 @@ public struct MemberProbe {
     public var timeout: TimeAmount
 
     public init(
-        member: FarmMember, tls: BackendTLSContext?, trustDescription: String, hostHeader: String, target: String,
+        member: FarmMember, tls: MemberTLSContext?, trustDescription: String, hostHeader: String, target: String,
         timeout: TimeAmount = .seconds(10)
     ) {
         self.member = member

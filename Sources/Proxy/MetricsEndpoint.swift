@@ -99,7 +99,7 @@ final class MetricsEndpoint {
         }
     }
 
-    /// Drain or undrain through the control socket's own command (`edgesplit farm drain`).
+    /// Drain or undrain a member through the control socket's own command (`edgesplit farm drain`).
     func change(drain: Bool, farm: String, member: String, on loop: EventLoop) -> EventLoopFuture<[String: Any]> {
         guard let server else { return loop.makeSucceededFuture(["ok": false, "error": "the server is not running"]) }
         let request: [String: Any] = ["command": drain ? "farm-drain" : "farm-undrain", "farm": farm, "member": member]

@@ -3,7 +3,7 @@ import NIOCore
 import Publishing
 import Steering
 
-/// The management API of a running server: farm members' state, admin drain and the
+/// The management API of a running server: farm members' state, members drained by the admin and the
 /// collected counters. The control socket, `/metrics` and the tests use it.
 extension ProxyServer {
     /// Everything `edgesplit stats` shows about the process, collected from every worker.
@@ -172,7 +172,7 @@ extension ProxyServer {
         }
     }
 
-    /// Every farm member's health and drain state.
+    /// Every farm member's health and whether the admin drained it.
     public func memberStatus() -> EventLoopFuture<[MemberStatus]> {
         guard let monitor else { return group.next().makeFailedFuture(ManagementError.notRunning) }
         let farms = runtime.config.farms
@@ -190,7 +190,8 @@ extension ProxyServer {
         }
     }
 
-    /// Admin drain: the member gets no new clients; exchanges in progress finish.
+    /// A member drained by the admin (`farm drain`): it gets no new clients; exchanges in
+    /// progress finish.
     /// `member` is the member as written in the configuration, or its index.
     public func setDrained(farm farmName: String, member memberText: String, _ drained: Bool) -> EventLoopFuture<Void> {
         guard let monitor else { return group.next().makeFailedFuture(ManagementError.notRunning) }

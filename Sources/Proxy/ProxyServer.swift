@@ -41,7 +41,7 @@ public final class ProxyServer {
     /// The bound port of the metrics endpoint, when `admin.metrics` is set.
     public private(set) var metricsPort: Int?
     /// Called (on no particular thread) when a newer process of the same instance took over
-    /// and this one has drained: the caller should stop and exit.
+    /// and this one's connections have drained: the caller should stop and exit.
     public var onRetired: (@Sendable () -> Void)?
     /// Set when this process took over a running instance from an older process.
     public private(set) var tookOverFromPredecessor = false
@@ -56,7 +56,7 @@ public final class ProxyServer {
         set { currentBox.withLockedValue { $0 = newValue } }
     }
     private let currentBox = NIOLockedValueBox<Generation?>(nil)
-    /// Older generations still draining after a reload.
+    /// Older generations whose connections are still draining after a reload.
     private var retiring: [Generation] = []
     var workers: [Worker] { current?.workers ?? [] }
     var monitor: HealthMonitor? { current?.monitor }
@@ -300,7 +300,7 @@ public final class ProxyServer {
             if let steering { for group in old.listenerGroups { try? steering.attach(group) } }
             for worker in old.workers { worker.configureLimits() }
             next.stopAccepting()
-            _ = try? next.drain(gentle: false, deadline: .zero, on: loops[0]).wait()
+            _ = try? next.drainConnections(gentle: false, deadline: .zero, on: loops[0]).wait()
             if !sameLog { accessLog?.close() }
             throw ReloadRefused("the new configuration could not start: \(error)")
         }
@@ -316,26 +316,26 @@ public final class ProxyServer {
         old.stopAccepting()
         retiring.append(old)
         let loop = loops[0]
-        old.drain(gentle: true, deadline: after.timeouts.drain.timeAmount, on: loop).whenComplete { [weak self] _ in
+        old.drainConnections(gentle: true, deadline: after.timeouts.drain.timeAmount, on: loop).whenComplete { [weak self] _ in
             if !sameLog { old.accessLog?.close() }
             guard let self else { return }
             self.lifecycle.async { self.retiring.removeAll { $0 === old } }
         }
         logger.info("reloaded", metadata: ["generation": "\(next.number)"])
         // What `check` would warn about (an unusable OCSP file, a member that does not resolve).
-        for warning in newRuntime.warnings { logger.warning("\(warning)") }
+        for warning in newRuntime.warnings { logger.warning("\(warning.message)", metadata: ["config": "\(warning.position)"]) }
         return next.number
     }
 
     /// A newer process took over (binary upgrade): stop accepting — the kernel migrates the
-    /// queued connections to the newer process's sockets — drain gently for
+    /// queued connections to the newer process's sockets — drain its connections gently for
     /// `timeouts.drain`, then call `onRetired`.
     public func retire() {
         lifecycle.async { [self] in
             guard let generation = current else { return }
             generation.stopAccepting()
             let retired = onRetired
-            generation.drain(gentle: true, deadline: generation.runtime.config.timeouts.drain.timeAmount, on: loops[0])
+            generation.drainConnections(gentle: true, deadline: generation.runtime.config.timeouts.drain.timeAmount, on: loops[0])
                 .whenComplete { _ in retired?() }
         }
     }
@@ -347,7 +347,7 @@ public final class ProxyServer {
             let generations = (current.map { [$0] } ?? []) + retiring
             for generation in generations { generation.stopAccepting() }
             let loop = loops[0]
-            let drained = generations.map { $0.drain(gentle: false, deadline: deadline, on: loop) }
+            let drained = generations.map { $0.drainConnections(gentle: false, deadline: deadline, on: loop) }
             try? EventLoopFuture.andAllComplete(drained, on: loop).wait()
             current?.accessLog?.close()
             retiring.removeAll()

@@ -14,7 +14,7 @@ public final class RuntimeConfiguration: Sendable {
     /// By listener index; nil for plain-HTTP listeners.
     public let listenerCertificates: [ListenerCertificates?]
     /// By farm index; nil for plain-HTTP farms.
-    public let backendTLS: [BackendTLSContext?]
+    public let memberTLS: [MemberTLSContext?]
     /// By farm index, then member index; nil when the name did not resolve at start.
     public let memberAddresses: [[SocketAddress?]]
     public let headLimits: HeadLimits
@@ -60,18 +60,18 @@ public final class RuntimeConfiguration: Sendable {
                 certificates.append(nil)
             }
         }
-        var backendTLS: [BackendTLSContext?] = []
+        var memberTLS: [MemberTLSContext?] = []
         var addresses: [[SocketAddress?]] = []
         for farm in config.farms {
             if let tls = farm.tls {
                 do {
-                    backendTLS.append(try BackendTLSContext(farm: farm, tls: tls, readFile: readFile))
+                    memberTLS.append(try MemberTLSContext(farm: farm, tls: tls, readFile: readFile))
                 } catch let error as SetupError {
                     tlsErrors.append(error)
-                    backendTLS.append(nil)
+                    memberTLS.append(nil)
                 }
             } else {
-                backendTLS.append(nil)
+                memberTLS.append(nil)
             }
             addresses.append(
                 farm.members.map { member in
@@ -100,7 +100,7 @@ public final class RuntimeConfiguration: Sendable {
         self.config = config
         self.rules = RuleTable(config: config)
         self.listenerCertificates = certificates
-        self.backendTLS = backendTLS
+        self.memberTLS = memberTLS
         self.memberAddresses = addresses
         self.headLimits = HeadLimits(
             maxRequestLine: Int(config.http.maxRequestLine),

@@ -9,6 +9,8 @@ import Logging
 /// production it reads the file system.
 public struct ServerEnvironment: Sendable {
     public var readFile: @Sendable (String) throws -> [UInt8]
+    /// `serve` and `demo` pass the logger of the handler they bootstrapped (`--log-format`,
+    /// `--log-level`); the default, made without a bootstrap, is swift-log's own (tests).
     public var logger: Logger
     /// Load the kernel steering program (needs root or CAP_BPF); `false` = plain reuseport.
     public var kernelSteering: Bool

@@ -39,7 +39,7 @@ extension Worker {
     /// farm, since the handshake and the session live on that one connection.
     func plan(
         _ head: RequestHead, listener: Int, client: ClientAddress?, ticket: SourceTicket?,
-        bound: [BackendPool.Key: BackendHandler] = [:]
+        bound: [MemberPool.Key: MemberHandler] = [:]
     ) -> ExchangePlan {
         let source = client ?? ClientAddress.unspecified
         // Rules see the path the member will (decoded, dot segments removed); the target is
@@ -71,7 +71,7 @@ extension Worker {
             return .forward(
                 ForwardPlan(
                     rule: rule, farm: farm, member: member, maxBody: maxBody, setCookie: setCookie,
-                    boundByRequest: head.containsValue("authorization", where: BackendHandler.isConnectionBoundScheme),
+                    boundByRequest: head.containsValue("authorization", where: MemberHandler.isConnectionBoundScheme),
                     isUpgrade: head.isWebSocketUpgrade
                 ))
         }
@@ -108,24 +108,24 @@ extension Worker {
     /// Opens a fresh connection to the exchange's member. The owner hears back exactly once,
     /// through `memberConnected` or `memberConnectFailed`, and checks that the exchange is
     /// still the one it waits for (otherwise it closes the connection).
-    func connect(_ exchange: Exchange, for owner: BackendOwner) {
+    func connect(_ exchange: Exchange, for owner: MemberOwner) {
         let farm = exchange.farmIndex, member = exchange.member
         connect(farm: farm, member: member, timeout: runtime.ruleTimeouts[exchange.ruleIndex!].connect)
             .whenComplete { [self] result in
                 switch result {
-                case .success(let backend):
+                case .success(let memberConnection):
                     balancers[farm].markSucceeded(member)
-                    owner.memberConnected(backend, for: exchange)
+                    owner.memberConnected(memberConnection, for: exchange)
                 case .failure(let error):
                     owner.memberConnectFailed(error, for: exchange)
                 }
             }
     }
 
-    /// Binds `backend` to the exchange and counts it outstanding at its member.
-    func start(_ exchange: Exchange, on backend: BackendHandler, owner: BackendOwner) {
-        exchange.backend = backend
-        backend.owner = owner
+    /// Binds `memberConnection` to the exchange and counts it outstanding at its member.
+    func start(_ exchange: Exchange, on memberConnection: MemberHandler, owner: MemberOwner) {
+        exchange.memberConnection = memberConnection
+        memberConnection.owner = owner
         balancers[exchange.farmIndex].requestStarted(exchange.member)
         exchange.countedOutstanding = true
     }
@@ -139,20 +139,20 @@ extension Worker {
 
     /// A member connection whose response is complete goes back to the pool when `keep`,
     /// else it is closed.
-    func release(_ backend: BackendHandler, keep: Bool) {
+    func release(_ memberConnection: MemberHandler, keep: Bool) {
         if keep {
-            pool.put(backend)
+            pool.put(memberConnection)
         } else {
-            backend.close()
+            memberConnection.close()
         }
     }
 
     /// The member connection failed before the response was complete: it is closed, the
     /// attempt stops counting as outstanding, and a fresh connection's failure counts
     /// against the member (a kept-alive one's says nothing: the member answered on it before).
-    func memberConnectionFailed(_ exchange: Exchange, _ backend: BackendHandler, reused: Bool, error: Error) {
-        if exchange.backend === backend { exchange.backend = nil }
-        backend.close()
+    func memberConnectionFailed(_ exchange: Exchange, _ memberConnection: MemberHandler, reused: Bool, error: Error) {
+        if exchange.memberConnection === memberConnection { exchange.memberConnection = nil }
+        memberConnection.close()
         finishOutstanding(exchange)
         if !reused {
             memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))

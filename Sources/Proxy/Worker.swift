@@ -9,7 +9,7 @@ import Steering
 /// One worker: a SwiftNIO event loop and everything that belongs to it.
 ///
 /// The kernel steering program sends every connection of a client (or NAT prefix) to the
-/// same worker, so the state kept here — backend connection pool, farm balancers, the
+/// same worker, so the state kept here — member connection pool, farm balancers, the
 /// access-log buffer — is owned by one thread and needs no locks. Every method runs on
 /// `eventLoop`.
 final class Worker {
@@ -19,7 +19,7 @@ final class Worker {
     let balancers: [FarmBalancer]
     /// By farm index: the persistence cookie of farms with `persistence: cookie`.
     let cookies: [PersistenceCookie?]
-    let pool: BackendPool
+    let pool: MemberPool
     let accessLog: AccessLogBuffer?
     /// This worker's counters (`edgesplit stats`), touched only on `eventLoop`.
     var stats: WorkerStats
@@ -30,18 +30,20 @@ final class Worker {
     /// By rule index: the rule's ID in the limit table.
     var limitRuleIDs: [Int] = []
     var limitExpiryTask: RepeatedTask?
-    /// Client connections open on this worker, for draining on shutdown.
+    /// Client connections open on this worker, for draining them at shutdown and reload.
     private(set) var clients: [ObjectIdentifier: ClientConnection] = [:]
-    private(set) var draining = false
+    /// Its connections are being drained (shutdown, reload): not the worker drained from the
+    /// kernel table (`maps drain`), which keeps serving the connections it has.
+    private(set) var drainingConnections = false
     private var drainGently = false
     private var flushTask: RepeatedTask?
     /// The process's health monitor (set before the worker accepts anything).
     var monitor: HealthMonitor?
     /// The kernel splice for L4 routes; nil = L4 connections are copied in userspace.
     var splice: SpliceProgram?
-    /// L4 connections open on this worker, for draining.
+    /// L4 connections open on this worker, for draining them.
     private(set) var l4Connections: [ObjectIdentifier: L4Connection] = [:]
-    private var drainedPromise: EventLoopPromise<Void>?
+    private var connectionsDrained: EventLoopPromise<Void>?
 
     init(
         index: Int, eventLoop: EventLoop, runtime: RuntimeConfiguration, accessLog: AccessLog?, sourceCounts: SourceCounts,
@@ -53,7 +55,7 @@ final class Worker {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.memberAddresses = runtime.memberAddresses
-        self.pool = BackendPool(members: runtime.config.farms.map(\.members.count), eventLoop: eventLoop)
+        self.pool = MemberPool(members: runtime.config.farms.map(\.members.count), eventLoop: eventLoop)
         self.stats = WorkerStats(
             index: index, listeners: runtime.config.listeners.count, rules: runtime.config.rules.count,
             l4Routes: runtime.config.l4Routes.count)
@@ -116,23 +118,23 @@ final class Worker {
         clients[ObjectIdentifier(client)] = client
         stats.accepted &+= 1
         stats.active += 1
-        if draining { client.drain(gentle: drainGently) }
+        if drainingConnections { client.drain(gentle: drainGently) }
     }
 
     /// A connection that changes hands (HTTP/1.1 handler → HTTP/2 after ALPN) stays counted once.
     func replace(_ old: ClientConnection, with new: ClientConnection) {
         guard clients.removeValue(forKey: ObjectIdentifier(old)) != nil else { return }
         clients[ObjectIdentifier(new)] = new
-        if draining { new.drain(gentle: drainGently) }
+        if drainingConnections { new.drain(gentle: drainGently) }
     }
 
     func unregister(_ client: ClientConnection, handshakeFailed: Bool) {
         guard clients.removeValue(forKey: ObjectIdentifier(client)) != nil else { return }
         stats.active -= 1
         if handshakeFailed { stats.tlsHandshakeFailures &+= 1 }
-        if draining, clients.isEmpty, l4Connections.isEmpty {
-            drainedPromise?.succeed(())
-            drainedPromise = nil
+        if drainingConnections, clients.isEmpty, l4Connections.isEmpty {
+            connectionsDrained?.succeed(())
+            connectionsDrained = nil
         }
     }
 
@@ -145,9 +147,9 @@ final class Worker {
     func unregister(_ connection: L4Connection) {
         guard l4Connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return }
         stats.l4Routes[connection.routeIndex].active -= 1
-        if draining, clients.isEmpty, l4Connections.isEmpty {
-            drainedPromise?.succeed(())
-            drainedPromise = nil
+        if drainingConnections, clients.isEmpty, l4Connections.isEmpty {
+            connectionsDrained?.succeed(())
+            connectionsDrained = nil
         }
     }
 
@@ -155,18 +157,18 @@ final class Worker {
     /// connections close now (`gentle: false`, shutdown) or after their next response
     /// (`gentle: true`, reload: closing an idle connection races with a request the client
     /// may be sending on it). The future completes when the last client connection closed.
-    func drain(gentle: Bool) -> EventLoopFuture<Void> {
-        draining = true
+    func drainConnections(gentle: Bool) -> EventLoopFuture<Void> {
+        drainingConnections = true
         drainGently = gentle
         pool.closeAll()
         if clients.isEmpty, l4Connections.isEmpty { return eventLoop.makeSucceededVoidFuture() }
-        let promise = drainedPromise ?? eventLoop.makePromise()
-        drainedPromise = promise
+        let promise = connectionsDrained ?? eventLoop.makePromise()
+        connectionsDrained = promise
         for client in clients.values { client.drain(gentle: gentle) }
         return promise.futureResult
     }
 
-    /// Ends every remaining connection (the drain deadline passed).
+    /// Ends every remaining connection (the connections' drain deadline passed).
     func closeAll() {
         for client in clients.values { client.abort() }
         for connection in l4Connections.values { connection.abort() }
@@ -182,13 +184,13 @@ final class Worker {
 
     /// Opens a connection to a farm member on this worker's loop; the handler comes back
     /// ready to carry one exchange at a time.
-    func connect(farm farmIndex: Int, member: Int, timeout: TimeAmount) -> EventLoopFuture<BackendHandler> {
+    func connect(farm farmIndex: Int, member: Int, timeout: TimeAmount) -> EventLoopFuture<MemberHandler> {
         guard let address = memberAddresses[farmIndex][member] else {
-            return eventLoop.makeFailedFuture(BackendError.unresolved)
+            return eventLoop.makeFailedFuture(MemberError.unresolved)
         }
         let farm = runtime.config.farms[farmIndex]
-        let tls = runtime.backendTLS[farmIndex]
-        let handler = BackendHandler(worker: self, farmIndex: farmIndex, member: member)
+        let tls = runtime.memberTLS[farmIndex]
+        let handler = MemberHandler(worker: self, farmIndex: farmIndex, member: member)
         let serverName = tls?.serverName(for: farm.members[member])
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
@@ -215,7 +217,7 @@ extension Worker {
     /// its own (`autoRead` off) and keeps its write half open when the member's input ends.
     func connectL4(farm farmIndex: Int, member: Int, timeout: TimeAmount, handler: L4GlueHandler) -> EventLoopFuture<Channel> {
         guard let address = memberAddresses[farmIndex][member] else {
-            return eventLoop.makeFailedFuture(BackendError.unresolved)
+            return eventLoop.makeFailedFuture(MemberError.unresolved)
         }
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
@@ -229,7 +231,7 @@ extension Worker {
     }
 }
 
-enum BackendError: Error {
+enum MemberError: Error {
     case unresolved
     case closedBeforeResponse
     case malformedResponse(String)

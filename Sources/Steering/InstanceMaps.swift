@@ -7,7 +7,7 @@ import CEdgesplitBPF
 /// The pinned maps of one edgesplit instance (`/sys/fs/bpf/edgesplit/<instance>/`),
 /// opened by path from any process: the running server, the CLI, tests.
 ///
-/// Reading is plain; every change (drain, undrain, prefix) rewrites the configuration, and
+/// Reading is plain; every change (a worker drained or undrained, a prefix) rewrites the configuration, and
 /// table changes go through the double buffer: the inactive half is written in one batch,
 /// then `cfg.active` flips, so a SYN sees either the old table or the new one.
 public final class InstanceMaps {
@@ -244,7 +244,7 @@ public final class InstanceMaps {
     // MARK: Changing
 
     /// Runs a read-modify-write of `cfg` under an exclusive lock of the instance directory:
-    /// the CLI (drain, set-prefix, set-balance) and a reloading server may change it at once,
+    /// the CLI (`maps drain`, `set-prefix`, `set-balance`) and a reloading server may change it at once,
     /// and the last writer would otherwise undo the other's change.
     func withConfigLock<T>(_ body: () throws -> T) throws -> T {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -120,7 +120,7 @@ public struct SteeringReport {
         return "bounded loads: balance factor \(balance.text), \(total) open connections, mean \(String(format1: mean)), walk step \(config.walkStep)"
     }
 
-    /// After drain / undrain / set-prefix: the new state in one line.
+    /// After `maps drain` / `undrain` / `set-prefix`: the new state in one line.
     public static func changed(_ what: String, worker: Int?, _ maps: InstanceMaps) throws -> SteeringReport {
         let config = try maps.configuration()
         var fields: [(String, JSONValue)] = [("instance", .string(maps.instance))]

@@ -24,7 +24,7 @@ struct CheckCommand: ParsableCommand {
             let runtime = try ConfigurationFile.compile(loaded)
             let c = runtime.config
             let findings = LyncCheck(config: c, certificates: runtime.certificateFacts).findings
-            for finding in findings { printError(finding.description) }
+            for finding in findings { Stderr.line(finding.description) }
             if findings.contains(where: { $0.severity == .error }) { throw ExitCode(1) }
             let routes = c.l4Routes.count
             print("\(config): OK: \(c.listeners.count) listeners, \(c.farms.count) farms, \(c.rules.count) rules\(routes > 0 ? ", \(routes) L4 routes" : "")")

@@ -1,17 +1,24 @@
 import Foundation
+import Logging
 import Proxy
 import Publishing
 
 /// Loading a configuration file the way `check`, `serve` and `demo` share: every problem
-/// printed as `file:line:column: severity: message`, errors stop the command.
+/// printed as `file:line:column: severity: message` (the warnings of a configuration that
+/// `serve` or `demo` runs are logged instead), errors stop the command.
 enum ConfigurationFile {
     struct Invalid: Error {}
 
-    /// Parses and validates YAML text; prints diagnostics to stderr.
-    static func load(yaml: String, file: String) throws -> EdgesplitConfig {
+    /// Parses and validates YAML text. A refused configuration prints every diagnostic to
+    /// stderr, as `check` does; an accepted one prints its warnings there too, or logs them
+    /// with `warnings` (`serve` and `demo`, whose logger may write JSON).
+    static func load(yaml: String, file: String, warnings: Logger? = nil) throws -> EdgesplitConfig {
         let result = ConfigLoader.load(yaml: yaml, file: file)
-        for diagnostic in result.diagnostics { printError(diagnostic.description) }
-        guard let config = result.config else { throw Invalid() }
+        guard let config = result.config else {
+            for diagnostic in result.diagnostics { Stderr.line(diagnostic.description) }
+            throw Invalid()
+        }
+        report(result.diagnostics, to: warnings)
         return config
     }
 
@@ -19,28 +26,41 @@ enum ConfigurationFile {
         try load(yaml: read(path: path), file: path)
     }
 
+    /// Warnings of an accepted configuration: `check`'s lines on stderr, or one log message each.
+    private static func report(_ diagnostics: [ConfigDiagnostic], to logger: Logger?) {
+        for diagnostic in diagnostics {
+            if let logger {
+                logger.warning("\(diagnostic.message)", metadata: ["config": "\(diagnostic.position)"])
+            } else {
+                Stderr.line(diagnostic.description)
+            }
+        }
+    }
+
     /// The file's text; prints why not and throws when it cannot be read.
     static func read(path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
-            printError("\(path): error: cannot read the configuration file")
+            Stderr.line("\(path): error: cannot read the configuration file")
             throw Invalid()
         }
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Builds TLS contexts and resolves members; prints certificate errors with positions.
-    /// `source` is the text `config` came from (its digest is what `stats` shows).
+    /// Builds TLS contexts and resolves members; prints certificate errors with positions,
+    /// and warnings as ``load(yaml:file:warnings:)`` does. `source` is the text `config` came
+    /// from (its digest is what `stats` shows).
     static func compile(
         _ config: EdgesplitConfig,
         source: String? = nil,
-        readFile: (String) throws -> [UInt8] = { try ServerEnvironment.readFileFromDisk($0) }
+        readFile: (String) throws -> [UInt8] = { try ServerEnvironment.readFileFromDisk($0) },
+        warnings: Logger? = nil
     ) throws -> RuntimeConfiguration {
         do {
             let runtime = try RuntimeConfiguration(config: config, readFile: readFile, source: source)
-            for warning in runtime.warnings { printError(warning.description) }
+            report(runtime.warnings, to: warnings)
             return runtime
         } catch let errors as SetupErrors {
-            for error in errors.errors { printError(error.description) }
+            for error in errors.errors { Stderr.line(error.description) }
             throw Invalid()
         }
     }
@@ -67,6 +87,3 @@ extension ConfigurationFile {
     }
 }
 
-func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
-}

@@ -32,6 +32,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Print the demo's configuration and exit.")
     var printConfig = false
 
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         for (name, port) in [("--https-port", httpsPort), ("--http-port", httpPort)] where !(0...65535).contains(port) {
             throw ValidationError("\(name) \(port): expected 0...65535 (0: a free port)")
@@ -42,6 +44,7 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let logger = logging.bootstrap()
         // Port 0 asks for a free port; it is picked here so the configuration and the
         // printed commands carry the real one, and held until the proxy listens on it.
         let reserved = try [httpsPort, httpPort].map { $0 == 0 ? try EphemeralPort(address: "127.0.0.1") : nil }
@@ -57,8 +60,9 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let runtime: RuntimeConfiguration
         do {
-            let config = try ConfigurationFile.load(yaml: deployment.configurationYAML, file: "<demo>")
-            runtime = try ConfigurationFile.compile(config, source: deployment.configurationYAML, readFile: deployment.fileReader)
+            let config = try ConfigurationFile.load(yaml: deployment.configurationYAML, file: "<demo>", warnings: logger)
+            runtime = try ConfigurationFile.compile(
+                config, source: deployment.configurationYAML, readFile: deployment.fileReader, warnings: logger)
         } catch is ConfigurationFile.Invalid {
             try await deployment.stop()
             try await group.shutdownGracefully()
@@ -66,7 +70,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         // Unprivileged, loading fails and serve's one warning says why (not "--no-bpf").
         let environment = ServerEnvironment(
-            logger: Logger(label: "edgesplit"),
+            logger: logger,
             kernelSteering: !noBPF,
             workers: workers,
             controlDirectory: ServerEnvironment.defaultControlDirectory

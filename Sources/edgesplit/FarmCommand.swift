@@ -115,8 +115,7 @@ enum ControlClient {
         do {
             return try body()
         } catch let error as ControlClientError {
-            printError("edgesplit: error: \(error)")
-            throw ExitCode.failure
+            throw Stderr.failure("\(error)")
         }
     }
 

@@ -97,8 +97,7 @@ struct InitCommand: ParsableCommand {
             do {
                 yaml = try LyncTemplate(deployment()).render(command: commandLine())
             } catch let error as LyncDeploymentError {
-                printError("edgesplit: error: init lync: \(error.message)")
-                throw ExitCode.failure
+                throw Stderr.failure("init lync: \(error.message)")
             }
             guard let output else {
                 print(yaml, terminator: "")
@@ -107,10 +106,9 @@ struct InitCommand: ParsableCommand {
             do {
                 try yaml.write(toFile: output, atomically: true, encoding: .utf8)
             } catch {
-                printError("edgesplit: error: cannot write '\(output)': \(error.localizedDescription)")
-                throw ExitCode.failure
+                throw Stderr.failure("cannot write '\(output)': \(error.localizedDescription)")
             }
-            printError("edgesplit: wrote \(output); next: edgesplit check --config \(output)")
+            Stderr.line("edgesplit: wrote \(output); next: edgesplit check --config \(output)")
         }
 
         func deployment() throws -> LyncDeployment {

@@ -28,9 +28,7 @@ struct InstanceOptions: ParsableArguments {
         do {
             for r in try body() { print(json ? r.json.rendered : r.text) }
         } catch let error as SteeringError {
-            let line = "edgesplit: error: \(error)\n"
-            _ = line.withCString { write(2, $0, strlen($0)) }
-            throw ExitCode.failure
+            throw Stderr.failure("\(error)")
         }
     }
 

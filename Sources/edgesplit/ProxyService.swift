@@ -19,15 +19,17 @@ final class ProxyService: Service, @unchecked Sendable {
     private let server: ProxyServer
     private let shutdownDeadline: TimeAmount
     private let instance: String
+    private let logger: Logger
     private let events: AsyncStream<String>
     private let post: AsyncStream<String>.Continuation
     private let signals: UnixSignalsSequence
 
     /// Watches the signals from here on, so one that arrives while the server starts is kept.
-    init(server: ProxyServer, shutdownDeadline: TimeAmount, instance: String) async {
+    init(server: ProxyServer, shutdownDeadline: TimeAmount, instance: String, logger: Logger) async {
         self.server = server
         self.shutdownDeadline = shutdownDeadline
         self.instance = instance
+        self.logger = logger
         (events, post) = AsyncStream.makeStream(of: String.self)
         signals = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint)
         server.onRetired = { [post] in post.yield("RETIRED") }
@@ -56,19 +58,23 @@ final class ProxyService: Service, @unchecked Sendable {
             case "SIGHUP":
                 do {
                     let generation = try await offloaded { try self.server.reloadFromSource() }
-                    printError("edgesplit: SIGHUP received; reloaded, generation \(generation)")
+                    logger.notice(
+                        "SIGHUP received; reloaded, generation \(generation)", metadata: ["signal": "SIGHUP", "generation": "\(generation)"])
                 } catch {
-                    printError("edgesplit: SIGHUP received; reload refused, the running configuration keeps serving:\n\(error)")
+                    logger.error(
+                        "SIGHUP received; reload refused, the running configuration keeps serving:\n\(error)", metadata: ["signal": "SIGHUP"])
                 }
             case "RETIRED":
-                printError("edgesplit: retired: a newer process took over instance '\(instance)'; its exchanges here are done")
+                logger.notice(
+                    "retired: a newer process took over instance '\(instance)'; its exchanges here are done",
+                    metadata: ["instance": "\(instance)"])
                 await offloaded { self.server.shutdown(deadline: .seconds(1)) }
-                printError("edgesplit: stopped")
+                logger.notice("stopped")
                 return
             default:
-                printError("edgesplit: \(event) received; finishing in-flight requests")
+                logger.notice("\(event) received; finishing in-flight requests", metadata: ["signal": "\(event)"])
                 await offloaded { self.server.shutdown(deadline: self.shutdownDeadline) }
-                printError("edgesplit: stopped")
+                logger.notice("stopped")
                 return
             }
         }

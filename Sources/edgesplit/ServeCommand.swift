@@ -26,6 +26,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Override the configured number of workers (1...64).")
     var workers: Int?
 
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         if let workers, !(1...64).contains(workers) {
             throw ValidationError("--workers \(workers): expected 1...64 (the configuration's workers range)")
@@ -33,17 +35,18 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let logger = logging.bootstrap()
         let loaded: EdgesplitConfig
         let runtime: RuntimeConfiguration
         do {
             let text = try ConfigurationFile.read(path: config)
-            loaded = try ConfigurationFile.load(yaml: text, file: config)
-            runtime = try ConfigurationFile.compile(loaded, source: text)
+            loaded = try ConfigurationFile.load(yaml: text, file: config, warnings: logger)
+            runtime = try ConfigurationFile.compile(loaded, source: text, warnings: logger)
         } catch is ConfigurationFile.Invalid {
             throw ExitCode(1)
         }
         var environment = ServerEnvironment(
-            logger: Logger(label: "edgesplit"),
+            logger: logger,
             kernelSteering: !noBPF,
             workers: workers,
             controlDirectory: ServerEnvironment.defaultControlDirectory
@@ -55,37 +58,47 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 /// Runs a server in a swift-service-lifecycle `ServiceGroup` until SIGTERM or SIGINT (or a
-/// newer process retiring it), then drains it; SIGHUP reloads.
+/// newer process retiring it), then drains its connections; SIGHUP reloads. Everything it
+/// says goes through `environment.logger`.
 enum Runner {
     static func run(runtime: RuntimeConfiguration, environment: ServerEnvironment, banner: ((ProxyServer) -> Void)? = nil) async throws {
+        let instance = runtime.config.instance
+        let logger = environment.logger
         let server = ProxyServer(runtime: runtime, environment: environment)
         let service = await ProxyService(
-            server: server, shutdownDeadline: runtime.config.timeouts.shutdown.timeAmount, instance: runtime.config.instance)
+            server: server, shutdownDeadline: runtime.config.timeouts.shutdown.timeAmount, instance: instance, logger: logger)
         do {
             try server.start()
         } catch {
-            printError("edgesplit: error: \(error)")
+            logger.error("\(error)")
             throw ExitCode(1)
         }
         server.bootstrapMetricsSystem()
         if let warning = server.steeringWarning {
-            printError("edgesplit: warning: client affinity is off: \(warning); the kernel's reuseport hash spreads connections over workers")
+            logger.warning(
+                "client affinity is off: \(warning); the kernel's reuseport hash spreads connections over workers",
+                metadata: ["steering": "off"])
         }
         if let warning = server.controlWarning {
-            printError("edgesplit: warning: \(warning)")
+            logger.warning("\(warning)", metadata: ["control": "off"])
         }
         if server.tookOverFromPredecessor {
-            printError("edgesplit: took over instance '\(runtime.config.instance)' from the process that served it; that process drains and exits")
+            logger.notice(
+                "took over instance '\(instance)' from the process that served it; that process drains and exits",
+                metadata: ["instance": "\(instance)"])
         }
-        printError("edgesplit: serving instance '\(runtime.config.instance)' with \(server.workerCount) workers")
+        logger.notice(
+            "serving instance '\(instance)' with \(server.workerCount) workers",
+            metadata: ["instance": "\(instance)", "workers": "\(server.workerCount)"])
         banner?(server)
-        var logger = environment.logger
-        logger.logLevel = .warning
+        // The group's own lifecycle lines only at debug and trace; otherwise its warnings and errors.
+        var groupLogger = logger
+        if logger.logLevel > .debug { groupLogger.logLevel = max(logger.logLevel, .warning) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
+                logger: groupLogger
             )
         )
         try await group.run()

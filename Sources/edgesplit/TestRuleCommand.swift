@@ -46,18 +46,15 @@ struct TestRuleCommand: ParsableCommand {
         do {
             request = try TestRuleRequest.parse(url)
         } catch {
-            printError("edgesplit: error: test-rule: \(error.message)")
-            throw ExitCode.failure
+            throw Stderr.failure("test-rule: \(error.message)")
         }
         guard let clientAddress = ClientAddress(client) else {
-            printError("edgesplit: error: test-rule: --client '\(client)' is not an IPv4 or IPv6 address")
-            throw ExitCode.failure
+            throw Stderr.failure("test-rule: --client '\(client)' is not an IPv4 or IPv6 address")
         }
         var cookiePair: (name: String, value: String)?
         if let cookie {
             guard let eq = cookie.firstIndex(of: "="), eq != cookie.startIndex else {
-                printError("edgesplit: error: test-rule: --cookie '\(cookie)': expected NAME=VALUE")
-                throw ExitCode.failure
+                throw Stderr.failure("test-rule: --cookie '\(cookie)': expected NAME=VALUE")
             }
             cookiePair = (String(cookie[..<eq]), String(cookie[cookie.index(after: eq)...]))
         }
@@ -125,12 +122,12 @@ struct TestRuleCommand: ParsableCommand {
         }
         let farm = config.farms[farmIndex]
         let member = farm.members[memberIndex]
-        var tls: BackendTLSContext?
+        var tls: MemberTLSContext?
         var trust = "none (plain HTTP)"
         if let farmTLS = farm.tls {
             trust = farmTLS.ca.map { "the CA in '\($0)'" } ?? "the system roots"
             do {
-                tls = try BackendTLSContext(farm: farm, tls: farmTLS, readFile: { try ServerEnvironment.readFileFromDisk($0) })
+                tls = try MemberTLSContext(farm: farm, tls: farmTLS, readFile: { try ServerEnvironment.readFileFromDisk($0) })
             } catch {
                 return [TestRuleStep("tls", .fail, "cannot set up TLS toward farm '\(farm.name)': \(error)")]
             }

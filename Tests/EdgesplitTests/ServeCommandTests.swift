@@ -250,7 +250,7 @@ final class ServeCommandTests: EdgesplitTestCase {
         let (_, err) = try server.waitForOutput("the server to listen") { _, err in err.contains("edgesplit: serving instance") }
         reservations.forEach { $0.release() }
         let warnings = err.split(separator: "\n").filter { $0.contains("warning") }
-        XCTAssertEqual(warnings, ["edgesplit: warning: client affinity is off: too many listener groups: at most 16 per instance; the kernel's reuseport hash spreads connections over workers"])
+        XCTAssertEqual(warnings, ["edgesplit: warning: client affinity is off: too many listener groups: at most 16 per instance; the kernel's reuseport hash spreads connections over workers steering=off"])
         XCTAssertFalse(InstancePins.exists(instance), "a program that could not be attached leaves no pins")
         server.send(SIGTERM)
         XCTAssertEqual(try server.waitForExit().status, 0)

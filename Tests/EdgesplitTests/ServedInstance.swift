@@ -19,11 +19,13 @@ final class ServedInstance {
     let arguments: [String]
 
     /// Starts the server and waits until it serves. `shutdown` is `timeouts.shutdown`;
-    /// `extraConfig` is added at the top level of the configuration.
+    /// `extraConfig` is added at the top level of the configuration; `logging` are
+    /// `--log-level`/`--log-format` arguments (at a level above notice no "serving instance"
+    /// line is logged, and readiness is a first answered request instead).
     init(
         _ test: EdgesplitTestCase, tag: String, backend: TinyBackend, workers: Int = 4,
         kernelSteering: Bool = true, shutdown: String = "10s", unprivileged: Bool = false, extraConfig: String = "",
-        affinity: String = "{ ipv4_prefix: 32, ipv6_prefix: 128, seed: 7 }"
+        affinity: String = "{ ipv4_prefix: 32, ipv6_prefix: 128, seed: 7 }", logging: [String] = []
     ) throws {
         self.test = test
         instance = test.uniqueInstance(tag)
@@ -44,11 +46,28 @@ final class ServedInstance {
             timeouts: { shutdown: \(shutdown) }
             \(extraConfig)
             """)
-        var arguments = ["serve", "--config", configPath, "--workers", String(workers)]
+        var arguments = ["serve", "--config", configPath, "--workers", String(workers)] + logging
         if !kernelSteering { arguments.append("--no-bpf") }
         self.arguments = arguments
         process = try test.start(arguments, unprivileged: unprivileged)
-        try process.waitForOutput("the server to listen") { _, err in err.contains("edgesplit: serving instance") }
+        let quiet = ["warning", "error", "critical"].contains { logging.contains($0) }
+        if quiet {
+            try waitForFirstAnswer()
+        } else {
+            try process.waitForOutput("the server to listen") { _, err in err.contains("serving instance '") }
+        }
+    }
+
+    /// Retries a GET until the server answers it.
+    private func waitForFirstAnswer(timeout: TimeInterval = 20) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if let reply = try? get("/ready", timeout: 2), reply.status == 200 { return }
+            if !process.isRunning || Date() > deadline {
+                throw TestFailure("edgesplit \(arguments.joined(separator: " ")) never answered\n--- stderr ---\n\(process.stderr)")
+            }
+            usleep(50_000)
+        }
     }
 
     /// A second server with the same configuration (same instance, same port): it joins the

@@ -87,7 +87,7 @@ final class ClientHandlerEmbeddedTests: XCTestCase {
     func testDrainClosesAnIdleConnectionAndAnswersARequestUnderWayWithClose() throws {
         try send("GET / HTTP/1.1\r\nHost: unknown\r\n\r\n")
         XCTAssertEqual(try statuses(), [404])
-        _ = worker.drain(gentle: true)
+        _ = worker.drainConnections(gentle: true)
         try send("GET / HTTP/1.1\r\nHost: unknown\r\n\r\n")
         var buffer = try XCTUnwrap(channel.readOutbound(as: ByteBuffer.self))
         XCTAssertTrue(buffer.readString(length: buffer.readableBytes)!.contains("Connection: close"))

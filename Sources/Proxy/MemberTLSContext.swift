@@ -6,7 +6,7 @@ import Publishing
 ///
 /// Without `server_name` the member's host name is checked, or, for a member given as an
 /// IP literal, the address itself (the certificate must carry it as an IP SAN).
-public final class BackendTLSContext: Sendable {
+public final class MemberTLSContext: Sendable {
     public let context: NIOSSLContext
     public let serverName: String?
     public let verifies: Bool

@@ -8,7 +8,7 @@ import NIOCore
 /// Taking and returning a connection happens once per proxied request, so both are plain
 /// array operations: lists indexed by farm and member (no hashing), and no timer per
 /// connection. A sweep every few seconds closes what has been idle for `idleTimeout`.
-final class BackendPool {
+final class MemberPool {
     struct Key: Hashable {
         let farm: Int
         let member: Int
@@ -22,19 +22,19 @@ final class BackendPool {
     static let sweepInterval = TimeAmount.seconds(5)
 
     /// By farm, then member: idle connections, the oldest first.
-    private var idle: [[[BackendHandler]]]
+    private var idle: [[[MemberHandler]]]
     private var sweep: RepeatedTask?
 
     /// - Parameter members: the number of members of each farm, by farm index.
     init(members: [Int], eventLoop: EventLoop) {
         idle = members.map { Array(repeating: [], count: $0) }
-        // Holds the pool until `closeAll` cancels it (the worker's drain and stop do).
+        // Holds the pool until `closeAll` cancels it (the worker's connection drain and stop do).
         sweep = eventLoop.scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { _ in
             self.closeExpired(now: .now())
         }
     }
 
-    func take(farm: Int, member: Int) -> BackendHandler? {
+    func take(farm: Int, member: Int) -> MemberHandler? {
         guard idle.indices.contains(farm), idle[farm].indices.contains(member) else { return nil }
         // The newest first: it is the least likely to have been closed by the member.
         while let handler = idle[farm][member].popLast() {
@@ -44,7 +44,7 @@ final class BackendPool {
         return nil
     }
 
-    func put(_ handler: BackendHandler) {
+    func put(_ handler: MemberHandler) {
         let farm = handler.farmIndex, member = handler.member
         guard idle.indices.contains(farm), idle[farm].indices.contains(member) else {
             handler.close()
@@ -57,7 +57,7 @@ final class BackendPool {
         idle[farm][member].append(handler)
     }
 
-    func remove(_ handler: BackendHandler) {
+    func remove(_ handler: MemberHandler) {
         let farm = handler.farmIndex, member = handler.member
         guard idle.indices.contains(farm), idle[farm].indices.contains(member) else { return }
         idle[farm][member].removeAll { $0 === handler }
@@ -66,7 +66,7 @@ final class BackendPool {
     /// Closes the connections idle since before `now - idleTimeout`.
     func closeExpired(now: NIODeadline) {
         let limit = now - Self.idleTimeout
-        var expired: [BackendHandler] = []
+        var expired: [MemberHandler] = []
         for farm in idle.indices {
             for member in idle[farm].indices {
                 let stale = idle[farm][member].prefix { $0.idleSince <= limit }.count
@@ -82,7 +82,7 @@ final class BackendPool {
     func closeAll() {
         sweep?.cancel()
         sweep = nil
-        var all: [BackendHandler] = []
+        var all: [MemberHandler] = []
         for farm in idle.indices {
             for member in idle[farm].indices {
                 all += idle[farm][member]

@@ -8,7 +8,7 @@ import NIOSSL
 /// stays bound to one client connection after an NTLM/Negotiate exchange.
 ///
 /// Backpressure: reads from the member stop while the client's channel is not writable.
-final class BackendHandler: ChannelDuplexHandler {
+final class MemberHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -26,7 +26,7 @@ final class BackendHandler: ChannelDuplexHandler {
     let member: Int
     private(set) var context: ChannelHandlerContext?
     /// The client connection this exchange belongs to; nil while pooled.
-    var owner: BackendOwner?
+    var owner: MemberOwner?
     private var parser: HeadParser
     private var state: State = .idle
     private var requestMethod: ArraySlice<UInt8> = []
@@ -60,7 +60,7 @@ final class BackendHandler: ChannelDuplexHandler {
     // MARK: Exchange
 
     /// Starts an exchange: the request head is written now, the body follows through `send`.
-    func begin(owner: BackendOwner, requestMethod: ArraySlice<UInt8>, head: ByteBuffer, boundByRequest: Bool) {
+    func begin(owner: MemberOwner, requestMethod: ArraySlice<UInt8>, head: ByteBuffer, boundByRequest: Bool) {
         self.owner = owner
         self.requestMethod = requestMethod
         self.responseStarted = false
@@ -144,7 +144,7 @@ final class BackendHandler: ChannelDuplexHandler {
                     responseStarted = true
                     parser.reset()
                     if head.isInformational {
-                        owner.backendInformational(head)
+                        owner.memberInformational(head)
                         guard self.owner === owner else { return }
                         continue
                     }
@@ -155,7 +155,7 @@ final class BackendHandler: ChannelDuplexHandler {
                     if head.isSwitchingProtocols {
                         state = .tunnel
                         reusable = false
-                        owner.backendSwitchedProtocols(head)
+                        owner.memberSwitchedProtocols(head)
                         guard self.owner === owner else { return }
                         continue
                     }
@@ -167,7 +167,7 @@ final class BackendHandler: ChannelDuplexHandler {
                     }
                     var framer = BodyFramer(framing)
                     state = .body(framer)
-                    owner.backendResponseHead(head, framing: framing)
+                    owner.memberResponseHead(head, framing: framing)
                     guard case .body = state, self.owner === owner else { return }
                     // A response without body completes with its head.
                     let empty = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -194,11 +194,11 @@ final class BackendHandler: ChannelDuplexHandler {
                 if progress.consumed > 0 {
                     if owner.wantsDechunkedBody {
                         for range in progress.payload {
-                            owner.backendBody(buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count)!)
+                            owner.memberBody(buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count)!)
                         }
                         buffer.moveReaderIndex(forwardBy: progress.consumed)
                     } else {
-                        owner.backendBody(buffer.readSlice(length: progress.consumed)!)
+                        owner.memberBody(buffer.readSlice(length: progress.consumed)!)
                     }
                     guard self.owner === owner else { return }
                 }
@@ -207,7 +207,7 @@ final class BackendHandler: ChannelDuplexHandler {
                     return
                 }
             case .tunnel:
-                owner.backendBody(buffer)
+                owner.memberBody(buffer)
                 return
             case .idle, .closed:
                 reusable = false
@@ -221,7 +221,7 @@ final class BackendHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { owner?.backendBecameWritable() }
+        if context.channel.isWritable { owner?.memberBecameWritable() }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -235,11 +235,11 @@ final class BackendHandler: ChannelDuplexHandler {
         self.owner = nil
         switch previous {
         case .body where bodyUntilClose:
-            owner.backendResponseComplete(self, reusable: false)
+            owner.memberResponseComplete(self, reusable: false)
         case .tunnel:
-            owner.backendClosedTunnel()
+            owner.memberClosedTunnel()
         default:
-            owner.backendFailed(self, BackendError.closedBeforeResponse)
+            owner.memberFailed(self, MemberError.closedBeforeResponse)
         }
     }
 
@@ -248,7 +248,7 @@ final class BackendHandler: ChannelDuplexHandler {
         if let owner {
             self.owner = nil
             state = .closed
-            owner.backendFailed(self, error)
+            owner.memberFailed(self, error)
         }
         context.close(promise: nil)
     }
@@ -261,7 +261,7 @@ final class BackendHandler: ChannelDuplexHandler {
     private func finishResponse(leftover: Int) {
         if leftover > 0 { reusable = false }
         state = .idle
-        owner?.backendResponseComplete(self, reusable: reusable)
+        owner?.memberResponseComplete(self, reusable: reusable)
     }
 
     private func failMalformed(_ reason: String) {
@@ -269,7 +269,7 @@ final class BackendHandler: ChannelDuplexHandler {
         let owner = self.owner
         self.owner = nil
         state = .closed
-        owner?.backendFailed(self, BackendError.malformedResponse(reason))
+        owner?.memberFailed(self, MemberError.malformedResponse(reason))
         context?.close(promise: nil)
     }
 
