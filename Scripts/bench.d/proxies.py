@@ -1005,7 +1005,7 @@ def print_table(res):
         if not sat["saturated"]:
             busy = ", ".join(f"{p} {b:.0f} %" for p, b in sat["busy_pct"].items() if b is not None)
             print(f"{wl}: not saturated (proxy CPU busy {busy}; < {SATURATED_PCT:g} %): req/s there is bounded by the "
-                  f"client or the backend too; compare requests per proxy-CPU-second")
+                  f"client or the backend too; compare the proxies' CPU per request (requests per proxy-CPU-second)")
     for wl in res["runs"]:
         bad = {p: sum(r.get("failures") or 0 for r in rs) for p, rs in res["runs"][wl]["by_proxy"].items()}
         if any(bad.values()):
