@@ -12,10 +12,15 @@ instructions and fails when edgesplit needs more than `tolerance` above the base
   (GET of 64 bytes, Host routed by a rule)          member: HTTP/1.1 keep-alive, 64-byte body
 
 Only instructions executed between the end of the warm-up and the last response count; they
-are divided by the number of requests. Loopback only; everything started is stopped.
+are divided by the number of requests. HAProxy (`nbthread 1`) and nginx (`master_process off`,
+one worker) do the same job under the same client and are counted the same way, for the ratio
+edgesplit / best peer; the pass/fail is edgesplit against its own baseline only. Cycles per
+request come from `perf stat -e cycles` where the machine has hardware counters.
+Loopback only; everything started is stopped.
 """
 import argparse
 import json
+import platform
 import os
 import re
 import shutil
@@ -80,6 +85,80 @@ timeouts: {{ shutdown: 1s }}
     return path
 
 
+def write_haproxy_config(work, port, member_port, crt, key):
+    pem = os.path.join(work, "guard.pem")  # HAProxy wants certificate and key in one file
+    with open(pem, "w") as out:
+        out.write(open(crt).read() + open(key).read())
+    path = os.path.join(work, "haproxy.cfg")
+    with open(path, "w") as f:
+        f.write(f"""global
+    nbthread 1
+    maxconn 100
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+    timeout http-request 300s
+    timeout http-keep-alive 300s
+    http-reuse always
+frontend https
+    bind 127.0.0.1:{port} ssl crt {pem} alpn h2,http/1.1
+    option forwardfor
+    http-request set-header X-Forwarded-Proto https
+    use_backend app if {{ req.hdr(host),field(1,:) -i {HOST} }}
+    default_backend notfound
+backend app
+    server m1 127.0.0.1:{member_port}
+backend notfound
+    http-request return status 404
+""")
+    return path
+
+
+def write_nginx_config(work, port, member_port, crt, key):
+    path = os.path.join(work, "nginx.conf")
+    with open(path, "w") as f:
+        f.write(f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}/client_body;
+    proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi;
+    scgi_temp_path {work}/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    upstream app {{ server 127.0.0.1:{member_port}; keepalive 64; }}
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $http_host;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto https;
+    server {{
+        listen 127.0.0.1:{port} ssl http2 default_server;
+        ssl_certificate {crt};
+        ssl_certificate_key {key};
+        return 404;
+    }}
+    server {{
+        listen 127.0.0.1:{port} ssl http2;
+        server_name {HOST};
+        ssl_certificate {crt};
+        ssl_certificate_key {key};
+        location / {{ proxy_pass http://app; }}
+    }}
+}}
+""")
+    return path
+
+
 class Client:
     """One TLS keep-alive connection sending one request at a time, as a browser would."""
 
@@ -103,26 +182,26 @@ class Client:
                 if len(self.buffer) >= end + 4 + length:
                     status = int(head.split(" ", 2)[1])
                     self.buffer = self.buffer[end + 4 + length:]
-                    if status != 200:
-                        raise RuntimeError(f"guard: status {status} from edgesplit")
+                    if status != 200 or length != len(BODY):
+                        raise RuntimeError(f"guard: status {status} with {length} bytes from the proxy")
                     return
             chunk = self.tls.recv(65536)
             if not chunk:
-                raise RuntimeError("guard: edgesplit closed the connection")
+                raise RuntimeError("guard: the proxy closed the connection")
             self.buffer += chunk
 
 
-def wait_for_port(port, process, seconds):
+def wait_for_port(port, process, seconds, name):
     deadline = time.time() + seconds
     while time.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"guard: edgesplit exited with {process.returncode}")
+            raise RuntimeError(f"guard: {name} exited with {process.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
             time.sleep(0.5)
-    raise RuntimeError("guard: edgesplit did not listen in time")
+    raise RuntimeError(f"guard: {name} did not listen in time")
 
 
 def callgrind_total(path):
@@ -134,28 +213,54 @@ def callgrind_total(path):
     raise RuntimeError(f"guard: no totals in {path}")
 
 
-def measure(edgesplit, work, requests, warmup):
-    member = ThreadingHTTPServer(("127.0.0.1", 0), Member)
-    threading.Thread(target=member.serve_forever, daemon=True).start()
-    crt, key = make_certificate(work)
+def proxy_command(name, binary, work, port, member_port, crt, key):
+    """argv and extra environment of one proxy doing the guard's job, one thread."""
+    if name == "edgesplit":
+        config = write_config(work, port, member_port, crt, key)
+        # valgrind 3.19 (Debian 12) cannot read the DWARF 5 the Swift toolchain writes: count
+        # instructions on a copy without debug information (the symbol table stays).
+        stripped = os.path.join(work, "edgesplit")
+        subprocess.run(["objcopy", "--strip-debug", binary, stripped], check=True)
+        shim = os.path.join(work, "sigsuspend-copy.so")
+        subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", shim,
+                        os.path.join(os.path.dirname(os.path.abspath(__file__)), "sigsuspend-copy.c")], check=True)
+        return [stripped, "serve", "--config", config, "--no-bpf", "--workers", "1"], {"LD_PRELOAD": shim}
+    if name == "haproxy":
+        return ["haproxy", "-db", "-f", write_haproxy_config(work, port, member_port, crt, key)], {}
+    if name == "nginx":
+        conf = write_nginx_config(work, port, member_port, crt, key)
+        return ["nginx", "-p", work + "/", "-e", os.path.join(work, "nginx-error.log"), "-c", conf], {}
+    raise ValueError(name)
+
+
+def stop(process):
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def measure(name, binary, work, requests, warmup, member_port, crt, key):
+    """Instructions per request of one proxy under callgrind: instrumentation off at the start
+    (--instr-atstart=no), `warmup` requests, instrumentation on, `warmup` more while the code is
+    instrumented anew, counters zeroed, `requests` counted, dumped."""
+    work = os.path.join(work, name)
+    os.makedirs(work)
     port = free_port()
-    config = write_config(work, port, member.server_address[1], crt, key)
+    argv, env = proxy_command(name, binary, work, port, member_port, crt, key)
     out = os.path.join(work, "callgrind.out")
-    # valgrind 3.19 (Debian 12) cannot read the DWARF 5 the Swift toolchain writes: count
-    # instructions on a copy without debug information (the symbol table stays).
-    stripped = os.path.join(work, "edgesplit")
-    subprocess.run(["objcopy", "--strip-debug", edgesplit, stripped], check=True)
-    shim = os.path.join(work, "sigsuspend-copy.so")
-    subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", shim,
-                    os.path.join(os.path.dirname(os.path.abspath(__file__)), "sigsuspend-copy.c")], check=True)
     process = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}.%p",
-         stripped, "serve", "--config", config, "--no-bpf", "--workers", "1"],
-        env={**os.environ, "LD_PRELOAD": shim},
-        stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "edgesplit.log"), "w"),
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}.%p"] + argv,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, f"{name}.log"), "w"),
         start_new_session=True)
     try:
-        wait_for_port(port, process, 300)
+        wait_for_port(port, process, 300, name)
         client = Client(port, crt)
         for _ in range(warmup):
             client.get()
@@ -167,23 +272,71 @@ def measure(edgesplit, work, requests, warmup):
         for _ in range(requests):
             client.get()
         subprocess.run(control + ["--dump=guard", str(process.pid)], check=True, capture_output=True)
+        cipher = client.tls.cipher()[0]
+        version = client.tls.version()
         client.tls.close()
         dumps = [os.path.join(work, n) for n in os.listdir(work) if n.startswith("callgrind.out.")]
         dumps = [d for d in dumps if any("guard" in line for line in open(d).readlines()[:20])]
         if not dumps:
-            raise RuntimeError("guard: callgrind wrote no dump")
-        return callgrind_total(max(dumps, key=os.path.getmtime)) / requests
+            raise RuntimeError(f"guard: callgrind wrote no dump for {name}")
+        total = callgrind_total(max(dumps, key=os.path.getmtime))
+        return {"instructions_per_request": total / requests, "instructions_total": total, "tls": f"{version} {cipher}"}
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        member.shutdown()
+        stop(process)
+
+
+PERF_EVENTS = ["cycles", "instructions"]
+
+
+def perf_counters_work():
+    """`perf stat -e instructions true` counts on a machine with hardware counters; on a VM
+    without them it prints <not supported>."""
+    try:
+        r = subprocess.run(["perf", "stat", "-x,", "-e", "instructions", "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    text = r.stderr.decode(errors="replace")
+    return r.returncode == 0 and re.search(r"^\d+,", text, re.M) is not None
+
+
+def measure_perf(name, binary, work, requests, warmup, member_port, crt, key, events=PERF_EVENTS):
+    """Counts per request of one proxy running natively (no valgrind): `perf stat -p` attached
+    after the warm-up, over the counted requests only."""
+    work = os.path.join(work, name + "-perf")
+    os.makedirs(work)
+    port = free_port()
+    argv, env = proxy_command(name, binary, work, port, member_port, crt, key)
+    process = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                               stderr=open(os.path.join(work, f"{name}.log"), "w"), start_new_session=True)
+    try:
+        wait_for_port(port, process, 60, name)
+        client = Client(port, crt)
+        for _ in range(2 * warmup):
+            client.get()
+        perf = subprocess.Popen(["perf", "stat", "-x,", "-e", ",".join(events), "-p", str(process.pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.5)  # attached
+        for _ in range(requests):
+            client.get()
+        perf.send_signal(signal.SIGINT)
+        text = perf.communicate(timeout=30)[1].decode(errors="replace")
+        client.tls.close()
+        out = {}
+        for line in text.splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2] in events and re.match(r"^[\d.]+$", fields[0]):
+                out[fields[2] + "_per_request"] = float(fields[0]) / requests
+        return out
+    finally:
+        stop(process)
+
+
+def first_line(argv):
+    try:
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+        return r.stdout.decode(errors="replace").strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired) as e:
+        return f"? ({e})"
 
 
 def main():
@@ -193,20 +346,70 @@ def main():
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--tolerance", type=float, default=0.05)
+    parser.add_argument("--peers", default="haproxy,nginx",
+                        help="peers counted the same way for the ratio ('none': edgesplit only)")
+    parser.add_argument("--json", default=".build/bench-guard.json")
     parser.add_argument("--update", action="store_true", help="write the measured figure as the new baseline")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (callgrind dumps, log)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (callgrind dumps, logs)")
     args = parser.parse_args()
+    peers = [p for p in args.peers.split(",") if p and p != "none"]
+    for p in peers:
+        if p not in ("haproxy", "nginx"):
+            parser.error(f"unknown peer {p}")
 
     work = tempfile.mkdtemp(prefix="edgesplit-guard-")
+    os.chmod(work, 0o755)
+    member = ThreadingHTTPServer(("127.0.0.1", 0), Member)
+    threading.Thread(target=member.serve_forever, daemon=True).start()
+    counted, cycles = {}, {}
+    perf_ok = perf_counters_work()
     try:
-        per_request = measure(args.edgesplit, work, args.requests, args.warmup)
+        crt, key = make_certificate(work)
+        for name in ["edgesplit"] + peers:
+            binary = args.edgesplit if name == "edgesplit" else name
+            counted[name] = measure(name, binary, work, args.requests, args.warmup, member.server_address[1], crt, key)
+            print(f"guard: {name:9s} {counted[name]['instructions_per_request']:9,.0f} instructions per proxied request "
+                  f"({args.requests} requests, {counted[name]['tls']})", flush=True)
+            if perf_ok:
+                cycles[name] = measure_perf(name, binary, work, args.requests, args.warmup, member.server_address[1], crt, key)
     finally:
+        member.shutdown()
         if args.keep:
             print(f"guard: work folder kept: {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    print(f"guard: {per_request:,.0f} instructions per proxied request ({args.requests} requests)")
+    per_request = counted["edgesplit"]["instructions_per_request"]
+    report = {"started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+              "requests": args.requests, "warmup": args.warmup,
+              "method": "callgrind --instr-atstart=no; callgrind_control --instr=on after the warm-up, "
+                        "--zero after a second warm-up, --dump after the counted requests; Ir total / requests",
+              "instructions_per_request": {k: round(v["instructions_per_request"]) for k, v in counted.items()},
+              "tls": {k: v["tls"] for k, v in counted.items()},
+              "versions": {"haproxy": first_line(["haproxy", "-v"]), "nginx": first_line(["nginx", "-v"]),
+                           "valgrind": first_line(["valgrind", "--version"]),
+                           "edgesplit_commit": first_line(["git", "-C", os.path.dirname(os.path.abspath(__file__)),
+                                                           "rev-parse", "--short", "HEAD"])},
+              "cpu": platform.processor() or platform.machine()}
+    if peers:
+        best_name = min(peers, key=lambda p: counted[p]["instructions_per_request"])
+        best = counted[best_name]["instructions_per_request"]
+        report["best_peer"] = best_name
+        report["edgesplit_over_best_peer"] = round(per_request / best, 3)
+        line = ", ".join(f"{p} {counted[p]['instructions_per_request']:,.0f}" for p in peers)
+        print(f"guard: peers: {line}; edgesplit / best peer ({best_name}) {per_request / best:.2f} "
+              f"(issue 15 target <= 0.80)")
+    if perf_ok:
+        report["perf"] = {k: {e: round(v) for e, v in c.items()} for k, c in cycles.items()}
+        for name, c in cycles.items():
+            print(f"guard: {name:9s} " + ", ".join(f"{v:,.0f} {e.replace('_', ' ')}" for e, v in c.items())
+                  + " (perf stat, native run)")
+    else:
+        report["perf"] = "not supported here"
+        print("guard: cycles per request: not supported here (perf stat -e instructions: no hardware counters)")
+
+    print(f"guard: {per_request:,.0f} instructions per proxied request for edgesplit ({args.requests} requests)")
+    status = 0
     if args.update:
         with open(args.baseline, "w") as f:
             json.dump({"instructions_per_request": round(per_request),
@@ -214,16 +417,25 @@ def main():
                        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, f, indent=2)
             f.write("\n")
         print(f"guard: baseline written to {args.baseline}")
-        return 0
-    with open(args.baseline) as f:
-        baseline = json.load(f)["instructions_per_request"]
-    ratio = per_request / baseline
-    print(f"guard: baseline {baseline:,.0f}; ratio {ratio:.3f} (fails above {1 + args.tolerance:.2f})")
-    if ratio > 1 + args.tolerance:
-        print("guard: FAIL: more instructions per request than the baseline allows", file=sys.stderr)
-        return 1
-    print("guard: ok")
-    return 0
+        report["baseline_updated"] = True
+    else:
+        with open(args.baseline) as f:
+            baseline = json.load(f)["instructions_per_request"]
+        ratio = per_request / baseline
+        print(f"guard: baseline {baseline:,.0f}; ratio {ratio:.3f} (fails above {1 + args.tolerance:.2f})")
+        report.update({"baseline": baseline, "ratio_to_baseline": round(ratio, 4), "tolerance": args.tolerance,
+                       "pass": ratio <= 1 + args.tolerance})
+        if ratio > 1 + args.tolerance:
+            print("guard: FAIL: more instructions per request than the baseline allows", file=sys.stderr)
+            status = 1
+        else:
+            print("guard: ok")
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(report, f, indent=1)
+        f.write("\n")
+    print(f"guard: JSON: {args.json}")
+    return status
 
 
 if __name__ == "__main__":

@@ -272,6 +272,26 @@ def check_job(name, port):
         raise BenchError(f"{name}: unknown Host gave {status}, expected 404")
 
 
+def h2_get(port, host, path):
+    """One GET over TLS with ALPN h2 (curl, SNI and :authority = host): status, protocol, body."""
+    with tempfile.NamedTemporaryFile() as body:
+        out = run(["curl", "-sS", "-k", "--http2", "--max-time", "20", "--connect-to", f"{host}:443:127.0.0.1:{port}",
+                   "-o", body.name, "-w", "%{http_code} %{http_version}", f"https://{host}{path}"]).split()
+        return int(out[0]), out[1], open(body.name, "rb").read()
+
+
+def check_h2(name, port):
+    """The same job over HTTP/2: ALPN h2, Host from :authority, X-Forwarded-*, both body sizes."""
+    status, proto, body = h2_get(port, APP, "/echo")
+    want = f"host={APP} xff=127.0.0.1 proto=https"
+    if status != 200 or proto != "2" or body.decode(errors="replace").strip() != want:
+        raise BenchError(f"{name}: h2 GET /echo gave {status} over HTTP/{proto} {body[:80]!r}, expected 200 over HTTP/2 {want!r}")
+    for path, size in (("/small", 64), ("/big", BIG)):
+        status, proto, body = h2_get(port, APP, path)
+        if status != 200 or proto != "2" or len(body) != size:
+            raise BenchError(f"{name}: h2 GET {path} gave {status} over HTTP/{proto} with {len(body)} bytes, expected 200 with {size}")
+
+
 # ---------------------------------------------------------------- load generators
 
 UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
@@ -299,6 +319,49 @@ def tls_conns(client, port, seconds, threads, version):
     out = run(["taskset", "-c", LOAD_CPU, client, "conn", "127.0.0.1", str(port), str(seconds), str(threads),
                APP, "/small", version], timeout=seconds + 30)
     return json.loads(out.strip().splitlines()[-1])
+
+
+def h2load(port, host, path, conns, streams, requests, size, timeout):
+    """h2load over TLS (ALPN h2, SNI and :authority = host), `requests` GETs spread over `conns`
+    connections with up to `streams` streams open on each; every request started completes, so
+    the proxy's CPU over the run is all theirs (and 10 handshakes')."""
+    argv = ["taskset", "-c", LOAD_CPU, "h2load", "-t1", f"-c{conns}", f"-m{streams}", f"-n{requests}",
+            f"--connect-to=127.0.0.1:{port}", f"https://{host}{path}"]
+    try:
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout).stdout.decode()
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace")
+        log(f"  h2load did not finish within {timeout:.0f} s")
+        return {"requests": 0, "seconds": float(timeout), "per_second": 0.0, "failures": requests,
+                "failure_kinds": {"timeout": requests}, "protocol": None}
+    res = {"protocol": None}
+    m = re.search(r"Application protocol: (\S+)", out)
+    res["protocol"] = m.group(1) if m else None
+    m = re.search(r"finished in ([\d.]+)(us|ms|s|m), ([\d.]+) req/s", out)
+    m2 = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", out)
+    m3 = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    m4 = re.search(r"traffic: .*\((\d+)\) data", out)
+    if not (m and m2 and m3 and m4):
+        log("  unexpected h2load output:\n" + out[-2000:])
+        return {"requests": 0, "seconds": 0.0, "per_second": 0.0, "failures": requests,
+                "failure_kinds": {"unparsed_output": requests}, "protocol": res["protocol"]}
+    total, started, done, ok, failed, errored, timedout = map(int, m2.groups())
+    s2xx, s3xx, s4xx, s5xx = map(int, m3.groups())
+    data = int(m4.group(1))
+    res["seconds"] = float(m.group(1)) * UNIT[m.group(2)] / 1e3
+    res["requests"] = ok
+    res["per_second"] = float(m.group(3))
+    kinds = {"not_done": total - done, "failed": failed, "errored": errored, "timeout": timedout,
+             "non_2xx": s3xx + s4xx + s5xx,
+             # every successful response carries exactly the body: 64 B or 1 MiB
+             "body_size_mismatch": -(-(ok * size - data) // size) if data < ok * size else int(data > ok * size),
+             "not_h2": requests if res["protocol"] != "h2" else 0}
+    res["failure_kinds"] = {k: v for k, v in kinds.items() if v}
+    res["failures"] = sum(res["failure_kinds"].values())
+    res["data_bytes"] = data
+    m = re.search(r"time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)", out)
+    res["mean_ms"] = float(m.group(5)) * UNIT[m.group(6)] if m else None
+    return res
 
 
 # ---------------------------------------------------------------- workloads
@@ -335,6 +398,30 @@ def wl_handshake(cert, threads, version="1.3"):
     return go
 
 
+def wl_h2(host, path, conns, streams):
+    """HTTP/2 GETs with h2load. The request count is set from the proxy's previous run (the
+    warm-up's first) so that a run lasts about `seconds`."""
+    size = BIG if path == "/big" else 64
+    unit = conns * streams
+    rate = {}  # proxy -> requests/s of its last run
+
+    def go(t, client, seconds, backend_pid):
+        first = 2 if size == BIG else 20  # requests per stream slot in a proxy's very first run
+        n = unit * max(2, round(rate[t["name"]] * seconds / unit)) if t["name"] in rate else unit * first
+        timeout = max(60.0, 20 * seconds)
+        r = measure(t, backend_pid, lambda: h2load(t["ecdsa_port"], host, path, conns, streams, n, size, timeout))
+        r["requests_sent"] = n
+        if r["per_second"] > 0:
+            rate[t["name"]] = r["per_second"]
+        r["proxy_cpu_us_per_req"] = 1e6 * r["proxy_cpu_s"] / max(1, r["requests"]) if r["requests"] else None
+        r["req_per_proxy_cpu_s"] = r["requests"] / r["proxy_cpu_s"] if r["requests"] and r["proxy_cpu_s"] > 0 else None
+        r["mb_per_s"] = r["per_second"] * size / 1e6
+        if r["failures"]:
+            log(f"  FAILED: {t['name']}: {r['failures']} of {n} requests failed ({r['failure_kinds']})")
+        return r
+    return go
+
+
 WORKLOADS = [
     # key, label, function, measured seconds scale
     ("keepalive", "keep-alive GET 64 B, 50 conns, plain member", wl_keepalive(APP, "/small", 50)),
@@ -342,7 +429,13 @@ WORKLOADS = [
     ("handshake_ecdsa", "new TLS 1.3 conn/request, ECDSA P-256", wl_handshake("ecdsa", 8)),
     ("handshake_rsa", "new TLS 1.3 conn/request, RSA-2048", wl_handshake("rsa", 8)),
     ("bulk_reenc", "GET 1 MiB, 8 conns, re-encrypted", wl_keepalive(REENC, "/big", 8)),
+    # HTTP/2 over TLS (ALPN h2) to the proxy, HTTP/1.1 to the plain member; h2load on CPU 0
+    ("h2_c10m10_64", "h2 GET 64 B, 10 conns x 10 streams, plain member", wl_h2(APP, "/small", 10, 10)),
+    ("h2_c10m100_64", "h2 GET 64 B, 10 conns x 100 streams, plain member", wl_h2(APP, "/small", 10, 100)),
+    ("h2_c10m10_1m", "h2 GET 1 MiB, 10 conns x 10 streams, plain member", wl_h2(APP, "/big", 10, 10)),
+    ("h2_c10m100_1m", "h2 GET 1 MiB, 10 conns x 100 streams, plain member", wl_h2(APP, "/big", 10, 100)),
 ]
+H2_WORKLOADS = [k for k, _, _ in WORKLOADS if k.startswith("h2_")]
 
 
 def idle_test(t, client, n, backend_pid):
@@ -395,6 +488,7 @@ def versions(edgesplit):
         "haproxy": first(["haproxy", "-v"]),
         "nginx": first(["nginx", "-v"]),
         "wrk": first(["wrk", "-v"]),
+        "h2load": first(["h2load", "--version"]),
         "openssl": first(["openssl", "version"]),
         "swift": first(["swift", "--version"]),
         "edgesplit_commit": first(["git", "-C", os.path.dirname(os.path.dirname(HERE)), "rev-parse", "--short", "HEAD"]),
@@ -468,8 +562,9 @@ def start_stack(work, edgesplit, names):
             t["pid"] = nginx_worker(t["proc"].pid)
         check_job(t["name"], t["ecdsa_port"])
         check_job(t["name"], t["rsa_port"])
+        check_h2(t["name"], t["ecdsa_port"])
     log(f"{', '.join(t['name'] for t in targets)}: the same job checked (Host routing, original Host, "
-        "X-Forwarded-For/Proto, 404 for unknown names)")
+        "X-Forwarded-For/Proto, 404 for unknown names; over HTTP/2 too: ALPN h2, 64 B and 1 MiB bodies)")
     return targets, backend_worker
 
 
@@ -516,6 +611,7 @@ def bench(a, work, started):
             raise BenchError(f"{t['name']} exited during the run")
     results["finished_utc"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     results["summary"] = summarize(results)
+    results["saturation"] = saturation(results)
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
     with open(a.json, "w") as f:
         json.dump(results, f, indent=1)
@@ -781,6 +877,15 @@ ROWS = [
     ("bulk_mbs", "1 MiB re-encrypted MB/s", "bulk_reenc", "mb_per_s", "high", 1.0, "ratio"),
     ("bulk_cpu", "1 MiB re-encrypted proxy CPU us/req", "bulk_reenc", "proxy_cpu_us_per_req", "low", None, None),
 ]
+for _wl, _name in (("h2_c10m10_64", "h2 64 B c10 m10"), ("h2_c10m100_64", "h2 64 B c10 m100"),
+                   ("h2_c10m10_1m", "h2 1 MiB c10 m10"), ("h2_c10m100_1m", "h2 1 MiB c10 m100")):
+    ROWS += [
+        (_wl + "_rps", _name + " req/s", _wl, "per_second", "high", None, None),
+        (_wl + "_cpu", _name + " proxy CPU us/req", _wl, "proxy_cpu_us_per_req", "low", None, None),
+        (_wl + "_cap", _name + " req/proxy-CPU-s", _wl, "req_per_proxy_cpu_s", "high", 1.0, "ratio"),
+        (_wl + "_busy", _name + " proxy CPU busy %", _wl, "proxy_busy_pct", None, None, None),
+    ]
+SATURATED_PCT = 95.0  # proxy CPU busy below this: req/s measures the client and backend too
 IDLE_ROWS = [
     ("idle_hs", "idle TLS conn RSS KiB (handshake only)", "kib_per_conn_handshaken", 40.0),
     ("idle_rq", "idle TLS conn RSS KiB (after 1 request)", "kib_per_conn_requested", 40.0),
@@ -804,7 +909,12 @@ def summarize(res):
         if wl not in res["runs"]:
             continue
         vals = {p: med([r.get(field) for r in usable(res["runs"][wl]["by_proxy"].get(p, []))]) for p in PROXIES}
-        row = {"label": label, "values": vals, "better": better,
+        # A proxy with failed requests (h2load: failed, errored, timed out, non-2xx, short bodies)
+        # in any run of the workload gets no figure: its row says FAILED.
+        failed = [p for p in PROXIES if any(r.get("failures") for r in res["runs"][wl]["by_proxy"].get(p, []))]
+        for p in failed:
+            vals[p] = None
+        row = {"label": label, "values": vals, "better": better, "failed": failed,
                "disturbed_only": [p for p in PROXIES if res["runs"][wl]["by_proxy"].get(p)
                                   and all(r.get("disturbed") for r in res["runs"][wl]["by_proxy"][p])]}
         peers = [vals[p] for p in PEERS if vals[p] is not None]
@@ -828,6 +938,20 @@ def summarize(res):
             row["target"] = f"<={limit:g} KiB"
             row["met"] = vals["edgesplit"] <= limit
         out[key] = row
+    return out
+
+
+def saturation(res):
+    """Keep-alive and HTTP/2 workloads: is every proxy's CPU busy >= SATURATED_PCT (median)? When
+    not, req/s measures the client or the backend as well, and requests per proxy-CPU-second
+    is the figure to compare."""
+    out = {}
+    for wl in ["keepalive", "keepalive_reenc"] + H2_WORKLOADS:
+        if wl not in res["runs"]:
+            continue
+        busy = {p: med([r.get("proxy_busy_pct") for r in usable(res["runs"][wl]["by_proxy"].get(p, []))]) for p in PROXIES}
+        out[wl] = {"busy_pct": busy, "threshold_pct": SATURATED_PCT,
+                   "saturated": all(b is not None and b >= SATURATED_PCT for b in busy.values())}
     return out
 
 
@@ -856,7 +980,7 @@ def print_table(res):
         v = row["values"]
         ratio = row.get("ratio")
         met = row.get("met")
-        star = lambda p: fmt(v[p]) + ("*" if p in row.get("disturbed_only", []) else "")
+        star = lambda p: ("FAILED" if p in row.get("failed", []) else fmt(v[p])) + ("*" if p in row.get("disturbed_only", []) else "")
         print(f"| {row['label']:40s} | {star('haproxy'):>9s} | {star('nginx'):>9s} | {star('edgesplit'):>9s} | "
               f"{(f'{ratio:.2f}' if ratio is not None else '-'):>7s} | {row.get('target', ''):>10s} | "
               f"{('yes' if met else 'NO') if met is not None else '':>4s} |")
@@ -877,6 +1001,15 @@ def print_table(res):
             kinds = sorted({f"{r['version']} {r['cipher']} {r['group']}" for r in rs})
             print(f"{wl}: {sum(r['full_handshakes'] for r in rs)} full handshakes, {sum(r['resumed'] for r in rs)} resumed, "
                   f"{sum(r['failed'] + r['non_200'] for r in rs)} failed; negotiated {', '.join(kinds)}")
+    for wl, sat in res.get("saturation", {}).items():
+        if not sat["saturated"]:
+            busy = ", ".join(f"{p} {b:.0f} %" for p, b in sat["busy_pct"].items() if b is not None)
+            print(f"{wl}: not saturated (proxy CPU busy {busy}; < {SATURATED_PCT:g} %): req/s there is bounded by the "
+                  f"client or the backend too; compare the proxies' CPU per request (requests per proxy-CPU-second)")
+    for wl in res["runs"]:
+        bad = {p: sum(r.get("failures") or 0 for r in rs) for p, rs in res["runs"][wl]["by_proxy"].items()}
+        if any(bad.values()):
+            print(f"{wl}: FAILED requests: " + ", ".join(f"{p} {n}" for p, n in bad.items() if n))
     load = res["machine"]["loadavg_at_start"]
     print(f"load average at start: {' '.join(load)}")
 
