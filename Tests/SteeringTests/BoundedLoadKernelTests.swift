@@ -119,7 +119,13 @@ final class BoundedLoadKernelTests: XCTestCase {
     func testLoadRowsBelongToLiveProcesses() throws {
         try requireKernelPrivilege()
         let first = try SteeringFixture(tag: "rows", balance: BoundedLoad(factor: 2))
-        defer { first.close() }
+        defer {
+            first.close()
+            // The programs below pinned their own and were closed without unpinning: nothing
+            // of the instance may stay behind.
+            try? InstanceMaps.unload(instance: first.instance, force: true)
+            XCTAssertEqual(access(InstanceMaps.defaultPinRoot + "/" + first.instance, F_OK), -1, "pins left behind")
+        }
         let maps = try first.maps()
         let a = first.program.loads
         XCTAssertEqual(a.row, 0)
