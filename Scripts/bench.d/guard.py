@@ -191,6 +191,27 @@ class Client:
             self.buffer += chunk
 
 
+class H2Client:
+    """HTTP/2 over TLS (ALPN h2) with h2load: each call is one connection carrying `streams`
+    concurrent streams, as a browser opening a meeting page does. The connection's handshake is
+    counted with its requests, so runs are long enough (2,000 requests) for it to be about 1 %."""
+
+    def __init__(self, port, crt, streams):
+        self.port, self.streams = port, streams
+        self.protocol = f"h2, {streams} streams"
+
+    def run(self, requests):
+        argv = ["h2load", "-t1", "-c1", f"-m{self.streams}", f"-n{requests}",
+                "--connect-to", f"127.0.0.1:{self.port}", f"https://{HOST}:{self.port}/guard"]
+        out = subprocess.run(argv, capture_output=True, timeout=600).stdout.decode(errors="replace")
+        done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
+        if not done or int(done.group(2)) != requests or "Application protocol: h2" not in out:
+            raise RuntimeError(f"guard: h2load did not get {requests} h2 answers:\n{out[-1500:]}")
+
+    def close(self):
+        pass
+
+
 def wait_for_port(port, process, seconds, name):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -245,7 +266,7 @@ def stop(process):
         process.wait()
 
 
-def measure(name, binary, work, requests, warmup, member_port, crt, key):
+def measure(name, binary, work, requests, warmup, member_port, crt, key, h2_streams=0):
     """Instructions per request of one proxy under callgrind: instrumentation off at the start
     (--instr-atstart=no), `warmup` requests, instrumentation on, `warmup` more while the code is
     instrumented anew, counters zeroed, `requests` counted, dumped."""
@@ -261,20 +282,30 @@ def measure(name, binary, work, requests, warmup, member_port, crt, key):
         start_new_session=True)
     try:
         wait_for_port(port, process, 300, name)
-        client = Client(port, crt)
-        for _ in range(warmup):
-            client.get()
         control = ["callgrind_control"]
-        subprocess.run(control + ["--instr=on", str(process.pid)], check=True, capture_output=True)
-        for _ in range(warmup):  # the code is instrumented anew: let it settle before counting
-            client.get()
-        subprocess.run(control + ["--zero", str(process.pid)], check=True, capture_output=True)
-        for _ in range(requests):
-            client.get()
-        subprocess.run(control + ["--dump=guard", str(process.pid)], check=True, capture_output=True)
-        cipher = client.tls.cipher()[0]
-        version = client.tls.version()
-        client.tls.close()
+        if h2_streams:
+            client = H2Client(port, crt, h2_streams)
+            client.run(warmup)
+            subprocess.run(control + ["--instr=on", str(process.pid)], check=True, capture_output=True)
+            client.run(warmup)  # the code is instrumented anew: let it settle before counting
+            subprocess.run(control + ["--zero", str(process.pid)], check=True, capture_output=True)
+            client.run(requests)
+            subprocess.run(control + ["--dump=guard", str(process.pid)], check=True, capture_output=True)
+            version, cipher = client.protocol, "TLS 1.3 (h2load)"
+        else:
+            client = Client(port, crt)
+            for _ in range(warmup):
+                client.get()
+            subprocess.run(control + ["--instr=on", str(process.pid)], check=True, capture_output=True)
+            for _ in range(warmup):  # the code is instrumented anew: let it settle before counting
+                client.get()
+            subprocess.run(control + ["--zero", str(process.pid)], check=True, capture_output=True)
+            for _ in range(requests):
+                client.get()
+            subprocess.run(control + ["--dump=guard", str(process.pid)], check=True, capture_output=True)
+            cipher = client.tls.cipher()[0]
+            version = client.tls.version()
+            client.tls.close()
         dumps = [os.path.join(work, n) for n in os.listdir(work) if n.startswith("callgrind.out.")]
         dumps = [d for d in dumps if any("guard" in line for line in open(d).readlines()[:20])]
         if not dumps:
@@ -351,7 +382,11 @@ def main():
     parser.add_argument("--json", default=".build/bench-guard.json")
     parser.add_argument("--update", action="store_true", help="write the measured figure as the new baseline")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (callgrind dumps, logs)")
+    parser.add_argument("--h2-streams", type=int, default=0,
+                        help="count HTTP/2 instead: one h2load connection per run with this many concurrent "
+                             "streams; compared with the baseline's `h2_instructions_per_request`")
     args = parser.parse_args()
+    key_name = "h2_instructions_per_request" if args.h2_streams else "instructions_per_request"
     peers = [p for p in args.peers.split(",") if p and p != "none"]
     for p in peers:
         if p not in ("haproxy", "nginx"):
@@ -367,10 +402,11 @@ def main():
         crt, key = make_certificate(work)
         for name in ["edgesplit"] + peers:
             binary = args.edgesplit if name == "edgesplit" else name
-            counted[name] = measure(name, binary, work, args.requests, args.warmup, member.server_address[1], crt, key)
+            counted[name] = measure(name, binary, work, args.requests, args.warmup, member.server_address[1], crt, key,
+                                    h2_streams=args.h2_streams)
             print(f"guard: {name:9s} {counted[name]['instructions_per_request']:9,.0f} instructions per proxied request "
                   f"({args.requests} requests, {counted[name]['tls']})", flush=True)
-            if perf_ok:
+            if perf_ok and not args.h2_streams:
                 cycles[name] = measure_perf(name, binary, work, args.requests, args.warmup, member.server_address[1], crt, key)
     finally:
         member.shutdown()
@@ -408,19 +444,28 @@ def main():
         report["perf"] = "not supported here"
         print("guard: cycles per request: not supported here (perf stat -e instructions: no hardware counters)")
 
-    print(f"guard: {per_request:,.0f} instructions per proxied request for edgesplit ({args.requests} requests)")
+    what = f"HTTP/2 stream ({args.h2_streams} concurrent)" if args.h2_streams else "request"
+    print(f"guard: {per_request:,.0f} instructions per proxied {what} for edgesplit ({args.requests} requests)")
     status = 0
+    with open(args.baseline) as f:
+        recorded = json.load(f)
     if args.update:
+        # The HTTP/1.1 and HTTP/2 figures share the file; an update writes its own key only.
+        recorded[key_name] = round(per_request)
+        if args.h2_streams:
+            recorded["h2_streams"] = args.h2_streams
+        else:
+            recorded.update({"requests": args.requests, "warmup": args.warmup})
+        recorded["measured" if not args.h2_streams else "h2_measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         with open(args.baseline, "w") as f:
-            json.dump({"instructions_per_request": round(per_request),
-                       "requests": args.requests, "warmup": args.warmup,
-                       "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, f, indent=2)
+            json.dump(recorded, f, indent=2)
             f.write("\n")
         print(f"guard: baseline written to {args.baseline}")
         report["baseline_updated"] = True
+    elif key_name not in recorded:
+        print(f"guard: no {key_name} in {args.baseline} yet (write one with --update)")
     else:
-        with open(args.baseline) as f:
-            baseline = json.load(f)["instructions_per_request"]
+        baseline = recorded[key_name]
         ratio = per_request / baseline
         print(f"guard: baseline {baseline:,.0f}; ratio {ratio:.3f} (fails above {1 + args.tolerance:.2f})")
         report.update({"baseline": baseline, "ratio_to_baseline": round(ratio, 4), "tolerance": args.tolerance,
