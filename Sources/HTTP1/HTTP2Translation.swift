@@ -25,6 +25,13 @@ public enum HTTP2Translation {
     /// - Connection-specific fields are malformed in HTTP/2 (RFC 9113 §8.2.2); TE is dropped.
     /// - Names must be lowercase tokens, values free of NUL, CR and LF (RFC 9113 §8.2.1): a
     ///   value carrying CRLF would otherwise become a second header line here.
+    /// - Pseudo-header values are also free of other controls, SP and DEL: `:path` and `:method`
+    ///   become the request line, where a space would split it differently for different
+    ///   parsers (RFC 9112 §3.2 wants it percent-encoded).
+    ///
+    /// These are all the checks on a header block: edgesplit turns off swift-nio-http2's own
+    /// validation of header blocks, which repeated them at about a tenth of an HTTP/2 request's
+    /// cost.
     public static func requestHead(_ fields: [Field], hasBody: Bool) throws(MalformedRequest) -> [UInt8] {
         var method: [UInt8]?
         var path: [UInt8]?
@@ -40,6 +47,9 @@ public enum HTTP2Translation {
             }
             if field.name[0] == ASCII.colon {
                 guard regular.isEmpty && cookies.isEmpty else { throw MalformedRequest("pseudo-header after regular fields") }
+                guard !field.value.contains(where: { $0 <= ASCII.sp || $0 == 0x7F }) else {
+                    throw MalformedRequest("control or space in a pseudo-header value")
+                }
                 func once(_ slot: inout [UInt8]?) throws(MalformedRequest) {
                     guard slot == nil else { throw MalformedRequest("repeated pseudo-header") }
                     slot = field.value
@@ -135,6 +145,15 @@ extension ResponseHead {
     /// progress). `extraFields` (Set-Cookie of persistence) come last.
     public func http2Fields(extraFields: [HTTP2Translation.Field] = []) -> [HTTP2Translation.Field] {
         var out: [HTTP2Translation.Field] = [(Array(":status".utf8), Array(String(status).utf8))]
+        forEachHTTP2Field { name, value in out.append((name.map(ASCII.lower), Array(value))) }
+        for extra in extraFields { out.append((extra.name.map(ASCII.lower), extra.value)) }
+        return out
+    }
+
+    /// The member's fields that go on in HTTP/2, in order, as they are in the head (names not yet
+    /// lowercased), without `:status`: what ``http2Fields(extraFields:)`` lists, for a caller
+    /// that builds its own field list without copying each field into arrays first.
+    public func forEachHTTP2Field(_ body: (_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Void) {
         headers.storage.withUnsafeBufferPointer { p in
             for field in headers.fields {
                 switch FieldKind.of(p, field.name) {
@@ -145,10 +164,8 @@ extension ResponseHead {
                 case .host, .other, .xForwardedFor, .xForwardedProto, .spoofable:
                     if listedInConnection(p, field.name, connectionTokens) { continue }
                 }
-                out.append((p[field.name].map(ASCII.lower), Array(p[field.value])))
+                body(UnsafeBufferPointer(rebasing: p[field.name]), UnsafeBufferPointer(rebasing: p[field.value]))
             }
         }
-        for extra in extraFields { out.append((extra.name.map(ASCII.lower), extra.value)) }
-        return out
     }
 }

@@ -49,6 +49,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
     /// The stream counts in its source's `concurrent_streams` until it ends.
     private var countedStream = false
     private var timer: Scheduled<Void>?
+    /// When `timer` fires.
+    private var timerDeadline: NIODeadline = .distantFuture
     private var lastActivity: NIODeadline = .now()
 
     init(connection: HTTP2Connection) {
@@ -278,7 +280,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
         progress.responseBytesArrived()
         // 100 Continue and 103 Early Hints mean the same in HTTP/2 (RFC 9113 §8.1).
         guard head.status == 100 || head.status == 103, let context else { return }
-        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: Self.hpack(head.http2Fields())))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: Self.hpack(head)))), promise: nil)
     }
 
     func memberResponseHead(_ head: ResponseHead, framing: BodyFraming) {
@@ -289,8 +291,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
             return
         }
         progress.responseHeadSent()
-        let extra = exchange.setCookie.map { [(name: Array("set-cookie".utf8), value: Array($0.utf8))] } ?? []
-        let headers = Self.hpack(head.http2Fields(extraFields: extra))
+        var headers = Self.hpack(head)
+        if let cookie = exchange.setCookie { headers.add(name: "set-cookie", value: cookie) }
         let bodyless: Bool
         if case .none = framing { bodyless = true } else { bodyless = false }
         responseEnded = bodyless
@@ -305,13 +307,29 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
     }
 
     func memberBody(_ slice: ByteBuffer) {
-        guard let context, let exchange else { return }
+        guard let exchange else { return }
         exchange.bytesOut += slice.readableBytes
-        context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(slice)))), promise: nil)
+        writeHeldBody()
+        heldBody = slice
         lastActivity = .now()
     }
 
-    func flushToClient() { context?.flush() }
+    /// The slice of the response body held back in case the response completes within the same
+    /// read from the member: then it goes out with END_STREAM, and the stream ends with the
+    /// DATA frame that carries its last bytes instead of one more, empty, frame. It is never
+    /// held beyond the read: the member's read-complete writes it (`flushToClient`).
+    private var heldBody: ByteBuffer?
+
+    private func writeHeldBody(endStream: Bool = false) {
+        guard let slice = heldBody else { return }
+        heldBody = nil
+        context?.write(wrapOutboundOut(.data(.init(data: .byteBuffer(slice), endStream: endStream))), promise: nil)
+    }
+
+    func flushToClient() {
+        writeHeldBody()
+        context?.flush()
+    }
 
     func memberBecameWritable() { resumeReading() }
 
@@ -322,7 +340,11 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
         worker.release(memberConnection, keep: progress.mayKeepMember(reusable: reusable) && !memberConnection.authenticationBound)
         if !responseEnded, let context {
             responseEnded = true
-            context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(context.channel.allocator.buffer(capacity: 0)), endStream: true))), promise: nil)
+            if heldBody != nil {
+                writeHeldBody(endStream: true)
+            } else {
+                context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(context.channel.allocator.buffer(capacity: 0)), endStream: true))), promise: nil)
+            }
         }
         context?.flush()
         if !requestEnded { context?.writeAndFlush(wrapOutboundOut(.rstStream(.noError)), promise: nil) }
@@ -398,6 +420,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
 
     private func complete(_ exchange: Exchange) {
         finished = true
+        heldBody = nil
         releaseStream()
         timer?.cancel()
         timer = nil
@@ -415,6 +438,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
 
     /// The client reset the stream or the connection went away.
     private func teardown() {
+        heldBody = nil
         releaseStream()
         timer?.cancel()
         timer = nil
@@ -438,10 +462,19 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
         }
     }
 
+    /// Arms the timer for the current deadline. A pending timer that fires no later is kept:
+    /// it re-checks the deadline when it fires. Cancelling and scheduling anew at each step of
+    /// the exchange would cost a removal from and an insertion into the event loop's queue of
+    /// timers (thousands of instructions) several times per stream.
     private func armTimer() {
+        guard let context, let deadline = currentDeadline() else {
+            timer?.cancel()
+            timer = nil
+            return
+        }
+        if timer != nil, deadline >= timerDeadline { return }
         timer?.cancel()
-        timer = nil
-        guard let context, let deadline = currentDeadline() else { return }
+        timerDeadline = deadline
         // Strong, cancelled when the stream ends (see ClientHandler.armTimer).
         timer = context.eventLoop.scheduleTask(deadline: deadline) { self.timerFired() }
     }
@@ -459,11 +492,18 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
         }
     }
 
-    static func hpack(_ fields: [HTTP2Translation.Field]) -> HPACKHeaders {
+    /// The member's response head as HPACK headers (`:status`, then its fields with their
+    /// names lowercased), built straight from the head's bytes: one string per name and value.
+    static func hpack(_ head: ResponseHead) -> HPACKHeaders {
         var headers = HPACKHeaders()
-        headers.reserveCapacity(fields.count)
-        for field in fields {
-            headers.add(name: String(decoding: field.name, as: UTF8.self), value: String(decoding: field.value, as: UTF8.self))
+        headers.reserveCapacity(head.headers.fields.count + 2)
+        headers.add(name: ":status", value: String(head.status))
+        head.forEachHTTP2Field { name, value in
+            let lowered = String(unsafeUninitializedCapacity: name.count) { out in
+                for i in 0..<name.count { out[i] = ASCII.lower(name[i]) }
+                return name.count
+            }
+            headers.add(name: lowered, value: String(decoding: value, as: UTF8.self))
         }
         return headers
     }

@@ -72,6 +72,11 @@ final class HTTP2TranslationTests: XCTestCase {
         }
         assertMalformed(get + [("te", "gzip")], "TE other than trailers")
         assertMalformed(get + [("", "x")], "empty field name")
+        // The request line is built from these: a space would give it a fourth part.
+        assertMalformed([(":method", "GET"), (":scheme", "https"), (":path", "/a HTTP/1.1")], "control or space in a pseudo-header value")
+        assertMalformed([(":method", "GE T"), (":scheme", "https"), (":path", "/")], "control or space in a pseudo-header value")
+        assertMalformed([(":method", "GET"), (":scheme", "https"), (":authority", "h\u{7F}"), (":path", "/")], "control or space in a pseudo-header value")
+        assertMalformed([(":method", "GET"), (":scheme", "https"), (":path", "/\tx")], "control or space in a pseudo-header value")
     }
 
     func testConnectIsLeftToTheHeadParserWhichRefusesIt() throws {

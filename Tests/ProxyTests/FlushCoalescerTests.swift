@@ -1,0 +1,59 @@
+import NIOCore
+import NIOEmbedded
+@testable import Proxy
+import XCTest
+
+/// The HTTP/2 connection's flushes wait for the end of the event loop's turn, and nothing
+/// written is ever left behind: not by a close, not by the handler's removal.
+final class FlushCoalescerTests: XCTestCase {
+    private func buffer(_ text: String, _ channel: EmbeddedChannel) -> ByteBuffer {
+        channel.allocator.buffer(string: text)
+    }
+
+    private func drain(_ channel: EmbeddedChannel) throws -> [String] {
+        var out: [String] = []
+        while let b = try channel.readOutbound(as: ByteBuffer.self) { out.append(String(buffer: b)) }
+        return out
+    }
+
+    func testFlushesOfOneTurnLeaveTogetherAfterIt() throws {
+        let channel = EmbeddedChannel(handler: FlushCoalescer())
+        channel.write(buffer("a", channel), promise: nil)
+        channel.flush()
+        channel.write(buffer("b", channel), promise: nil)
+        channel.flush()
+        XCTAssertEqual(try drain(channel), [], "a flush went out within the turn")
+        channel.embeddedEventLoop.run()
+        XCTAssertEqual(try drain(channel), ["a", "b"])
+        // The next turn's flush is held again, once.
+        channel.writeAndFlush(buffer("c", channel), promise: nil)
+        XCTAssertEqual(try drain(channel), [])
+        channel.embeddedEventLoop.run()
+        XCTAssertEqual(try drain(channel), ["c"])
+        _ = try channel.finish()
+    }
+
+    func testCloseFlushesWhatIsHeldFirst() throws {
+        let channel = EmbeddedChannel(handler: FlushCoalescer())
+        var written: [String] = []
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenSuccess { written.append("d") }
+        channel.write(buffer("d", channel), promise: promise)
+        channel.flush()
+        XCTAssertEqual(written, [])
+        channel.close(promise: nil)
+        XCTAssertEqual(written, ["d"], "the held flush was dropped by the close")
+        XCTAssertEqual(try drain(channel), ["d"])
+    }
+
+    func testRemovalFlushesWhatIsHeld() throws {
+        let coalescer = FlushCoalescer()
+        let channel = EmbeddedChannel(handler: coalescer)
+        channel.writeAndFlush(buffer("e", channel), promise: nil)
+        try channel.pipeline.syncOperations.removeHandler(coalescer).wait()
+        XCTAssertEqual(try drain(channel), ["e"])
+        channel.embeddedEventLoop.run()
+        XCTAssertEqual(try drain(channel), [])
+        _ = try channel.finish()
+    }
+}
