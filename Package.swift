@@ -15,9 +15,16 @@ let package = Package(
         .executable(name: "edgesplit", targets: ["edgesplit"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        // Exact versions: edgesplit reads private fields of swift-nio (`ChannelDescriptor`: the
+        // socket's descriptor) and swift-nio-ssl (`BoringSSLAccess`: the SSL_CTX and SSL), and
+        // leans on swift-nio-http2's behaviour (header validation off, see HTTP2Connection).
+        // A new release is taken by changing the version here, with the suite run against it
+        // (`BoringSSLAccessTests` fail first when a field moved), never by a fresh resolve.
+        // Package.resolved is not committed: this machine's package mirror has its own commit
+        // ids, so a committed file would not resolve elsewhere; the pins do its job for these.
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", exact: "1.46.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
