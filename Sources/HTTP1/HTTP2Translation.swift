@@ -6,8 +6,12 @@
 /// arrived in HTTP/1.1: one set of rules, one place where fields are judged. A member's
 /// response head goes the other way, without its HTTP/1.1 connection-specific fields.
 public enum HTTP2Translation {
-    /// One field of an HTTP/2 header list, as HPACK decoded it.
+    /// One field of a response's HTTP/2 field list, as bytes.
     public typealias Field = (name: [UInt8], value: [UInt8])
+
+    /// One field of a client's HTTP/2 header list as the HPACK decoder gives it: strings, read
+    /// here through their UTF-8 views, so a request's fields are not copied into arrays first.
+    public typealias RequestField = (name: String, value: String)
 
     /// Why a client's header list is malformed (RFC 9113 §8.1.1): the stream is reset with
     /// PROTOCOL_ERROR, nothing is forwarded.
@@ -32,100 +36,115 @@ public enum HTTP2Translation {
     /// These are all the checks on a header block: edgesplit turns off swift-nio-http2's own
     /// validation of header blocks, which repeated them at about a tenth of an HTTP/2 request's
     /// cost.
-    public static func requestHead(_ fields: [Field], hasBody: Bool) throws(MalformedRequest) -> [UInt8] {
-        var method: [UInt8]?
-        var path: [UInt8]?
-        var authority: [UInt8]?
-        var scheme: [UInt8]?
-        var regular: [Field] = []
-        var cookies: [[UInt8]] = []
+    public static func requestHead(_ fields: [RequestField], hasBody: Bool) throws(MalformedRequest) -> [UInt8] {
+        var method: String?
+        var path: String?
+        var authority: String?
+        var scheme: String?
+        var regular: [RequestField] = []
+        var cookies: [String] = []
         var hasContentLength = false
+        var size = 0
         for field in fields {
-            guard !field.name.isEmpty else { throw MalformedRequest("empty field name") }
-            if field.value.contains(where: { $0 == 0 || $0 == ASCII.cr || $0 == ASCII.lf }) {
+            let name = field.name.utf8
+            let value = field.value.utf8
+            guard let first = name.first else { throw MalformedRequest("empty field name") }
+            if value.contains(where: { $0 == 0 || $0 == ASCII.cr || $0 == ASCII.lf }) {
                 throw MalformedRequest("NUL, CR or LF in a field value")
             }
-            if field.name[0] == ASCII.colon {
+            size &+= name.count &+ value.count &+ 4
+            if first == ASCII.colon {
                 guard regular.isEmpty && cookies.isEmpty else { throw MalformedRequest("pseudo-header after regular fields") }
-                guard !field.value.contains(where: { $0 <= ASCII.sp || $0 == 0x7F }) else {
+                guard !value.contains(where: { $0 <= ASCII.sp || $0 == 0x7F }) else {
                     throw MalformedRequest("control or space in a pseudo-header value")
                 }
-                func once(_ slot: inout [UInt8]?) throws(MalformedRequest) {
+                func once(_ slot: inout String?) throws(MalformedRequest) {
                     guard slot == nil else { throw MalformedRequest("repeated pseudo-header") }
                     slot = field.value
                 }
-                switch String(decoding: field.name, as: UTF8.self) {
-                case ":method": try once(&method)
-                case ":path": try once(&path)
-                case ":authority": try once(&authority)
-                case ":scheme": try once(&scheme)
-                default: throw MalformedRequest("unknown pseudo-header")
+                if same(field.name, ":method") {
+                    try once(&method)
+                } else if same(field.name, ":path") {
+                    try once(&path)
+                } else if same(field.name, ":authority") {
+                    try once(&authority)
+                } else if same(field.name, ":scheme") {
+                    try once(&scheme)
+                } else {
+                    throw MalformedRequest("unknown pseudo-header")
                 }
                 continue
             }
-            guard field.name.allSatisfy({ ASCII.isTokenChar($0) && !($0 >= 0x41 && $0 <= 0x5A) }) else {
+            guard name.allSatisfy({ ASCII.isTokenChar($0) && !($0 >= 0x41 && $0 <= 0x5A) }) else {
                 throw MalformedRequest("field name not a lowercase token")
             }
-            if let first = field.value.first, ASCII.isOWS(first) { throw MalformedRequest("whitespace around a field value") }
-            if let last = field.value.last, ASCII.isOWS(last) { throw MalformedRequest("whitespace around a field value") }
-            switch String(decoding: field.name, as: UTF8.self) {
-            case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+            if let first = value.first, ASCII.isOWS(first) { throw MalformedRequest("whitespace around a field value") }
+            if let last = value.last, ASCII.isOWS(last) { throw MalformedRequest("whitespace around a field value") }
+            if same(field.name, "connection") || same(field.name, "keep-alive") || same(field.name, "proxy-connection")
+                || same(field.name, "transfer-encoding") || same(field.name, "upgrade")
+            {
                 throw MalformedRequest("connection-specific field")
-            case "te":
-                guard field.value == Array("trailers".utf8) else { throw MalformedRequest("TE other than trailers") }
-            case "cookie":
+            } else if same(field.name, "te") {
+                guard same(field.value, "trailers") else { throw MalformedRequest("TE other than trailers") }
+            } else if same(field.name, "cookie") {
                 cookies.append(field.value)
-            case "host":
+            } else if same(field.name, "host") {
                 if authority == nil { regular.append(field) }
-            case "content-length":
+            } else if same(field.name, "content-length") {
                 hasContentLength = true
                 regular.append(field)
-            default:
+            } else {
                 regular.append(field)
             }
         }
         guard let method, !method.isEmpty else { throw MalformedRequest("no :method") }
         var out: [UInt8] = []
-        out.reserveCapacity(256 + fields.reduce(0) { $0 + $1.name.count + $1.value.count + 4 })
-        out.append(contentsOf: method)
+        out.reserveCapacity(256 &+ size)
+        out.append(contentsOf: method.utf8)
         out.append(ASCII.sp)
-        if method == Array("CONNECT".utf8) {
+        if same(method, "CONNECT") {
             // Refused by the head parser like an HTTP/1.1 CONNECT (405).
-            out.append(contentsOf: authority ?? [])
+            out.append(contentsOf: (authority ?? "").utf8)
         } else {
             guard scheme != nil, let path, !path.isEmpty else { throw MalformedRequest("no :scheme or :path") }
-            out.append(contentsOf: path)
+            out.append(contentsOf: path.utf8)
         }
         appendStatic(&out, " HTTP/1.1\r\n")
         if let authority {
             appendStatic(&out, "Host: ")
-            out.append(contentsOf: authority)
+            out.append(contentsOf: authority.utf8)
             appendCRLF(&out)
         }
         for field in regular {
-            out.append(contentsOf: field.name)
+            out.append(contentsOf: field.name.utf8)
             out.append(ASCII.colon)
             out.append(ASCII.sp)
-            out.append(contentsOf: field.value)
+            out.append(contentsOf: field.value.utf8)
             appendCRLF(&out)
         }
         if !cookies.isEmpty {
             appendStatic(&out, "cookie: ")
             for (i, crumb) in cookies.enumerated() {
                 if i > 0 { appendStatic(&out, "; ") }
-                out.append(contentsOf: crumb)
+                out.append(contentsOf: crumb.utf8)
             }
             appendCRLF(&out)
         }
         if !hasContentLength {
             if hasBody {
                 appendStatic(&out, "Transfer-Encoding: chunked\r\n")
-            } else if ["POST", "PUT", "PATCH"].contains(where: { method.elementsEqual($0.utf8) }) {
+            } else if same(method, "POST") || same(method, "PUT") || same(method, "PATCH") {
                 appendStatic(&out, "Content-Length: 0\r\n")
             }
         }
         appendCRLF(&out)
         return out
+    }
+
+    /// Byte equality. `==` on strings is Unicode canonical equivalence, under which a field that
+    /// is not these bytes (KELVIN SIGN for `K`) could compare equal; a protocol element is bytes.
+    private static func same(_ string: String, _ literal: StaticString) -> Bool {
+        string.utf8.elementsEqual(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 
     /// The size line of one chunk of `count` bytes (`count` > 0) in hex, CRLF-terminated.

@@ -137,7 +137,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
             }
             countedStream = true
         }
-        let fields = headers.map { (name: Array($0.name.utf8), value: Array($0.value.utf8)) }
+        let fields = headers.map { (name: $0.name, value: $0.value) }
         let bytes: [UInt8]
         do {
             bytes = try HTTP2Translation.requestHead(fields, hasBody: !endStream)

@@ -4,8 +4,8 @@ import XCTest
 /// HTTP/2 requests rebuilt as HTTP/1.1 heads, and member responses turned into HTTP/2 field
 /// lists: what RFC 9113 §8 requires of an intermediary, checked field by field.
 final class HTTP2TranslationTests: XCTestCase {
-    private func fields(_ pairs: [(String, String)]) -> [HTTP2Translation.Field] {
-        pairs.map { (name: bytes($0.0), value: bytes($0.1)) }
+    private func fields(_ pairs: [(String, String)]) -> [HTTP2Translation.RequestField] {
+        pairs.map { (name: $0.0, value: $0.1) }
     }
 
     private func head(_ pairs: [(String, String)], hasBody: Bool = false) throws -> String {
