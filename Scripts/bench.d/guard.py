@@ -234,6 +234,54 @@ def callgrind_total(path):
     raise RuntimeError(f"guard: no totals in {path}")
 
 
+# Where edgesplit's instructions go: each function's own instructions (callgrind's self cost),
+# put in one component by its symbol. edgesplit is linked statically, so the libraries' Swift
+# code is told apart by the module in its mangled name; the Swift runtime and libc are shared
+# objects of their own.
+COMPONENTS = [
+    ("Swift runtime: retain/release, allocation, generic metadata, casts", lambda s, obj: "libswift" in obj),
+    ("libc: malloc/free, memcpy", lambda s, obj: "libc.so" in obj or "ld-linux" in obj),
+    ("BoringSSL: TLS records (AES-GCM), handshakes", lambda s, obj: re.search(r"CNIOBoringSSL|bssl|aead|gcm|aes_|sha\d|x25519|fe_|ec_", s) is not None),
+    ("swift-nio-http2: frames, HPACK, stream state, stream channels", lambda s, obj: "8NIOHTTP2" in s or "8NIOHPACK" in s),
+    ("swift-nio-ssl: the TLS handler", lambda s, obj: "6NIOSSL" in s),
+    ("swift-nio: pipeline, buffers, event loop, sockets", lambda s, obj: re.search(r"7NIOCore|8NIOPosix|13NIOEmbedded|c_nio", s) is not None),
+    ("edgesplit: handlers, parsing, rules, members", lambda s, obj: re.search(r"\$s5Proxy|\$s5HTTP1|14ConnectionCore|\$s7Members|10Publishing|8Affinity|11ClientHello", s) is not None),
+    ("Swift standard library code specialised in the binary", lambda s, obj: s.startswith("$s")),
+]
+
+
+def annotate(dump, *extra):
+    r = subprocess.run(["callgrind_annotate", "--threshold=100", *extra, dump], capture_output=True, timeout=300)
+    return r.stdout.decode(errors="replace")
+
+
+def breakdown(dump, requests):
+    """Instructions per request by component, and calls per request of malloc and of the
+    socket writes, from one callgrind dump."""
+    parts = {}
+    for line in annotate(dump, "--inclusive=no").splitlines():
+        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S+?):(.*?)(?: \[(.*)\])?$", line)
+        if not m or "PROGRAM TOTALS" in line:
+            continue
+        count, symbol, obj = int(m.group(1).replace(",", "")), m.group(3), m.group(4) or ""
+        name = next((n for n, match in COMPONENTS if match(symbol, obj)), "other")
+        parts[name] = parts.get(name, 0) + count
+    calls = {}
+    tree = annotate(dump, "--tree=caller", "--inclusive=yes").splitlines()
+    for key, pattern in (("malloc", r"\*\s+\S*:malloc \["), ("writev", r"\*\s+\S*:(?:__)?writev \["),
+                         ("write", r"\*\s+\S*:(?:__libc_)?write \["), ("swift_retain", r"\*\s+\S*:swift_retain \[")):
+        total = 0
+        for i, line in enumerate(tree):
+            if re.search(pattern, line):
+                j = i - 1
+                while j >= 0 and " < " in tree[j]:
+                    c = re.search(r"\((\d[\d,]*)x\)", tree[j])
+                    total += int(c.group(1).replace(",", "")) if c else 0
+                    j -= 1
+        calls[key] = round(total / requests, 1)
+    return {k: round(v / requests) for k, v in sorted(parts.items(), key=lambda kv: -kv[1])}, calls
+
+
 def proxy_command(name, binary, work, port, member_port, crt, key):
     """argv and extra environment of one proxy doing the guard's job, one thread."""
     if name == "edgesplit":
@@ -310,8 +358,12 @@ def measure(name, binary, work, requests, warmup, member_port, crt, key, h2_stre
         dumps = [d for d in dumps if any("guard" in line for line in open(d).readlines()[:20])]
         if not dumps:
             raise RuntimeError(f"guard: callgrind wrote no dump for {name}")
-        total = callgrind_total(max(dumps, key=os.path.getmtime))
-        return {"instructions_per_request": total / requests, "instructions_total": total, "tls": f"{version} {cipher}"}
+        dump = max(dumps, key=os.path.getmtime)
+        total = callgrind_total(dump)
+        result = {"instructions_per_request": total / requests, "instructions_total": total, "tls": f"{version} {cipher}"}
+        if name == "edgesplit":
+            result["components"], result["calls_per_request"] = breakdown(dump, requests)
+        return result
     finally:
         stop(process)
 
@@ -416,12 +468,19 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
 
     per_request = counted["edgesplit"]["instructions_per_request"]
+    print("guard: where edgesplit's instructions per request go (each function's own count):")
+    for part, count in counted["edgesplit"]["components"].items():
+        print(f"guard:   {count:8,d}  {100 * count / per_request:4.1f} %  {part}")
+    calls = counted["edgesplit"]["calls_per_request"]
+    print("guard: calls per request: " + ", ".join(f"{v:g} {k}" for k, v in calls.items()))
     report = {"started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
               "requests": args.requests, "warmup": args.warmup,
               "method": "callgrind --instr-atstart=no; callgrind_control --instr=on after the warm-up, "
                         "--zero after a second warm-up, --dump after the counted requests; Ir total / requests",
               "instructions_per_request": {k: round(v["instructions_per_request"]) for k, v in counted.items()},
               "tls": {k: v["tls"] for k, v in counted.items()},
+              "edgesplit_components": counted["edgesplit"]["components"],
+              "edgesplit_calls_per_request": counted["edgesplit"]["calls_per_request"],
               "versions": {"haproxy": first_line(["haproxy", "-v"]), "nginx": first_line(["nginx", "-v"]),
                            "valgrind": first_line(["valgrind", "--version"]),
                            "edgesplit_commit": first_line(["git", "-C", os.path.dirname(os.path.abspath(__file__)),
