@@ -66,6 +66,11 @@ def make_certificate(work):
     return crt, key
 
 
+# The farm's persistence in edgesplit's configuration (`--persistence`): `none`, as the peers
+# balance, or `source`, edgesplit's default, to count what affinity costs per request.
+PERSISTENCE = "none"
+
+
 def write_config(work, port, member_port, crt, key):
     path = os.path.join(work, "edgesplit.yaml")
     with open(path, "w") as f:
@@ -77,7 +82,7 @@ listeners:
     port: {port}
     tls: {{ certificates: [ {{ cert: {crt}, key: {key} }} ] }}
 farms:
-  - {{ name: app, members: ["127.0.0.1:{member_port}"], persistence: none }}
+  - {{ name: app, members: ["127.0.0.1:{member_port}"], persistence: {PERSISTENCE} }}
 rules:
   - {{ name: app, public_names: [{HOST}], farm: app, forward_original_host: true }}
 timeouts: {{ shutdown: 1s }}
@@ -437,7 +442,14 @@ def main():
     parser.add_argument("--h2-streams", type=int, default=0,
                         help="count HTTP/2 instead: one h2load connection per run with this many concurrent "
                              "streams; compared with the baseline's `h2_instructions_per_request`")
+    parser.add_argument("--persistence", choices=["none", "source"], default="none",
+                        help="edgesplit's farm persistence (the baseline is counted with none; source is the default "
+                             "of a configuration, to compare the two)")
     args = parser.parse_args()
+    global PERSISTENCE
+    PERSISTENCE = args.persistence
+    if args.update and args.persistence != "none":
+        parser.error("the baseline is counted with --persistence none")
     key_name = "h2_instructions_per_request" if args.h2_streams else "instructions_per_request"
     peers = [p for p in args.peers.split(",") if p and p != "none"]
     for p in peers:
