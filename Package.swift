@@ -3,8 +3,8 @@ import PackageDescription
 
 /// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, Admin, ClientHello) build in
 /// the Swift 6 language mode and import neither NIO nor libbpf; the shells stay thin around
-/// them. Steering and Demo build in the Swift 6 mode too, so a data race there is a compile
-/// error; Proxy and the CLI still build in the Swift 5 mode: their control path passes
+/// them. Steering, Demo and EdgeTLS build in the Swift 6 mode too, so a data race there is a
+/// compile error; Proxy and the CLI still build in the Swift 5 mode: their control path passes
 /// `[String: Any]` between threads, which goes with the one Codable model still to come.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
@@ -62,11 +62,26 @@ let package = Package(
         // Pure: the config, ClientHello and request-head parsers as functions of arbitrary bytes,
         // for libFuzzer (Scripts/fuzz) and for replaying the committed corpora in the tests.
         .target(name: "Fuzzing", dependencies: ["Publishing", "HTTP1", "ClientHello"], swiftSettings: strict),
-        // The SwiftNIO data plane: workers, TLS, forwarding.
+        // TLS: the listeners' certificates and SNI choice, session-ticket keys, OCSP staples,
+        // the BoringSSL hooks behind them, RSA signing by the host's OpenSSL, TLS toward members.
+        .target(
+            name: "EdgeTLS",
+            dependencies: [
+                "Publishing", "CHostRSA",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
+        // The SwiftNIO data plane: workers, forwarding.
         .target(
             name: "Proxy",
             dependencies: [
-                "Admin", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "Steering", "Affinity", "CEdgesplitBPF", "CHostRSA",
+                "Admin", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "Steering", "Affinity", "CEdgesplitBPF", "EdgeTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -79,7 +94,6 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
@@ -103,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "edgesplit",
             dependencies: [
-                "Admin", "Proxy", "Publishing", "Steering", "Affinity", "Demo",
+                "Admin", "Proxy", "EdgeTLS", "Publishing", "Steering", "Affinity", "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -124,6 +138,10 @@ let package = Package(
         .testTarget(name: "AdminTests", dependencies: ["Admin", "Publishing"]),
         .testTarget(name: "ClientHelloTests", dependencies: ["ClientHello", "Fuzzing"], resources: [.copy("Corpus")]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"], resources: [.copy("Corpus")]),
+        .testTarget(
+            name: "EdgeTLSTests",
+            dependencies: ["EdgeTLS", "Demo", .product(name: "NIOSSL", package: "swift-nio-ssl")]
+        ),
         .testTarget(
             name: "ProxyTests",
             dependencies: [
