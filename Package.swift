@@ -3,8 +3,8 @@ import PackageDescription
 
 /// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, Admin, ClientHello) build in
 /// the Swift 6 language mode and import neither NIO nor libbpf; the shells stay thin around
-/// them. Steering, Demo and EdgeTLS build in the Swift 6 mode too, so a data race there is a
-/// compile error; Proxy and the CLI still build in the Swift 5 mode: their control path passes
+/// them. Steering, Demo, EdgeTLS and L4 build in the Swift 6 mode too, so a data race there is
+/// a compile error; Proxy and the CLI still build in the Swift 5 mode: their control path passes
 /// `[String: Any]` between threads, which goes with the one Codable model still to come.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
@@ -77,11 +77,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The SwiftNIO data plane: workers, forwarding.
+        // L4 routes' mechanics: the glue handler on each side, the kernel splice's view of the
+        // sockets (descriptor, TCP counters), the PROXY protocol v2 header.
+        .target(
+            name: "L4",
+            dependencies: ["CEdgesplitBPF", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // The SwiftNIO data plane: workers, forwarding, the L4 connection.
         .target(
             name: "Proxy",
             dependencies: [
-                "Admin", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "Steering", "Affinity", "CEdgesplitBPF", "EdgeTLS",
+                "Admin", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "Steering", "Affinity", "CEdgesplitBPF", "EdgeTLS", "L4",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -142,6 +149,7 @@ let package = Package(
             name: "EdgeTLSTests",
             dependencies: ["EdgeTLS", "Demo", .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),
+        .testTarget(name: "L4Tests", dependencies: ["L4", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "ProxyTests",
             dependencies: [
