@@ -33,7 +33,7 @@ package final class L4GlueHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     package enum Side: Sendable { case client, member }
 
-    package let side: Side
+    let side: Side
     /// Released when the handler leaves the pipeline (the channel closed), which breaks the
     /// connection ↔ handler cycle.
     private var connection: (any L4GlueConnection)?
