@@ -3,8 +3,8 @@ import PackageDescription
 
 /// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, Admin, ClientHello) build in
 /// the Swift 6 language mode and import neither NIO nor libbpf; the shells stay thin around
-/// them. Steering and Demo build in the Swift 6 mode too, so a data race there is a compile
-/// error; Proxy and the CLI still build in the Swift 5 mode: their control path passes
+/// them. Steering, Demo, EdgeTLS and L4 build in the Swift 6 mode too, so a data race there is
+/// a compile error; Proxy and the CLI still build in the Swift 5 mode: their control path passes
 /// `[String: Any]` between threads, which goes with the one Codable model still to come.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
@@ -69,11 +69,33 @@ let package = Package(
         // Pure: the config, ClientHello and request-head parsers as functions of arbitrary bytes,
         // for libFuzzer (Scripts/fuzz) and for replaying the committed corpora in the tests.
         .target(name: "Fuzzing", dependencies: ["Publishing", "HTTP1", "ClientHello"], swiftSettings: strict),
-        // The SwiftNIO data plane: workers, TLS, forwarding.
+        // TLS: the listeners' certificates and SNI choice, session-ticket keys, OCSP staples,
+        // the BoringSSL hooks behind them, RSA signing by the host's OpenSSL, TLS toward members.
+        .target(
+            name: "EdgeTLS",
+            dependencies: [
+                "Publishing", "CHostRSA",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
+        // L4 routes' mechanics: the glue handler on each side, the kernel splice's view of the
+        // sockets (descriptor, TCP counters), the PROXY protocol v2 header.
+        .target(
+            name: "L4",
+            dependencies: ["CEdgesplitBPF", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // The SwiftNIO data plane: workers, forwarding, the L4 connection.
         .target(
             name: "Proxy",
             dependencies: [
-                "Admin", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "Steering", "Affinity", "CEdgesplitBPF", "CHostRSA",
+                "Admin", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "Steering", "Affinity", "CEdgesplitBPF", "EdgeTLS", "L4",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -86,7 +108,6 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
@@ -110,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "edgesplit",
             dependencies: [
-                "Admin", "Proxy", "Publishing", "Steering", "Affinity", "Demo",
+                "Admin", "Proxy", "EdgeTLS", "Publishing", "Steering", "Affinity", "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -131,6 +152,11 @@ let package = Package(
         .testTarget(name: "AdminTests", dependencies: ["Admin", "Publishing"]),
         .testTarget(name: "ClientHelloTests", dependencies: ["ClientHello", "Fuzzing"], resources: [.copy("Corpus")]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"], resources: [.copy("Corpus")]),
+        .testTarget(
+            name: "EdgeTLSTests",
+            dependencies: ["EdgeTLS", "Demo", .product(name: "NIOSSL", package: "swift-nio-ssl")]
+        ),
+        .testTarget(name: "L4Tests", dependencies: ["L4", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "ProxyTests",
             dependencies: [

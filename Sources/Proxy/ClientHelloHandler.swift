@@ -1,4 +1,5 @@
 import ClientHello
+import EdgeTLS
 import NIOCore
 import NIOSSL
 import Publishing

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EdgeTLS
 import Logging
 import NIOCore
 import NIOPosix
@@ -73,7 +74,10 @@ final class Generation {
 
     /// Hands every socket to its worker's event loop and starts accepting.
     func startAccepting(logger: Logger) throws {
-        let watch = OCSPStapleWatch(runtime: runtime, logger: logger)
+        let watch = OCSPStapleWatch(
+            listeners: zip(runtime.config.listeners, runtime.listenerCertificates).map { (name: $0.name, certificates: $1) },
+            logger: logger
+        )
         watch.start()
         ocspWatch = watch
         for (listenerIndex, listener) in runtime.config.listeners.enumerated() {

@@ -1,5 +1,5 @@
 import Affinity
-import CEdgesplitBPF
+import L4
 import Members
 import NIOCore
 import NIOPosix
@@ -20,7 +20,7 @@ import Publishing
 /// write half is shut once the kernel has sent on every byte that side received (compared
 /// with TCP's own counters, so no byte still queued inside the splice is cut off). An error
 /// or close on either side closes both and takes them out of the maps.
-final class L4Connection {
+final class L4Connection: L4GlueConnection {
     let worker: Worker
     let routeIndex: Int
     let route: L4Route
@@ -145,16 +145,16 @@ final class L4Connection {
         {
             splicedCookies = cookies
             descriptors = (clientFD, memberFD)
-            let clientCounts = Self.byteCounts(clientFD)
-            let memberCounts = Self.byteCounts(memberFD)
+            let clientCounts = L4Socket.byteCounts(clientFD)
+            let memberCounts = L4Socket.byteCounts(memberFD)
             baseline = ((clientCounts.received, memberCounts.received), (clientCounts.queued, memberCounts.queued))
             (readFromClient, writtenToMember, readFromMember, writtenToClient) = (0, 0, 0, 0)
             worker.stats.l4Routes[routeIndex].spliced &+= 1
             // Queued before the client's socket entered the map: the program never sees it.
-            drain(clientFD, into: &toMember, counting: &readFromClient)
+            readFromClient += L4Socket.drain(clientFD, into: &toMember)
             sendToMember()
             var fromMember = member.allocator.buffer(capacity: 0)
-            drain(memberFD, into: &fromMember, counting: &readFromMember)
+            readFromMember += L4Socket.drain(memberFD, into: &fromMember)
             if fromMember.readableBytes > 0 { send(fromMember, toward: .client) }
         } else {
             worker.stats.l4Routes[routeIndex].fallbacks &+= 1
@@ -181,25 +181,13 @@ final class L4Connection {
                 task.cancel()
                 return
             }
-            var client: UInt32 = 0
-            var member: UInt32 = 0
-            guard es_tcp_idle_ms(clientFD, &client) == 0, es_tcp_idle_ms(memberFD, &member) == 0 else { return }
+            guard let client = L4Socket.idleMilliseconds(clientFD), let member = L4Socket.idleMilliseconds(memberFD) else { return }
             if Int64(min(client, member)) * 1_000_000 >= idle.nanoseconds {
                 self.worker.stats.l4Routes[self.routeIndex].idleClosed &+= 1
                 self.shutDown()
             }
         }
         waits.append(task)
-    }
-
-    private func drain(_ fd: CInt, into buffer: inout ByteBuffer, counting total: inout Int) {
-        var scratch = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let n = scratch.withUnsafeMutableBytes { es_recv_nonblocking(fd, $0.baseAddress, UInt($0.count)) }
-            guard n > 0 else { return }
-            buffer.writeBytes(scratch[0..<Int(n)])
-            total += Int(n)
-        }
     }
 
     private func sendToMember() {
@@ -264,7 +252,7 @@ final class L4Connection {
             return
         }
         let fd = side == .client ? fds.client : fds.member
-        if es_tcp_fin_received(fd) != 0 {
+        if L4Socket.finReceived(fd) {
             glue?.markInputClosed()
             endOfStream(from: side)
             return
@@ -274,7 +262,7 @@ final class L4Connection {
                 task.cancel()
                 return
             }
-            if es_tcp_fin_received(fd) != 0 {
+            if L4Socket.finReceived(fd) {
                 task.cancel()
                 glue?.markInputClosed()
                 self.endOfStream(from: side)
@@ -297,10 +285,10 @@ final class L4Connection {
         // closes a socket whose both directions are shut, and with it these counters.
         let source = side == .client ? spliced.client : spliced.member
         let targetFD = side == .client ? spliced.member : spliced.client
-        let received = Self.byteCounts(source).received &- (side == .client ? baseline.received.0 : baseline.received.1)
+        let received = L4Socket.byteCounts(source).received &- (side == .client ? baseline.received.0 : baseline.received.1)
         let expected = Int64(bitPattern: received) - 1 - Int64(side == .client ? readFromClient : readFromMember)
         let forwarded = { [unowned self] () -> Bool in
-            let queued = Self.byteCounts(targetFD).queued &- (side == .client ? baseline.queued.1 : baseline.queued.0)
+            let queued = L4Socket.byteCounts(targetFD).queued &- (side == .client ? baseline.queued.1 : baseline.queued.0)
             return Int64(bitPattern: queued) - Int64(side == .client ? self.writtenToMember : self.writtenToClient) >= expected
         }
         if forwarded() {
@@ -319,13 +307,6 @@ final class L4Connection {
             }
         }
         waits.append(task)
-    }
-
-    private static func byteCounts(_ fd: CInt) -> (received: UInt64, queued: UInt64) {
-        var received: UInt64 = 0
-        var queued: UInt64 = 0
-        _ = es_tcp_byte_counts(fd, &received, &queued)
-        return (received, queued)
     }
 
     /// Both sides have ended their input and had their output shut: close both.

@@ -1,3 +1,4 @@
+import EdgeTLS
 import Foundation
 import HTTP1
 import NIOCore

@@ -1,3 +1,4 @@
+import EdgeTLS
 import Foundation
 import NIOCore
 import Publishing

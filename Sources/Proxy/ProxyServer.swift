@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import EdgeTLS
 import Glibc
 #endif
 import Affinity

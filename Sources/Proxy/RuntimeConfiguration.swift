@@ -1,5 +1,7 @@
 import Affinity
+import CEdgesplitBPF
 import Crypto
+import EdgeTLS
 import HTTP1
 import NIOCore
 import NIOSSL
@@ -44,7 +46,9 @@ public final class RuntimeConfiguration: Sendable {
             }
             do {
                 let built = try ListenerCertificates(
-                    listener: listener, tls: tls, settings: config.tls, http2: config.http2.enabled, readFile: readFile
+                    listener: listener, tls: tls, settings: config.tls, http2: config.http2.enabled, readFile: readFile,
+                    readOCSPFile: ServerEnvironment.readFileFromDisk,
+                    handshakeDone: { resumed in es_tls_set_last_resumed(resumed ? 1 : 0) }  // for ClientHandler's count
                 )
                 for entry in built.entries {
                     if case .rejected(let reason) = entry.hooks.staple {

@@ -1,4 +1,5 @@
 import Affinity
+import L4
 import Members
 import NIOCore
 import NIOPosix

@@ -1,5 +1,6 @@
 import Affinity
 import ArgumentParser
+import EdgeTLS
 import NIOCore
 import NIOPosix
 import Proxy

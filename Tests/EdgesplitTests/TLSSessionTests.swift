@@ -150,6 +150,8 @@ final class TLSSessionTests: EdgesplitTestCase {
         XCTAssertEqual(tls["handshakes"] as? Int, 2 * attempts)
         XCTAssertEqual(tls["resumed"] as? Int, 1)
         XCTAssertEqual(tls["resumption_rate"] as? Double ?? 0, 1 / Double(2 * attempts), accuracy: 1e-9)
+        let workers = try XCTUnwrap(try stats(server.instance)["workers"] as? [[String: Any]])
+        XCTAssertEqual(workers.map { $0["tls_resumed"] as? Int ?? -1 }.reduce(0, +), 1, "the workers count the resumed handshake too")
 
         // A ticket sealed under one key, tried after one rotation (previous key) and after two.
         var sealedUnder = -1

@@ -45,7 +45,7 @@ public struct LyncFinding: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// What `check` knows about one listener certificate (from `Proxy.ListenerCertificates`).
+/// What `check` knows about one listener certificate (from `EdgeTLS.ListenerCertificates`).
 public struct ListenerCertificateFacts: Hashable, Sendable {
     /// Index into `config.listeners`.
     public var listenerIndex: Int

@@ -3,69 +3,87 @@ import Glibc
 #endif
 import NIOCore
 
+/// What an `L4GlueHandler` reports to and asks: the connection both sides belong to.
+package protocol L4GlueConnection: AnyObject {
+    /// `side`'s channel read `bytes`.
+    func received(_ bytes: ByteBuffer, from side: L4GlueHandler.Side)
+    /// The other side's read burst ended: flush what it wrote toward `side`.
+    func flush(toward side: L4GlueHandler.Side)
+    /// Whether `side` may read now (the other side can take more).
+    func mayRead(_ side: L4GlueHandler.Side) -> Bool
+    /// `side`'s channel became writable again.
+    func becameWritable(_ side: L4GlueHandler.Side)
+    /// NIO reports that `side`'s input ended.
+    func inputEnded(_ side: L4GlueHandler.Side)
+    /// `side`'s channel closed.
+    func closed(side: L4GlueHandler.Side)
+    /// One side finished both directions (`isFinished`).
+    func sideFinished()
+}
+
 /// One side (client or member) of an L4 connection. In userspace mode it copies what its
 /// channel reads to the other side with backpressure: it asks its channel for more only
 /// while the other side is writable. In spliced mode the kernel moves the bytes and the
 /// channel does not read; the handler only carries the connection's life: end of stream,
 /// errors and close, which NIO still reports from epoll.
-final class L4GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+package final class L4GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = ByteBuffer
+    package typealias OutboundIn = ByteBuffer
+    package typealias OutboundOut = ByteBuffer
 
-    enum Side { case client, member }
+    package enum Side: Sendable { case client, member }
 
     let side: Side
     /// Released when the handler leaves the pipeline (the channel closed), which breaks the
     /// connection ↔ handler cycle.
-    private var connection: L4Connection?
-    private(set) var context: ChannelHandlerContext?
+    private var connection: (any L4GlueConnection)?
+    package private(set) var context: ChannelHandlerContext?
     private var pendingRead = false
-    private(set) var inputClosed = false
+    package private(set) var inputClosed = false
     private var outputClosing = false
     private(set) var outputClosed = false
 
-    init(side: Side, connection: L4Connection) {
+    package init(side: Side, connection: any L4GlueConnection) {
         self.side = side
         self.connection = connection
     }
 
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    package var isWritable: Bool { context?.channel.isWritable ?? false }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    package func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         connection = nil
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         connection?.received(unwrapInboundIn(data), from: side)
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    package func channelReadComplete(context: ChannelHandlerContext) {
         connection?.flush(toward: side == .client ? .member : .client)
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .inputClosed = event as? ChannelEvent {
             connection?.inputEnded(side)
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         connection?.closed(side: side)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
+    package func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable { connection?.becameWritable(side) }
         context.fireChannelWritabilityChanged()
     }
 
-    func read(context: ChannelHandlerContext) {
+    package func read(context: ChannelHandlerContext) {
         if connection?.mayRead(side) ?? false {
             context.read()
         } else {
@@ -74,13 +92,13 @@ final class L4GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The connection confirmed that this side's input ended.
-    func markInputClosed() {
+    package func markInputClosed() {
         inputClosed = true
         closeIfFinished()
     }
 
     /// The other side can take more again: resume a read that backpressure held back.
-    func resumeReading() {
+    package func resumeReading() {
         guard pendingRead, let context else { return }
         pendingRead = false
         context.read()
@@ -91,7 +109,7 @@ final class L4GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// on a channel whose input already ended to a full close that drops pending writes.
     /// A spliced socket (`descriptor`) is shut directly: the kernel wrote to it, not NIO, and
     /// NIO would take the end of stream it then reports as a reason to close the socket.
-    func shutdownOutput(descriptor: CInt? = nil) {
+    package func shutdownOutput(descriptor: CInt? = nil) {
         guard !outputClosing, let context else { return }
         outputClosing = true
         if let descriptor {
@@ -102,7 +120,7 @@ final class L4GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let flushed = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
-        flushed.futureResult.whenComplete { [weak self] _ in
+        flushed.futureResult.assumeIsolated().whenComplete { [weak self] _ in
             guard let self, let context = self.context else { return }
             self.outputClosed = true
             if self.inputClosed {
@@ -116,7 +134,7 @@ final class L4GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Both directions of this side are done; the connection closes both sides once the
     /// other is done too (closing one socket early would cut off what the kernel still
     /// has queued for the other).
-    var isFinished: Bool { inputClosed && outputClosed }
+    package var isFinished: Bool { inputClosed && outputClosed }
 
     private func closeIfFinished() {
         if isFinished { connection?.sideFinished() }

@@ -80,7 +80,8 @@ public final class SessionTicketKeys: @unchecked Sendable {
             self.interval = interval
             timer?.cancel()
             let timer = DispatchSource.makeTimerSource(queue: queue)
-            let period = DispatchTimeInterval.nanoseconds(Int(interval.timeAmount.nanoseconds))
+            let (seconds, attoseconds) = interval.components
+            let period = DispatchTimeInterval.nanoseconds(Int(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
             timer.schedule(deadline: .now() + period, repeating: period, leeway: .milliseconds(10))
             timer.setEventHandler { [weak self] in self?.rotate() }
             timer.resume()
@@ -162,7 +163,7 @@ public final class SessionTicketKeys: @unchecked Sendable {
 
 extension Duration {
     /// The span in seconds, for figures shown to operators.
-    var seconds: Double {
+    package var seconds: Double {
         let (whole, attoseconds) = components
         return Double(whole) + Double(attoseconds) / 1e18
     }

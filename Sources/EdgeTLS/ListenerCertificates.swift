@@ -22,7 +22,7 @@ public final class ListenerCertificates: Sendable {
         /// (`HostRSAKey`), BoringSSL otherwise.
         public let signer: String
         /// Session tickets, OCSP staple and resumption counts of `context`.
-        let hooks: TLSContextHooks
+        package let hooks: TLSContextHooks
     }
 
     public let entries: [Entry]
@@ -35,10 +35,14 @@ public final class ListenerCertificates: Sendable {
 
     /// `settings` gives the ticket lifetime announced to clients; tickets are issued once a
     /// key ring is attached with `useTicketKeys(_:)`. `http2`: offer `h2` before `http/1.1` in
-    /// ALPN (RFC 7301); clients without ALPN get HTTP/1.1.
+    /// ALPN (RFC 7301); clients without ALPN get HTTP/1.1. `readFile` reads the certificates
+    /// and keys now; `readOCSPFile` reads each `ocsp` file now and whenever it changes later.
+    /// `handshakeDone` hears of every completed handshake, on its thread, and whether it
+    /// resumed a session.
     public init(
         listener: Listener, tls: ListenerTLS, settings: TLSSettings = TLSSettings(), http2: Bool = false,
-        readFile: (String) throws -> [UInt8]
+        readFile: (String) throws -> [UInt8], readOCSPFile: @escaping @Sendable (String) throws -> [UInt8],
+        handshakeDone: @escaping @Sendable (_ resumed: Bool) -> Void
     ) throws {
         var entries: [Entry] = []
         for source in tls.certificates {
@@ -62,7 +66,7 @@ public final class ListenerCertificates: Sendable {
             do {
                 hooks = try TLSContextHooks(
                     context: context, ticketLifetime: SessionTicketKeys.lifetimeSeconds(rotate: settings.tickets.rotate),
-                    serialNumber: parsed.serialNumber, ocspPath: source.ocsp
+                    serialNumber: parsed.serialNumber, ocspPath: source.ocsp, readFile: readOCSPFile, handshakeDone: handshakeDone
                 )
             } catch {
                 throw SetupError(source.position, "cannot set up session tickets and OCSP stapling: \(error)")
@@ -100,12 +104,12 @@ public final class ListenerCertificates: Sendable {
     }
 
     /// Seals and opens session tickets of every certificate with `keys` from now on.
-    func useTicketKeys(_ keys: SessionTicketKeys) {
+    package func useTicketKeys(_ keys: SessionTicketKeys) {
         for entry in entries { entry.hooks.useTicketKeys(keys) }
     }
 
     /// Handshakes completed on this listener, and how many of them resumed a session.
-    var handshakeCounts: (handshakes: UInt64, resumed: UInt64) {
+    package var handshakeCounts: (handshakes: UInt64, resumed: UInt64) {
         entries.reduce((0, 0)) { sum, entry in
             let counts = entry.hooks.counts
             return (sum.0 &+ counts.handshakes, sum.1 &+ counts.resumed)

@@ -3,13 +3,13 @@ import NIOCore
 /// The PROXY protocol v2 header (haproxy.org/download/2.9/doc/proxy-protocol.txt §2.2) an
 /// L4 route with `proxy_protocol: v2` sends to its member before the client's bytes, so the
 /// member sees the client's address although the TCP connection comes from edgesplit.
-enum ProxyProtocolHeader {
+package enum ProxyProtocolHeader {
     static let signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
 
     /// PROXY command over TCP from `source` (the client) to `destination` (the address the
     /// client connected to). Mixed families are sent as IPv6 (IPv4-mapped); without
     /// addresses, the LOCAL command (the member uses the connection's own addresses).
-    static func bytes(source: SocketAddress?, destination: SocketAddress?) -> [UInt8] {
+    package static func bytes(source: SocketAddress?, destination: SocketAddress?) -> [UInt8] {
         var header = signature
         guard let source, let destination, var src = address(source), var dst = address(destination) else {
             header += [0x20, 0x00, 0x00, 0x00]  // v2 LOCAL, UNSPEC, no addresses

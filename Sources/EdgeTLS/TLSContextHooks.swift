@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CEdgesplitBPF
 import CNIOBoringSSL
 import Foundation
 import NIOConcurrencyHelpers
@@ -15,9 +14,9 @@ import NIOSSL
 /// BoringSSL calls back with only the `SSL *`; the hooks object is found from its `SSL_CTX`
 /// through an ex_data slot, which holds a strong reference released when BoringSSL frees the
 /// context — a connection still open after a reload keeps its context, and so these hooks.
-final class TLSContextHooks: @unchecked Sendable {
+package final class TLSContextHooks: @unchecked Sendable {
     /// The staple state `stats` shows for a certificate.
-    enum Staple: Sendable, Equatable {
+    package enum Staple: Sendable, Equatable {
         /// No `ocsp` file configured.
         case notConfigured
         case stapled(thisUpdate: Date, nextUpdate: Date?)
@@ -40,6 +39,7 @@ final class TLSContextHooks: @unchecked Sendable {
 
     let ocspPath: String?
     private let serialNumber: ArraySlice<UInt8>
+    private let readFile: @Sendable (String) throws -> [UInt8]
     private let lock = NIOLock()
     private var ticketKeys: SessionTicketKeys?
     private var stapleBytes: [UInt8]?
@@ -47,11 +47,19 @@ final class TLSContextHooks: @unchecked Sendable {
     private var stapleStamp: FileStamp?
     private var handshakes: UInt64 = 0
     private var resumed: UInt64 = 0
+    private let handshakeDone: @Sendable (_ resumed: Bool) -> Void
 
-    /// Installs the hooks on `context`; call before it serves any handshake.
-    init(context: NIOSSLContext, ticketLifetime: UInt32, serialNumber: ArraySlice<UInt8>, ocspPath: String?) throws {
+    /// Installs the hooks on `context`; call before it serves any handshake. `readFile`
+    /// reads the OCSP file, now and whenever it changes; `handshakeDone` is told, on the
+    /// handshake's own thread, whether each completed handshake resumed a session.
+    init(
+        context: NIOSSLContext, ticketLifetime: UInt32, serialNumber: ArraySlice<UInt8>, ocspPath: String?,
+        readFile: @escaping @Sendable (String) throws -> [UInt8], handshakeDone: @escaping @Sendable (_ resumed: Bool) -> Void
+    ) throws {
         self.serialNumber = serialNumber
         self.ocspPath = ocspPath
+        self.readFile = readFile
+        self.handshakeDone = handshakeDone
         stapleState = ocspPath == nil ? .notConfigured : .rejected("not read yet")
         let ctx = try BoringSSLAccess.sslContext(of: context)
         SSL_CTX_set_ex_data(ctx, Self.exDataIndex, Unmanaged.passRetained(self).toOpaque())
@@ -67,7 +75,7 @@ final class TLSContextHooks: @unchecked Sendable {
         SSL_CTX_set_info_callback(ctx) { ssl, type, _ in
             guard type == SSL_CB_HANDSHAKE_DONE, let hooks = TLSContextHooks.hooks(of: ssl) else { return }
             let reused = SSL_session_reused(ssl) == 1
-            es_tls_set_last_resumed(reused ? 1 : 0)  // for the worker's own count (ClientHandler)
+            hooks.handshakeDone(reused)
             hooks.lock.withLock {
                 hooks.handshakes &+= 1
                 if reused { hooks.resumed &+= 1 }
@@ -108,7 +116,7 @@ final class TLSContextHooks: @unchecked Sendable {
         lock.withLock { (handshakes, resumed) }
     }
 
-    var staple: Staple {
+    package var staple: Staple {
         lock.withLock { stapleState }
     }
 
@@ -133,7 +141,7 @@ final class TLSContextHooks: @unchecked Sendable {
         }
         if unchanged { return nil }
         do {
-            let bytes = try FileBytes.read(ocspPath)
+            let bytes = try readFile(ocspPath)
             let accepted = try OCSPResponseCheck.check(bytes, serialNumber: serialNumber, now: now)
             return update(stamp: stamp, bytes: bytes, state: .stapled(thisUpdate: accepted.thisUpdate, nextUpdate: accepted.nextUpdate))
         } catch {

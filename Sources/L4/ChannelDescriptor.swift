@@ -6,8 +6,8 @@ import NIOCore
 /// and trusted only when the socket behind it has exactly the channel's local and remote
 /// addresses (a 4-tuple names one connected socket); otherwise nil, and the caller copies
 /// in userspace instead.
-enum ChannelDescriptor {
-    static func of(_ channel: Channel) -> CInt? {
+package enum ChannelDescriptor {
+    package static func of(_ channel: Channel) -> CInt? {
         guard let socket = field("socket", of: channel), let descriptor = field("descriptor", of: socket) as? CInt,
             descriptor >= 0, let local = channel.localAddress, let remote = channel.remoteAddress
         else { return nil }

@@ -6,23 +6,24 @@ import Logging
 /// changed), so an operator or a cron job can replace the response with a fresh one and
 /// the next handshakes staple it, without a reload. A file that goes missing or fails the
 /// check is logged as an error and stops the stapling for that certificate.
-final class OCSPStapleWatch {
+package final class OCSPStapleWatch {
     static let pollInterval = DispatchTimeInterval.seconds(1)
 
     private let certificates: [(listener: String, entry: ListenerCertificates.Entry)]
     private let logger: Logger
     private var timer: DispatchSourceTimer?
 
-    init(runtime: RuntimeConfiguration, logger: Logger) {
-        certificates = runtime.config.listeners.indices.flatMap { index in
-            (runtime.listenerCertificates[index]?.entries ?? []).filter { $0.hooks.ocspPath != nil }.map {
-                (listener: runtime.config.listeners[index].name, entry: $0)
+    /// `listeners`: each listener's name and its certificates (nil for a plain-HTTP listener).
+    package init(listeners: [(name: String, certificates: ListenerCertificates?)], logger: Logger) {
+        certificates = listeners.flatMap { listener in
+            (listener.certificates?.entries ?? []).filter { $0.hooks.ocspPath != nil }.map {
+                (listener: listener.name, entry: $0)
             }
         }
         self.logger = logger
     }
 
-    func start() {
+    package func start() {
         guard !certificates.isEmpty, timer == nil else { return }
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "edgesplit.ocsp-staples"))
         timer.schedule(deadline: .now() + Self.pollInterval, repeating: Self.pollInterval, leeway: .milliseconds(100))
@@ -48,7 +49,7 @@ final class OCSPStapleWatch {
         self.timer = timer
     }
 
-    func stop() {
+    package func stop() {
         timer?.cancel()
         timer = nil
     }

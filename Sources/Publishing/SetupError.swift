@@ -1,5 +1,3 @@
-import Publishing
-
 /// A problem found while building what a configuration names (certificates, keys, CAs,
 /// the metrics endpoint), pinned to the configuration entry that caused it so `check` and
 /// `serve` print `file:line:column`.

@@ -1,15 +1,25 @@
 import CNIOBoringSSL
+import Demo
 import NIOSSL
 import XCTest
 
-@testable import Proxy
+@testable import EdgeTLS
 
 /// edgesplit's reach under swift-nio-ssl (`BoringSSLAccess`) and what it installs there.
 /// If a swift-nio-ssl update moves the `SSL_CTX` pointer, these fail by name — session
 /// tickets, OCSP stapling and the resumption counts all depend on it.
 final class BoringSSLAccessTests: XCTestCase {
+    /// A server context for a certificate of a throwaway CA.
+    static func serverContext() throws -> NIOSSLContext {
+        let ca = try CertificateAuthority.make(commonName: "edgesplit test CA")
+        let issued = try ca.issue(commonName: "webext.contoso.test", dnsNames: ["webext.contoso.test"])
+        let chain = try NIOSSLCertificate.fromPEMBytes(issued.certificatePEMBytes)
+        let key = try NIOSSLPrivateKey(bytes: issued.privateKeyPEMBytes, format: .pem)
+        return try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
+    }
+
     func testReachesTheSSLContextOfANIOSSLContext() throws {
-        let context = try TestPKI.serverContext(TestPKI.webext)
+        let context = try Self.serverContext()
         let pointer: OpaquePointer
         do {
             pointer = try BoringSSLAccess.sslContext(of: context)
@@ -25,8 +35,10 @@ final class BoringSSLAccessTests: XCTestCase {
     }
 
     func testHooksInstallOnAContextAndKeepTheSessionCacheOff() throws {
-        let context = try TestPKI.serverContext(TestPKI.webext)
-        let hooks = try TLSContextHooks(context: context, ticketLifetime: 7200, serialNumber: [1], ocspPath: nil)
+        let context = try Self.serverContext()
+        let hooks = try TLSContextHooks(
+            context: context, ticketLifetime: 7200, serialNumber: [1], ocspPath: nil, readFile: { _ in [] }, handshakeDone: { _ in }
+        )
         let pointer = try BoringSSLAccess.sslContext(of: context)
         XCTAssertEqual(SSL_CTX_get_session_cache_mode(pointer), SSL_SESS_CACHE_OFF)
         XCTAssertEqual(SSL_CTX_get_timeout(pointer), 7200)
