@@ -50,7 +50,8 @@ let package = Package(
         // Pure: farm members on one worker: the balancer (persistence, passive health held
         // out for a while on an injected clock).
         .target(name: "Members", dependencies: ["Publishing", "Affinity"], swiftSettings: strict),
-        // Pure: the admin side's models: the merge of several edge hosts' stats.
+        // Pure: the admin side's models: the one JSON model (control protocol, stats, maps, the
+        // dashboard feed) and the merge of several edge hosts' stats.
         .target(name: "Admin", dependencies: ["Publishing"], swiftSettings: strict),
         // Pure: strict HTTP/1.1 message head parsing and body framing, byte-exact.
         .target(name: "HTTP1", swiftSettings: strict),
@@ -127,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Proxy", "Publishing", "Demo", "HTTP1", "Affinity",
+                "Proxy", "Admin", "Publishing", "Demo", "HTTP1", "Affinity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
