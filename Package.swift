@@ -3,9 +3,11 @@ import PackageDescription
 
 /// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, Admin, ClientHello) build in
 /// the Swift 6 language mode and import neither NIO nor libbpf; the shells stay thin around
-/// them. Steering and Demo build in the Swift 6 mode too, so a data race there is a compile
-/// error; Proxy and the CLI still build in the Swift 5 mode: their control path passes
-/// `[String: Any]` between threads, which goes with the one Codable model still to come.
+/// them. Steering, Demo and the CLI (edgesplit) build in the Swift 6 mode too, so a data race
+/// there is a compile error; the CLI's JSON is Admin's Codable model, all Sendable. Proxy
+/// still builds in the Swift 5 mode: its event-loop closures capture non-Sendable classes
+/// (ProxyServer, the connection handlers) that NIO's loops serialise but the compiler cannot
+/// see.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -111,7 +113,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(name: "AffinityTests", dependencies: ["Affinity", "CEdgesplitBPF"]),
         .testTarget(

@@ -77,7 +77,7 @@ struct StatsCommand: ParsableCommand {
             } else {
                 print("\u{1B}[H\u{1B}[2J" + render(text: sample, previous: previous, interval: interval), terminator: "")
             }
-            fflush(stdout)
+            fflush(nil)  // stdout; see DemoCommand
             previous = sample
             usleep(useconds_t(interval * 1_000_000))
         }
