@@ -8,11 +8,12 @@ public struct ClientPlacement: Codable, Sendable, Equatable {
         public var overflow: Bool
         /// Open connections on the Maglev worker.
         public var open: UInt64
-        /// The most open connections a worker may hold before a new client overflows.
-        public var bound: Double
+        /// The most open connections a worker may hold before a new client overflows; nil
+        /// (`null`) where the program applies no bound, as JSON has no infinity.
+        public var bound: Double?
         public var balanceFactor: Double
 
-        public init(maglevWorker: Int, overflow: Bool, open: UInt64, bound: Double, balanceFactor: Double) {
+        public init(maglevWorker: Int, overflow: Bool, open: UInt64, bound: Double?, balanceFactor: Double) {
             (self.maglevWorker, self.overflow, self.open, self.bound, self.balanceFactor) = (maglevWorker, overflow, open, bound, balanceFactor)
         }
     }
@@ -48,7 +49,7 @@ public struct ClientPlacement: Codable, Sendable, Equatable {
         bounded = try c.decodeIfPresent(Int.self, forKey: .maglevWorker).map { maglevWorker in
             Overflow(
                 maglevWorker: maglevWorker, overflow: try c.decode(Bool.self, forKey: .overflow), open: try c.decode(UInt64.self, forKey: .open),
-                bound: try c.decode(Double.self, forKey: .bound), balanceFactor: try c.decode(Double.self, forKey: .balanceFactor))
+                bound: try c.decodeIfPresent(Double.self, forKey: .bound), balanceFactor: try c.decode(Double.self, forKey: .balanceFactor))
         }
     }
 

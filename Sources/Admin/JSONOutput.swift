@@ -14,13 +14,15 @@ public enum JSONOutput {
     }
 
     /// `value` as JSON bytes.
+    ///
+    /// Only a number JSON cannot write (infinity, NaN) makes encoding fail. The models keep
+    /// such figures out (`null` instead), so a failure is a bug to report, never a reason to
+    /// stop a serving process: it is answered as a refusal that says what happened.
     public static func data<Value: Encodable>(_ value: Value, pretty: Bool = false) -> Data {
-        // The models hold strings, integers, booleans and finite numbers only: encoding
-        // cannot fail, and a failure would be a bug in a model, not an input to handle.
         do {
             return try encoder(pretty: pretty).encode(value)
         } catch {
-            preconditionFailure("edgesplit JSON model failed to encode: \(error)")
+            return Data(("{\"error\":" + quote("edgesplit could not write this JSON: \(error)") + ",\"ok\":false}").utf8)
         }
     }
 

@@ -95,7 +95,8 @@ struct SteeringReport {
             : "\(client) → worker \(worker) (holds \(open) open connections, under the bound \(bound); \(detail))"
         placement.worker = decision.worker
         placement.bounded = ClientPlacement.Overflow(
-            maglevWorker: worker, overflow: decision.overflowed, open: open, bound: rounded(decision.bound), balanceFactor: balance.factor)
+            maglevWorker: worker, overflow: decision.overflowed, open: open,
+            bound: decision.bound.isFinite ? rounded(decision.bound) : nil, balanceFactor: balance.factor)
         return SteeringReport(text: text, json: placement)
     }
 

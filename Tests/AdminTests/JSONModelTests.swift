@@ -135,6 +135,14 @@ final class JSONModelTests: XCTestCase {
         XCTAssertEqual(member["last_check_at"] as? String, "t")
     }
 
+    func testANumberJSONCannotWriteIsARefusalNotACrash() throws {
+        var traffic = ProcessStats.Traffic(name: "web")
+        traffic.latencyP99Milliseconds = .infinity
+        let json = try object(traffic)
+        XCTAssertEqual(json["ok"] as? Bool, false)
+        XCTAssertTrue((json["error"] as? String)?.hasPrefix("edgesplit could not write this JSON") == true, "\(json)")
+    }
+
     func testQuoteEscapesWhatJSONRequires() throws {
         let value = "a\"b\\c\nd\u{1}é/"
         let quoted = JSONOutput.quote(value)

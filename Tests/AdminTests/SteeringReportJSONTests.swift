@@ -26,6 +26,9 @@ final class SteeringReportJSONTests: XCTestCase {
         placement.bounded = ClientPlacement.Overflow(maglevWorker: 1, overflow: true, open: 5, bound: 4.5, balanceFactor: 1.25)
         XCTAssertEqual(try object(placement)["maglev_worker"] as? Int, 1)
         XCTAssertEqual(try JSONDecoder().decode(ClientPlacement.self, from: JSONOutput.data(placement)), placement)
+        placement.bounded?.bound = nil
+        XCTAssertTrue(try object(placement)["bound"] is NSNull, "no bound is null, not infinity")
+        XCTAssertEqual(try JSONDecoder().decode(ClientPlacement.self, from: JSONOutput.data(placement)), placement)
 
         let change = SteeringChange(instance: "edgesplit", worker: nil, drained: nil, drainedWorkers: [], ipv4Prefix: 24, ipv6Prefix: 64, balanceFactor: nil, generation: 2)
         let changeJSON = try object(change)
