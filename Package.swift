@@ -3,9 +3,11 @@ import PackageDescription
 
 /// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, Admin, ClientHello) build in
 /// the Swift 6 language mode and import neither NIO nor libbpf; the shells stay thin around
-/// them. Steering, Demo, EdgeTLS and L4 build in the Swift 6 mode too, so a data race there is
-/// a compile error; Proxy and the CLI still build in the Swift 5 mode: their control path passes
-/// `[String: Any]` between threads, which goes with the one Codable model still to come.
+/// them. Steering, Demo, EdgeTLS, L4 and the CLI (edgesplit) build in the Swift 6 mode too, so
+/// a data race there is a compile error; the CLI's JSON is Admin's Codable model, all Sendable.
+/// Proxy still builds in the Swift 5 mode: its event-loop closures capture non-Sendable classes
+/// (ProxyServer, the connection handlers) that NIO's loops serialise but the compiler cannot
+/// see.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -57,7 +59,8 @@ let package = Package(
         // Pure: farm members on one worker: the balancer (persistence, passive health held
         // out for a while on an injected clock).
         .target(name: "Members", dependencies: ["Publishing", "Affinity"], swiftSettings: strict),
-        // Pure: the admin side's models: the merge of several edge hosts' stats.
+        // Pure: the admin side's models: the one JSON model (control protocol, stats, maps, the
+        // dashboard feed) and the merge of several edge hosts' stats.
         .target(name: "Admin", dependencies: ["Publishing"], swiftSettings: strict),
         // Pure: strict HTTP/1.1 message head parsing and body framing, byte-exact.
         .target(name: "HTTP1", swiftSettings: strict),
@@ -138,7 +141,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(name: "AffinityTests", dependencies: ["Affinity", "CEdgesplitBPF"]),
         .testTarget(
@@ -160,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Proxy", "Publishing", "Demo", "HTTP1", "Affinity",
+                "Proxy", "Admin", "Publishing", "Demo", "HTTP1", "Affinity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

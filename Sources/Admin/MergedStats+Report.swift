@@ -1,46 +1,68 @@
 import Foundation
 
-/// `edgesplit stats --merge` output: JSON with stable snake_case keys, and a text report.
-extension MergedStats {
-    /// The report as a JSON object (hosts in the order given).
-    public var json: [String: Any] {
+/// `edgesplit stats --merge` output: JSON with stable snake_case keys (`Encodable`), and a
+/// text report.
+extension MergedStats: Encodable {
+    private enum Keys: String, CodingKey {
+        case hosts, totals, listeners, rules, members, disagreements, host, instance, running, accepted, requests, name, farm, member, active
+        case configDigest = "config_digest", configDigestsAgree = "config_digests_agree", bytesIn = "bytes_in", bytesOut = "bytes_out"
+        case requestsByHost = "requests_by_host", stateByHost = "state_by_host"
+        case status1xx = "status_1xx", status2xx = "status_2xx", status3xx = "status_3xx", status4xx = "status_4xx", status5xx = "status_5xx"
+    }
+
+    /// Whether every running host serves the same configuration.
+    public var configurationDigestsAgree: Bool {
+        Set(hosts.filter(\.running).map { $0.configurationDigest ?? "" }).count <= 1
+    }
+
+    /// The report as one JSON object (hosts in the order given; per-host figures keyed by the
+    /// host's name).
+    public func encode(to encoder: any Encoder) throws {
         let names = hosts.map(\.name)
-        func byHost<T>(_ values: [T]) -> [String: Any] {
-            Dictionary(uniqueKeysWithValues: zip(names, values.map { $0 as Any }))
+        func byHost<Value>(_ values: [Value]) -> [String: Value] {
+            Dictionary(zip(names, values), uniquingKeysWith: { first, _ in first })
         }
-        func traffic(_ t: Traffic) -> [String: Any] {
-            [
-                "name": t.name, "requests": t.requests,
-                "status_1xx": t.statusClasses[0], "status_2xx": t.statusClasses[1], "status_3xx": t.statusClasses[2],
-                "status_4xx": t.statusClasses[3], "status_5xx": t.statusClasses[4],
-                "bytes_in": t.bytesIn, "bytes_out": t.bytesOut,
-                "requests_by_host": byHost(t.requestsByHost),
-            ]
+        var c = encoder.container(keyedBy: Keys.self)
+        var hostList = c.nestedUnkeyedContainer(forKey: .hosts)
+        for h in hosts {
+            var o = hostList.nestedContainer(keyedBy: Keys.self)
+            try o.encode(h.name, forKey: .host)
+            try o.encode(h.instance, forKey: .instance)
+            try o.encode(h.running, forKey: .running)
+            try o.encode(h.configurationDigest, forKey: .configDigest)
+            try o.encode(h.accepted, forKey: .accepted)
+            try o.encode(h.requests, forKey: .requests)
         }
-        return [
-            "hosts": hosts.map { h -> [String: Any] in
-                [
-                    "host": h.name, "instance": h.instance, "running": h.running,
-                    "config_digest": h.configurationDigest.map { $0 as Any } ?? NSNull(),
-                    "accepted": h.accepted, "requests": h.requests,
-                ]
-            },
-            "totals": [
-                "accepted": hosts.reduce(UInt64(0)) { $0 &+ $1.accepted },
-                "requests": hosts.reduce(UInt64(0)) { $0 &+ $1.requests },
-            ] as [String: Any],
-            "listeners": listeners.map(traffic),
-            "rules": rules.map(traffic),
-            "members": members.map { m -> [String: Any] in
-                [
-                    "farm": m.farm, "member": m.member, "requests": m.requests, "active": m.active,
-                    "requests_by_host": byHost(m.requestsByHost),
-                    "state_by_host": byHost(m.states.map { $0.map { $0 as Any } ?? NSNull() }),
-                ]
-            },
-            "config_digests_agree": Set(hosts.filter(\.running).map { $0.configurationDigest ?? "" }).count <= 1,
-            "disagreements": disagreements,
-        ]
+        var totals = c.nestedContainer(keyedBy: Keys.self, forKey: .totals)
+        try totals.encode(hosts.reduce(UInt64(0)) { $0 &+ $1.accepted }, forKey: .accepted)
+        try totals.encode(hosts.reduce(UInt64(0)) { $0 &+ $1.requests }, forKey: .requests)
+        for (key, entries) in [(Keys.listeners, listeners), (.rules, rules)] {
+            var list = c.nestedUnkeyedContainer(forKey: key)
+            for t in entries {
+                var o = list.nestedContainer(keyedBy: Keys.self)
+                try o.encode(t.name, forKey: .name)
+                try o.encode(t.requests, forKey: .requests)
+                for (status, count) in zip([Keys.status1xx, .status2xx, .status3xx, .status4xx, .status5xx], t.statusClasses) {
+                    try o.encode(count, forKey: status)
+                }
+                try o.encode(t.bytesIn, forKey: .bytesIn)
+                try o.encode(t.bytesOut, forKey: .bytesOut)
+                try o.encode(byHost(t.requestsByHost), forKey: .requestsByHost)
+            }
+        }
+        var memberList = c.nestedUnkeyedContainer(forKey: .members)
+        for m in members {
+            var o = memberList.nestedContainer(keyedBy: Keys.self)
+            try o.encode(m.farm, forKey: .farm)
+            try o.encode(m.member, forKey: .member)
+            try o.encode(m.requests, forKey: .requests)
+            try o.encode(m.active, forKey: .active)
+            try o.encode(byHost(m.requestsByHost), forKey: .requestsByHost)
+            // A host that does not list the member: `null`.
+            try o.encode(byHost(m.states), forKey: .stateByHost)
+        }
+        try c.encode(configurationDigestsAgree, forKey: .configDigestsAgree)
+        try c.encode(disagreements, forKey: .disagreements)
     }
 
     /// What `edgesplit stats --merge` prints: hosts, then totals by rule and by member with

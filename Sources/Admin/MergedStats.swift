@@ -3,25 +3,54 @@ import Foundation
 /// The stats of several edge hosts of one farm, merged into one report: totals by rule,
 /// listener and farm member, and what the hosts disagree on.
 ///
-/// Pure: it takes the JSON objects `edgesplit stats --json` prints (or the control socket's
-/// `stats` answer, which is that object's `process` part) and does no I/O; the command reads
+/// Pure: it takes the documents `edgesplit stats --json` prints (or the control socket's
+/// `stats` reply, which is that document's `process` part) and does no I/O; the command reads
 /// files and sockets. Hosts of one farm run the same configuration file, so they must show
 /// the same configuration digest and, in the operator's eyes, the same member states; the
 /// report names every difference instead of hiding it in a sum.
-public struct MergedStats {
+public struct MergedStats: Sendable {
     /// One host as given: a name (the file or socket it was read from) and its stats.
-    public struct Input {
+    public struct Input: Sendable {
         public let host: String
-        public let stats: [String: Any]
+        /// The instance name the document gives, for a host whose process is not running.
+        public let instance: String?
+        /// Nil when the host's process was not reachable.
+        public let process: ProcessStats?
 
-        public init(host: String, stats: [String: Any]) {
-            self.host = host
-            self.stats = stats
+        public init(host: String, instance: String? = nil, process: ProcessStats?) {
+            (self.host, self.instance, self.process) = (host, instance, process)
+        }
+
+        /// A saved `stats --json` document, or a saved control-socket `stats` reply (the
+        /// process part alone).
+        public init(host: String, json: Data) throws {
+            let shape = try JSONDecoder().decode(Shape.self, from: json)
+            if shape.isDocument {
+                let document = try JSONDecoder().decode(StatsDocument.self, from: json)
+                self.init(host: host, instance: document.instance, process: document.process)
+            } else {
+                let process = shape.isProcess ? try JSONDecoder().decode(ProcessStats.self, from: json) : nil
+                self.init(host: host, instance: process?.instance, process: process)
+            }
+        }
+
+        /// Which of the two a saved object is.
+        private struct Shape: Decodable {
+            var isDocument: Bool
+            var isProcess: Bool
+
+            enum CodingKeys: String, CodingKey { case process, workers, rules }
+
+            init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                isDocument = c.contains(.process)
+                isProcess = c.contains(.workers) || c.contains(.rules)
+            }
         }
     }
 
     /// One host's headline figures.
-    public struct Host: Equatable {
+    public struct Host: Equatable, Sendable {
         public let name: String
         public let instance: String
         /// Nil when the host sent none (an older edgesplit) or is not running.
@@ -33,7 +62,7 @@ public struct MergedStats {
     }
 
     /// Requests, status classes and bytes, summed over hosts; requests also per host.
-    public struct Traffic: Equatable {
+    public struct Traffic: Equatable, Sendable {
         public let name: String
         public var requests: UInt64 = 0
         /// 1xx…5xx.
@@ -47,7 +76,7 @@ public struct MergedStats {
     }
 
     /// One farm member over every host.
-    public struct Member: Equatable {
+    public struct Member: Equatable, Sendable {
         public let farm: String
         public let member: String
         /// Exchanges forwarded to it, summed over hosts.
@@ -67,48 +96,31 @@ public struct MergedStats {
     public let disagreements: [String]
 
     public init(_ inputs: [Input]) {
-        let processes = inputs.map { Self.process(of: $0.stats) }
-        hosts = zip(inputs, processes).map { input, process in
-            let workers = process?["workers"] as? [[String: Any]] ?? []
+        let processes = inputs.map(\.process)
+        hosts = inputs.map { input in
+            let workers = input.process?.workers ?? []
             return Host(
                 name: input.host,
-                instance: process?["instance"] as? String ?? input.stats["instance"] as? String ?? "?",
-                configurationDigest: process?["config_digest"] as? String,
-                running: process != nil,
-                accepted: workers.reduce(0) { $0 &+ Self.count($1["accepted"]) },
-                requests: workers.reduce(0) { $0 &+ Self.count($1["requests"]) }
+                instance: [input.process?.instance, input.instance].compactMap { $0 }.first { !$0.isEmpty } ?? "?",
+                configurationDigest: input.process?.configurationDigest,
+                running: input.process != nil,
+                accepted: workers.reduce(0) { $0 &+ $1.accepted },
+                requests: workers.reduce(0) { $0 &+ $1.requests }
             )
         }
-        listeners = Self.traffic(key: "listeners", processes)
-        rules = Self.traffic(key: "rules", processes)
+        listeners = Self.traffic(processes.map { $0?.listeners })
+        rules = Self.traffic(processes.map { $0?.rules })
         members = Self.members(processes)
         disagreements = Self.disagreements(hosts: hosts, listeners: listeners, rules: rules, members: members)
     }
 
-    /// The process part of `stats --json` (`process`), or the object itself when it is the
-    /// control socket's answer; nil when the host's process was not reachable.
-    static func process(of stats: [String: Any]) -> [String: Any]? {
-        if stats.keys.contains("process") { return stats["process"] as? [String: Any] }
-        return stats["workers"] != nil || stats["rules"] != nil ? stats : nil
-    }
-
-    static func count(_ value: Any?) -> UInt64 {
-        switch value {
-        case let v as UInt64: return v
-        case let v as Int: return UInt64(max(0, v))
-        case let v as Double: return v.isFinite && v > 0 ? UInt64(v) : 0
-        case let v as NSNumber: return v.uint64Value
-        default: return 0
-        }
-    }
-
     /// Names in the order they first appear, host by host.
-    private static func traffic(key: String, _ processes: [[String: Any]?]) -> [Traffic] {
+    private static func traffic(_ processes: [[ProcessStats.Traffic]?]) -> [Traffic] {
         var merged: [Traffic] = []
         var index: [String: Int] = [:]
-        for (h, process) in processes.enumerated() {
-            for entry in process?[key] as? [[String: Any]] ?? [] {
-                let name = entry["name"] as? String ?? "?"
+        for (h, entries) in processes.enumerated() {
+            for entry in entries ?? [] {
+                let name = entry.name
                 let i = index[name] ?? {
                     merged.append(Traffic(
                         name: name, requestsByHost: Array(repeating: 0, count: processes.count),
@@ -117,27 +129,23 @@ public struct MergedStats {
                     index[name] = merged.count - 1
                     return merged.count - 1
                 }()
-                let requests = count(entry["requests"])
                 merged[i].presentOn[h] = true
-                merged[i].requests &+= requests
-                merged[i].requestsByHost[h] &+= requests
-                for (c, status) in ["status_1xx", "status_2xx", "status_3xx", "status_4xx", "status_5xx"].enumerated() {
-                    merged[i].statusClasses[c] &+= count(entry[status])
-                }
-                merged[i].bytesIn &+= count(entry["bytes_in"])
-                merged[i].bytesOut &+= count(entry["bytes_out"])
+                merged[i].requests &+= entry.requests
+                merged[i].requestsByHost[h] &+= entry.requests
+                for (c, count) in entry.statusClasses.prefix(5).enumerated() { merged[i].statusClasses[c] &+= count }
+                merged[i].bytesIn &+= entry.bytesIn
+                merged[i].bytesOut &+= entry.bytesOut
             }
         }
         return merged
     }
 
-    private static func members(_ processes: [[String: Any]?]) -> [Member] {
+    private static func members(_ processes: [ProcessStats?]) -> [Member] {
         var merged: [Member] = []
         var index: [String: Int] = [:]
         for (h, process) in processes.enumerated() {
-            for entry in process?["members"] as? [[String: Any]] ?? [] {
-                let farm = entry["farm"] as? String ?? "?"
-                let member = entry["member"] as? String ?? "?"
+            for entry in process?.members ?? [] {
+                let (farm, member) = (entry.farm, entry.member)
                 let key = farm + "\u{0}" + member
                 let i = index[key] ?? {
                     merged.append(Member(
@@ -148,11 +156,10 @@ public struct MergedStats {
                     index[key] = merged.count - 1
                     return merged.count - 1
                 }()
-                let requests = count(entry["requests"])
-                merged[i].requests &+= requests
-                merged[i].requestsByHost[h] &+= requests
-                merged[i].active &+= count(entry["active"])
-                merged[i].states[h] = entry["state"] as? String ?? "?"
+                merged[i].requests &+= entry.requests
+                merged[i].requestsByHost[h] &+= entry.requests
+                merged[i].active &+= UInt64(max(0, entry.active))
+                merged[i].states[h] = entry.state
             }
         }
         return merged

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Publishing
-import Steering
+import Admin
 
 /// One access-log line: TMG/IIS W3C extended fields plus edgesplit's own.
 struct AccessRecord {
@@ -144,5 +144,5 @@ final class AccessLogBuffer {
         return out
     }
 
-    private func json(_ value: String) -> String { JSONValue.quote(value) }
+    private func json(_ value: String) -> String { JSONOutput.quote(value) }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Admin
 import Foundation
 
 /// A client connection to an instance's control socket: the CLI's `farm`, `stats` and
@@ -49,9 +50,10 @@ public final class ControlConnection {
 
     deinit { close(fd) }
 
-    /// Sends one request and reads one response line.
-    public func call(_ request: [String: Any], timeoutSeconds: Int = 10) throws -> [String: Any] {
-        var data = try JSONSerialization.data(withJSONObject: request)
+    /// Sends one request and reads one reply line. A refusal is a reply (`.refused`), not
+    /// an error: the caller decides what it means.
+    public func call(_ request: ControlRequest, timeoutSeconds: Int = 10) throws -> ControlReply {
+        var data = JSONOutput.data(request)
         data.append(0x0A)
         _ = data.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var reply: [UInt8] = []
@@ -63,9 +65,13 @@ public final class ControlConnection {
             if n <= 0 { break }
             reply.append(contentsOf: chunk[0..<n])
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(reply)), let response = object as? [String: Any] else {
+        guard let line = reply.split(separator: 0x0A, omittingEmptySubsequences: false).first, !line.isEmpty else {
             throw Failure(description: "no answer on \(path)", notRunning: false)
         }
-        return response
+        do {
+            return try ControlReply.decode(Data(line), answering: request)
+        } catch {
+            throw Failure(description: "an answer on \(path) that is not a reply to \(request.command): \(error)", notRunning: false)
+        }
     }
 }

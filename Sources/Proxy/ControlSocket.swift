@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Admin
 import Foundation
 import NIOCore
 import NIOPosix
@@ -14,7 +15,9 @@ import NIOPosix
 /// shows), `{"command": "farm-status"}`, `{"command": "farm-drain", "farm": F, "member": M}`,
 /// `{"command": "farm-undrain", …}`, `{"command": "reload"}` (re-read the configuration file)
 /// and `{"command": "retire"}` (a newer process took over: drain the connections and exit). Responses:
-/// `{"ok": true, …}` or `{"ok": false, "error": "…"}`.
+/// `{"ok": true, …}` or `{"ok": false, "error": "…"}`. Both sides are the Codable models
+/// `ControlRequest` and `ControlReply` (Admin); a line is decoded once, in
+/// `ControlRequestHandler`, and one that is not a request is answered with why.
 final class ControlSocket {
     let path: String
     private var channel: Channel?
@@ -27,7 +30,7 @@ final class ControlSocket {
     }
 
     /// Binds the socket, replacing a stale file left by a process that is gone.
-    func start(on loop: EventLoop, handle: @escaping ([String: Any]) -> EventLoopFuture<[String: Any]>) throws {
+    func start(on loop: EventLoop, handle: @escaping (ControlRequest) -> EventLoopFuture<ControlReply>) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try Self.prepareDirectory(directory)
         unlink(path)
@@ -203,25 +206,26 @@ final class ControlRequestHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let handle: ([String: Any]) -> EventLoopFuture<[String: Any]>
+    private let handle: (ControlRequest) -> EventLoopFuture<ControlReply>
 
-    init(handle: @escaping ([String: Any]) -> EventLoopFuture<[String: Any]>) {
+    init(handle: @escaping (ControlRequest) -> EventLoopFuture<ControlReply>) {
         self.handle = handle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let line = unwrapInboundIn(data)
         let channel = context.channel
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.readableBytesView)),
-            let request = object as? [String: Any]
-        else {
-            Self.reply(["ok": false, "error": "expected one JSON object per line"], on: channel)
+        let request: ControlRequest
+        switch ControlRequest.decode(line: line.readableBytesView) {
+        case .success(let decoded): request = decoded
+        case .failure(let malformed):
+            Self.reply(.refused(malformed.description), on: channel)
             return
         }
         handle(request).whenComplete { result in
             switch result {
             case .success(let response): Self.reply(response, on: channel)
-            case .failure(let error): Self.reply(["ok": false, "error": "\(error)"], on: channel)
+            case .failure(let error): Self.reply(.refused("\(error)"), on: channel)
             }
         }
     }
@@ -230,8 +234,8 @@ final class ControlRequestHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    static func reply(_ response: [String: Any], on channel: Channel) {
-        guard var data = try? JSONSerialization.data(withJSONObject: response, options: [.sortedKeys]) else { return }
+    static func reply(_ response: ControlReply, on channel: Channel) {
+        var data = JSONOutput.data(response)
         data.append(0x0A)
         var buffer = channel.allocator.buffer(capacity: data.count)
         buffer.writeBytes(data)

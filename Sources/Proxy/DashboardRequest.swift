@@ -50,17 +50,21 @@ enum DashboardRequest: Equatable {
             guard headers.contains(name: changeHeader) else {
                 return .refuse(.forbidden, "a change needs the \(changeHeader) header\n")
             }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-                  let farm = object["farm"] as? String, let member = object["member"] as? String
-            else {
+            guard let change = try? JSONDecoder().decode(MemberChange.self, from: Data(body)) else {
                 return .refuse(.badRequest, "expected a JSON object {\"farm\": NAME, \"member\": MEMBER}\n")
             }
-            return .change(drain: path == "/dashboard/drain", farm: farm, member: member)
+            return .change(drain: path == "/dashboard/drain", farm: change.farm, member: change.member)
         case (_, "/dashboard"), (_, "/dashboard/stats"), (_, "/dashboard/drain"), (_, "/dashboard/undrain"):
             return .refuse(.methodNotAllowed, "method not allowed\n")
         default:
             return .refuse(.notFound, "not found: try /dashboard\n")
         }
+    }
+
+    /// The body of a drain or undrain: which member of which farm.
+    private struct MemberChange: Decodable {
+        let farm: String
+        let member: String
     }
 
     /// `a=b&c=d` after the `?`, percent-decoded.

@@ -1,3 +1,4 @@
+import Admin
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -85,24 +86,24 @@ final class MetricsEndpoint {
         let instance = server.runtime.config.instance
         let pinRoot = server.environment.pinRoot
         let time = Date()
-        let promise = loop.makePromise(of: (StatsDocument.Kernel?, String?).self)
+        let promise = loop.makePromise(of: (StatsSample.Kernel?, String?).self)
         DispatchQueue.global().async {
-            promise.succeed(StatsDocument.kernel(instance: instance, pinRoot: pinRoot))
+            promise.succeed(StatsSample.kernel(instance: instance, pinRoot: pinRoot))
         }
         return promise.futureResult.flatMap { kernel in
             server.stats().hop(to: loop).map { stats in
-                var document = StatsDocument()
-                (document.time, document.kernel, document.kernelError) = (time, kernel.0, kernel.1)
-                document.process = ProxyServer.json(stats)
-                return Array(document.jsonText(instance: instance).utf8)
+                var sample = StatsSample()
+                (sample.time, sample.kernel, sample.kernelError) = (time, kernel.0, kernel.1)
+                sample.process = ProcessStats(stats)
+                return Array(JSONOutput.data(sample.document(instance: instance)))
             }
         }
     }
 
     /// Drain or undrain a member through the control socket's own command (`edgesplit farm drain`).
-    func change(drain: Bool, farm: String, member: String, on loop: EventLoop) -> EventLoopFuture<[String: Any]> {
-        guard let server else { return loop.makeSucceededFuture(["ok": false, "error": "the server is not running"]) }
-        let request: [String: Any] = ["command": drain ? "farm-drain" : "farm-undrain", "farm": farm, "member": member]
+    func change(drain: Bool, farm: String, member: String, on loop: EventLoop) -> EventLoopFuture<ControlReply> {
+        guard let server else { return loop.makeSucceededFuture(.refused("the server is not running")) }
+        let request: ControlRequest = drain ? .farmDrain(farm: farm, member: member) : .farmUndrain(farm: farm, member: member)
         return server.handleControl(request, on: loop).hop(to: loop)
     }
 
@@ -297,10 +298,8 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
         case .change(let drain, let farm, let member):
             endpoint.change(drain: drain, farm: farm, member: member, on: context.eventLoop).whenComplete { [self] result in
                 let context = loopBound.value
-                let answer = (try? result.get()) ?? ["ok": false, "error": "the change did not complete"]
-                let ok = answer["ok"] as? Bool == true
-                let data = (try? JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])) ?? Data()
-                respond(context: context, status: ok ? .ok : .badRequest, type: "application/json", body: Array(data))
+                let answer = (try? result.get()) ?? .refused("the change did not complete")
+                respond(context: context, status: answer.ok ? .ok : .badRequest, type: "application/json", body: Array(JSONOutput.data(answer)))
             }
         case .refuse(let status, let message):
             var extra: [(String, String)] = []

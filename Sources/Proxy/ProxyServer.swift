@@ -126,14 +126,14 @@ public final class ProxyServer {
                 // An older process serving this instance (a binary upgrade): keep a connection
                 // to it, opened before our socket replaces its file, to retire it once we accept.
                 if let connection = try? ControlConnection(path: control.path),
-                    let answer = try? connection.call(["command": "ping"], timeoutSeconds: 2),
-                    answer["instance"] as? String == config.instance
+                    case .pong(let instance, _)? = try? connection.call(.ping, timeoutSeconds: 2),
+                    instance == config.instance
                 {
                     predecessor = connection
                 }
                 do {
                     try control.start(on: loop) { [weak self] request in
-                        guard let self else { return loop.makeSucceededFuture(["ok": false, "error": "stopping"]) }
+                        guard let self else { return loop.makeSucceededFuture(.refused("stopping")) }
                         return self.handleControl(request, on: loop)
                     }
                     self.control = control
@@ -178,8 +178,8 @@ public final class ProxyServer {
             if let predecessor {
                 // Our sockets are in the groups (and the steering array): the older process
                 // may close its listeners now; their queued connections migrate to ours.
-                let answer = try? predecessor.call(["command": "retire"], timeoutSeconds: 5)
-                tookOverFromPredecessor = answer?["ok"] as? Bool == true
+                let answer = try? predecessor.call(.retire, timeoutSeconds: 5)
+                tookOverFromPredecessor = answer?.ok == true
                 logger.info("took over from the previous process", metadata: ["retiring": "\(tookOverFromPredecessor)"])
             }
         } catch {

@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import Steering
 
@@ -32,7 +33,7 @@ struct BPFCommand: ParsableCommand {
                 let path = options.pinRoot + "/" + options.instance
                 return SteeringReport(
                     text: "unloaded instance \(options.instance) (\(path) removed)",
-                    json: .object([("instance", .string(options.instance)), ("pin_path", .string(path)), ("unloaded", .bool(true))]))
+                    json: SteeringPinChange(instance: options.instance, pinPath: path, unloaded: true))
             }
         }
     }
@@ -50,7 +51,7 @@ struct BPFCommand: ParsableCommand {
                 program.close(unpin: false)
                 return SteeringReport(
                     text: "loaded instance \(options.instance) (\(program.pinDirectory), \(program.migrates ? "migrate" : "select"))",
-                    json: .object([("instance", .string(options.instance)), ("pin_path", .string(program.pinDirectory)), ("migrate", .bool(program.migrates))]))
+                    json: SteeringPinChange(instance: options.instance, pinPath: program.pinDirectory, migrate: program.migrates))
             }
         }
     }

@@ -92,7 +92,8 @@ struct DemoCommand: AsyncParsableCommand {
             }
             text += "\nStop with Ctrl-C.\n"
             print(text)
-            fflush(stdout)
+            // fflush(nil) flushes stdout: Glibc's `stdout` is a global var Swift 6 will not read.
+            fflush(nil)
         }
         try await deployment.stop()
         try await group.shutdownGracefully()

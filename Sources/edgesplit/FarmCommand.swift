@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Admin
 import ArgumentParser
 import Foundation
 import Proxy
@@ -33,20 +34,16 @@ struct FarmCommand: ParsableCommand {
         @OptionGroup var target: Target
 
         func run() throws {
-            let response = try ControlClient.reporting { try ControlClient.call(["command": "farm-status"], target: target) }
+            let reply = try ControlClient.reporting { try ControlClient.call(.farmStatus, target: target) }
             if target.json {
-                ControlClient.printJSON(response)
+                ControlClient.printJSON(reply)
                 return
             }
-            let farms = response["farms"] as? [[String: Any]] ?? []
+            guard case .farms(let farms) = reply else { return }
             print(pad("farm", 14) + pad("member", 28) + pad("state", 10) + "last check")
             for farm in farms {
-                let name = farm["name"] as? String ?? "?"
-                for member in farm["members"] as? [[String: Any]] ?? [] {
-                    let state = member["state"] as? String ?? "?"
-                    let last = member["last_check"] as? String ?? "-"
-                    let at = member["last_check_at"] as? String ?? ""
-                    print(pad(name, 14) + pad(member["member"] as? String ?? "?", 28) + pad(state, 10) + "\(last) \(at)")
+                for member in farm.members {
+                    print(pad(farm.name, 14) + pad(member.member, 28) + pad(member.state, 10) + "\(member.lastCheck) \(member.lastCheckAt)")
                 }
             }
         }
@@ -66,10 +63,8 @@ struct FarmCommand: ParsableCommand {
         @OptionGroup var target: Target
 
         func run() throws {
-            let response = try ControlClient.reporting {
-                try ControlClient.call(["command": "farm-drain", "farm": farm, "member": member], target: target)
-            }
-            target.json ? ControlClient.printJSON(response) : print("\(farm) \(member): drained")
+            let reply = try ControlClient.reporting { try ControlClient.call(.farmDrain(farm: farm, member: member), target: target) }
+            target.json ? ControlClient.printJSON(reply) : print("\(farm) \(member): drained")
         }
     }
 
@@ -83,19 +78,18 @@ struct FarmCommand: ParsableCommand {
         @OptionGroup var target: Target
 
         func run() throws {
-            let response = try ControlClient.reporting {
-                try ControlClient.call(["command": "farm-undrain", "farm": farm, "member": member], target: target)
-            }
-            target.json ? ControlClient.printJSON(response) : print("\(farm) \(member): undrained")
+            let reply = try ControlClient.reporting { try ControlClient.call(.farmUndrain(farm: farm, member: member), target: target) }
+            target.json ? ControlClient.printJSON(reply) : print("\(farm) \(member): undrained")
         }
     }
 }
 
 /// One request/response on an instance's control socket.
 enum ControlClient {
-    static func call(_ request: [String: Any], target: FarmCommand.Target) throws -> [String: Any] {
+    /// The instance's reply to `request`; a refusal is thrown as its error message.
+    static func call(_ request: ControlRequest, target: FarmCommand.Target) throws -> ControlReply {
         let path = "\(target.controlDirectory)/\(target.instance).sock"
-        let response: [String: Any]
+        let response: ControlReply
         do {
             response = try ControlConnection(path: path).call(request)
         } catch let failure as ControlConnection.Failure {
@@ -104,9 +98,7 @@ enum ControlClient {
                     ? "instance '\(target.instance)' is not running (no control socket at \(path))" : failure.description
             )
         }
-        if response["ok"] as? Bool != true {
-            throw ControlClientError(message: response["error"] as? String ?? "the instance refused the request")
-        }
+        if case .refused(let error) = response { throw ControlClientError(message: error) }
         return response
     }
 
@@ -119,10 +111,9 @@ enum ControlClient {
         }
     }
 
-    static func printJSON(_ object: [String: Any]) {
-        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]) {
-            print(String(decoding: data, as: UTF8.self))
-        }
+    /// Indented, keys sorted: what `farm … --json` and `stats --merge --json` print.
+    static func printJSON(_ value: some Encodable) {
+        print(JSONOutput.text(value, pretty: true))
     }
 }
 

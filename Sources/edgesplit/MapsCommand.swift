@@ -1,3 +1,4 @@
+import Admin
 import Affinity
 import ArgumentParser
 import Steering
@@ -26,7 +27,7 @@ struct InstanceOptions: ParsableArguments {
     /// Like `report(_:)` for several reports: one per line (JSON Lines with `--json`).
     func reportEach(_ body: () throws -> [SteeringReport]) throws {
         do {
-            for r in try body() { print(json ? r.json.rendered : r.text) }
+            for r in try body() { print(json ? JSONOutput.text(r.json) : r.text) }
         } catch let error as SteeringError {
             throw Stderr.failure("\(error)")
         }

@@ -91,13 +91,13 @@ final class ProxyService: Service, @unchecked Sendable {
 
     /// Reload and shutdown wait on the event loops: run them on a thread of their own, not on
     /// one of the cooperative pool's.
-    private func offloaded<T>(_ work: @escaping () throws -> T) async throws -> T {
+    private func offloaded<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
         }
     }
 
-    private func offloaded(_ work: @escaping () -> Void) async {
+    private func offloaded(_ work: @escaping @Sendable () -> Void) async {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 work()

@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import Proxy
 
@@ -21,7 +22,8 @@ struct ReloadCommand: ParsableCommand {
 
     func run() throws {
         let target = try FarmCommand.Target.parse(["--instance", instance, "--control-directory", controlDirectory])
-        let response = try ControlClient.reporting { try ControlClient.call(["command": "reload"], target: target) }
-        print("\(instance): reloaded, generation \(response["generation"] as? Int ?? 0)")
+        let reply = try ControlClient.reporting { try ControlClient.call(.reload, target: target) }
+        guard case .reloaded(let generation) = reply else { return }
+        print("\(instance): reloaded, generation \(generation)")
     }
 }

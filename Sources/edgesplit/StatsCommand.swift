@@ -1,11 +1,12 @@
 #if canImport(Glibc)
-import Admin
 import Glibc
 #endif
+import Admin
 import Affinity
 import ArgumentParser
 import Foundation
 import Proxy
+import Publishing
 import Steering
 
 /// `edgesplit stats`: one screen from the kernel to the farm members.
@@ -57,7 +58,7 @@ struct StatsCommand: ParsableCommand {
         if !merge.isEmpty {
             let report = MergedStats(try ControlClient.reporting { try merge.map(Self.mergeInput) })
             if json {
-                ControlClient.printJSON(report.json)
+                ControlClient.printJSON(report)
             } else {
                 print(report.text, terminator: "")
             }
@@ -76,20 +77,20 @@ struct StatsCommand: ParsableCommand {
             } else {
                 print("\u{1B}[H\u{1B}[2J" + render(text: sample, previous: previous, interval: interval), terminator: "")
             }
-            fflush(stdout)
+            fflush(nil)  // stdout; see DemoCommand
             previous = sample
             usleep(useconds_t(interval * 1_000_000))
         }
     }
 
-    typealias Sample = StatsDocument
+    typealias Sample = StatsSample
 
     func collect() -> Sample {
         var sample = Sample()
         sample.readKernel(instance: instance, pinRoot: pinRoot)
         do {
             let target = try FarmCommand.Target.parse(["--instance", instance, "--control-directory", controlDirectory])
-            sample.process = try ControlClient.call(["command": "stats"], target: target)
+            if case .stats(let process) = try ControlClient.call(.stats, target: target) { sample.process = process }
         } catch {
             sample.processError = "\(error)"
         }
@@ -107,30 +108,31 @@ struct StatsCommand: ParsableCommand {
         }
         var status = stat()
         if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK {
-            do {
-                return MergedStats.Input(host: name, stats: try ControlConnection(path: path).call(["command": "stats"]))
-            } catch {
-                return MergedStats.Input(host: name, stats: ["running": false, "process": NSNull(), "process_error": "\(error)"])
+            // A host that does not answer, or refuses, is reported as not running.
+            guard case .stats(let process)? = try? ControlConnection(path: path).call(.stats) else {
+                return MergedStats.Input(host: name, process: nil)
             }
+            return MergedStats.Input(host: name, process: process)
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ControlClientError(message: "\(path): neither a control socket nor a readable stats file")
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        do {
+            return try MergedStats.Input(host: name, json: data)
+        } catch {
             throw ControlClientError(message: "\(path): not the JSON of `edgesplit stats --json`")
         }
-        return MergedStats.Input(host: name, stats: object)
     }
 
     // MARK: Text
 
     func render(text s: Sample, previous: Sample?, interval: Double?) -> String {
         var out = "edgesplit stats — instance \(instance) — \(ISO8601DateFormatter().string(from: s.time))\n"
-        if let digest = s.process?["config_digest"] as? String { out += "configuration sha256 \(digest)\n" }
+        if let digest = s.process?.configurationDigest { out += "configuration sha256 \(digest)\n" }
         out += "\n"
-        let workersJSON = s.process?["workers"] as? [[String: Any]] ?? []
-        let previousWorkers = previous?.process?["workers"] as? [[String: Any]] ?? []
-        let uptime = s.process?["uptime_seconds"] as? Double ?? 0
+        let workers = s.process?.workers ?? []
+        let previousWorkers = previous?.process?.workers ?? []
+        let uptime = s.process?.uptimeSeconds ?? 0
 
         // Kernel
         if let (configuration, counters, program) = s.kernel {
@@ -150,7 +152,7 @@ struct StatsCommand: ParsableCommand {
         } else {
             out += "KERNEL STEERING  \(s.kernelError ?? "not loaded")\n"
         }
-        if s.process == nil {
+        guard let process = s.process else {
             out += "\nPROCESS  not reachable: \(s.processError ?? "?")\n"
             if s.kernel != nil { out += "  (the kernel figures above come from the pinned maps)\n" }
             return out
@@ -158,108 +160,94 @@ struct StatsCommand: ParsableCommand {
 
         // Workers
         out += "\nWORKERS\n" + row(["worker", "selections", "overflowed", "accepted", "active", "tls ok", "tls failed", "req/s"])
-        for (i, w) in workersJSON.enumerated() {
-            let index = w["worker"] as? Int ?? i
+        for w in workers {
+            let index = w.worker
             let selections = s.kernel.map { String($0.counters.selections(of: index)) } ?? "-"
             let overflowed = s.kernel.map { String($0.counters.overflowed(of: index)) } ?? "-"
-            let requests = uint(w["requests"])
-            var rate = uptime > 0 ? Double(requests) / uptime : 0
-            if let interval, let old = previousWorkers.first(where: { ($0["worker"] as? Int) == index }) {
-                rate = Double(requests &- uint(old["requests"])) / interval
+            var rate = uptime > 0 ? Double(w.requests) / uptime : 0
+            if let interval, let old = previousWorkers.first(where: { $0.worker == index }) {
+                rate = Double(w.requests &- old.requests) / interval
             }
             out += row([
-                String(index), selections, overflowed, String(uint(w["accepted"])), String(w["active"] as? Int ?? 0),
-                String(uint(w["tls_handshakes"])), String(uint(w["tls_handshake_failures"])), String(format: "%.1f", rate),
+                String(index), selections, overflowed, String(w.accepted), String(w.active),
+                String(w.tlsHandshakes), String(w.tlsHandshakeFailures), String(format: "%.1f", rate),
             ])
         }
 
         // Listeners and rules
-        for (title, key) in [("LISTENERS", "listeners"), ("RULES", "rules")] {
+        for (title, entries, isRules) in [("LISTENERS", process.listeners, false), ("RULES", process.rules, true)] {
             out += "\n\(title)\n" + row(["name", "requests", "2xx", "3xx", "4xx", "5xx", "bytes in", "bytes out", "p50 ms", "p99 ms"])
-            for t in s.process?[key] as? [[String: Any]] ?? [] {
-                if key == "rules", uint(t["requests"]) == 0, (t["name"] as? String) == "(no rule)" { continue }
+            for t in entries {
+                if isRules, t.requests == 0, t.name == "(no rule)" { continue }
+                let status = t.statusClasses + Array(repeating: 0, count: max(0, 5 - t.statusClasses.count))
                 out += row([
-                    t["name"] as? String ?? "?", String(uint(t["requests"])), String(uint(t["status_2xx"])),
-                    String(uint(t["status_3xx"])), String(uint(t["status_4xx"])), String(uint(t["status_5xx"])),
-                    String(uint(t["bytes_in"])), String(uint(t["bytes_out"])),
-                    String(format: "%.1f", t["latency_p50_ms"] as? Double ?? 0),
-                    String(format: "%.1f", t["latency_p99_ms"] as? Double ?? 0),
+                    t.name, String(t.requests), String(status[1]), String(status[2]), String(status[3]), String(status[4]),
+                    String(t.bytesIn), String(t.bytesOut),
+                    String(format: "%.1f", t.latencyP50Milliseconds), String(format: "%.1f", t.latencyP99Milliseconds),
                 ])
             }
         }
 
         // L4 routes
-        let routes = s.process?["l4_routes"] as? [[String: Any]] ?? []
-        if !routes.isEmpty {
-            let path = s.process?["l4_splice"] as? String ?? "?"
-            out += "\nL4 ROUTES (\(path == "kernel" ? "spliced in the kernel" : "copied in userspace: no splice program"))\n"
+        if !process.l4Routes.isEmpty {
+            out += "\nL4 ROUTES (\(process.l4Splice == "kernel" ? "spliced in the kernel" : "copied in userspace: no splice program"))\n"
             out += row(["name", "listener", "conns", "active", "spliced", "fallback", "kernel to member", "kernel to client", "copied"])
-            for r in routes {
+            for r in process.l4Routes {
                 out += row([
-                    r["name"] as? String ?? "?", r["listener"] as? String ?? "?", String(uint(r["connections"])),
-                    String(uint(r["active"])), String(uint(r["spliced"])), String(uint(r["fallbacks"])),
-                    String(uint(r["spliced_bytes_to_member"])), String(uint(r["spliced_bytes_to_client"])),
-                    String(uint(r["copied_bytes"])),
+                    r.name, r.listener, String(r.connections), String(r.active), String(r.spliced), String(r.fallbacks),
+                    String(r.splicedBytesToMember), String(r.splicedBytesToClient), String(r.copiedBytes),
                 ])
             }
         }
-        let malformed = workersJSON.reduce(UInt64(0)) { $0 + uint($1["client_hello_malformed"]) }
-        let helloTimeouts = workersJSON.reduce(UInt64(0)) { $0 + uint($1["client_hello_timeouts"]) }
+        let malformed = workers.reduce(UInt64(0)) { $0 + $1.clientHelloMalformed }
+        let helloTimeouts = workers.reduce(UInt64(0)) { $0 + $1.clientHelloTimeouts }
         // Limits
         out += "\nLIMITS  (connections closed at accept, requests answered 429, HTTP/2 streams refused)\n"
         out += row(["worker", "concurrent", "conn/min", "half-open", "req/min", "streams", "sources", "evicted", "untracked"])
-        for (i, w) in workersJSON.enumerated() {
-            let limited = w["limited"] as? [String: Any] ?? [:]
+        for w in workers {
+            let limited = { (reason: LimitReason) in String(w.limited[reason.rawValue] ?? 0) }
             out += row([
-                String(w["worker"] as? Int ?? i),
-                String(uint(limited["concurrent_connections"])), String(uint(limited["connections_per_minute"])),
-                String(uint(limited["half_open_handshakes"])), String(uint(limited["requests_per_minute"])),
-                String(uint(limited["concurrent_streams"])),
-                String(uint(w["limit_sources"])), String(uint(w["limit_sources_evicted"])), String(uint(w["limit_untracked"])),
+                String(w.worker),
+                limited(.concurrentConnections), limited(.connectionsPerMinute), limited(.halfOpenHandshakes),
+                limited(.requestsPerMinute), limited(.concurrentStreams),
+                String(w.limitSources), String(w.limitSourcesEvicted), String(w.limitUntracked),
             ])
         }
 
         // HTTP/2
-        let h2 = workersJSON.compactMap { $0["http2"] as? [String: Any] }
-        func h2Sum(_ key: String) -> UInt64 { h2.reduce(UInt64(0)) { $0 + uint($1[key]) } }
-        out += "\nHTTP/2  connections \(h2Sum("connections")), streams \(h2Sum("streams")), "
-            + "HTTP/1.1 required \(h2Sum("http11_required")), stream-limit closes \(h2Sum("stream_limit_closes")), "
-            + "header lists rejected \(h2Sum("header_list_rejections")), rapid-reset closes \(h2Sum("rapid_reset_closes")), "
-            + "malformed \(h2Sum("malformed_streams"))\n"
+        func h2Sum(_ count: KeyPath<ProcessStats.HTTP2, UInt64>) -> UInt64 { workers.reduce(UInt64(0)) { $0 + $1.http2[keyPath: count] } }
+        out += "\nHTTP/2  connections \(h2Sum(\.connections)), streams \(h2Sum(\.streams)), "
+            + "HTTP/1.1 required \(h2Sum(\.http11Required)), stream-limit closes \(h2Sum(\.streamLimitCloses)), "
+            + "header lists rejected \(h2Sum(\.headerListRejections)), rapid-reset closes \(h2Sum(\.rapidResetCloses)), "
+            + "malformed \(h2Sum(\.malformedStreams))\n"
 
         // Members
         out += "\nFARM MEMBERS\n" + row(["farm", "member", "state", "requests", "active", "failures", "last check"])
-        for m in s.process?["members"] as? [[String: Any]] ?? [] {
-            let last = [m["last_check"] as? String ?? "", m["last_check_at"] as? String ?? ""].filter { !$0.isEmpty }.joined(separator: " at ")
-            out += row([
-                m["farm"] as? String ?? "?", m["member"] as? String ?? "?", m["state"] as? String ?? "?",
-                String(uint(m["requests"])), String(m["active"] as? Int ?? 0), String(m["consecutive_failures"] as? Int ?? 0), last,
-            ])
+        for m in process.members {
+            let last = [m.lastCheck, m.lastCheckAt].filter { !$0.isEmpty }.joined(separator: " at ")
+            out += row([m.farm, m.member, m.state, String(m.requests), String(m.active), String(m.consecutiveFailures), last])
         }
 
         // TLS
-        let handshakes = workersJSON.reduce(UInt64(0)) { $0 + uint($1["tls_handshakes"]) }
-        let failures = workersJSON.reduce(UInt64(0)) { $0 + uint($1["tls_handshake_failures"]) }
+        let handshakes = workers.reduce(UInt64(0)) { $0 + $1.tlsHandshakes }
+        let failures = workers.reduce(UInt64(0)) { $0 + $1.tlsHandshakeFailures }
         out += "\nTLS  handshakes \(handshakes), failed \(failures); ClientHello malformed \(malformed), timed out \(helloTimeouts)\n"
-        if let tickets = s.process?["session_tickets"] as? [String: Any] {
-            let age = Self.span(tickets["current_key_age_seconds"] as? Double ?? 0)
-            let every = Self.span(tickets["rotate_seconds"] as? Double ?? 0)
-            out += "  session tickets: \(uint(tickets["rotations"])) key rotations, current key \(age) old (rotate every \(every))\n"
+        let tickets = process.sessionTickets
+        let age = Self.span(tickets.currentKeyAgeSeconds)
+        let every = Self.span(tickets.rotateSeconds)
+        out += "  session tickets: \(tickets.rotations) key rotations, current key \(age) old (rotate every \(every))\n"
+        for t in process.tls {
+            let rate = String(format: "%.1f%%", t.resumptionRate * 100)
+            out += "  \(t.listener): \(t.handshakes) handshakes, \(t.resumed) resumed (\(rate) resumption)\n"
         }
-        for t in s.process?["tls"] as? [[String: Any]] ?? [] {
-            let rate = String(format: "%.1f%%", (t["resumption_rate"] as? Double ?? 0) * 100)
-            out += "  \(t["listener"] as? String ?? "?"): \(uint(t["handshakes"])) handshakes, \(uint(t["resumed"])) resumed (\(rate) resumption)\n"
-        }
-        for c in s.process?["certificates"] as? [[String: Any]] ?? [] {
-            let days = c["days_left"] as? Int ?? 0
-            let warning = days < 30 ? "  WARNING: expires in under 30 days" : ""
-            let signer = (c["signer"] as? String).map { ", signed by \($0)" } ?? ""
-            out += "  \(c["listener"] as? String ?? "?"): \(c["subject"] as? String ?? "?") — \(days) days left\(signer)\(warning)\n"
-            switch c["ocsp"] as? String ?? "none" {
+        for c in process.certificates {
+            let warning = c.daysLeft < 30 ? "  WARNING: expires in under 30 days" : ""
+            let signer = c.signer.isEmpty ? "" : ", signed by \(c.signer)"
+            out += "  \(c.listener): \(c.subject) — \(c.daysLeft) days left\(signer)\(warning)\n"
+            switch c.ocsp {
             case "none": break
             case "stapled":
-                let next = c["ocsp_next_update"] as? String ?? ""
-                out += "    OCSP stapled\(next.isEmpty ? "" : ", next update \(next)")\n"
+                out += "    OCSP stapled\(c.ocspNextUpdate.isEmpty ? "" : ", next update \(c.ocspNextUpdate)")\n"
             case let reason: out += "    OCSP not stapled: \(reason)\n"
             }
         }
@@ -281,14 +269,6 @@ struct StatsCommand: ParsableCommand {
             line += cell.count >= width ? cell + " " : cell + String(repeating: " ", count: width - cell.count)
         }
         return line.trimmingCharacters(in: .whitespaces) + "\n"
-    }
-
-    private func uint(_ value: Any?) -> UInt64 {
-        if let v = value as? UInt64 { return v }
-        if let v = value as? Int { return UInt64(max(0, v)) }
-        if let v = value as? Double { return UInt64(max(0, v)) }
-        if let v = value as? NSNumber { return v.uint64Value }
-        return 0
     }
 
     // MARK: JSON

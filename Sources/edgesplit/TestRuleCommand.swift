@@ -1,3 +1,4 @@
+import Admin
 import Affinity
 import ArgumentParser
 import EdgeTLS
@@ -80,24 +81,10 @@ struct TestRuleCommand: ParsableCommand {
         }
         let passed = !steps.contains { $0.result == .fail }
         if json {
-            let object = JSONValue.object([
-                ("url", .string(url)),
-                ("client", .string("\(clientAddress)")),
-                ("result", .string(passed ? "pass" : "fail")),
-                (
-                    "steps",
-                    .array(
-                        steps.map { step in
-                            .object([
-                                ("step", .string(step.step)),
-                                ("result", .string(step.result.rawValue)),
-                                ("reason", .string(step.reason)),
-                                ("details", .array(step.details.map { .string($0) })),
-                            ])
-                        })
-                ),
-            ])
-            print(object.rendered)
+            let report = RuleTestReport(
+                url: url, client: "\(clientAddress)", result: passed ? "pass" : "fail",
+                steps: steps.map { RuleTestReport.Step(step: $0.step, result: $0.result.rawValue, reason: $0.reason, details: $0.details) })
+            print(JSONOutput.text(report))
         } else {
             print("test-rule \(url) from client \(clientAddress)")
             for step in steps { print(step.text) }

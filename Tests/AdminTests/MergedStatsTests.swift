@@ -24,11 +24,26 @@ final class MergedStatsTests: XCTestCase {
         return object
     }
 
-    func testTotalsByRuleAndMemberWithEachHostsShare() {
+    /// A host as `stats --merge` reads it: the JSON text of `object`.
+    private func input(_ host: String, _ object: [String: Any]) -> MergedStats.Input {
+        do {
+            return try MergedStats.Input(host: host, json: JSONSerialization.data(withJSONObject: object))
+        } catch {
+            XCTFail("\(host): \(error)")
+            return MergedStats.Input(host: host, process: nil)
+        }
+    }
+
+    /// The report's JSON, parsed back as a script would.
+    private func json(_ merged: MergedStats) throws -> [String: Any] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: JSONOutput.data(merged)) as? [String: Any])
+    }
+
+    func testTotalsByRuleAndMemberWithEachHostsShare() throws {
         let merged = MergedStats([
-            .init(host: "a", stats: process(requests: ["source": 30, "cookie": 5], members: [("10.0.0.11:8080", "up", 20), ("10.0.0.12:8080", "up", 15)])),
+            input("a", process(requests: ["source": 30, "cookie": 5], members: [("10.0.0.11:8080", "up", 20), ("10.0.0.12:8080", "up", 15)])),
             // `stats --json` output: the process part is nested, with the kernel beside it.
-            .init(host: "b", stats: ["instance": "farm", "running": true, "kernel": NSNull(),
+            input("b", ["instance": "farm", "running": true, "kernel": NSNull(),
                                      "process": process(requests: ["source": 10, "cookie": 1], members: [("10.0.0.11:8080", "up", 4), ("10.0.0.12:8080", "up", 7)])]),
         ])
         XCTAssertEqual(merged.hosts.map(\.name), ["a", "b"])
@@ -45,12 +60,14 @@ final class MergedStatsTests: XCTestCase {
         XCTAssertEqual(merged.members.first?.states, ["up", "up"])
         XCTAssertEqual(merged.disagreements, [])
 
-        let json = merged.json
+        let json = try json(merged)
         XCTAssertEqual(json["config_digests_agree"] as? Bool, true)
-        XCTAssertEqual((json["totals"] as? [String: Any])?["requests"] as? UInt64, 46)
+        XCTAssertEqual((json["totals"] as? [String: Any])?["requests"] as? Int, 46)
         let rule = (json["rules"] as? [[String: Any]])?.first { $0["name"] as? String == "source" }
-        XCTAssertEqual(rule?["requests_by_host"] as? [String: UInt64], ["a": 30, "b": 10])
-        XCTAssertNotNil(try? JSONSerialization.data(withJSONObject: json), "the report serializes")
+        XCTAssertEqual(rule?["requests_by_host"] as? [String: Int], ["a": 30, "b": 10])
+        XCTAssertEqual(rule?["status_2xx"] as? Int, 40)
+        let member = (json["members"] as? [[String: Any]])?.first
+        XCTAssertEqual((member?["state_by_host"] as? [String: Any])?["a"] as? String, "up")
 
         let text = merged.text
         XCTAssertTrue(text.contains("2 edge hosts merged"), text)
@@ -60,26 +77,26 @@ final class MergedStatsTests: XCTestCase {
         XCTAssertFalse(text.contains("(no rule)"), "an unused (no rule) line is left out:\n\(text)")
     }
 
-    func testMemberDownOnOneHostAndDifferentDigestsAreNamed() {
+    func testMemberDownOnOneHostAndDifferentDigestsAreNamed() throws {
         let merged = MergedStats([
-            .init(host: "edge-a", stats: process(digest: "aaaaaaaaaaaaaaaa", members: [("10.0.0.11:8080", "down", 0), ("10.0.0.12:8080", "up", 0)])),
-            .init(host: "edge-b", stats: process(digest: "bbbbbbbbbbbbbbbb", members: [("10.0.0.11:8080", "up", 0), ("10.0.0.12:8080", "drained", 0)])),
+            input("edge-a", process(digest: "aaaaaaaaaaaaaaaa", members: [("10.0.0.11:8080", "down", 0), ("10.0.0.12:8080", "up", 0)])),
+            input("edge-b", process(digest: "bbbbbbbbbbbbbbbb", members: [("10.0.0.11:8080", "up", 0), ("10.0.0.12:8080", "drained", 0)])),
         ])
         XCTAssertEqual(merged.disagreements, [
             "configuration digests differ: edge-a aaaaaaaaaaaa, edge-b bbbbbbbbbbbb",
             "farm pool member 10.0.0.11:8080 is down on edge-a, up on edge-b",
             "farm pool member 10.0.0.12:8080 is up on edge-a, drained on edge-b",
         ])
-        XCTAssertEqual(merged.json["config_digests_agree"] as? Bool, false)
+        XCTAssertEqual(try json(merged)["config_digests_agree"] as? Bool, false)
         XCTAssertTrue(merged.text.contains("  farm pool member 10.0.0.11:8080 is down on edge-a, up on edge-b\n"), merged.text)
     }
 
-    func testMissingMembersRulesAndUnreachableHosts() {
+    func testMissingMembersRulesAndUnreachableHosts() throws {
         let merged = MergedStats([
-            .init(host: "a", stats: process(requests: ["source": 1, "extra": 2], members: [("10.0.0.11:8080", "up", 0)])),
-            .init(host: "b", stats: process(requests: ["source": 1], members: [("10.0.0.11:8080", "up", 0), ("10.0.0.13:8080", "up", 0)])),
-            .init(host: "c", stats: ["instance": "farm", "running": false, "process": NSNull()]),
-            .init(host: "d", stats: process(digest: nil, instance: "other")),
+            input("a", process(requests: ["source": 1, "extra": 2], members: [("10.0.0.11:8080", "up", 0)])),
+            input("b", process(requests: ["source": 1], members: [("10.0.0.11:8080", "up", 0), ("10.0.0.13:8080", "up", 0)])),
+            input("c", ["instance": "farm", "running": false, "process": NSNull()]),
+            input("d", process(digest: nil, instance: "other")),
         ])
         XCTAssertEqual(merged.hosts.map(\.running), [true, true, false, true])
         XCTAssertEqual(merged.disagreements, [
@@ -91,5 +108,7 @@ final class MergedStatsTests: XCTestCase {
             "rule extra is not configured on b, d",
         ])
         XCTAssertTrue(merged.text.contains("(not running)"), merged.text)
+        let states = try XCTUnwrap((try json(merged)["members"] as? [[String: Any]])?.last?["state_by_host"] as? [String: Any])
+        XCTAssertTrue(states["a"] is NSNull, "a member a host does not list is null: \(states)")
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Admin
 import Foundation
 import NIOCore
 import NIOPosix
@@ -99,11 +100,54 @@ final class ControlSocketTests: XCTestCase {
     func testSocketIsBoundWithMode0600() throws {
         let socket = ControlSocket(directory: base + "/control", instance: "t")
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        try socket.start(on: loop) { _ in loop.makeSucceededFuture(["ok": true]) }
+        try socket.start(on: loop) { _ in loop.makeSucceededFuture(.done) }
         defer { socket.stop() }
         var info = stat()
         XCTAssertEqual(lstat(socket.path, &info), 0)
         XCTAssertEqual(info.st_mode & S_IFMT, S_IFSOCK)
         XCTAssertEqual(info.st_mode & 0o777, 0o600)
+    }
+
+    /// Each line is decoded once into a `ControlRequest`; a line that is not one is answered
+    /// with why, and the connection goes on answering.
+    func testMalformedLinesAreAnsweredAndTheConnectionGoesOn() throws {
+        let socket = ControlSocket(directory: base + "/control", instance: "t")
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        try socket.start(on: loop) { request in
+            loop.makeSucceededFuture(request == .ping ? .pong(instance: "t", generation: 1) : .refused("only ping here"))
+        }
+        defer { socket.stop() }
+        let connection = try ControlConnection(path: socket.path)
+        XCTAssertEqual(try connection.call(.ping), .pong(instance: "t", generation: 1))
+        XCTAssertEqual(try connection.call(.reload), .refused("only ping here"))
+
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(socket.path.utf8)) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        XCTAssertEqual(connected, 0)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        func exchange(_ line: String) -> [String: Any] {
+            let bytes = Array((line + "\n").utf8)
+            _ = send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL))
+            var reply: [UInt8] = []
+            var byte: UInt8 = 0
+            while recv(fd, &byte, 1, 0) == 1, byte != 0x0A { reply.append(byte) }
+            return (try? JSONSerialization.jsonObject(with: Data(reply))) as? [String: Any] ?? [:]
+        }
+        let garbage = exchange("hello")
+        XCTAssertEqual(garbage["ok"] as? Bool, false)
+        XCTAssertEqual(garbage["error"] as? String, "expected one JSON object per line")
+        XCTAssertEqual(exchange(#"{"command": "drop-tables"}"#)["error"] as? String, "unknown command 'drop-tables'")
+        XCTAssertEqual(exchange(#"{"command": "farm-drain"}"#)["error"] as? String, #"farm-drain needs "farm" and "member" (strings)"#)
+        let pong = exchange(#"{"command": "ping"}"#)
+        XCTAssertEqual(pong["ok"] as? Bool, true, "the same connection still answers")
+        XCTAssertEqual(pong["generation"] as? Int, 1)
     }
 }

@@ -1,3 +1,4 @@
+import Admin
 import Foundation
 import XCTest
 
@@ -82,7 +83,9 @@ final class DashboardEndpointTests: ProxyTestCase {
         XCTAssertEqual(recent.first?["status"] as? Int, 503)
         XCTAssertNotNil(recent.first?["time"] as? String)
         // The same model as the control socket's `stats` (what `stats --json` prints).
-        let control = ProxyServer.json(try proxy.server.stats().wait())
+        let reply = JSONOutput.data(ControlReply.stats(ProcessStats(try proxy.server.stats().wait())))
+        let control = try XCTUnwrap(try JSONSerialization.jsonObject(with: reply) as? [String: Any])
+        XCTAssertEqual(control["ok"] as? Bool, true)
         XCTAssertEqual(Set(process.keys), Set(control.keys).subtracting(["ok"]))
     }
 

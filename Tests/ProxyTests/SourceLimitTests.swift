@@ -1,4 +1,5 @@
 import Demo
+import Admin
 import Foundation
 import NIOCore
 import Publishing
@@ -247,14 +248,12 @@ final class SourceLimitTests: ProxyTestCase {
         XCTAssertEqual(try client.readResponse().status, 429)
         assertClosedAtAccept(try connect(proxy.port, from: "127.0.0.13"))
 
-        let json = ProxyServer.json(try proxy.server.stats().wait())
-        let worker = try XCTUnwrap((json["workers"] as? [[String: Any]])?.first)
-        let limited = try XCTUnwrap(worker["limited"] as? [String: UInt64])
-        XCTAssertEqual(limited, [
+        let worker = try XCTUnwrap(ProcessStats(try proxy.server.stats().wait()).workers.first)
+        XCTAssertEqual(worker.limited, [
             "concurrent_connections": 1, "connections_per_minute": 0, "half_open_handshakes": 0, "requests_per_minute": 1,
             "concurrent_streams": 0,
         ])
-        XCTAssertEqual(worker["limit_sources"] as? Int, 1)
+        XCTAssertEqual(worker.limitSources, 1)
 
         let port = try XCTUnwrap(proxy.server.metricsPort)
         let text = try exchange(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").bodyText

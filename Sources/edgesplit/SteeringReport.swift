@@ -1,18 +1,21 @@
+import Admin
 import Affinity
+import Steering
 
 /// What the `edgesplit maps …` and `edgesplit bpf …` commands print, as text and as JSON
-/// (stable snake_case keys). The command files only choose which one to print.
-public struct SteeringReport {
-    public let text: String
-    public let json: JSONValue
+/// (the Codable models in Admin, stable snake_case keys). The command files only choose
+/// which one to print; Steering reads and writes the maps and prints nothing.
+struct SteeringReport {
+    let text: String
+    let json: any Encodable & Sendable
 
-    public init(text: String, json: JSONValue) {
+    init(text: String, json: any Encodable & Sendable) {
         self.text = text
         self.json = json
     }
 
     /// `edgesplit maps show`.
-    public static func show(_ maps: InstanceMaps) throws -> SteeringReport {
+    static func show(_ maps: InstanceMaps) throws -> SteeringReport {
         let model = try maps.model()
         let config = model.configuration
         let counters = try maps.counters()
@@ -25,7 +28,7 @@ public struct SteeringReport {
             balanceLine(config, loads: loads),
             pad(["worker", "share", "slots", "state", "selections", "overflowed", "open"]),
         ]
-        var workers: [JSONValue] = []
+        var workers: [SteeringTable.Worker] = []
         for w in 0..<config.workerCount {
             let slots = shares[UInt32(w)] ?? 0
             let drained = config.drained.contains(w)
@@ -34,44 +37,32 @@ public struct SteeringReport {
                 String(w), percent(share), String(slots), drained ? "drained" : "active", String(counters.selections(of: w)),
                 String(counters.overflowed(of: w)), String(loads[w]),
             ]))
-            workers.append(.object([
-                ("worker", .int(Int64(w))), ("slots", .int(Int64(slots))), ("share", .double(rounded(share))),
-                ("drained", .bool(drained)), ("selections", .uint(counters.selections(of: w))),
-                ("overflowed", .uint(counters.overflowed(of: w))), ("open", .uint(loads[w])),
-            ]))
+            workers.append(SteeringTable.Worker(
+                worker: w, slots: Int(slots), share: rounded(share), drained: drained, selections: counters.selections(of: w),
+                overflowed: counters.overflowed(of: w), open: loads[w]))
         }
         let groups = maps.groups()
         for g in groups {
             lines.append("listener \(g.address.contains(":") ? "[\(g.address)]" : g.address):\(g.port) slots \(g.base)...\(g.base + config.workerCount - 1)")
         }
         lines.append("fallbacks \(counters.fallback), total \(counters.total)")
-        let json = JSONValue.object([
-            ("instance", .string(maps.instance)),
-            ("pin_path", .string(maps.directory)),
-            ("ipv4_prefix", .int(Int64(config.mask.ipv4Prefix))),
-            ("ipv6_prefix", .int(Int64(config.mask.ipv6Prefix))),
-            ("seed", .uint(UInt64(config.seed))),
-            ("generation", .uint(UInt64(config.generation))),
-            ("active_half", .int(Int64(config.activeHalf))),
-            ("worker_count", .int(Int64(config.workerCount))),
-            ("balance_factor", config.balance.map { .double($0.factor) } ?? .null),
-            ("workers", .array(workers)),
-            ("groups", .array(groups.map(groupJSON))),
-            ("fallback", .uint(counters.fallback)),
-            ("total", .uint(counters.total)),
-        ])
+        let json = SteeringTable(
+            instance: maps.instance, pinPath: maps.directory, ipv4Prefix: config.mask.ipv4Prefix, ipv6Prefix: config.mask.ipv6Prefix,
+            seed: UInt64(config.seed), generation: UInt64(config.generation), activeHalf: config.activeHalf,
+            workerCount: config.workerCount, balanceFactor: config.balance?.factor, workers: workers,
+            groups: groups.map(listenerGroup), fallback: counters.fallback, total: counters.total)
         return SteeringReport(text: lines.joined(separator: "\n"), json: json)
     }
 
     /// `edgesplit maps where <client-ip>`.
-    public static func whereIs(_ text: String, _ maps: InstanceMaps) throws -> SteeringReport {
+    static func whereIs(_ text: String, _ maps: InstanceMaps) throws -> SteeringReport {
         guard ClientAddress(text) != nil else { throw SteeringError.badAddress(text) }
         return try whereIs([text], maps)[0]
     }
 
     /// `edgesplit maps where <client-ip>…`: one report per address, from one read of the
     /// live maps (the table is 6421 entries; reading it per address is slow).
-    public static func whereIs(_ texts: [String], _ maps: InstanceMaps) throws -> [SteeringReport] {
+    static func whereIs(_ texts: [String], _ maps: InstanceMaps) throws -> [SteeringReport] {
         if let bad = texts.first(where: { ClientAddress($0) == nil }) { throw SteeringError.badAddress(bad) }
         let model = try maps.model()
         let loads = try maps.loads()
@@ -90,13 +81,11 @@ public struct SteeringReport {
         let masked = AffinityHash.masked(client, mask: model.configuration.mask)
         let prefix = model.configuration.mask.prefix(for: client.family)
         let detail = "key \(masked)/\(prefix), hash 0x\(String(hash, radix: 16)), slot \(slot), generation \(model.configuration.generation)"
-        var fields: [(String, JSONValue)] = [
-            ("client", .string(client.description)), ("key", .string("\(masked)/\(prefix)")),
-            ("hash", .uint(UInt64(hash))), ("slot", .int(Int64(slot))),
-        ]
+        var placement = ClientPlacement(
+            client: client.description, key: "\(masked)/\(prefix)", hash: UInt64(hash), slot: slot, worker: worker,
+            generation: UInt64(model.configuration.generation), bounded: nil)
         guard let balance = model.configuration.balance else {
-            fields += [("worker", .int(Int64(worker))), ("generation", .uint(UInt64(model.configuration.generation)))]
-            return SteeringReport(text: "\(client) → worker \(worker) (\(detail))", json: .object(fields))
+            return SteeringReport(text: "\(client) → worker \(worker) (\(detail))", json: placement)
         }
         let decision = balance.decide(maglevWorker: worker, loads: loads, configuration: model.configuration)
         let open = worker < loads.count ? loads[worker] : 0
@@ -104,12 +93,11 @@ public struct SteeringReport {
         let text = decision.overflowed
             ? "\(client) → worker \(decision.worker) now, overflowing from worker \(worker) (it holds \(open) open connections, the bound is \(bound); \(detail))"
             : "\(client) → worker \(worker) (holds \(open) open connections, under the bound \(bound); \(detail))"
-        fields += [
-            ("worker", .int(Int64(decision.worker))), ("maglev_worker", .int(Int64(worker))),
-            ("overflow", .bool(decision.overflowed)), ("open", .uint(open)), ("bound", .double(rounded(decision.bound))),
-            ("balance_factor", .double(balance.factor)), ("generation", .uint(UInt64(model.configuration.generation))),
-        ]
-        return SteeringReport(text: text, json: .object(fields))
+        placement.worker = decision.worker
+        placement.bounded = ClientPlacement.Overflow(
+            maglevWorker: worker, overflow: decision.overflowed, open: open,
+            bound: decision.bound.isFinite ? rounded(decision.bound) : nil, balanceFactor: balance.factor)
+        return SteeringReport(text: text, json: placement)
     }
 
     private static func balanceLine(_ config: SteeringConfiguration, loads: [UInt64]) -> String {
@@ -121,28 +109,20 @@ public struct SteeringReport {
     }
 
     /// After `maps drain` / `undrain` / `set-prefix`: the new state in one line.
-    public static func changed(_ what: String, worker: Int?, _ maps: InstanceMaps) throws -> SteeringReport {
+    static func changed(_ what: String, worker: Int?, _ maps: InstanceMaps) throws -> SteeringReport {
         let config = try maps.configuration()
-        var fields: [(String, JSONValue)] = [("instance", .string(maps.instance))]
-        if let worker {
-            fields.append(("worker", .int(Int64(worker))))
-            fields.append(("drained", .bool(config.drained.contains(worker))))
-        }
-        fields += [
-            ("drained_workers", .array(config.drained.sorted().map { .int(Int64($0)) })),
-            ("ipv4_prefix", .int(Int64(config.mask.ipv4Prefix))),
-            ("ipv6_prefix", .int(Int64(config.mask.ipv6Prefix))),
-            ("balance_factor", config.balance.map { .double($0.factor) } ?? .null),
-            ("generation", .uint(UInt64(config.generation))),
-        ]
+        let change = SteeringChange(
+            instance: maps.instance, worker: worker, drained: worker.map { config.drained.contains($0) },
+            drainedWorkers: config.drained.sorted(), ipv4Prefix: config.mask.ipv4Prefix, ipv6Prefix: config.mask.ipv6Prefix,
+            balanceFactor: config.balance?.factor, generation: UInt64(config.generation))
         let drained = config.drained.isEmpty ? "none" : config.drained.sorted().map(String.init).joined(separator: ",")
         return SteeringReport(
             text: "\(what); drained workers: \(drained); prefixes /\(config.mask.ipv4Prefix) /\(config.mask.ipv6Prefix); generation \(config.generation)",
-            json: .object(fields))
+            json: change)
     }
 
     /// `edgesplit bpf status`.
-    public static func status(_ maps: InstanceMaps) throws -> SteeringReport {
+    static func status(_ maps: InstanceMaps) throws -> SteeringReport {
         let s = try maps.programStatus()
         let counters = try maps.counters()
         let workerCount = try maps.configuration().workerCount
@@ -157,34 +137,21 @@ public struct SteeringReport {
         }
         lines.append("sockets in slots: \(s.filledSlots.isEmpty ? "none" : s.filledSlots.map(String.init).joined(separator: ","))")
         lines.append("fallbacks \(counters.fallback), migrations \(counters.migrations), ipv6 \(counters.ipv6), no group \(counters.noGroup), errors \(counters.loadErrors + counters.protocolErrors)")
-        let json = JSONValue.object([
-            ("instance", .string(maps.instance)),
-            ("pin_path", .string(s.pinPath)),
-            ("loaded", .bool(s.loaded)),
-            ("program_id", .uint(UInt64(s.id))),
-            ("program_name", .string(s.name)),
-            ("migrate", .bool(s.migrates)),
-            ("attached", .bool(s.attached)),
-            ("run_count", .uint(s.runCount)),
-            ("run_time_ns", .uint(s.runTimeNanoseconds)),
-            ("ns_per_decision", ns.map { .double(rounded($0)) } ?? .null),
-            ("stats_enabled", .bool(s.statsEnabled)),
-            ("filled_slots", .array(s.filledSlots.map { .int(Int64($0)) })),
-            ("groups", .array(s.groups.map(groupJSON))),
-            ("counters", .object([
-                ("total", .uint(counters.total)), ("fallback", .uint(counters.fallback)),
-                ("err_load", .uint(counters.loadErrors)), ("err_proto", .uint(counters.protocolErrors)),
-                ("migrate", .uint(counters.migrations)), ("migrate_nopkt", .uint(counters.migrationsWithoutPacket)),
-                ("ipv6", .uint(counters.ipv6)), ("no_group", .uint(counters.noGroup)),
-                ("selections", .array(counters.selections.prefix(workerCount).map { .uint($0) })),
-                ("overflowed", .array(counters.overflowed.prefix(workerCount).map { .uint($0) })),
-            ])),
-        ])
+        let json = SteeringProgramReport(
+            instance: maps.instance, pinPath: s.pinPath, loaded: s.loaded, programID: UInt64(s.id), programName: s.name,
+            migrate: s.migrates, attached: s.attached, runCount: s.runCount, runTimeNanoseconds: s.runTimeNanoseconds,
+            nanosecondsPerDecision: ns.map(rounded), statsEnabled: s.statsEnabled, filledSlots: s.filledSlots,
+            groups: s.groups.map(listenerGroup),
+            counters: SteeringProgramReport.Counters(
+                total: counters.total, fallback: counters.fallback, loadErrors: counters.loadErrors,
+                protocolErrors: counters.protocolErrors, migrations: counters.migrations,
+                migrationsWithoutPacket: counters.migrationsWithoutPacket, ipv6: counters.ipv6, noGroup: counters.noGroup,
+                selections: Array(counters.selections.prefix(workerCount)), overflowed: Array(counters.overflowed.prefix(workerCount))))
         return SteeringReport(text: lines.joined(separator: "\n"), json: json)
     }
 
-    private static func groupJSON(_ g: ListenerGroupInfo) -> JSONValue {
-        .object([("address", .string(g.address)), ("port", .int(Int64(g.port))), ("base", .int(Int64(g.base)))])
+    private static func listenerGroup(_ g: ListenerGroupInfo) -> SteeringTable.Group {
+        SteeringTable.Group(address: g.address, port: g.port, base: g.base)
     }
 
     private static func pad(_ cols: [String]) -> String {
