@@ -60,16 +60,20 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
             )
         )
         let sync = channel.pipeline.syncOperations
+        // Streams are initialised on this connection's event loop: the connection is reached
+        // from there only, which `NIOLoopBound` checks.
+        let bound = NIOLoopBound(self, eventLoop: channel.eventLoop)
         let http2 = NIOHTTP2Handler(
             mode: .server,
             eventLoop: channel.eventLoop,
             connectionConfiguration: connection,
             streamConfiguration: stream,
             streamDelegate: management.http2StreamDelegate
-        ) { [self] streamChannel in
+        ) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
-                worker.stats.http2.streams &+= 1
-                try streamChannel.pipeline.syncOperations.addHandler(HTTP2StreamHandler(connection: self))
+                let connection = bound.value
+                connection.worker.stats.http2.streams &+= 1
+                try streamChannel.pipeline.syncOperations.addHandler(HTTP2StreamHandler(connection: connection))
             }
         }
         try sync.addHandler(FlushCoalescer())

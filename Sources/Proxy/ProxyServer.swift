@@ -22,7 +22,13 @@ import Steering
 /// masked source address; without it the kernel's own 4-tuple hash spreads connections.
 /// One `ServerBootstrap` per (listener, worker) with that worker's loop as both group and
 /// child group keeps accepted channels on the loop that accepted them.
-public final class ProxyServer {
+///
+/// Sendable by discipline, which the compiler cannot check: `start()` runs before any other
+/// thread sees the server; after it, reloads, retirement and shutdown change its state on the
+/// `lifecycle` queue alone, one at a time; the serving generation, which the event loops read
+/// (control socket, metrics), is behind a lock. Closures that the event loops or the lifecycle
+/// queue run may therefore hold the server.
+public final class ProxyServer: @unchecked Sendable {
     public let environment: ServerEnvironment
     public let workerCount: Int
     /// The configuration being served (the newest generation's).
