@@ -14,8 +14,12 @@ final class MemberPool {
         let member: Int
     }
 
-    /// Idle connections kept per member; the oldest beyond this are closed.
-    static let maxIdlePerMember = 64
+    /// Idle connections kept per member; the oldest beyond this are closed. It is sized for
+    /// HTTP/2: every concurrent stream holds a member connection of its own, and a browser
+    /// opens up to 100 at once, so 64 made most streams of a busy worker open a new connection
+    /// (and the member close one) for each request. The sweep still closes each after
+    /// `idleTimeout`.
+    static let maxIdlePerMember = 1024
     /// How long an idle connection is kept (below IIS's default 120 s keep-alive).
     static let idleTimeout = TimeAmount.seconds(60)
     /// How often expired idle connections are looked for: they live at most this much longer.
