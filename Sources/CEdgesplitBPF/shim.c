@@ -72,6 +72,17 @@ int es_map_update_batch(int fd, const void *keys, const void *values, __u32 *cou
 	return r < 0 ? -errno : 0;
 }
 
+int es_map_lookup_batch(int fd, void *keys, void *values, __u32 *count)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
+	__u32 wanted = *count, next = 0;
+	int r = bpf_map_lookup_batch(fd, NULL, &next, keys, values, count, &opts);
+	/* Reaching the end of the map is reported as ENOENT, with *count still the elements read. */
+	if (r < 0 && errno == ENOENT && *count == wanted)
+		return 0;
+	return r < 0 ? -errno : (*count == wanted ? 0 : -EIO);
+}
+
 int es_map_info(int fd, struct bpf_map_info *info)
 {
 	__u32 len = sizeof(*info);

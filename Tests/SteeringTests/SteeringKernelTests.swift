@@ -130,6 +130,9 @@ final class SteeringKernelTests: XCTestCase {
         let counters = try maps.counters()
         XCTAssertEqual(counters.fallback, UInt64(victims.count))
         XCTAssertEqual(counters.selections(of: 2), 0)
+        // The batch read (one system call) and the per-key read of older kernels agree.
+        let cpus = Int(libbpf_num_possible_cpus())
+        XCTAssertEqual(try XCTUnwrap(maps.countersByBatch(cpus: cpus), "no batch lookup"), try maps.countersOneByOne(cpus: cpus))
         XCTAssertEqual(try maps.programStatus().filledSlots, [0, 1, 3])
     }
 
@@ -318,22 +321,15 @@ final class SteeringKernelTests: XCTestCase {
         try requireKernelPrivilege()
         let instance = uniqueInstance("oldlayout3")
         let directory = InstanceMaps.defaultPinRoot + "/" + instance
-        _ = shell("mkdir -p \(directory)")
         defer { _ = shell("rm -rf \(directory)") }
-        let old: [(String, bpf_map_type, UInt32, UInt32, UInt32)] = [
+        pinMaps(in: directory, [
             ("workers", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 1024),
             ("groups", BPF_MAP_TYPE_HASH, 24, 4, 16),
             ("maglev", BPF_MAP_TYPE_ARRAY, 4, 8, UInt32(ES_MAGLEV_ENTRIES)),
             ("cfg", BPF_MAP_TYPE_ARRAY, 4, 40, 1),
             ("counters", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 71),
             ("port_groups", BPF_MAP_TYPE_ARRAY, 4, 4, 65536),
-        ]
-        for (name, type, keySize, valueSize, entries) in old {
-            let fd = bpf_map_create(type, name, keySize, valueSize, entries, nil)
-            XCTAssertGreaterThanOrEqual(fd, 0, "create \(name): errno \(errno)")
-            XCTAssertEqual(bpf_obj_pin(fd, directory + "/" + name), 0, "pin \(name)")
-            Glibc.close(fd)
-        }
+        ])
         XCTAssertThrowsError(try InstanceMaps(instance: instance)) {
             guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
             XCTAssertTrue("\($0)".contains("cfg value size 40, expected \(MemoryLayout<es_config>.size)"), "\($0)")
@@ -346,12 +342,25 @@ final class SteeringKernelTests: XCTestCase {
         XCTAssertEqual(access(directory, F_OK), -1)
     }
 
+    /// Name, type, key size, value size and entries of one map an older edgesplit pinned.
+    private typealias PinnedMap = (String, bpf_map_type, UInt32, UInt32, UInt32)
+
+    /// Creates and pins `maps` in `directory` as an older edgesplit left them.
+    private func pinMaps(in directory: String, _ maps: [PinnedMap]) {
+        _ = shell("mkdir -p \(directory)")
+        for (name, type, keySize, valueSize, entries) in maps {
+            let fd = bpf_map_create(type, name, keySize, valueSize, entries, nil)
+            XCTAssertGreaterThanOrEqual(fd, 0, "create \(name): errno \(errno)")
+            XCTAssertEqual(bpf_obj_pin(fd, directory + "/" + name), 0, "pin \(name)")
+            Glibc.close(fd)
+        }
+    }
+
     private func refuseOlderLayout(version: UInt32, maglevValueSize: UInt32, maglevEntries: UInt32, portGroups: Bool) throws {
         let instance = uniqueInstance("oldlayout\(version)")
         let directory = InstanceMaps.defaultPinRoot + "/" + instance
-        _ = shell("mkdir -p \(directory)")
         defer { _ = shell("rm -rf \(directory)") }
-        var old: [(String, bpf_map_type, UInt32, UInt32, UInt32)] = [
+        var old: [PinnedMap] = [
             ("workers", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 1024),
             ("groups", BPF_MAP_TYPE_HASH, 24, 4, 16),
             ("maglev", BPF_MAP_TYPE_ARRAY, 4, maglevValueSize, maglevEntries),
@@ -359,18 +368,13 @@ final class SteeringKernelTests: XCTestCase {
             ("counters", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 72),
         ]
         if portGroups { old.append(("port_groups", BPF_MAP_TYPE_ARRAY, 4, 4, 65536)) }
-        for (name, type, keySize, valueSize, entries) in old {
-            let fd = bpf_map_create(type, name, keySize, valueSize, entries, nil)
-            XCTAssertGreaterThanOrEqual(fd, 0, "create \(name): errno \(errno)")
-            XCTAssertEqual(bpf_obj_pin(fd, directory + "/" + name), 0, "pin \(name)")
-            if name == "cfg" {
-                var key: UInt32 = 0
-                var value = es_config()
-                value.layout_version = version
-                XCTAssertEqual(bpf_map_update_elem(fd, &key, &value, UInt64(BPF_ANY)), 0)
-            }
-            Glibc.close(fd)
-        }
+        pinMaps(in: directory, old)
+        let stampFD = bpf_obj_get(directory + "/cfg")
+        var stampKey: UInt32 = 0
+        var stamp = es_config()
+        stamp.layout_version = version
+        XCTAssertEqual(bpf_map_update_elem(stampFD, &stampKey, &stamp, UInt64(BPF_ANY)), 0)
+        Glibc.close(stampFD)
         XCTAssertThrowsError(try InstanceMaps(instance: instance)) {
             guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
             XCTAssertTrue("\($0)".contains("layout version \(version), this binary uses \(ES_LAYOUT_VERSION)"), "\($0)")

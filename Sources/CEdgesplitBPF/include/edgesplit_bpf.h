@@ -99,6 +99,9 @@ const char *es_libbpf_messages(void);
 /* bpf_map_update_batch / lookup_batch with default options. Return 0 or -errno;
  * *count is updated with the number of elements processed. */
 int es_map_update_batch(int fd, const void *keys, const void *values, __u32 *count);
+/* The first *count elements of an array map in one system call (kernel 5.6+). Returns 0 when
+ * *count elements were read, -errno otherwise (-EINVAL or -ENOTSUPP on older kernels). */
+int es_map_lookup_batch(int fd, void *keys, void *values, __u32 *count);
 
 /* bpf_obj_get_info_by_fd for maps and programs (0 or -errno). */
 int es_map_info(int fd, struct bpf_map_info *info);
