@@ -63,6 +63,15 @@ public final class InstanceMaps {
                 throw SteeringError.noSuchInstance(instance: instance, path: directory + "/" + missing.0)
             }
             try Self.checkLayout(instance: instance, cfgFD: cfgFD, maglevFD: maglevFD, workersFD: workersFD)
+            try Self.checkShapes(instance: instance, [
+                ("workers", workersFD, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, UInt32(ES_WORKER_SLOTS)),
+                ("groups", groupsFD, BPF_MAP_TYPE_HASH, UInt32(MemoryLayout<es_group_key>.size), 4, UInt32(ES_MAX_GROUPS)),
+                ("port_groups", portGroupsFD, BPF_MAP_TYPE_ARRAY, 4, 4, UInt32(ES_PORTS)),
+                ("maglev", maglevFD, BPF_MAP_TYPE_ARRAY, 4, 8, UInt32(ES_MAGLEV_ENTRIES)),
+                ("cfg", cfgFD, BPF_MAP_TYPE_ARRAY, 4, UInt32(MemoryLayout<es_config>.size), 1),
+                ("loads", loadsFD, BPF_MAP_TYPE_ARRAY, 4, UInt32(MemoryLayout<es_loads>.size), 1),
+                ("counters", countersFD, BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, UInt32(ES_CNT_COUNT)),
+            ])
             if let missing = zip(Self.mapNames, fds).first(where: { $0.1 < 0 }) {
                 throw SteeringError.layoutMismatch(instance: instance, detail: "no \(missing.0) map")
             }
@@ -490,6 +499,21 @@ public final class InstanceMaps {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         _ = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Every pinned map has the type, key and value sizes and entries of `BPF/es_maps.h` as this
+    /// binary was built: what a generated skeleton would check at compile time, checked when
+    /// another process (`maps`, `stats`, a second `serve`) opens the maps by their paths.
+    static func checkShapes(instance: String, _ maps: [(String, CInt, bpf_map_type, UInt32, UInt32, UInt32)]) throws {
+        for (name, fd, type, keySize, valueSize, entries) in maps {
+            var info = bpf_map_info()
+            guard es_map_info(fd, &info) == 0 else { continue }
+            if info.type != type.rawValue || info.key_size != keySize || info.value_size != valueSize || info.max_entries != entries {
+                throw SteeringError.layoutMismatch(
+                    instance: instance,
+                    detail: "\(name) is a map of type \(info.type) with \(info.max_entries) entries of key \(info.key_size) and value \(info.value_size) bytes, expected type \(type.rawValue), \(entries) entries, key \(keySize), value \(valueSize)")
+            }
+        }
     }
 
     /// Refuses pinned maps written with another layout (see ES_LAYOUT_VERSION).

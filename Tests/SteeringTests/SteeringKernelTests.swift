@@ -342,6 +342,32 @@ final class SteeringKernelTests: XCTestCase {
         XCTAssertEqual(access(directory, F_OK), -1)
     }
 
+    /// Maps of this layout's version but another shape (a `counters` map with another number of
+    /// entries, as a binary built with another ES_MAX_WORKERS would pin) are refused by name.
+    func testPinnedMapOfAnotherShapeIsRefusedByName() throws {
+        try requireKernelPrivilege()
+        let instance = uniqueInstance("othershape")
+        let directory = InstanceMaps.defaultPinRoot + "/" + instance
+        defer { _ = shell("rm -rf \(directory)") }
+        pinMaps(in: directory, [
+            ("workers", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, UInt32(ES_WORKER_SLOTS)),
+            ("groups", BPF_MAP_TYPE_HASH, UInt32(MemoryLayout<es_group_key>.size), 4, UInt32(ES_MAX_GROUPS)),
+            ("maglev", BPF_MAP_TYPE_ARRAY, 4, 8, UInt32(ES_MAGLEV_ENTRIES)),
+            ("cfg", BPF_MAP_TYPE_ARRAY, 4, UInt32(MemoryLayout<es_config>.size), 1),
+            ("loads", BPF_MAP_TYPE_ARRAY, 4, UInt32(MemoryLayout<es_loads>.size), 1),
+            ("counters", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, UInt32(ES_CNT_COUNT) + 64),
+            ("port_groups", BPF_MAP_TYPE_ARRAY, 4, 4, UInt32(ES_PORTS)),
+        ])
+        XCTAssertThrowsError(try InstanceMaps(instance: instance)) {
+            guard case .layoutMismatch = $0 as? SteeringError else { return XCTFail("\($0)") }
+            XCTAssertTrue("\($0)".contains("counters is a map of type"), "\($0)")
+            XCTAssertTrue("\($0)".contains("\(UInt32(ES_CNT_COUNT) + 64) entries"), "\($0)")
+            XCTAssertTrue("\($0)".contains("edgesplit bpf unload --instance \(instance)"), "\($0)")
+        }
+        try InstanceMaps.unload(instance: instance)
+        XCTAssertEqual(access(directory, F_OK), -1)
+    }
+
     /// Name, type, key size, value size and entries of one map an older edgesplit pinned.
     private typealias PinnedMap = (String, bpf_map_type, UInt32, UInt32, UInt32)
 
