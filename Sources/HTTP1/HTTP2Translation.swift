@@ -44,6 +44,9 @@ public enum HTTP2Translation {
         var regular: [RequestField] = []
         var cookies: [String] = []
         var hasContentLength = false
+        /// A regular field came, forwarded or not (`te`, a `host` beside `:authority`): no
+        /// pseudo-header may follow (RFC 9113 §8.3).
+        var sawRegular = false
         var size = 0
         for field in fields {
             let name = field.name.utf8
@@ -54,7 +57,7 @@ public enum HTTP2Translation {
             }
             size &+= name.count &+ value.count &+ 4
             if first == ASCII.colon {
-                guard regular.isEmpty && cookies.isEmpty else { throw MalformedRequest("pseudo-header after regular fields") }
+                guard !sawRegular else { throw MalformedRequest("pseudo-header after regular fields") }
                 guard !value.contains(where: { $0 <= ASCII.sp || $0 == 0x7F }) else {
                     throw MalformedRequest("control or space in a pseudo-header value")
                 }
@@ -75,6 +78,7 @@ public enum HTTP2Translation {
                 }
                 continue
             }
+            sawRegular = true
             guard name.allSatisfy({ ASCII.isTokenChar($0) && !($0 >= 0x41 && $0 <= 0x5A) }) else {
                 throw MalformedRequest("field name not a lowercase token")
             }
@@ -179,7 +183,9 @@ extension ResponseHead {
                 case .connection, .proxyConnection, .keepAlive, .te, .upgrade, .transferEncoding:
                     continue
                 case .contentLength:
-                    if hadConflictingFraming { continue }
+                    // RFC 9110 §8.6: none on 1xx and 204, whose HTTP/2 stream ends without DATA;
+                    // kept, a nonzero one makes the client's HTTP/2 stack reset the stream.
+                    if hadConflictingFraming || status < 200 || status == 204 { continue }
                 case .host, .other, .xForwardedFor, .xForwardedProto, .spoofable:
                     if listedInConnection(p, field.name, connectionTokens) { continue }
                 }

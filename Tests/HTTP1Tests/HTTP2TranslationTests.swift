@@ -79,6 +79,17 @@ final class HTTP2TranslationTests: XCTestCase {
         assertMalformed([(":method", "GET"), (":scheme", "https"), (":path", "/\tx")], "control or space in a pseudo-header value")
     }
 
+    /// RFC 9113 §8.3: a pseudo-header after any regular field makes the request malformed,
+    /// also when the regular field is one edgesplit does not forward (`te`, a `host` beside
+    /// `:authority`). swift-nio-http2 refused these before its validation was turned off.
+    func testPseudoHeaderAfterAFieldThatIsNotForwardedIsMalformed() {
+        assertMalformed([(":method", "GET"), (":scheme", "https"), ("te", "trailers"), (":path", "/")], "pseudo-header after regular fields")
+        assertMalformed(
+            [(":method", "GET"), (":scheme", "https"), (":authority", "h"), ("host", "h"), (":path", "/")],
+            "pseudo-header after regular fields"
+        )
+    }
+
     func testConnectIsLeftToTheHeadParserWhichRefusesIt() throws {
         let out = try HTTP2Translation.requestHead(fields([(":method", "CONNECT"), (":authority", "h:443")]), hasBody: true)
         guard case .failure(let error) = feed(out).0 else { return XCTFail("CONNECT was accepted") }
@@ -107,5 +118,11 @@ final class HTTP2TranslationTests: XCTestCase {
         XCTAssertEqual(plain.http2Fields().map { text($0.name) }, [":status", "content-length"])
         let conflicted = try XCTUnwrap(parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"))
         XCTAssertEqual(conflicted.http2Fields().map { text($0.name) }, [":status"])
+        // 204 and 1xx carry none (RFC 9110 §8.6): their stream ends without DATA, and a client's
+        // HTTP/2 stack resets a stream whose DATA falls short of its content-length.
+        for head in ["HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", "HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\nLink: </a>\r\n\r\n"] {
+            let response = try XCTUnwrap(parseResponse(head))
+            XCTAssertFalse(response.http2Fields().contains { text($0.name) == "content-length" }, head)
+        }
     }
 }

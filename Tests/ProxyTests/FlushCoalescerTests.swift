@@ -33,6 +33,19 @@ final class FlushCoalescerTests: XCTestCase {
         _ = try channel.finish()
     }
 
+    /// The end of a read of the client's own connection flushes at once: the TLS handler below
+    /// may close the channel right after it (close_notify), with no close passing through here.
+    func testTheEndOfAReadFlushesWhatIsHeld() throws {
+        let channel = EmbeddedChannel(handler: FlushCoalescer())
+        channel.writeAndFlush(buffer("f", channel), promise: nil)
+        XCTAssertEqual(try drain(channel), [])
+        channel.pipeline.fireChannelReadComplete()
+        XCTAssertEqual(try drain(channel), ["f"])
+        channel.embeddedEventLoop.run()
+        XCTAssertEqual(try drain(channel), [])
+        _ = try channel.finish()
+    }
+
     func testCloseFlushesWhatIsHeldFirst() throws {
         let channel = EmbeddedChannel(handler: FlushCoalescer())
         var written: [String] = []

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP1
+import NIOCore
 import Proxy
 import XCTest
 
@@ -379,11 +380,66 @@ final class HTTP2Tests: ProxyTestCase {
         XCTAssertTrue(headers.output.contains("retry-after: "), headers.output)
     }
 
+    /// A client that sends its request and then its TLS close_notify in one segment still
+    /// gets the answers edgesplit writes itself while reading that segment (here a 404): the
+    /// TLS handler closes the connection right after the read, so a flush held for the end of
+    /// the event loop's turn must not be what carries them.
+    func testAnswerWrittenInTheReadThatEndsWithCloseNotifyIsSent() throws {
+        let backend = try startBackend()
+        let proxy = try start(yaml(members: [backend.member]))
+        let client = try raw(proxy)
+        let channel = client.connection.channel
+        try channel.eventLoop.submit {
+            // Both TLS records leave in one write: the request, then close_notify.
+            try channel.pipeline.syncOperations.addHandler(HoldFlushesUntilClose(), position: .first)
+            channel.write(channel.allocator.buffer(bytes: RawHTTP2Client.get(stream: 1, authority: "nobody.contoso.test", path: "/")), promise: nil)
+            channel.close(mode: .output, promise: nil)
+        }.wait()
+        let frames = client.framesUntilClose(timeout: 5)
+        XCTAssertNotNil(
+            frames.first { $0.type == RawHTTP2Client.Frame.headers && $0.stream == 1 },
+            "the 404 was dropped; frames: \(frames.map { ($0.type, $0.stream) })"
+        )
+        XCTAssertEqual(backend.requests.count, 0)
+    }
+
+    /// A member that sends part of its body and then stalls: the part reaches the client at
+    /// once (the held last slice is written when the member's read completes).
+    func testPartialBodyOfAStalledMemberReachesTheClient() throws {
+        let backend = try startBackend { _ in
+            .send(Array("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello".utf8))
+        }
+        let proxy = try start(yaml(members: [backend.member]))
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.get(stream: 1, authority: Self.name, path: "/"))
+        var body: [UInt8] = []
+        while body.count < 5, let frame = try client.readFrame(timeout: 3) {
+            if frame.type == RawHTTP2Client.Frame.data && frame.stream == 1 {
+                XCTAssertEqual(frame.flags & 1, 0, "END_STREAM on a body the member has not finished")
+                body += frame.payload
+            }
+        }
+        XCTAssertEqual(String(decoding: body, as: UTF8.self), "hello")
+    }
+
     func testHTTP2CanBeTurnedOff() throws {
         let backend = try startBackend()
         let proxy = try start(yaml(members: [backend.member], top: "http2: { enabled: false }"))
         let result = try curl(proxy, "/", ["-o", "/dev/null", "-w", "%{http_version}"])
         XCTAssertEqual(result.output, "1.1", result.error)
         XCTAssertEqual(try stats(proxy).connections, 0)
+    }
+}
+
+/// Holds a client's flushes until it closes, so that everything written before the close
+/// (TLS records included) reaches the socket in one write.
+private final class HoldFlushesUntilClose: ChannelOutboundHandler {
+    typealias OutboundIn = NIOAny
+
+    func flush(context: ChannelHandlerContext) {}
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        context.flush()
+        context.close(mode: mode, promise: promise)
     }
 }

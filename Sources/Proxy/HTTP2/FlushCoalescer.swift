@@ -9,8 +9,15 @@ import NIOCore
 /// a TLS record and writes it to the socket: ten concurrent streams cost ten records and ten
 /// system calls where one would do. Writes pass through at once; only the flush waits, and it
 /// runs as a task on the same event loop, after the turn's I/O events (NIO runs tasks after the
-/// ready channels of a turn). A close flushes what was held first.
-final class FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
+/// ready channels of a turn).
+///
+/// What is held is never left behind: a close flushes it first, and so does the end of a read
+/// of the client's own connection — the TLS handler below may close the channel itself right
+/// after that read (the client's close_notify came with its last request), without a close
+/// passing through here, and what was written while reading must be sealed before it does.
+final class FlushCoalescer: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    typealias InboundOut = NIOAny
     typealias OutboundIn = NIOAny
     typealias OutboundOut = NIOAny
 
@@ -22,10 +29,7 @@ final class FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        if flushPending {
-            flushPending = false
-            context.flush()
-        }
+        flushHeld(context)
         self.context = nil
     }
 
@@ -37,17 +41,26 @@ final class FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
         context.eventLoop.execute { self.flushNow() }
     }
 
+    /// The HTTP/2 handler above writes its frames when the read completes; they leave now, in
+    /// the read's own turn, where they would have gone without this handler.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.fireChannelReadComplete()
+        flushHeld(context)
+    }
+
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if flushPending {
-            flushPending = false
-            context.flush()
-        }
+        flushHeld(context)
         context.close(mode: mode, promise: promise)
     }
 
-    private func flushNow() {
-        guard flushPending, let context else { return }
+    private func flushHeld(_ context: ChannelHandlerContext) {
+        guard flushPending else { return }
         flushPending = false
         context.flush()
+    }
+
+    private func flushNow() {
+        guard let context else { return }
+        flushHeld(context)
     }
 }

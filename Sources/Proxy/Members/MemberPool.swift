@@ -17,11 +17,16 @@ final class MemberPool {
     /// Idle connections kept per member; the oldest beyond this are closed. It is sized for
     /// HTTP/2: every concurrent stream holds a member connection of its own, and a browser
     /// opens up to 100 at once, so 64 made most streams of a busy worker open a new connection
-    /// (and the member close one) for each request. The sweep still closes each after
-    /// `idleTimeout`.
+    /// (and the member close one) for each request.
     static let maxIdlePerMember = 1024
+    /// Idle connections per member kept for the whole `idleTimeout`. Those beyond it go after
+    /// `excessIdleTimeout`: they serve a load that is still there, not a burst that is over —
+    /// a client cannot make the members hold a thousand idle connections for a minute.
+    static let steadyIdlePerMember = 64
     /// How long an idle connection is kept (below IIS's default 120 s keep-alive).
     static let idleTimeout = TimeAmount.seconds(60)
+    /// How long an idle connection beyond `steadyIdlePerMember` is kept.
+    static let excessIdleTimeout = TimeAmount.seconds(5)
     /// How often expired idle connections are looked for: they live at most this much longer.
     static let sweepInterval = TimeAmount.seconds(5)
 
@@ -67,13 +72,22 @@ final class MemberPool {
         idle[farm][member].removeAll { $0 === handler }
     }
 
-    /// Closes the connections idle since before `now - idleTimeout`.
+    /// Of idle connections that went idle at `idleSince` (the oldest first), how many the sweep
+    /// at `now` closes: those idle for `idleTimeout`, and beyond the first `steadyIdlePerMember`
+    /// those idle for `excessIdleTimeout`.
+    static func expiredCount(idleSince: [NIODeadline], now: NIODeadline) -> Int {
+        let stale = idleSince.prefix { $0 <= now - idleTimeout }.count
+        let excess = idleSince.count - steadyIdlePerMember
+        guard excess > stale else { return stale }
+        return min(excess, idleSince.prefix { $0 <= now - excessIdleTimeout }.count)
+    }
+
+    /// Closes the connections `expiredCount` picks.
     func closeExpired(now: NIODeadline) {
-        let limit = now - Self.idleTimeout
         var expired: [MemberHandler] = []
         for farm in idle.indices {
             for member in idle[farm].indices {
-                let stale = idle[farm][member].prefix { $0.idleSince <= limit }.count
+                let stale = Self.expiredCount(idleSince: idle[farm][member].map(\.idleSince), now: now)
                 guard stale > 0 else { continue }
                 expired += idle[farm][member].prefix(stale)
                 idle[farm][member].removeFirst(stale)
