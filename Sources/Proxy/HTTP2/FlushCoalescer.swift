@@ -34,7 +34,7 @@ final class FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
         flushPending = true
         // Strong capture: the task runs within this turn of the loop, and handlerRemoved or
         // close settle a pending flush before the handler can go.
-        context.eventLoop.execute { self.flushNow() }
+        context.eventLoop.assumeIsolated().execute { self.flushNow() }
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
