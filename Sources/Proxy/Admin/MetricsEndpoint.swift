@@ -129,13 +129,13 @@ final class MetricsEndpoint: @unchecked Sendable {
         continuity: CounterContinuity
     ) -> String {
         func counter(_ name: String, _ labels: [(String, String)], _ value: UInt64, _ help: String) {
-            let c = registry.makeCounter(name: name, labels: labels, help: help)
+            let c = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
             let key = name + labels.map { "\u{0}\($0.0)\u{0}\($0.1)" }.joined()
             let growth = continuity.growth(key, value)
             if growth > 0 { c.increment(by: Int64(clamping: growth)) }
         }
         func gauge(_ name: String, _ labels: [(String, String)], _ value: Double, _ help: String) {
-            registry.makeGauge(name: name, labels: labels, help: help).set(to: value)
+            registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels).set(to: value)
         }
         let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
         var latency = LatencyHistogramText(
