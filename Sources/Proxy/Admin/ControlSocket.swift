@@ -30,7 +30,7 @@ final class ControlSocket {
     }
 
     /// Binds the socket, replacing a stale file left by a process that is gone.
-    func start(on loop: EventLoop, handle: @escaping (ControlRequest) -> EventLoopFuture<ControlReply>) throws {
+    func start(on loop: EventLoop, handle: @escaping @Sendable (ControlRequest) -> EventLoopFuture<ControlReply>) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try Self.prepareDirectory(directory)
         unlink(path)

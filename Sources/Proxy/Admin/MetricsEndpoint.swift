@@ -17,7 +17,12 @@ import Steering
 /// are set to the current values — which renders the text; latencies are histograms rendered
 /// beside it (``LatencyHistogramText``). Control-plane events reach the same
 /// registry through the swift-metrics API as they happen (``EventMetrics``).
-final class MetricsEndpoint {
+///
+/// `@unchecked Sendable` by this discipline: `start` and `stop` (the listening `channel`) run
+/// on the server's lifecycle thread, one at a time; everything else — the connection count,
+/// ``CounterContinuity``, rendering — runs on the one loop the endpoint serves on, whose
+/// channels' initializers and request handlers hold the endpoint.
+final class MetricsEndpoint: @unchecked Sendable {
     /// Scrapers connected at once; more are closed as they are accepted. A scraper needs one.
     static let maxConnections = 16
     /// A connection that sends nothing, or takes this long to send its request, is closed.
@@ -58,7 +63,7 @@ final class MetricsEndpoint {
                         return
                     }
                     connections += 1
-                    channel.closeFuture.whenComplete { _ in self.connections -= 1 }
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in self.connections -= 1 }
                     let lifetime = channel.eventLoop.scheduleTask(in: Self.maxLifetime) { channel.close(promise: nil) }
                     channel.closeFuture.whenComplete { _ in lifetime.cancel() }
                     let sync = channel.pipeline.syncOperations
@@ -107,14 +112,14 @@ final class MetricsEndpoint {
         return server.handleControl(request, on: loop).hop(to: loop)
     }
 
-    /// Collects and renders; completes on the caller's loop.
+    /// Collects and renders; completes on the caller's loop, which is the endpoint's.
     func render(on loop: EventLoop) -> EventLoopFuture<[UInt8]> {
         guard let server else { return loop.makeSucceededFuture([]) }
         let kernel = steering()
-        return server.stats().hop(to: loop).map { [registry, continuity] stats in
+        return server.stats().hop(to: loop).assumeIsolated().map { [registry, continuity] stats in
             let latency = Self.update(registry, with: stats, kernel: kernel, continuity: continuity)
             return registry.emitToBuffer() + Array(latency.utf8)
-        }
+        }.nonisolated()
     }
 
     /// Writes the scrape's figures into `registry` and returns the latency histograms, which
@@ -124,13 +129,13 @@ final class MetricsEndpoint {
         continuity: CounterContinuity
     ) -> String {
         func counter(_ name: String, _ labels: [(String, String)], _ value: UInt64, _ help: String) {
-            let c = registry.makeCounter(name: name, labels: labels, help: help)
+            let c = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
             let key = name + labels.map { "\u{0}\($0.0)\u{0}\($0.1)" }.joined()
             let growth = continuity.growth(key, value)
             if growth > 0 { c.increment(by: Int64(clamping: growth)) }
         }
         func gauge(_ name: String, _ labels: [(String, String)], _ value: Double, _ help: String) {
-            registry.makeGauge(name: name, labels: labels, help: help).set(to: value)
+            registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels).set(to: value)
         }
         let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
         var latency = LatencyHistogramText(
@@ -277,11 +282,12 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
     }
 
     private func perform(_ decision: DashboardRequest, context: ChannelHandlerContext) {
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        // Each future below completes on this handler's loop (the endpoint hops there), so its
+        // callbacks may use the handler and its context directly.
         switch decision {
         case .metrics:
-            endpoint.render(on: context.eventLoop).whenComplete { [self] result in
-                respond(context: loopBound.value, result, type: "text/plain; version=0.0.4; charset=utf-8")
+            endpoint.render(on: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+                respond(context: context, result, type: "text/plain; version=0.0.4; charset=utf-8")
             }
         case .page:
             respond(context: context, status: .ok, type: "text/html; charset=utf-8", body: endpoint.page, extra: DashboardPage.headers)
@@ -292,12 +298,11 @@ private final class MetricsRequestHandler: ChannelInboundHandler {
                 ("Set-Cookie", "\(DashboardAccess.cookieName)=\(token); Path=/dashboard; HttpOnly; SameSite=Strict"),
             ])
         case .stats:
-            endpoint.statsDocument(on: context.eventLoop).whenComplete { [self] result in
-                respond(context: loopBound.value, result, type: "application/json")
+            endpoint.statsDocument(on: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+                respond(context: context, result, type: "application/json")
             }
         case .change(let drain, let farm, let member):
-            endpoint.change(drain: drain, farm: farm, member: member, on: context.eventLoop).whenComplete { [self] result in
-                let context = loopBound.value
+            endpoint.change(drain: drain, farm: farm, member: member, on: context.eventLoop).assumeIsolated().whenComplete { [self] result in
                 let answer = (try? result.get()) ?? .refused("the change did not complete")
                 respond(context: context, status: answer.ok ? .ok : .badRequest, type: "application/json", body: Array(JSONOutput.data(answer)))
             }

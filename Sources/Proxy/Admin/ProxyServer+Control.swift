@@ -9,17 +9,17 @@ extension ProxyServer {
     /// One decoded request on the control socket (see `ControlSocket`): a thin mapping onto
     /// the management API above. A failure becomes a `refused` reply, never a dropped line.
     func handleControl(_ request: ControlRequest, on loop: EventLoop) -> EventLoopFuture<ControlReply> {
-        func failure(_ error: Error) -> EventLoopFuture<ControlReply> {
+        @Sendable func failure(_ error: Error) -> EventLoopFuture<ControlReply> {
             loop.makeSucceededFuture(.refused("\(error)"))
         }
         switch request {
         case .ping:
             return loop.makeSucceededFuture(.pong(instance: runtime.config.instance, generation: generation))
         case .farmStatus:
-            let formatter = ISO8601DateFormatter()
             let farms = runtime.config.farms
             return memberStatus().map { members -> ControlReply in
-                .farms(farms.map { farm in
+                let formatter = ISO8601DateFormatter()
+                return .farms(farms.map { farm in
                     FarmStatus(
                         name: farm.name, activeChecks: farm.health != nil,
                         members: members.filter { $0.farm == farm.name }.map { status in

@@ -111,7 +111,7 @@ extension Worker {
     func connect(_ exchange: Exchange, for owner: MemberOwner) {
         let farm = exchange.farmIndex, member = exchange.member
         connect(farm: farm, member: member, timeout: runtime.ruleTimeouts[exchange.ruleIndex!].connect)
-            .whenComplete { [self] result in
+            .assumeIsolated().whenComplete { [self] result in
                 switch result {
                 case .success(let memberConnection):
                     balancers[farm].markSucceeded(member)

@@ -228,7 +228,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Member
         guard !continuationScheduled, let context else { return }
         continuationScheduled = true
         // Strong: runs within this turn of the loop; `run` checks that the channel is still here.
-        context.eventLoop.execute {
+        context.eventLoop.assumeIsolated().execute {
             self.continuationScheduled = false
             self.run()
         }
@@ -686,7 +686,7 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Member
         }
         // A strong capture, cancelled in `teardown`: a weak one would give every handler a
         // side table, and every retain and release of it would take the runtime's slow path.
-        timer = context.eventLoop.scheduleTask(deadline: deadline) { self.timerFired() }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
     }
 
     private func timerFired() {

@@ -38,7 +38,7 @@ final class FlushCoalescer: ChannelDuplexHandler, RemovableChannelHandler {
         flushPending = true
         // Strong capture: the task runs within this turn of the loop, and handlerRemoved or
         // close settle a pending flush before the handler can go.
-        context.eventLoop.execute { self.flushNow() }
+        context.eventLoop.assumeIsolated().execute { self.flushNow() }
     }
 
     /// The HTTP/2 handler above writes its frames when the read completes; they leave now, in

@@ -476,7 +476,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
         timer?.cancel()
         timerDeadline = deadline
         // Strong, cancelled when the stream ends (see ClientHandler.armTimer).
-        timer = context.eventLoop.scheduleTask(deadline: deadline) { self.timerFired() }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
     }
 
     private func timerFired() {

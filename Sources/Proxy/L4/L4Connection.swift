@@ -105,7 +105,7 @@ final class L4Connection: L4GlueConnection {
         }
         let glue = L4GlueHandler(side: .member, connection: self)
         worker.connectL4(farm: farmIndex, member: memberIndex, timeout: RuleTimeouts().connect.timeAmount, handler: glue)
-            .whenComplete { [self] result in
+            .assumeIsolated().whenComplete { [self] result in
                 switch result {
                 case .success(let channel):
                     balancer.markSucceeded(memberIndex)
@@ -176,7 +176,8 @@ final class L4Connection: L4GlueConnection {
         guard let member, let clientFD = ChannelDescriptor.of(client), let memberFD = ChannelDescriptor.of(member) else { return }
         let idle = route.idle.timeAmount
         let every = TimeAmount.nanoseconds(min(max(idle.nanoseconds / 4, 100_000_000), 30_000_000_000))
-        let task = worker.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { [weak self] task in
+        // Runs on the worker's loop, where this connection lives; NIOLoopBound carries it there.
+        let tick = NIOLoopBound({ [weak self] (task: RepeatedTask) in
             guard let self, !self.closing else {
                 task.cancel()
                 return
@@ -186,7 +187,8 @@ final class L4Connection: L4GlueConnection {
                 self.worker.stats.l4Routes[self.routeIndex].idleClosed &+= 1
                 self.shutDown()
             }
-        }
+        }, eventLoop: worker.eventLoop)
+        let task = worker.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { task in tick.value(task) }
         waits.append(task)
     }
 
@@ -257,7 +259,7 @@ final class L4Connection: L4GlueConnection {
             endOfStream(from: side)
             return
         }
-        let task = worker.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(5), delay: .milliseconds(5)) { [weak self] task in
+        let tick = NIOLoopBound({ [weak self] (task: RepeatedTask) in
             guard let self, !self.closing else {
                 task.cancel()
                 return
@@ -267,6 +269,9 @@ final class L4Connection: L4GlueConnection {
                 glue?.markInputClosed()
                 self.endOfStream(from: side)
             }
+        }, eventLoop: worker.eventLoop)
+        let task = worker.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(5), delay: .milliseconds(5)) { task in
+            tick.value(task)
         }
         waits.append(task)
     }
@@ -296,7 +301,7 @@ final class L4Connection: L4GlueConnection {
             return
         }
         let deadline = NIODeadline.now() + Self.endOfStreamWait
-        let task = worker.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(1), delay: .milliseconds(1)) { [weak self] task in
+        let tick = NIOLoopBound({ [weak self] (task: RepeatedTask) in
             guard let self, !self.closing else {
                 task.cancel()
                 return
@@ -305,6 +310,9 @@ final class L4Connection: L4GlueConnection {
                 task.cancel()
                 target?.shutdownOutput(descriptor: targetFD)
             }
+        }, eventLoop: worker.eventLoop)
+        let task = worker.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(1), delay: .milliseconds(1)) { task in
+            tick.value(task)
         }
         waits.append(task)
     }

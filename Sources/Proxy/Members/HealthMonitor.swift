@@ -13,7 +13,13 @@ import Publishing
 /// keep a plain local copy: the request path never takes a lock or crosses threads.
 /// Workers report passive failures (refused, reset, timed-out connections) back here, where
 /// they count toward `fall` like failed checks.
-final class HealthMonitor {
+///
+/// `@unchecked Sendable` by that discipline: the monitor is built on the thread that starts
+/// a generation; from then on its state is touched only on `eventLoop`. Its entry points
+/// (`start`, `stop`, `passiveFailure`, `setDrained`, `snapshot`) hop there with
+/// `eventLoop.execute` or `submit`, and the checks run there (their futures, timers and
+/// channels all belong to `eventLoop`).
+final class HealthMonitor: @unchecked Sendable {
     struct MemberState {
         var up = true
         var drained = false
@@ -187,9 +193,11 @@ final class HealthMonitor {
         let promise = eventLoop.makePromise(of: ResponseHead.self)
         let reader = MemberResponseReader(promise: promise)
         let request = MemberResponseReader.anonymousGET(target: health.path, host: host, userAgent: "edgesplit-health-check")
-        let timeout = eventLoop.scheduleTask(in: health.timeout.timeAmount) {
+        // A check runs on `eventLoop`, as does the channel it opens (its initializer and futures).
+        let timeout = eventLoop.assumeIsolated().scheduleTask(in: health.timeout.timeAmount) {
             reader.fail(HealthProbeError.timedOut)
         }
+        let boundReader = NIOLoopBound(reader, eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(health.timeout.timeAmount)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
@@ -202,11 +210,11 @@ final class HealthMonitor {
                         )
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
-                    try channel.pipeline.syncOperations.addHandler(reader)
+                    try channel.pipeline.syncOperations.addHandler(boundReader.value)
                 }
             }
             .connect(to: address)
-            .whenComplete { result in
+            .assumeIsolated().whenComplete { result in
                 switch result {
                 case .success(let channel):
                     var buffer = channel.allocator.buffer(capacity: request.utf8.count)

@@ -8,7 +8,11 @@ import NIOCore
 /// Taking and returning a connection happens once per proxied request, so both are plain
 /// array operations: lists indexed by farm and member (no hashing), and no timer per
 /// connection. A sweep every few seconds closes what has been idle for `idleTimeout`.
-final class MemberPool {
+///
+/// `@unchecked Sendable` for that sweep only: the pool is built with its worker (see
+/// ``Worker``), and from then on it is touched only on the worker's loop, where the sweep
+/// runs too.
+final class MemberPool: @unchecked Sendable {
     struct Key: Hashable {
         let farm: Int
         let member: Int

@@ -78,14 +78,15 @@ public struct MemberProbe {
         if let tls {
             let serverName = tls.serverName(for: member)
             let handshake = channel.eventLoop.makePromise(of: Void.self)
-            let waiter = HandshakeWaiter(promise: handshake)
+            // Built here, then touched only on the channel's loop: the box checks that.
+            let waiter = NIOLoopBoundBox.makeBoxSendingValue(HandshakeWaiter(promise: handshake), eventLoop: channel.eventLoop)
             do {
                 try channel.eventLoop.submit {
                     let ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: serverName)
                     try channel.pipeline.syncOperations.addHandler(ssl)
-                    try channel.pipeline.syncOperations.addHandler(waiter)
+                    try channel.pipeline.syncOperations.addHandler(waiter.value)
                 }.wait()
-                let timer = channel.eventLoop.scheduleTask(in: timeout) { waiter.fail(ProbeError("no handshake within \(timeout.nanoseconds / 1_000_000_000) s")) }
+                let timer = channel.eventLoop.scheduleTask(in: timeout) { [timeout] in waiter.value.fail(ProbeError("no handshake within \(timeout.nanoseconds / 1_000_000_000) s")) }
                 try handshake.futureResult.wait()
                 timer.cancel()
                 let version = (try? channel.nioSSL_tlsVersion().wait()) ?? nil
@@ -116,15 +117,15 @@ public struct MemberProbe {
 
         // HTTP
         let response = channel.eventLoop.makePromise(of: ResponseHead.self)
-        let collector = MemberResponseReader(promise: response)
+        let collector = NIOLoopBoundBox.makeBoxSendingValue(MemberResponseReader(promise: response), eventLoop: channel.eventLoop)
         do {
             try channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.addHandler(collector)
+                try channel.pipeline.syncOperations.addHandler(collector.value)
             }.wait()
             let request = MemberResponseReader.anonymousGET(target: target, host: hostHeader, userAgent: "edgesplit-test-rule")
             var buffer = channel.allocator.buffer(capacity: request.utf8.count)
             buffer.writeString(request)
-            let timer = channel.eventLoop.scheduleTask(in: timeout) { collector.fail(ProbeError("no response head within \(timeout.nanoseconds / 1_000_000_000) s")) }
+            let timer = channel.eventLoop.scheduleTask(in: timeout) { [timeout] in collector.value.fail(ProbeError("no response head within \(timeout.nanoseconds / 1_000_000_000) s")) }
             try channel.writeAndFlush(buffer).wait()
             let head = try response.futureResult.wait()
             timer.cancel()

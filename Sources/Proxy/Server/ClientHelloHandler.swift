@@ -39,7 +39,7 @@ final class ClientHelloHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        timer = context.eventLoop.scheduleTask(in: Self.timeout) { [weak self] in
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.timeout) { [weak self] in
             guard let self, !self.decided else { return }
             self.decided = true
             self.worker.stats.clientHelloTimeouts &+= 1

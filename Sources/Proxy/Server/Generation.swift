@@ -15,7 +15,12 @@ import Steering
 /// join the same `SO_REUSEPORT` groups, the steering program's socket array is pointed at
 /// them, and only then does the old generation close its listeners — the kernel migrates
 /// their queued connections to the new ones — and drain its connections.
-final class Generation {
+///
+/// `@unchecked Sendable` by ``ProxyServer``'s discipline: a generation is built, binds, starts
+/// and stops accepting on the thread that runs the server's lifecycle, one step at a time;
+/// event loops and the closures they run only read its constants (`number`, `runtime`,
+/// `workers`, `monitor`, `accessLog`) and reach the workers and the monitor through their loops.
+final class Generation: @unchecked Sendable {
     let number: Int
     let runtime: RuntimeConfiguration
     let workers: [Worker]
@@ -138,7 +143,7 @@ final class Generation {
             .childChannelInitializer { channel in
                 let load = worker.connectionLoad
                 load.opened()
-                channel.closeFuture.whenComplete { _ in load.closed() }
+                channel.closeFuture.assumeIsolated().whenComplete { _ in load.closed() }
                 // Per-source limits first: a refused connection gets no TLS and no handler of
                 // its own. On a TLS listener the ticket counts a half-open handshake until
                 // `handshakeEnded()`; a path that never terminates TLS here must call it when

@@ -167,8 +167,8 @@ public final class ProxyServer: @unchecked Sendable {
                     // Before the first accept: the loads start at zero with the row.
                     for load in connectionLoads { load.kernel = program.loads }
                     // A process killed during a hitless restart leaves its row counted: clear it.
-                    loadReaper = loops[0].scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in
-                        program.loads.reapDeadOwners()
+                    loadReaper = loops[0].scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { [loads = program.loads] _ in
+                        loads.reapDeadOwners()
                     }
                 } catch {
                     // Loaded but not attached: its pins would mislead `edgesplit maps`.

@@ -34,7 +34,7 @@ extension Worker {
             return .failure(RefusedBySourceLimit(reason: reason))
         case .admitted(let source):
             let ticket = SourceTicket(worker: self, source: source, handshakeOpen: handshake)
-            channel.closeFuture.whenComplete { _ in ticket.closed() }
+            channel.closeFuture.assumeIsolated().whenComplete { _ in ticket.closed() }
             return .success(ticket)
         }
     }

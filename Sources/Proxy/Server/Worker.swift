@@ -13,7 +13,14 @@ import Steering
 /// same worker, so the state kept here — member connection pool, farm balancers, the
 /// access-log buffer — is owned by one thread and needs no locks. Every method runs on
 /// `eventLoop`.
-final class Worker {
+///
+/// `@unchecked Sendable` by that discipline: a generation builds its workers on the thread
+/// that starts it, before any of them accepts a connection; from then on their state is
+/// touched only on `eventLoop`, and code elsewhere (the generation, the health monitor, the
+/// server's management calls) reaches a worker only through `eventLoop.execute`, `submit` or
+/// `flatSubmit`. Closures that run on the loop later (timers, close futures, bootstraps'
+/// initializers) may hold it.
+final class Worker: @unchecked Sendable {
     let index: Int
     let eventLoop: EventLoop
     let runtime: RuntimeConfiguration
@@ -75,9 +82,10 @@ final class Worker {
             farm.persistence == .cookie ? PersistenceCookie(farm: farm, seed: config.affinity.seed) : nil
         }
         self.accessLog = accessLog.map(AccessLogBuffer.init(log:))
-        if let buffer = self.accessLog {
-            flushTask = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-                buffer.flush()
+        if self.accessLog != nil {
+            // Holds the worker until `stop` cancels it; runs on the worker's loop.
+            flushTask = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
+                self.accessLog?.flush()
             }
         }
         startLimits()
@@ -193,6 +201,8 @@ final class Worker {
         let tls = runtime.memberTLS[farmIndex]
         let handler = MemberHandler(worker: self, farmIndex: farmIndex, member: member)
         let serverName = tls?.serverName(for: farm.members[member])
+        // Called on this loop, where the new channel's initializer and the connect future run too.
+        let bound = NIOLoopBound(handler, eventLoop: eventLoop)
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
@@ -202,14 +212,14 @@ final class Worker {
                         let ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: serverName)
                         try channel.pipeline.syncOperations.addHandler(ssl)
                     }
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
             .connect(to: address)
-            .map { _ in handler }
+            .map { _ in bound.value }
     }
 }
 
@@ -220,13 +230,15 @@ extension Worker {
         guard let address = memberAddresses[farmIndex][member] else {
             return eventLoop.makeFailedFuture(MemberError.unresolved)
         }
+        // Called on this loop, where the new channel's initializer runs too.
+        let bound = NIOLoopBound(handler, eventLoop: eventLoop)
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.autoRead, value: false)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(bound.value) }
             }
             .connect(to: address)
     }
