@@ -42,6 +42,9 @@ package final class L4GlueHandler: ChannelDuplexHandler, RemovableChannelHandler
     package private(set) var inputClosed = false
     private var outputClosing = false
     private(set) var outputClosed = false
+    /// The channel reported an error (a reset, a failed read or write): its close is not an
+    /// end of stream.
+    private var failed = false
 
     package init(side: Side, connection: any L4GlueConnection) {
         self.side = side
@@ -71,10 +74,16 @@ package final class L4GlueHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     package func channelInactive(context: ChannelHandlerContext) {
+        // NIO closes a channel outright when its input ends after its output was shut (ours,
+        // after the other side's end), without reporting the end of input first. That close
+        // is this side's clean end: reported as such, the other side still gets every byte
+        // queued for it before its own end, instead of a close that drops them.
+        if outputClosed && !inputClosed && !failed { connection?.inputEnded(side) }
         connection?.closed(side: side)
     }
 
     package func errorCaught(context: ChannelHandlerContext, error: Error) {
+        failed = true
         context.close(promise: nil)
     }
 

@@ -1,4 +1,5 @@
 import Demo
+import Crypto
 import Foundation
 import Proxy
 import XCTest
@@ -133,6 +134,42 @@ final class L4RouteTests: ProxyTestCase {
         XCTAssertEqual(clientReceived?.count, down.byteCount)
         XCTAssertEqual(clientReceived?.digest, expectedDown, "member → client bytes intact and in order")
         return proxy
+    }
+
+    /// The client ends its stream first; the member answers 8 MiB and ends its own while the
+    /// client does not read, so edgesplit still holds bytes for the client when the member's end
+    /// arrives. NIO closes the member's channel outright then (its output was already shut) and
+    /// reports no end of input: every byte must still reach the client before its FIN.
+    func testMemberEndWhileTheClientIsNotReadingLosesNothing() throws {
+        let listener = try StreamSocket.Listener()
+        let web = try startBackend()
+        let proxy = try startProxy(yaml(member: listener.member, web: web.member), files: files)
+        let hello = clientHello(serverName: "sip.contoso.test")
+        let down = ChunkStream(seed: 3, chunks: 8)
+        let client = try StreamSocket.connect(port: proxy.port)
+        try client.send(hello)
+        client.shutdownWrite()
+        let member = try listener.accept()
+        XCTAssertEqual(member.receiveToEnd()?.count, hello.count)
+        let sender = DispatchGroup()
+        DispatchQueue.global().async(group: sender) {
+            try? down.send(on: member)
+            member.shutdownWrite()
+        }
+        // Not read for a while: the member's bytes and its end wait inside edgesplit.
+        Thread.sleep(forTimeInterval: 1)
+        var received = 0
+        var hash = SHA256()
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            hash.update(data: chunk[0..<n])
+            received += n
+        }
+        XCTAssertEqual(sender.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(received, down.byteCount, "bytes the client got before edgesplit's FIN")
+        XCTAssertEqual(Array(hash.finalize()), down.digest)
     }
 
     func testGibibyteEachWayWithHalfCloseSplicedInKernel() throws {

@@ -247,6 +247,7 @@ final class L4Connection: L4GlueConnection {
     /// socket's own write side was shut while the peer still sends, so the end is taken
     /// only once TCP's state shows the peer's FIN (polled until then).
     func inputEnded(_ side: L4GlueHandler.Side) {
+        guard !closing else { return }
         let glue = side == .client ? clientGlue : memberGlue
         guard let fds = descriptors else {
             glue?.markInputClosed()
