@@ -50,14 +50,25 @@ extension ProcessStats {
         }
     }
 
-    /// One worker's HTTP/2 connections and what it closed or refused.
+    /// One worker's HTTP/2 connections and what it closed or refused. The workers count in
+    /// this type too (on their event loops, without locks).
     public struct HTTP2: Codable, Sendable, Equatable {
+        /// Connections that chose `h2` in ALPN.
         public var connections: UInt64 = 0
+        /// Streams opened by clients (each one request).
         public var streams: UInt64 = 0
+        /// Streams reset with HTTP_1_1_REQUIRED: the member asked for NTLM or Negotiate, which
+        /// authenticates a connection and cannot work over multiplexed streams.
         public var http11Required: UInt64 = 0
+        /// Connections closed (GOAWAY PROTOCOL_ERROR) for opening more than `max_concurrent_streams`.
         public var streamLimitCloses: UInt64 = 0
+        /// Connections ended for a header block over `max_header_list_size` or one that could not
+        /// be decoded (GOAWAY with PROTOCOL_ERROR or COMPRESSION_ERROR).
         public var headerListRejections: UInt64 = 0
+        /// Connections ended because the client reset streams faster than `max_resets_per_second`
+        /// (GOAWAY with ENHANCE_YOUR_CALM).
         public var rapidResetCloses: UInt64 = 0
+        /// Streams reset with PROTOCOL_ERROR for a malformed request (RFC 9113 §8.1.1).
         public var malformedStreams: UInt64 = 0
 
         enum CodingKeys: String, CodingKey {
@@ -78,6 +89,17 @@ extension ProcessStats {
             headerListRejections = try c.value(.headerListRejections, or: 0)
             rapidResetCloses = try c.value(.rapidResetCloses, or: 0)
             malformedStreams = try c.value(.malformedStreams, or: 0)
+        }
+
+        /// Adds another worker's counts (totals over workers).
+        public mutating func add(_ other: HTTP2) {
+            connections &+= other.connections
+            streams &+= other.streams
+            http11Required &+= other.http11Required
+            streamLimitCloses &+= other.streamLimitCloses
+            headerListRejections &+= other.headerListRejections
+            rapidResetCloses &+= other.rapidResetCloses
+            malformedStreams &+= other.malformedStreams
         }
     }
 }

@@ -74,11 +74,7 @@ extension ProcessStats {
             (figures.clientHelloMalformed, figures.clientHelloTimeouts) = (w.clientHelloMalformed, w.clientHelloTimeouts)
             figures.limited = Dictionary(uniqueKeysWithValues: LimitReason.allCases.map { ($0.rawValue, w.limited[$0] ?? 0) })
             (figures.limitSources, figures.limitSourcesEvicted, figures.limitUntracked) = (w.limitSources, w.limitSourcesEvicted, w.limitUntracked)
-            var http2 = HTTP2()
-            (http2.connections, http2.streams, http2.http11Required) = (w.http2.connections, w.http2.streams, w.http2.http11Required)
-            (http2.streamLimitCloses, http2.headerListRejections) = (w.http2.streamLimitCloses, w.http2.headerListRejections)
-            (http2.rapidResetCloses, http2.malformedStreams) = (w.http2.rapidResetCloses, w.http2.malformedStreams)
-            figures.http2 = http2
+            figures.http2 = w.http2
             return figures
         }
         let members = zip(stats.members, stats.membersActive).enumerated().map { index, pair in

@@ -1,3 +1,4 @@
+import Admin
 import Foundation
 import Histogram
 import NIOCore
@@ -176,38 +177,9 @@ public struct ServerErrorAnswer: Sendable, Equatable {
     }
 }
 
-/// What HTTP/2 clients did on one worker, and what the HTTP/2 limits refused.
-public struct HTTP2Counters: Sendable, Equatable {
-    /// Connections that chose `h2` in ALPN.
-    public var connections: UInt64 = 0
-    /// Streams opened by clients (each one request).
-    public var streams: UInt64 = 0
-    /// Streams reset with HTTP_1_1_REQUIRED: the member asked for NTLM or Negotiate, which
-    /// authenticates a connection and cannot work over multiplexed streams.
-    public var http11Required: UInt64 = 0
-    /// Connections closed (GOAWAY PROTOCOL_ERROR) for opening more than `max_concurrent_streams`.
-    public var streamLimitCloses: UInt64 = 0
-    /// Connections ended for a header block over `max_header_list_size` or one that could not
-    /// be decoded (GOAWAY with PROTOCOL_ERROR or COMPRESSION_ERROR).
-    public var headerListRejections: UInt64 = 0
-    /// Connections ended because the client reset streams faster than `max_resets_per_second`
-    /// (GOAWAY with ENHANCE_YOUR_CALM).
-    public var rapidResetCloses: UInt64 = 0
-    /// Streams reset with PROTOCOL_ERROR for a malformed request (RFC 9113 §8.1.1).
-    public var malformedStreams: UInt64 = 0
-
-    public init() {}
-
-    public mutating func add(_ other: HTTP2Counters) {
-        connections &+= other.connections
-        streams &+= other.streams
-        http11Required &+= other.http11Required
-        streamLimitCloses &+= other.streamLimitCloses
-        headerListRejections &+= other.headerListRejections
-        rapidResetCloses &+= other.rapidResetCloses
-        malformedStreams &+= other.malformedStreams
-    }
-}
+/// What HTTP/2 clients did on one worker, and what the HTTP/2 limits refused: counted in the
+/// shape `stats` reports them (`ProcessStats.HTTP2`), so the reply copies the value whole.
+public typealias HTTP2Counters = ProcessStats.HTTP2
 
 /// Connections of one L4 route on one worker. Bytes spliced in the kernel are counted by
 /// the BPF program (`SpliceCounters`), not here.
