@@ -34,7 +34,12 @@ public enum JSONOutput {
     /// A JSON string literal for `s`, for a writer that builds its lines by hand (the access
     /// log writes one per request and cannot afford an encoder each time).
     public static func quote(_ s: String) -> String {
-        var out = "\""
+        "\"" + escaped(s) + "\""
+    }
+
+    /// `s` escaped for the inside of a JSON string literal (quotes, backslashes, controls).
+    public static func escaped(_ s: String) -> String {
+        var out = ""
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""
@@ -51,6 +56,6 @@ public enum JSONOutput {
                 }
             }
         }
-        return out + "\""
+        return out
     }
 }

@@ -1,3 +1,4 @@
+import Admin
 /// Decides a demo backend's answer, the way a small Lync Front End or Director would.
 ///
 /// Pure: the NIO handler feeds it a ``DemoRequest`` and performs the ``DemoReply``. Paths match
@@ -208,23 +209,8 @@ struct DemoRouter: Sendable {
         return defaultHold
     }
 
-    static func jsonEscaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
+    /// Inside a JSON string literal: the escaping `stats --json` and the access log use.
+    static func jsonEscaped(_ text: String) -> String { JSONOutput.escaped(text) }
 
     static func htmlEscaped(_ text: String) -> String {
         var out = ""
