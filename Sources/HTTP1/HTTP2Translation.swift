@@ -49,55 +49,35 @@ public enum HTTP2Translation {
         var sawRegular = false
         var size = 0
         for field in fields {
-            let name = field.name.utf8
-            let value = field.value.utf8
-            guard let first = name.first else { throw MalformedRequest("empty field name") }
-            if value.contains(where: { $0 == 0 || $0 == ASCII.cr || $0 == ASCII.lf }) {
-                throw MalformedRequest("NUL, CR or LF in a field value")
-            }
-            size &+= name.count &+ value.count &+ 4
-            if first == ASCII.colon {
-                guard !sawRegular else { throw MalformedRequest("pseudo-header after regular fields") }
-                guard !value.contains(where: { $0 <= ASCII.sp || $0 == 0x7F }) else {
-                    throw MalformedRequest("control or space in a pseudo-header value")
-                }
+            size &+= field.name.utf8.count &+ field.value.utf8.count &+ 4
+            switch classify(field, afterRegular: sawRegular) {
+            case .malformed(let reason):
+                throw MalformedRequest(reason.description)
+            case .pseudo(let which):
                 func once(_ slot: inout String?) throws(MalformedRequest) {
                     guard slot == nil else { throw MalformedRequest("repeated pseudo-header") }
                     slot = field.value
                 }
-                if same(field.name, ":method") {
-                    try once(&method)
-                } else if same(field.name, ":path") {
-                    try once(&path)
-                } else if same(field.name, ":authority") {
-                    try once(&authority)
-                } else if same(field.name, ":scheme") {
-                    try once(&scheme)
-                } else {
-                    throw MalformedRequest("unknown pseudo-header")
+                switch which {
+                case .method: try once(&method)
+                case .path: try once(&path)
+                case .authority: try once(&authority)
+                case .scheme: try once(&scheme)
                 }
-                continue
-            }
-            sawRegular = true
-            guard name.allSatisfy({ ASCII.isTokenChar($0) && !($0 >= 0x41 && $0 <= 0x5A) }) else {
-                throw MalformedRequest("field name not a lowercase token")
-            }
-            if let first = value.first, ASCII.isOWS(first) { throw MalformedRequest("whitespace around a field value") }
-            if let last = value.last, ASCII.isOWS(last) { throw MalformedRequest("whitespace around a field value") }
-            if same(field.name, "connection") || same(field.name, "keep-alive") || same(field.name, "proxy-connection")
-                || same(field.name, "transfer-encoding") || same(field.name, "upgrade")
-            {
-                throw MalformedRequest("connection-specific field")
-            } else if same(field.name, "te") {
-                guard same(field.value, "trailers") else { throw MalformedRequest("TE other than trailers") }
-            } else if same(field.name, "cookie") {
+            case .dropped:
+                sawRegular = true
+            case .cookie:
+                sawRegular = true
                 cookies.append(field.value)
-            } else if same(field.name, "host") {
+            case .host:
+                sawRegular = true
                 if authority == nil { regular.append(field) }
-            } else if same(field.name, "content-length") {
+            case .contentLength:
+                sawRegular = true
                 hasContentLength = true
                 regular.append(field)
-            } else {
+            case .regular:
+                sawRegular = true
                 regular.append(field)
             }
         }
@@ -148,7 +128,80 @@ public enum HTTP2Translation {
     /// Byte equality. `==` on strings is Unicode canonical equivalence, under which a field that
     /// is not these bytes (KELVIN SIGN for `K`) could compare equal; a protocol element is bytes.
     private static func same(_ string: String, _ literal: StaticString) -> Bool {
-        string.utf8.elementsEqual(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+        var string = string
+        return string.withUTF8 { same($0, literal) }
+    }
+
+    private static func same(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard bytes.count == count else { return false }
+        let start = literal.utf8Start
+        for i in 0..<count where bytes[i] != start[i] { return false }
+        return true
+    }
+
+    private enum Pseudo { case method, path, authority, scheme }
+
+    /// What one request field is, judged on its bytes (the HPACK decoder's strings are
+    /// contiguous UTF-8, read in place).
+    private enum FieldClass {
+        case pseudo(Pseudo)
+        case cookie, host, contentLength, regular
+        /// `te: trailers`, accepted and not forwarded.
+        case dropped
+        case malformed(StaticString)
+    }
+
+    private static func classify(_ field: RequestField, afterRegular: Bool) -> FieldClass {
+        var name = field.name
+        var value = field.value
+        return name.withUTF8 { name in
+            value.withUTF8 { value in classify(name: name, value: value, afterRegular: afterRegular) }
+        }
+    }
+
+    private static func classify(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, afterRegular: Bool) -> FieldClass {
+        guard let first = name.first else { return .malformed("empty field name") }
+        for byte in value where byte == 0 || byte == ASCII.cr || byte == ASCII.lf {
+            return .malformed("NUL, CR or LF in a field value")
+        }
+        if first == ASCII.colon {
+            guard !afterRegular else { return .malformed("pseudo-header after regular fields") }
+            for byte in value where byte <= ASCII.sp || byte == 0x7F {
+                return .malformed("control or space in a pseudo-header value")
+            }
+            if same(name, ":method") { return .pseudo(.method) }
+            if same(name, ":path") { return .pseudo(.path) }
+            if same(name, ":authority") { return .pseudo(.authority) }
+            if same(name, ":scheme") { return .pseudo(.scheme) }
+            return .malformed("unknown pseudo-header")
+        }
+        for byte in name where !ASCII.isTokenChar(byte) || (byte >= 0x41 && byte <= 0x5A) {
+            return .malformed("field name not a lowercase token")
+        }
+        if let first = value.first, ASCII.isOWS(first) { return .malformed("whitespace around a field value") }
+        if let last = value.last, ASCII.isOWS(last) { return .malformed("whitespace around a field value") }
+        switch name.count {
+        case 2:
+            if same(name, "te") { return same(value, "trailers") ? .dropped : .malformed("TE other than trailers") }
+        case 4:
+            if same(name, "host") { return .host }
+        case 6:
+            if same(name, "cookie") { return .cookie }
+        case 7:
+            if same(name, "upgrade") { return .malformed("connection-specific field") }
+        case 10:
+            if same(name, "connection") || same(name, "keep-alive") { return .malformed("connection-specific field") }
+        case 14:
+            if same(name, "content-length") { return .contentLength }
+        case 16:
+            if same(name, "proxy-connection") { return .malformed("connection-specific field") }
+        case 17:
+            if same(name, "transfer-encoding") { return .malformed("connection-specific field") }
+        default:
+            break
+        }
+        return .regular
     }
 
     /// The size line of one chunk of `count` bytes (`count` > 0) in hex, CRLF-terminated.

@@ -422,6 +422,104 @@ final class HTTP2Tests: ProxyTestCase {
         XCTAssertEqual(String(decoding: body, as: UTF8.self), "hello")
     }
 
+    // MARK: Flow control (edgesplit's own: streams are not channels)
+
+    /// A client that grants no window holds back the member: edgesplit sends the stream's
+    /// initial window (16,384 bytes by the client's SETTINGS), then what a larger
+    /// SETTINGS_INITIAL_WINDOW_SIZE adds to it, stops reading the member in between, and relays
+    /// the rest, whole, once the client opens its windows.
+    func testAClientsClosedWindowHoldsBackTheMemberAndNothingIsLost() throws {
+        let size = 16 * 1024 * 1024
+        let backend = try startBackend { _ in
+            .send(Array("HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n".utf8) + [UInt8](repeating: 0x62, count: size))
+        }
+        let proxy = try start(yaml(members: [backend.member]))
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.initialWindowSize(16_384))
+        try client.connection.send(RawHTTP2Client.get(stream: 1, authority: Self.name, path: "/big"))
+        XCTAssertTrue(backend.waitForRequests(1))
+        var body = 0
+        var ended = false
+        func read(until deadline: Date) throws {
+            while !ended, Date() < deadline, let frame = try? client.readFrame(timeout: deadline.timeIntervalSinceNow) {
+                guard frame.stream == 1, frame.type == RawHTTP2Client.Frame.data else { continue }
+                XCTAssertTrue(frame.payload.allSatisfy { $0 == 0x62 })
+                body += frame.payload.count
+                ended = frame.flags & 1 == 1
+            }
+        }
+        try read(until: Date().addingTimeInterval(1.5))
+        XCTAssertEqual(body, 16_384, "exactly the stream's initial window was sent")
+        try client.connection.send(RawHTTP2Client.initialWindowSize(32_768))
+        try read(until: Date().addingTimeInterval(1.5))
+        XCTAssertEqual(body, 32_768, "the larger initial window opened the stream by the difference")
+        XCTAssertEqual(backend.writesCompleted, 0, "the whole response left the member although the client granted no window")
+
+        // Windows for the rest, on the stream and on the connection (one increment each).
+        try client.connection.send(RawHTTP2Client.windowUpdate(stream: 1, increment: UInt32(size)))
+        try client.connection.send(RawHTTP2Client.windowUpdate(stream: 0, increment: UInt32(size)))
+        try read(until: Date().addingTimeInterval(60))
+        XCTAssertTrue(ended, "END_STREAM after \(body) bytes")
+        XCTAssertEqual(body, size)
+    }
+
+    /// A member that does not read holds back the client's upload: edgesplit grants the
+    /// stream's window back only while the member connection takes more, so what it accepted
+    /// stays bounded, and everything arrives once the member reads.
+    func testAMemberNotReadingHoldsBackTheUploadThroughTheStreamsWindow() throws {
+        let size = 32 * 1024 * 1024
+        let backend = try startBackend(readPaused: true) { request in .send(RecordingBackend.ok("\(request.body.count)")) }
+        let proxy = try start(yaml(members: [backend.member]))
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.headers(
+            stream: 1, method: "PUT", authority: Self.name, path: "/upload", extra: [("content-length", "\(size)")]
+        ))
+        var sent = 0
+        var streamWindow = 65_535
+        var connectionWindow = 65_535
+        var answer: [UInt8] = []
+        var answered = false
+        var answerEnded = false
+        /// Sends DATA while the windows allow; otherwise reads a frame (WINDOW_UPDATE, the answer).
+        func pump(until deadline: Date) {
+            while Date() < deadline, sent < size || !answerEnded {
+                let room = min(streamWindow, connectionWindow, 16_384, size - sent)
+                if room > 0 {
+                    let end = sent + room == size
+                    guard (try? client.connection.send(RawHTTP2Client.frame(
+                        type: RawHTTP2Client.Frame.data, flags: end ? 1 : 0, stream: 1, [UInt8](repeating: 0x75, count: room)
+                    ))) != nil else { return }
+                    sent += room
+                    streamWindow -= room
+                    connectionWindow -= room
+                    continue
+                }
+                guard let frame = try? client.readFrame(timeout: min(0.2, max(0.01, deadline.timeIntervalSinceNow))) else { continue }
+                switch frame.type {
+                case RawHTTP2Client.Frame.windowUpdate:
+                    let increment = Int(frame.payload.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) } & 0x7FFF_FFFF)
+                    if frame.stream == 0 { connectionWindow += increment } else if frame.stream == 1 { streamWindow += increment }
+                case RawHTTP2Client.Frame.headers where frame.stream == 1:
+                    answered = true
+                    answerEnded = frame.flags & 1 == 1
+                case RawHTTP2Client.Frame.data where frame.stream == 1:
+                    answer += frame.payload
+                    answerEnded = frame.flags & 1 == 1
+                default:
+                    break
+                }
+            }
+        }
+        pump(until: Date().addingTimeInterval(1.5))
+        XCTAssertLessThan(sent, size / 2, "edgesplit took the upload although the member read nothing")
+        XCTAssertFalse(answered)
+
+        backend.resumeReading()
+        pump(until: Date().addingTimeInterval(60))
+        XCTAssertEqual(sent, size)
+        XCTAssertEqual(String(decoding: answer, as: UTF8.self), "\(size)", "the member received every byte")
+    }
+
     func testHTTP2CanBeTurnedOff() throws {
         let backend = try startBackend()
         let proxy = try start(yaml(members: [backend.member], top: "http2: { enabled: false }"))

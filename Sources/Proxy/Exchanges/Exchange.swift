@@ -6,7 +6,7 @@ import NIOCore
 
 /// One request/response pair in flight: what the access log and the counters need, and the
 /// member connection carrying it. Each exchange has one owner, the client side that read its
-/// request (an HTTP/1.1 `ClientHandler` or an `HTTP2StreamHandler`); where the exchange
+/// request (an HTTP/1.1 `ClientHandler` or an `HTTP2Stream`); where the exchange
 /// stands is that owner's state machine's business (`ExchangeProgress`), not a flag here.
 final class Exchange {
     let head: RequestHead?

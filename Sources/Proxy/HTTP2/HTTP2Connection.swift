@@ -5,13 +5,35 @@ import NIOHTTP2
 /// One client connection speaking HTTP/2 (ALPN `h2`) after its TLS handshake.
 ///
 /// The pipeline after TLS reads: `FlushCoalescer` (one TLS write per turn of the event loop for
-/// all the streams that flushed in it) → `NIOHTTP2Handler` (frames, HPACK, flow control, the stream
-/// limits and the rapid-reset defence) → `NIOHTTP2ServerConnectionManagementHandler` (idle
-/// close and graceful GOAWAY) → this handler, which counts what the limits refused and is
-/// what the worker drains at shutdown and reload. Every client stream gets a child channel with one
-/// `HTTP2StreamHandler`, which maps it to one HTTP/1.1 exchange with a farm member.
+/// all the streams that flushed in it) → `NIOHTTP2Handler` (frames, HPACK, the connection and
+/// stream state machines, flow-control accounting and the outbound buffer that holds DATA until
+/// the client's window allows it, the stream limits and the rapid-reset defence) → this
+/// handler, which also closes an idle connection and shuts one down with GOAWAY.
+///
+/// There is no channel per stream. This handler reads the frames of every stream and hands each
+/// to its `HTTP2Stream`, which maps the stream to one HTTP/1.1 exchange with a farm member; a
+/// stream writes its frames back through here. A channel per stream (the library's
+/// multiplexer) cost a pipeline, its contexts and promises, and the stream's frames passed
+/// through two pipelines each way: about a third of an HTTP/2 request's instructions.
+///
+/// Without the multiplexer, what it did for flow control is done here, by the rules of
+/// RFC 9113 §6.9:
+/// - **What the client sends.** The connection's window is granted back as the library reports
+///   it consumed (at half the target, as the multiplexer did). A stream's window is granted
+///   back only while its stream can take more (`HTTP2Stream.wantsInput`), so a member that
+///   does not read holds back its client's upload: at most one window per stream is buffered.
+/// - **What edgesplit sends.** Each stream and the connection count their send window: the
+///   client's initial window and its WINDOW_UPDATEs, less the DATA written. A stream whose
+///   window or the connection's is spent, or whose TLS channel is not writable, stops reading
+///   its member until it opens again (`HTTP2Stream.isClientWritable`); the library holds what
+///   was already written until the window allows it.
 final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    /// The window this side keeps open for the client, per stream and for the connection:
+    /// HTTP/2's default initial window, which edgesplit's SETTINGS leave as it is.
+    static let targetWindow = 65_535
 
     let worker: Worker
     let listenerIndex: Int
@@ -22,6 +44,25 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     let sourceTicket: SourceTicket?
     private var context: ChannelHandlerContext?
     private var closed = false
+    /// The open streams that reached this handler (their HEADERS did), by stream id. A stream
+    /// leaves when the library reports it closed.
+    private var streams: [HTTP2StreamID: HTTP2Stream] = [:]
+    /// Streams that read something in the current read of the connection: their member
+    /// connections are flushed when it completes.
+    private var readers: [HTTP2Stream] = []
+    /// What edgesplit may still send on the connection: 65,535 (a connection's window is not
+    /// changed by SETTINGS) plus the client's WINDOW_UPDATEs on stream 0, less the DATA written.
+    private(set) var sendWindow = HTTP2Connection.targetWindow
+    /// The client's SETTINGS_INITIAL_WINDOW_SIZE: 65,535 until its SETTINGS say otherwise.
+    private var peerInitialWindow = HTTP2Connection.targetWindow
+    /// The highest stream id the client opened: the last stream the final GOAWAY lets finish.
+    private var lastStreamID = HTTP2StreamID.rootStream
+    /// How long the connection may stay without an open stream before it is closed.
+    private let maxIdle: TimeAmount
+    /// Since when no stream has been open; nil while one is.
+    private var idleSince: NIODeadline? = .now()
+    private var idleTimer: Scheduled<Void>?
+    private var shutdown = GracefulShutdown.none
 
     init(worker: Worker, listenerIndex: Int, client: ClientAddress?, clientText: String, sourceTicket: SourceTicket?) {
         self.worker = worker
@@ -30,6 +71,7 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         self.client = client
         self.clientText = clientText
         self.clientTextBytes = Array(clientText.utf8)
+        self.maxIdle = worker.runtime.config.timeouts.requestHead.timeAmount
     }
 
     /// Adds the HTTP/2 handlers at the end of `channel`'s pipeline.
@@ -50,41 +92,14 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         // in one second is an attack (CVE-2023-44487), and the library answers GOAWAY.
         stream.streamResetFrameRateLimit.maximumCount = options.maxResetsPerSecond
         stream.streamResetFrameRateLimit.windowLength = .seconds(1)
-        let management = NIOHTTP2ServerConnectionManagementHandler(
-            eventLoop: channel.eventLoop,
-            configuration: .init(
-                maxIdleTime: worker.runtime.config.timeouts.requestHead.timeAmount,
-                maxAge: nil,
-                maxGraceTime: nil,
-                keepalive: nil
-            )
-        )
+        let http2 = NIOHTTP2Handler(mode: .server, connectionConfiguration: connection, streamConfiguration: stream)
         let sync = channel.pipeline.syncOperations
-        // Streams are initialised on this connection's event loop: the connection is reached
-        // from there only, which `NIOLoopBound` checks.
-        let bound = NIOLoopBound(self, eventLoop: channel.eventLoop)
-        let http2 = NIOHTTP2Handler(
-            mode: .server,
-            eventLoop: channel.eventLoop,
-            connectionConfiguration: connection,
-            streamConfiguration: stream,
-            streamDelegate: management.http2StreamDelegate
-        ) { streamChannel in
-            streamChannel.eventLoop.makeCompletedFuture {
-                let connection = bound.value
-                connection.worker.stats.http2.streams &+= 1
-                try streamChannel.pipeline.syncOperations.addHandler(HTTP2StreamHandler(connection: connection))
-            }
-        }
         try sync.addHandler(FlushCoalescer())
         try sync.addHandler(http2)
-        try sync.addHandler(management)
         try sync.addHandler(self)
-        // The channel became active before ALPN chose h2; the management handler starts its
-        // idle timer on channelActive, so it is told now (NIOHTTP2Handler itself needs no
-        // telling: added to an active channel, it sends its SETTINGS at once).
-        try sync.context(handler: http2).fireChannelActive()
+        // Added to an active channel, NIOHTTP2Handler sends its SETTINGS at once.
         worker.stats.http2.connections &+= 1
+        armIdleTimer()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -93,20 +108,117 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        endAllStreams()
+        cancelIdleTimer()
         worker.unregister(self, handshakeFailed: false)
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        endAllStreams()
+        cancelIdleTimer()
         worker.unregister(self, handshakeFailed: false)
         self.context = nil
     }
 
+    // MARK: Frames and events from the library
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.payload {
+        case .headers(let headers):
+            let stream: HTTP2Stream
+            if let open = streams[frame.streamID] {
+                stream = open
+            } else {
+                // The library passes HEADERS for an unknown id only when they open a new
+                // stream (it answers those on closed or idle-but-lower ids itself).
+                stream = HTTP2Stream(connection: self, id: frame.streamID)
+                streams[frame.streamID] = stream
+                if frame.streamID > lastStreamID { lastStreamID = frame.streamID }
+                idleSince = nil
+                worker.stats.http2.streams &+= 1
+            }
+            noteReader(stream)
+            stream.receiveHeaders(headers)
+        case .data(let data):
+            guard let stream = streams[frame.streamID] else { return }
+            noteReader(stream)
+            stream.receiveData(data)
+        case .windowUpdate(let increment):
+            if frame.streamID == .rootStream {
+                let wasOpen = sendWindow > 0
+                sendWindow += increment
+                if !wasOpen && sendWindow > 0 { resumeAllStreams() }
+            } else {
+                streams[frame.streamID]?.sendWindowChanged(by: increment)
+            }
+        case .settings(.settings(let settings)):
+            // The library applies a new SETTINGS_INITIAL_WINDOW_SIZE to its own accounting
+            // without an event: every open stream's window moves by the difference
+            // (RFC 9113 §6.9.2). Streams opened later start from the new value.
+            for setting in settings where setting.parameter == .initialWindowSize {
+                let delta = setting.value - peerInitialWindow
+                peerInitialWindow = setting.value
+                if delta != 0 { for stream in streams.values { stream.sendWindowChanged(by: delta) } }
+            }
+        case .ping(let data, ack: true):
+            if case .pinged(let sent) = shutdown, data == sent { finalGoAway() }
+        default:
+            // RST_STREAM ends its stream through the StreamClosedEvent that follows; SETTINGS,
+            // PING, PRIORITY and GOAWAY are the library's.
+            break
+        }
+    }
+
+    /// The library's stream events. Several come with every stream, so each is recognised by
+    /// its type's identity first: a failed `as?` cast costs far more than a pointer compare.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        let type = ObjectIdentifier(Swift.type(of: event))
+        if type == Self.windowUpdated, let window = event as? NIOHTTP2WindowUpdatedEvent {
+            // Stream 0's inbound window after DATA: granted back at half the target, as
+            // the library's multiplexer does. Streams grant their own (`HTTP2Stream`).
+            if window.streamID == .rootStream, let size = window.inboundWindowSize,
+                size <= Self.targetWindow / 2
+            {
+                write(.windowUpdate(windowSizeIncrement: Self.targetWindow - size), on: .rootStream)
+            }
+        } else if type == Self.streamCreated, let created = event as? NIOHTTP2StreamCreatedEvent {
+            // After the HEADERS that opened the stream: the client's initial window for it.
+            if let window = created.localInitialWindowSize {
+                streams[created.streamID]?.sendWindowChanged(by: Int(window))
+            }
+        } else if type == Self.streamClosed, let closed = event as? StreamClosedEvent {
+            streams.removeValue(forKey: closed.streamID)?.closed()
+            if streams.isEmpty { becameIdle() }
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private static let windowUpdated = ObjectIdentifier(NIOHTTP2WindowUpdatedEvent.self)
+    private static let streamCreated = ObjectIdentifier(NIOHTTP2StreamCreatedEvent.self)
+    private static let streamClosed = ObjectIdentifier(StreamClosedEvent.self)
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        for stream in readers { stream.clientReadComplete() }
+        readers.removeAll(keepingCapacity: true)
+        context.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { resumeAllStreams() }
+        context.fireChannelWritabilityChanged()
+    }
+
     /// The HTTP/2 handler reports every stream and connection error it answered; the ones
-    /// the limits caused are counted. The library has already sent RST_STREAM or GOAWAY.
+    /// the limits caused are counted. The library has already sent RST_STREAM or GOAWAY for
+    /// what the client sent; a stream error from what edgesplit wrote ends that stream.
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         var base = error
-        if let streamError = error as? NIOHTTP2Errors.StreamError { base = streamError.baseError }
+        let streamError = error as? NIOHTTP2Errors.StreamError
+        if let streamError { base = streamError.baseError }
         switch base {
         case is NIOHTTP2Errors.ExcessiveRSTFrames:
             worker.stats.http2.rapidResetCloses &+= 1
@@ -117,18 +229,136 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         default:
             break
         }
-        // A connection error has been answered with GOAWAY: close. A stream error ended its
-        // stream only.
-        if !(error is NIOHTTP2Errors.StreamError) { context.close(promise: nil) }
+        if let streamError {
+            streams[streamError.streamID]?.failed()
+        } else {
+            // A connection error has been answered with GOAWAY: close.
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: For the streams
+
+    var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
+
+    /// Whether the TLS channel takes more and the connection's send window is open.
+    var isWritable: Bool { sendWindow > 0 && (context?.channel.isWritable ?? false) }
+
+    /// Writes one frame of stream `id`; DATA counts against the connection's send window.
+    func write(_ payload: HTTP2Frame.FramePayload, on id: HTTP2StreamID) {
+        guard let context else { return }
+        if case .data(let data) = payload { sendWindow -= data.data.readableBytes }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: payload)), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
+    func scheduleTask(deadline: NIODeadline, _ task: @escaping () -> Void) -> Scheduled<Void>? {
+        context?.eventLoop.assumeIsolated().scheduleTask(deadline: deadline, task)
+    }
+
+    private func noteReader(_ stream: HTTP2Stream) {
+        guard !stream.isReader else { return }
+        stream.isReader = true
+        readers.append(stream)
+    }
+
+    private func resumeAllStreams() {
+        for stream in streams.values { stream.clientBecameWritable() }
+    }
+
+    /// The connection is gone: every stream still open ends (its exchange, if any, as the
+    /// client's 499), once.
+    private func endAllStreams() {
+        let ending = streams.values
+        streams.removeAll()
+        readers.removeAll()
+        for stream in ending { stream.closed() }
+    }
+
+    // MARK: Idle and shutdown
+
+    /// Where a graceful shutdown stands (RFC 9113 §6.8): a first GOAWAY naming the highest
+    /// possible stream, so streams already on their way are still taken; a PING, whose answer
+    /// shows the client has seen it; then the final GOAWAY naming the last stream opened, and
+    /// the close once the open streams have finished.
+    private enum GracefulShutdown: Equatable {
+        case none
+        case pinged(HTTP2PingData)
+        case closing
+    }
+
+    /// The last open stream closed: the idle time starts, and a draining connection closes.
+    private func becameIdle() {
+        idleSince = .now()
+        if case .closing = shutdown {
+            closeAfterThisStep()
+            return
+        }
+        armIdleTimer()
+    }
+
+    /// One timer for the idle time, kept while streams come and go: when it fires it looks at
+    /// how long the connection has really been idle, and arms itself again if it was not long
+    /// enough. Streams opening and closing do not reschedule it.
+    private func armIdleTimer() {
+        guard idleTimer == nil, let idleSince, let context else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: idleSince + maxIdle) { [self] in
+            idleTimer = nil
+            guard let idleSince = self.idleSince, !closed else { return }
+            if NIODeadline.now() >= idleSince + maxIdle {
+                // Nothing is open and nothing was asked for a whole idle time: the final
+                // GOAWAY at once, and the close.
+                finalGoAway()
+            } else {
+                armIdleTimer()
+            }
+        }
+    }
+
+    private func cancelIdleTimer() {
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    /// The first GOAWAY and its PING.
+    private func startShutdown() {
+        guard case .none = shutdown, let context, !closed else { return }
+        let ping = HTTP2PingData(withInteger: UInt64.random(in: 0...UInt64.max))
+        shutdown = .pinged(ping)
+        write(.goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil), on: .rootStream)
+        write(.ping(ping, ack: false), on: .rootStream)
+        context.flush()
+    }
+
+    /// The final GOAWAY: streams above the last one opened are refused, the ones open finish,
+    /// and the connection closes when none is left.
+    private func finalGoAway() {
+        guard shutdown != .closing, let context, !closed else { return }
+        shutdown = .closing
+        write(.goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil), on: .rootStream)
+        context.flush()
+        if streams.isEmpty { closeAfterThisStep() }
+    }
+
+    /// Closes the connection once the step in progress is over. The last stream's close is
+    /// reported from inside the HTTP/2 handler's flush, before that flush has passed the
+    /// stream's last frames on toward TLS: a close from there would overtake them.
+    private func closeAfterThisStep() {
+        guard let context else { return }
+        context.eventLoop.assumeIsolated().execute { [self] in
+            guard !closed else { return }
+            self.context?.close(promise: nil)
+        }
     }
 
     // MARK: ClientConnection
 
-    /// GOAWAY, then close once the open streams have finished (the management handler's
-    /// graceful shutdown: a first GOAWAY, a PING round trip, the final GOAWAY).
+    /// GOAWAY, then close once the open streams have finished (see `GracefulShutdown`).
     func drain(gentle: Bool) {
-        guard let context, !closed else { return }
-        context.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        startShutdown()
     }
 
     func abort() {

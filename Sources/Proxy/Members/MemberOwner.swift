@@ -2,7 +2,7 @@ import HTTP1
 import NIOCore
 
 /// The client side a member connection reports to while it carries an exchange: an
-/// HTTP/1.1 client connection (`ClientHandler`) or one HTTP/2 stream (`HTTP2StreamHandler`).
+/// HTTP/1.1 client connection (`ClientHandler`) or one HTTP/2 stream (`HTTP2Stream`).
 /// Each call is an event for the owner's state machine. The member side parses and frames
 /// the response the same way for both; only the writing to the client differs.
 ///

@@ -13,6 +13,7 @@ final class RawHTTP2Client {
         let payload: [UInt8]
 
         static let data: UInt8 = 0, headers: UInt8 = 1, rstStream: UInt8 = 3, settings: UInt8 = 4, ping: UInt8 = 6, goAway: UInt8 = 7
+        static let windowUpdate: UInt8 = 8
         /// The error code of RST_STREAM or GOAWAY.
         var errorCode: UInt32? {
             let offset = type == Self.rstStream ? 0 : type == Self.goAway ? 4 : -1
@@ -47,7 +48,14 @@ final class RawHTTP2Client {
 
     /// A GET as one HEADERS frame (END_HEADERS; END_STREAM when `end`).
     static func get(stream: UInt32, authority: String, path: String, end: Bool = true, extra: [(String, String)] = []) -> [UInt8] {
-        var block: [UInt8] = [0x82, 0x87]  // :method GET, :scheme https (static table)
+        headers(stream: stream, method: "GET", authority: authority, path: path, end: end, extra: extra)
+    }
+
+    /// A request as one HEADERS frame (END_HEADERS; END_STREAM when `end`, else the stream stays
+    /// open for DATA).
+    static func headers(stream: UInt32, method: String, authority: String, path: String, end: Bool = false, extra: [(String, String)] = []) -> [UInt8] {
+        // :method GET from the static table, any other as a literal; :scheme https.
+        var block: [UInt8] = method == "GET" ? [0x82, 0x87] : [0x87] + literal(index: 2, method)
         block += literal(index: 4, path)  // :path
         block += literal(index: 1, authority)  // :authority
         for (name, value) in extra {
@@ -56,6 +64,15 @@ final class RawHTTP2Client {
             block += integer(value.utf8.count, prefix: 7) + Array(value.utf8)
         }
         return frame(type: Frame.headers, flags: end ? 0x05 : 0x04, stream: stream, block)
+    }
+
+    /// SETTINGS with SETTINGS_INITIAL_WINDOW_SIZE: the window the server may fill on each stream.
+    static func initialWindowSize(_ size: UInt32) -> [UInt8] {
+        frame(type: Frame.settings, flags: 0, stream: 0, [0, 4] + withUnsafeBytes(of: size.bigEndian) { Array($0) })
+    }
+
+    static func windowUpdate(stream: UInt32, increment: UInt32) -> [UInt8] {
+        frame(type: Frame.windowUpdate, flags: 0, stream: stream, withUnsafeBytes(of: increment.bigEndian) { Array($0) })
     }
 
     static func reset(stream: UInt32, code: UInt32 = 0x8) -> [UInt8] {

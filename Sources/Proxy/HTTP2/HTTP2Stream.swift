@@ -10,28 +10,27 @@ import Publishing
 /// on the same path as an HTTP/1.1 connection's — the same planner (rule, limits, `max_body`,
 /// member), the same member connections and the same `ExchangeProgress` deciding retries and
 /// timeouts. What is left here is what belongs to HTTP/2: HEADERS and DATA frames, the
-/// request head rebuilt as HTTP/1.1 (`HTTP2Translation`), RST_STREAM.
+/// request head rebuilt as HTTP/1.1 (`HTTP2Translation`), RST_STREAM, the stream's windows.
+///
+/// A stream is not a channel: its `HTTP2Connection` hands it the stream's frames and writes
+/// the frames it produces (see there for why).
 ///
 /// The request body is streamed to the member (chunked when the client gave no
-/// content-length) and the response body back in DATA frames, each side's reading withheld
-/// while the other cannot take more — for the client that withholds WINDOW_UPDATE, so HTTP/2
-/// flow control carries the backpressure.
+/// content-length) and the response body back in DATA frames, each side held back while the
+/// other cannot take more: the client by WINDOW_UPDATE withheld for this stream, the member by
+/// not reading it while this stream's send window, the connection's or the TLS channel is full.
 ///
 /// NTLM and Negotiate authenticate a connection (RFC 4559 §4), which multiplexed streams do
 /// not have: such a challenge from the member, or such credentials from the client, reset the
 /// stream with HTTP_1_1_REQUIRED, and the client retries over HTTP/1.1 — what IIS does.
-final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
-    typealias InboundIn = HTTP2Frame.FramePayload
-    typealias OutboundIn = HTTP2Frame.FramePayload
-    typealias OutboundOut = HTTP2Frame.FramePayload
-
+final class HTTP2Stream: MemberOwner {
     /// Request body bytes held while the member connection is being opened.
     static let maxPendingBytes = 64 * 1024
     static let crlf: [UInt8] = [0x0D, 0x0A]
 
     let connection: HTTP2Connection
+    let id: HTTP2StreamID
     var worker: Worker { connection.worker }
-    private var context: ChannelHandlerContext?
     /// The stream's exchange, owned here alone, and where it stands.
     private var exchange: Exchange?
     private var progress = ExchangeProgress(requestComplete: false, idempotent: false)
@@ -45,72 +44,86 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
     private var responseEnded = false
     /// The exchange is over (answered, reset or completed); later frames are ignored.
     private var finished = false
-    private var readGate = ReadGate()
+    /// RST_STREAM went to the client.
+    private var resetSent = false
     /// The stream counts in its source's `concurrent_streams` until it ends.
     private var countedStream = false
     private var timer: Scheduled<Void>?
     /// When `timer` fires.
     private var timerDeadline: NIODeadline = .distantFuture
     private var lastActivity: NIODeadline = .now()
+    /// What edgesplit may still send on this stream: the client's initial window for it (known
+    /// once the library reports the stream created) and its WINDOW_UPDATEs, less the DATA written.
+    private var sendWindow = 0
+    /// Flow-controlled bytes the client sent on this stream that have not been granted back.
+    private var unacknowledged = 0
+    /// The stream read something in the connection's current read (`HTTP2Connection`).
+    var isReader = false
 
-    init(connection: HTTP2Connection) {
+    init(connection: HTTP2Connection, id: HTTP2StreamID) {
         self.connection = connection
+        self.id = id
     }
 
-    var isClientWritable: Bool { context?.channel.isWritable ?? false }
+    var isClientWritable: Bool { sendWindow > 0 && connection.isWritable }
     var wantsDechunkedBody: Bool { true }
 
-    // MARK: ChannelHandler
+    // MARK: Frames from the client
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        teardown()
-        self.context = nil
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        teardown()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // A stream error (the library reset the stream) or the connection going away.
-        teardown()
-        context.close(promise: nil)
-    }
-
-    func read(context: ChannelHandlerContext) {
-        if readGate.admit(wanted: wantsInput) { context.read() }
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    func receiveHeaders(_ headers: HTTP2Frame.FramePayload.Headers) {
         lastActivity = .now()
-        switch unwrapInboundIn(data) {
-        case .headers(let headers):
-            if exchange == nil && !finished {
-                startRequest(headers.headers, endStream: headers.endStream)
-            } else if headers.endStream {
-                // Trailers end the body; they are not forwarded.
-                receiveBody(nil, endStream: true)
-            }
-        case .data(let data):
-            if case .byteBuffer(let buffer) = data.data { receiveBody(buffer, endStream: data.endStream) }
-        default:
-            break
+        if exchange == nil && !finished {
+            startRequest(headers.headers, endStream: headers.endStream)
+        } else if headers.endStream {
+            // Trailers end the body; they are not forwarded.
+            receiveBody(nil, endStream: true)
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        exchange?.memberConnection?.flush()
-        context.flush()
+    func receiveData(_ data: HTTP2Frame.FramePayload.Data) {
+        lastActivity = .now()
+        // What counts against the window: the payload and the padding with its length byte.
+        unacknowledged += data.data.readableBytes + (data.paddingBytes.map { $0 + 1 } ?? 0)
+        if case .byteBuffer(let buffer) = data.data { receiveBody(buffer, endStream: data.endStream) }
+        grantWindow()
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { exchange?.memberConnection?.resumeReading() }
-        context.fireChannelWritabilityChanged()
+    /// The client's WINDOW_UPDATE for this stream, its initial window, or a change of its
+    /// SETTINGS_INITIAL_WINDOW_SIZE.
+    func sendWindowChanged(by delta: Int) {
+        let wasOpen = sendWindow > 0
+        sendWindow += delta
+        if !wasOpen && sendWindow > 0 { clientBecameWritable() }
+    }
+
+    /// The connection's read that carried this stream's frames is complete.
+    func clientReadComplete() {
+        isReader = false
+        exchange?.memberConnection?.flush()
+    }
+
+    func clientBecameWritable() {
+        exchange?.memberConnection?.resumeReading()
+    }
+
+    /// The library closed the stream (both ends done, a reset either way) or the connection went.
+    ///
+    /// A stream whose two ends were both sent is over for the client, though the member's
+    /// response may not have been reported complete yet (a response without a body ends the
+    /// stream with its HEADERS): the exchange then completes as the member's side reports it,
+    /// and the member connection goes back to the pool.
+    func closed() {
+        if requestEnded && responseEnded && !finished && !resetSent, exchange?.memberConnection != nil {
+            return
+        }
+        teardown()
+    }
+
+    /// A stream error from what was written on this stream: the stream ends, reset once.
+    func failed() {
+        teardown()
+        writeReset(.cancel)
+        connection.flush()
     }
 
     // MARK: Request
@@ -121,8 +134,17 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
         return pendingBytes < Self.maxPendingBytes
     }
 
+    /// Grants the client's bytes on this stream back once half the window is spent, while the
+    /// stream can take more; otherwise they stay owed, and the client stops at the window.
+    private func grantWindow() {
+        guard unacknowledged >= HTTP2Connection.targetWindow / 2, !requestEnded, !finished, wantsInput else { return }
+        connection.write(.windowUpdate(windowSizeIncrement: unacknowledged), on: id)
+        unacknowledged = 0
+        connection.flush()
+    }
+
     private func resumeReading() {
-        if readGate.release(wanted: wantsInput) { context?.read() }
+        grantWindow()
     }
 
     private func startRequest(_ headers: HPACKHeaders, endStream: Bool) {
@@ -210,8 +232,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
     }
 
     private func forward(bytes: [UInt8]) {
-        guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        var buffer = connection.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         forward(buffer)
     }
@@ -256,12 +277,12 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
     }
 
     private func attach(_ memberConnection: MemberHandler, reused: Bool) {
-        guard let context, let exchange, let head = exchange.head else { return }
+        guard let exchange, let head = exchange.head else { return }
         worker.start(exchange, on: memberConnection, owner: self)
         progress.attached(reused: reused)
         var bytes: [UInt8] = []
         worker.forwardedHead(for: exchange, clientText: connection.clientTextBytes, isTLS: true, into: &bytes)
-        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        var buffer = connection.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         memberConnection.begin(owner: self, requestMethod: head.method, head: buffer, boundByRequest: false)
         for pending in pendingBody { memberConnection.send(pending, flush: false) }
@@ -279,12 +300,13 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
     func memberInformational(_ head: ResponseHead) {
         progress.responseBytesArrived()
         // 100 Continue and 103 Early Hints mean the same in HTTP/2 (RFC 9113 §8.1).
-        guard head.status == 100 || head.status == 103, let context else { return }
-        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: Self.hpack(head)))), promise: nil)
+        guard head.status == 100 || head.status == 103, !finished else { return }
+        connection.write(.headers(.init(headers: Self.hpack(head))), on: id)
+        connection.flush()
     }
 
     func memberResponseHead(_ head: ResponseHead, framing: BodyFraming) {
-        guard let context, let exchange else { return }
+        guard let exchange, !finished else { return }
         exchange.status = head.status
         if head.status == 401, head.containsValue("www-authenticate", where: MemberHandler.isConnectionBoundScheme) {
             requireHTTP11()
@@ -296,7 +318,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
         let bodyless: Bool
         if case .none = framing { bodyless = true } else { bodyless = false }
         responseEnded = bodyless
-        context.write(wrapOutboundOut(.headers(.init(headers: headers, endStream: bodyless))), promise: nil)
+        connection.write(.headers(.init(headers: headers, endStream: bodyless)), on: id)
         lastActivity = .now()
         armTimer()
     }
@@ -307,7 +329,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
     }
 
     func memberBody(_ slice: ByteBuffer) {
-        guard let exchange else { return }
+        guard let exchange, !finished else { return }
         exchange.bytesOut += slice.readableBytes
         writeHeldBody()
         heldBody = slice
@@ -323,12 +345,25 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
     private func writeHeldBody(endStream: Bool = false) {
         guard let slice = heldBody else { return }
         heldBody = nil
-        context?.write(wrapOutboundOut(.data(.init(data: .byteBuffer(slice), endStream: endStream))), promise: nil)
+        writeData(slice, endStream: endStream)
+    }
+
+    /// DATA on this stream, counted against its send window (the connection counts its own).
+    private func writeData(_ buffer: ByteBuffer, endStream: Bool) {
+        sendWindow -= buffer.readableBytes
+        connection.write(.data(.init(data: .byteBuffer(buffer), endStream: endStream)), on: id)
+    }
+
+    /// RST_STREAM, once: the stream is closed after it.
+    private func writeReset(_ code: HTTP2ErrorCode) {
+        guard !resetSent else { return }
+        resetSent = true
+        connection.write(.rstStream(code), on: id)
     }
 
     func flushToClient() {
         writeHeldBody()
-        context?.flush()
+        connection.flush()
     }
 
     func memberBecameWritable() { resumeReading() }
@@ -338,17 +373,14 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
         exchange.memberConnection = nil
         progress.released()
         worker.release(memberConnection, keep: progress.mayKeepMember(reusable: reusable) && !memberConnection.authenticationBound)
-        if !responseEnded, let context {
-            responseEnded = true
-            if heldBody != nil {
-                writeHeldBody(endStream: true)
-            } else {
-                context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(context.channel.allocator.buffer(capacity: 0)), endStream: true))), promise: nil)
-            }
-        }
-        context?.flush()
-        if !requestEnded { context?.writeAndFlush(wrapOutboundOut(.rstStream(.noError)), promise: nil) }
+        let last = heldBody
+        let endResponse = !responseEnded
+        responseEnded = true
+        // The exchange is complete before the frames that may close the stream are written.
         complete(exchange)
+        if endResponse { writeData(last ?? connection.allocator.buffer(capacity: 0), endStream: true) }
+        if !requestEnded { writeReset(.noError) }
+        connection.flush()
     }
 
     func memberClosedTunnel() {
@@ -374,7 +406,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
     /// connection that carried part of the exchange is closed. A request body still arriving
     /// is refused with RST_STREAM(NO_ERROR) after it (RFC 9113 §8.1).
     private func respondLocally(status: Int) {
-        guard let context, let exchange, !finished else { return }
+        guard let exchange, !finished else { return }
         exchange.closeMemberConnection()
         if progress.responseStarted {
             reset(.internalError)
@@ -388,16 +420,16 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
         if let seconds = exchange.retryAfter ?? (status == 503 ? 10 : nil) {
             headers.add(name: "retry-after", value: String(seconds))
         }
-        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
+        var buffer = connection.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
         exchange.status = status
         exchange.bytesOut += buffer.readableBytes
         responseEnded = true
-        context.write(wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(buffer), endStream: true))), promise: nil)
-        if !requestEnded { context.write(wrapOutboundOut(.rstStream(.noError)), promise: nil) }
-        context.flush()
         complete(exchange)
+        connection.write(.headers(.init(headers: headers)), on: id)
+        writeData(buffer, endStream: true)
+        if !requestEnded { writeReset(.noError) }
+        connection.flush()
     }
 
     /// NTLM or Negotiate on an HTTP/2 stream: HTTP_1_1_REQUIRED makes the client retry the
@@ -409,13 +441,14 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
 
     private func reset(_ code: HTTP2ErrorCode) {
         guard !finished else { return }
-        context?.writeAndFlush(wrapOutboundOut(.rstStream(code)), promise: nil)
         if let exchange {
             exchange.closeMemberConnection()
             complete(exchange)
         } else {
             finished = true
         }
+        writeReset(code)
+        connection.flush()
     }
 
     private func complete(_ exchange: Exchange) {
@@ -467,7 +500,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
     /// the exchange would cost a removal from and an insertion into the event loop's queue of
     /// timers (thousands of instructions) several times per stream.
     private func armTimer() {
-        guard let context, let deadline = currentDeadline() else {
+        guard let deadline = currentDeadline() else {
             timer?.cancel()
             timer = nil
             return
@@ -476,7 +509,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, MemberOwner {
         timer?.cancel()
         timerDeadline = deadline
         // Strong, cancelled when the stream ends (see ClientHandler.armTimer).
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
+        timer = connection.scheduleTask(deadline: deadline) { self.timerFired() }
     }
 
     private func timerFired() {
