@@ -422,6 +422,47 @@ final class HTTP2Tests: ProxyTestCase {
         XCTAssertEqual(String(decoding: body, as: UTF8.self), "hello")
     }
 
+    // MARK: Timeouts
+
+    /// The streams of a connection share one timer: a stream whose member never answers gets
+    /// its 504 when the rule's response timeout passes, while a later stream on the same
+    /// connection is answered at once and the connection stays usable.
+    func testAStalledMembersStreamGets504AtTheResponseTimeoutAndTheOthersGoOn() throws {
+        let backend = try startBackend { request in
+            String(decoding: request.target, as: UTF8.self) == "/stall" ? .stall : .send(RecordingBackend.ok("quick"))
+        }
+        let proxy = try start(yaml(members: [backend.member]).replacingOccurrences(
+            of: "farm: pool }", with: "farm: pool, timeouts: { response: 1s } }"
+        ))
+        let client = try raw(proxy)
+        let start = Date()
+        try client.connection.send(RawHTTP2Client.get(stream: 1, authority: Self.name, path: "/stall"))
+        try client.connection.send(RawHTTP2Client.get(stream: 3, authority: Self.name, path: "/quick"))
+        var bodies: [UInt32: String] = [:]
+        var quickAt: TimeInterval?
+        var stalledAt: TimeInterval?
+        while stalledAt == nil || quickAt == nil, let frame = try client.readFrame(timeout: 5) {
+            guard frame.type == RawHTTP2Client.Frame.data else { continue }
+            bodies[frame.stream, default: ""] += String(decoding: frame.payload, as: UTF8.self)
+            guard frame.flags & 1 == 1 else { continue }
+            if frame.stream == 3 { quickAt = Date().timeIntervalSince(start) }
+            if frame.stream == 1 { stalledAt = Date().timeIntervalSince(start) }
+        }
+        XCTAssertEqual(bodies[3], "quick")
+        XCTAssertEqual(bodies[1], "504 Gateway Timeout\n")
+        XCTAssertLessThan(quickAt ?? 99, 0.9, "the other stream did not wait for the stalled one")
+        XCTAssertGreaterThan(stalledAt ?? 0, 0.9, "not before the response timeout")
+        XCTAssertLessThan(stalledAt ?? 99, 3)
+        try client.connection.send(RawHTTP2Client.get(stream: 5, authority: Self.name, path: "/again"))
+        var again = ""
+        while let frame = try client.readFrame(timeout: 5) {
+            guard frame.type == RawHTTP2Client.Frame.data, frame.stream == 5 else { continue }
+            again += String(decoding: frame.payload, as: UTF8.self)
+            if frame.flags & 1 == 1 { break }
+        }
+        XCTAssertEqual(again, "quick", "the connection stays usable")
+    }
+
     // MARK: Flow control (edgesplit's own: streams are not channels)
 
     /// A client that grants no window holds back the member: edgesplit sends the stream's

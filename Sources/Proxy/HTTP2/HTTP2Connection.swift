@@ -63,6 +63,9 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     private var idleSince: NIODeadline? = .now()
     private var idleTimer: Scheduled<Void>?
     private var shutdown = GracefulShutdown.none
+    /// The one timer for all the streams' deadlines, and when it fires.
+    private var streamTimer: Scheduled<Void>?
+    private var streamTimerDeadline: NIODeadline = .distantFuture
 
     init(worker: Worker, listenerIndex: Int, client: ClientAddress?, clientText: String, sourceTicket: SourceTicket?) {
         self.worker = worker
@@ -109,14 +112,14 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
         endAllStreams()
-        cancelIdleTimer()
+        cancelTimers()
         worker.unregister(self, handshakeFailed: false)
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         endAllStreams()
-        cancelIdleTimer()
+        cancelTimers()
         worker.unregister(self, handshakeFailed: false)
         self.context = nil
     }
@@ -189,8 +192,10 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
                 streams[created.streamID]?.sendWindowChanged(by: Int(window))
             }
         } else if type == Self.streamClosed, let closed = event as? StreamClosedEvent {
-            streams.removeValue(forKey: closed.streamID)?.closed()
-            if streams.isEmpty { becameIdle() }
+            if let stream = streams[closed.streamID], stream.closed() {
+                streams.removeValue(forKey: closed.streamID)
+                if streams.isEmpty { becameIdle() }
+            }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -255,8 +260,27 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         context?.flush()
     }
 
-    func scheduleTask(deadline: NIODeadline, _ task: @escaping () -> Void) -> Scheduled<Void>? {
-        context?.eventLoop.assumeIsolated().scheduleTask(deadline: deadline, task)
+    /// A stream the library closed early (`HTTP2Stream.closed()`) has completed its exchange.
+    func closedStreamCompleted(_ id: HTTP2StreamID) {
+        guard streams.removeValue(forKey: id) != nil else { return }
+        if streams.isEmpty { becameIdle() }
+    }
+
+    /// A stream's deadline: the connection's one timer for its streams fires no later than it.
+    /// Steps that only move a deadline later leave the timer as it is; when it fires, each
+    /// stream checks its own deadline and names the next.
+    func streamDeadline(_ deadline: NIODeadline) {
+        if streamTimer != nil, deadline >= streamTimerDeadline { return }
+        guard let context else { return }
+        streamTimer?.cancel()
+        streamTimerDeadline = deadline
+        // Strong, cancelled when the connection goes.
+        streamTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            streamTimer = nil
+            let now = NIODeadline.now()
+            // A stream's answer may close streams, and so change `streams`, while this runs.
+            for stream in Array(streams.values) { stream.checkDeadline(now: now) }
+        }
     }
 
     private func noteReader(_ stream: HTTP2Stream) {
@@ -275,7 +299,7 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         let ending = streams.values
         streams.removeAll()
         readers.removeAll()
-        for stream in ending { stream.closed() }
+        for stream in ending { _ = stream.closed() }
     }
 
     // MARK: Idle and shutdown
@@ -318,9 +342,11 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         }
     }
 
-    private func cancelIdleTimer() {
+    private func cancelTimers() {
         idleTimer?.cancel()
         idleTimer = nil
+        streamTimer?.cancel()
+        streamTimer = nil
     }
 
     /// The first GOAWAY and its PING.

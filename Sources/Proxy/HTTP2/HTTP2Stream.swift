@@ -48,9 +48,12 @@ final class HTTP2Stream: MemberOwner {
     private var resetSent = false
     /// The stream counts in its source's `concurrent_streams` until it ends.
     private var countedStream = false
-    private var timer: Scheduled<Void>?
-    /// When `timer` fires.
-    private var timerDeadline: NIODeadline = .distantFuture
+    /// The deadline the stream asked its connection to check (`armTimer`); nil when none runs.
+    private var timerDeadline: NIODeadline?
+    /// The library closed the stream before the member reported the response complete (a
+    /// response without a body ends the stream with its HEADERS): the connection keeps it until
+    /// it completes, so its timer still runs.
+    private var closedEarly = false
     private var lastActivity: NIODeadline = .now()
     /// What edgesplit may still send on this stream: the client's initial window for it (known
     /// once the library reports the stream created) and its WINDOW_UPDATEs, less the DATA written.
@@ -112,11 +115,15 @@ final class HTTP2Stream: MemberOwner {
     /// response may not have been reported complete yet (a response without a body ends the
     /// stream with its HEADERS): the exchange then completes as the member's side reports it,
     /// and the member connection goes back to the pool.
-    func closed() {
+    /// Returns whether the stream is done; otherwise the connection keeps it until `complete`
+    /// tells it (`HTTP2Connection.closedStreamCompleted`).
+    func closed() -> Bool {
         if requestEnded && responseEnded && !finished && !resetSent, exchange?.memberConnection != nil {
-            return
+            closedEarly = true
+            return false
         }
         teardown()
+        return true
     }
 
     /// A stream error from what was written on this stream: the stream ends, reset once.
@@ -455,11 +462,14 @@ final class HTTP2Stream: MemberOwner {
         finished = true
         heldBody = nil
         releaseStream()
-        timer?.cancel()
-        timer = nil
+        timerDeadline = nil
         pendingBody.removeAll()
         pendingBytes = 0
         worker.finish(exchange, listener: connection.listenerIndex, client: connection.clientText)
+        if closedEarly {
+            closedEarly = false
+            connection.closedStreamCompleted(id)
+        }
     }
 
     /// The stream leaves its source's `concurrent_streams` count, once.
@@ -473,8 +483,7 @@ final class HTTP2Stream: MemberOwner {
     private func teardown() {
         heldBody = nil
         releaseStream()
-        timer?.cancel()
-        timer = nil
+        timerDeadline = nil
         guard let exchange, !finished else {
             finished = true
             return
@@ -495,27 +504,30 @@ final class HTTP2Stream: MemberOwner {
         }
     }
 
-    /// Arms the timer for the current deadline. A pending timer that fires no later is kept:
-    /// it re-checks the deadline when it fires. Cancelling and scheduling anew at each step of
-    /// the exchange would cost a removal from and an insertion into the event loop's queue of
-    /// timers (thousands of instructions) several times per stream.
+    /// Sets the stream's deadline to the current one. Streams have no timer of their own: the
+    /// connection runs one for the earliest deadline of its streams (`HTTP2Connection
+    /// .streamDeadline`). A timer per stream cost an insertion into and a removal from the event
+    /// loop's queue of timers with every stream, about a twentieth of its instructions.
     private func armTimer() {
-        guard let deadline = currentDeadline() else {
-            timer?.cancel()
-            timer = nil
-            return
-        }
-        if timer != nil, deadline >= timerDeadline { return }
-        timer?.cancel()
-        timerDeadline = deadline
-        // Strong, cancelled when the stream ends (see ClientHandler.armTimer).
-        timer = connection.scheduleTask(deadline: deadline) { self.timerFired() }
+        timerDeadline = currentDeadline()
+        if let timerDeadline { connection.streamDeadline(timerDeadline) }
     }
 
-    private func timerFired() {
-        timer = nil
+    /// The connection's timer fired at `now`: the stream acts if its deadline has passed, and
+    /// otherwise names its deadline again.
+    func checkDeadline(now: NIODeadline) {
+        guard let deadline = timerDeadline else { return }
+        guard deadline <= now else {
+            connection.streamDeadline(deadline)
+            return
+        }
+        timerDeadline = nil
+        timerFired(now: now)
+    }
+
+    private func timerFired(now: NIODeadline) {
         guard let deadline = currentDeadline() else { return }
-        if deadline > .now() {
+        if deadline > now {
             armTimer()
             return
         }
