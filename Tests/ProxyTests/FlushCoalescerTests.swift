@@ -24,7 +24,7 @@ final class FlushCoalescerTests: XCTestCase {
         channel.flush()
         XCTAssertEqual(try drain(channel), [], "a flush went out within the turn")
         channel.embeddedEventLoop.run()
-        XCTAssertEqual(try drain(channel), ["a", "b"])
+        XCTAssertEqual(try drain(channel), ["ab"], "one write for the turn's small writes")
         // The next turn's flush is held again, once.
         channel.writeAndFlush(buffer("c", channel), promise: nil)
         XCTAssertEqual(try drain(channel), [])
@@ -57,6 +57,38 @@ final class FlushCoalescerTests: XCTestCase {
         channel.close(promise: nil)
         XCTAssertEqual(written, ["d"], "the held flush was dropped by the close")
         XCTAssertEqual(try drain(channel), ["d"])
+    }
+
+    /// A write too large to copy, or one with a promise, goes on as it is, after what was
+    /// joined before it and before what is joined after it.
+    func testLargeWritesAndWritesWithPromisesKeepTheirPlace() throws {
+        let channel = EmbeddedChannel(handler: FlushCoalescer())
+        let large = String(repeating: "L", count: FlushCoalescer.joinLimit + 1)
+        var done = false
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenSuccess { done = true }
+        channel.write(buffer("a", channel), promise: nil)
+        channel.write(buffer(large, channel), promise: nil)
+        channel.write(buffer("b", channel), promise: nil)
+        channel.write(buffer("c", channel), promise: nil)
+        channel.write(buffer("p", channel), promise: promise)
+        channel.write(buffer("d", channel), promise: nil)
+        channel.flush()
+        channel.embeddedEventLoop.run()
+        XCTAssertEqual(try drain(channel), ["a", large, "bc", "p", "d"])
+        XCTAssertTrue(done)
+        _ = try channel.finish()
+    }
+
+    /// The joined buffer never grows beyond one TLS record's worth.
+    func testJoinedWritesStopAtOneRecord() throws {
+        let channel = EmbeddedChannel(handler: FlushCoalescer())
+        let piece = String(repeating: "x", count: FlushCoalescer.joinLimit)
+        for _ in 0..<5 { channel.write(buffer(piece, channel), promise: nil) }
+        channel.flush()
+        channel.embeddedEventLoop.run()
+        XCTAssertEqual(try drain(channel).map(\.count), [4 * FlushCoalescer.joinLimit, FlushCoalescer.joinLimit])
+        _ = try channel.finish()
     }
 
     func testRemovalFlushesWhatIsHeld() throws {

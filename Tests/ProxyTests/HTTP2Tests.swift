@@ -561,6 +561,103 @@ final class HTTP2Tests: ProxyTestCase {
         XCTAssertEqual(String(decoding: answer, as: UTF8.self), "\(size)", "the member received every byte")
     }
 
+    /// Reads frames until `done` says so or `timeout` passes; PINGs are not answered.
+    private func frames(_ client: RawHTTP2Client, timeout: TimeInterval = 5, until done: ([RawHTTP2Client.Frame]) -> Bool) -> [RawHTTP2Client.Frame] {
+        var frames: [RawHTTP2Client.Frame] = []
+        let end = Date().addingTimeInterval(timeout)
+        while !done(frames), Date() < end, let frame = try? client.readFrame(timeout: end.timeIntervalSinceNow) { frames.append(frame) }
+        return frames
+    }
+
+    private func body(_ frames: [RawHTTP2Client.Frame], stream: UInt32) -> String {
+        String(decoding: frames.filter { $0.stream == stream && $0.type == RawHTTP2Client.Frame.data }.flatMap(\.payload), as: UTF8.self)
+    }
+
+    private func ended(_ frames: [RawHTTP2Client.Frame], stream: UInt32) -> Bool {
+        frames.contains { $0.stream == stream && $0.type == RawHTTP2Client.Frame.data && $0.flags & 1 == 1 }
+    }
+
+    /// An answer before the request's end (here `max_body`'s 413 while the upload goes on)
+    /// reaches the client whole, END_STREAM included, before the RST_STREAM(NO_ERROR) that
+    /// stops the upload — also when the client's window holds the answer back for a while.
+    func testAnEarlyAnswerArrivesWholeBeforeItsReset() throws {
+        let backend = try startBackend()
+        let proxy = try start(yaml(members: [backend.member]).replacingOccurrences(of: "farm: pool }", with: "farm: pool, max_body: 10 }"))
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.initialWindowSize(1))
+        try client.connection.send(RawHTTP2Client.headers(stream: 1, method: "POST", authority: Self.name, path: "/up"))
+        try client.connection.send(RawHTTP2Client.frame(type: RawHTTP2Client.Frame.data, flags: 0, stream: 1, [UInt8](repeating: 0x75, count: 100)))
+        var seen = frames(client, timeout: 1.5) { _ in false }
+        XCTAssertEqual(body(seen, stream: 1), "4", "one byte of the answer, as the window allows")
+        XCTAssertFalse(seen.contains { $0.type == RawHTTP2Client.Frame.rstStream }, "the reset overtook the answer")
+        try client.connection.send(RawHTTP2Client.windowUpdate(stream: 1, increment: 1000))
+        seen += frames(client) { $0.contains { $0.type == RawHTTP2Client.Frame.rstStream } }
+        XCTAssertEqual(body(seen, stream: 1), "413 Content Too Large\n")
+        XCTAssertTrue(ended(seen, stream: 1))
+        let reset = seen.firstIndex { $0.type == RawHTTP2Client.Frame.rstStream && $0.stream == 1 }
+        XCTAssertEqual(reset.map { seen[$0].errorCode }, 0, "RST_STREAM(NO_ERROR)")
+        XCTAssertGreaterThan(reset ?? -1, seen.lastIndex { $0.type == RawHTTP2Client.Frame.data } ?? Int.max, "after the answer's end")
+    }
+
+    /// DATA held for streams the client then resets is never sent and uses none of the
+    /// connection's window: the connection keeps serving.
+    func testDataDroppedWithResetStreamsDoesNotUseUpTheConnectionsWindow() throws {
+        let big = String(repeating: "b", count: 64 * 1024)
+        let backend = try startBackend { request in
+            .send(RecordingBackend.ok(String(decoding: request.target, as: UTF8.self) == "/small" ? "tiny" : big))
+        }
+        let proxy = try start(yaml(members: [backend.member]))
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.initialWindowSize(1))
+        let streams: [UInt32] = [1, 3, 5, 7, 9]
+        for stream in streams { try client.connection.send(RawHTTP2Client.get(stream: stream, authority: Self.name, path: "/big")) }
+        XCTAssertTrue(backend.waitForRequests(streams.count))
+        _ = frames(client, timeout: 1) { _ in false }
+        for stream in streams { try client.connection.send(RawHTTP2Client.reset(stream: stream)) }
+        try client.connection.send(RawHTTP2Client.initialWindowSize(65_535))
+        try client.connection.send(RawHTTP2Client.get(stream: 11, authority: Self.name, path: "/small"))
+        let seen = frames(client) { self.ended($0, stream: 11) }
+        XCTAssertEqual(body(seen, stream: 11), "tiny")
+    }
+
+    /// An error in what the client sent on one stream (a body longer than its content-length)
+    /// resets that stream only; the other streams and the connection go on.
+    func testAStreamErrorEndsThatStreamOnly() throws {
+        let backend = try startBackend()
+        let proxy = try start(yaml(members: [backend.member]))
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.headers(
+            stream: 1, method: "POST", authority: Self.name, path: "/up", extra: [("content-length", "5")]
+        ))
+        try client.connection.send(RawHTTP2Client.frame(type: RawHTTP2Client.Frame.data, flags: 1, stream: 1, Array("0123456789".utf8)))
+        try client.connection.send(RawHTTP2Client.get(stream: 3, authority: Self.name, path: "/"))
+        var seen = frames(client) { self.ended($0, stream: 3) }
+        XCTAssertTrue(seen.contains { $0.type == RawHTTP2Client.Frame.rstStream && $0.stream == 1 }, "\(seen.map { ($0.type, $0.stream) })")
+        XCTAssertEqual(body(seen, stream: 3), "ok")
+        try client.connection.send(RawHTTP2Client.get(stream: 5, authority: Self.name, path: "/"))
+        seen = frames(client) { self.ended($0, stream: 5) }
+        XCTAssertEqual(body(seen, stream: 5), "ok", "the connection stays open")
+        XCTAssertFalse(seen.contains { $0.type == RawHTTP2Client.Frame.goAway })
+    }
+
+    /// A client that never opens its window cannot keep a finished stream, and so its
+    /// connection, open: an idle time after the exchange completed (edgesplit's 404, whose
+    /// body waits for a window) the stream is reset, and the idle connection is then closed.
+    func testAFinishedStreamTheClientHoldsOpenIsResetAndTheConnectionCloses() throws {
+        let backend = try startBackend()
+        let proxy = try start(yaml(members: [backend.member], top: "timeouts: { request_head: 1s }"))
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.initialWindowSize(0))
+        try client.connection.send(RawHTTP2Client.get(stream: 1, authority: "nobody.contoso.test", path: "/"))
+        let start = Date()
+        let seen = client.framesUntilClose(timeout: 10)
+        XCTAssertTrue(client.connection.isClosed, "\(seen.map { ($0.type, $0.stream) })")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 8)
+        let reset = seen.first { $0.type == RawHTTP2Client.Frame.rstStream && $0.stream == 1 }
+        XCTAssertEqual(reset?.errorCode, 8, "RST_STREAM(CANCEL)")
+        XCTAssertTrue(seen.contains { $0.type == RawHTTP2Client.Frame.goAway })
+    }
+
     func testHTTP2CanBeTurnedOff() throws {
         let backend = try startBackend()
         let proxy = try start(yaml(members: [backend.member], top: "http2: { enabled: false }"))

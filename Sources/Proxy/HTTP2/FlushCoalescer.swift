@@ -11,6 +11,14 @@ import NIOCore
 /// runs as a task on the same event loop, after the turn's I/O events (NIO runs tasks after the
 /// ready channels of a turn).
 ///
+/// Small writes are joined into one buffer until the flush: the HTTP/2 handler writes each
+/// frame header and each small payload apart, and the TLS handler makes each write one
+/// `SSL_write` and one TLS record — three for a short response, at about 3,000 instructions and
+/// 22 bytes on the wire each. Joined, a turn's frames leave in as few records as their size
+/// needs. A write above `joinLimit` (a full DATA frame of a large body) is not copied: what was
+/// joined goes first, then it, in the order they were written. A write with a promise also goes
+/// on as it is, after what was joined.
+///
 /// What is held is never left behind: a close flushes it first, and so does the end of a read
 /// of the client's own connection — the TLS handler below may close the channel itself right
 /// after that read (the client's close_notify came with its last request), without a close
@@ -18,10 +26,16 @@ import NIOCore
 final class FlushCoalescer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     typealias InboundOut = NIOAny
-    typealias OutboundIn = NIOAny
-    typealias OutboundOut = NIOAny
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    /// The largest write that is copied into the joined buffer.
+    static let joinLimit = 4096
+    /// The joined buffer goes on as one write before it grows beyond this: one full TLS record.
+    static let joinedCapacity = 16_384
 
     private var flushPending = false
+    private var joined: ByteBuffer?
     private var context: ChannelHandlerContext?
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -31,6 +45,26 @@ final class FlushCoalescer: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         flushHeld(context)
         self.context = nil
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if promise == nil, case .byteBuffer(var buffer) = unwrapOutboundIn(data), buffer.readableBytes <= Self.joinLimit {
+            if let held = joined, held.readableBytes + buffer.readableBytes > Self.joinedCapacity {
+                writeJoined(context)
+            }
+            if joined == nil { joined = context.channel.allocator.buffer(capacity: Self.joinedCapacity) }
+            joined!.writeBuffer(&buffer)
+            return
+        }
+        writeJoined(context)
+        context.write(data, promise: promise)
+    }
+
+    /// What was joined goes on as one write.
+    private func writeJoined(_ context: ChannelHandlerContext) {
+        guard let held = joined else { return }
+        joined = nil
+        context.write(wrapOutboundOut(.byteBuffer(held)), promise: nil)
     }
 
     func flush(context: ChannelHandlerContext) {
@@ -54,8 +88,9 @@ final class FlushCoalescer: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func flushHeld(_ context: ChannelHandlerContext) {
-        guard flushPending else { return }
+        guard flushPending || joined != nil else { return }
         flushPending = false
+        writeJoined(context)
         context.flush()
     }
 

@@ -50,15 +50,24 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     /// Streams that read something in the current read of the connection: their member
     /// connections are flushed when it completes.
     private var readers: [HTTP2Stream] = []
-    /// What edgesplit may still send on the connection: 65,535 (a connection's window is not
-    /// changed by SETTINGS) plus the client's WINDOW_UPDATEs on stream 0, less the DATA written.
+    /// What edgesplit may still send on the connection, as the library last reported it:
+    /// 65,535 (a connection's window is not changed by SETTINGS) plus the client's
+    /// WINDOW_UPDATEs on stream 0, less the DATA sent.
     private(set) var sendWindow = HTTP2Connection.targetWindow
+    /// The connection's inbound window was granted back for the frame being read.
+    private var grantedThisFrame = false
+    /// Whether the library has answered a connection error with GOAWAY.
+    private let goAwayWatch = GoAwayWatch()
+    /// The first GOAWAY's PING goes unanswered for this long: the final GOAWAY goes anyway.
+    static let pingAckTimeout = TimeAmount.seconds(2)
+    private var pingTimer: Scheduled<Void>?
     /// The client's SETTINGS_INITIAL_WINDOW_SIZE: 65,535 until its SETTINGS say otherwise.
     private var peerInitialWindow = HTTP2Connection.targetWindow
     /// The highest stream id the client opened: the last stream the final GOAWAY lets finish.
     private var lastStreamID = HTTP2StreamID.rootStream
-    /// How long the connection may stay without an open stream before it is closed.
-    private let maxIdle: TimeAmount
+    /// How long the connection may stay without an open stream before it is closed, and how
+    /// long a finished stream may stay open (`HTTP2Stream.checkDeadline`).
+    let maxIdle: TimeAmount
     /// Since when no stream has been open; nil while one is.
     private var idleSince: NIODeadline? = .now()
     private var idleTimer: Scheduled<Void>?
@@ -95,7 +104,9 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         // in one second is an attack (CVE-2023-44487), and the library answers GOAWAY.
         stream.streamResetFrameRateLimit.maximumCount = options.maxResetsPerSecond
         stream.streamResetFrameRateLimit.windowLength = .seconds(1)
-        let http2 = NIOHTTP2Handler(mode: .server, connectionConfiguration: connection, streamConfiguration: stream)
+        let http2 = NIOHTTP2Handler(
+            mode: .server, frameDelegate: goAwayWatch, connectionConfiguration: connection, streamConfiguration: stream
+        )
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(FlushCoalescer())
         try sync.addHandler(http2)
@@ -128,6 +139,7 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        grantedThisFrame = false
         switch frame.payload {
         case .headers(let headers):
             let stream: HTTP2Stream
@@ -149,13 +161,8 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
             noteReader(stream)
             stream.receiveData(data)
         case .windowUpdate(let increment):
-            if frame.streamID == .rootStream {
-                let wasOpen = sendWindow > 0
-                sendWindow += increment
-                if !wasOpen && sendWindow > 0 { resumeAllStreams() }
-            } else {
-                streams[frame.streamID]?.sendWindowChanged(by: increment)
-            }
+            // The connection's own window is the library's figure (see its event below).
+            if frame.streamID != .rootStream { streams[frame.streamID]?.sendWindowChanged(by: increment) }
         case .settings(.settings(let settings)):
             // The library applies a new SETTINGS_INITIAL_WINDOW_SIZE to its own accounting
             // without an event: every open stream's window moves by the difference
@@ -179,11 +186,20 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         let type = ObjectIdentifier(Swift.type(of: event))
         if type == Self.windowUpdated, let window = event as? NIOHTTP2WindowUpdatedEvent {
-            // Stream 0's inbound window after DATA: granted back at half the target, as
-            // the library's multiplexer does. Streams grant their own (`HTTP2Stream`).
-            if window.streamID == .rootStream, let size = window.inboundWindowSize,
-                size <= Self.targetWindow / 2
-            {
+            guard window.streamID == .rootStream else { return }
+            // The connection's send window as the library counts it: DATA it has sent, not
+            // DATA written and still held, which a stream's close may drop without sending.
+            if let size = window.outboundWindowSize {
+                let wasOpen = sendWindow > 0
+                sendWindow = size
+                if !wasOpen && sendWindow > 0 { resumeAllStreams() }
+            }
+            // The inbound window after DATA: granted back at half the target, as the library's
+            // multiplexer does; streams grant their own (`HTTP2Stream`). Once per frame read:
+            // the events that frame caused were queued before the grant, and carry the window
+            // without it.
+            if !grantedThisFrame, let size = window.inboundWindowSize, size <= Self.targetWindow / 2 {
+                grantedThisFrame = true
                 write(.windowUpdate(windowSizeIncrement: Self.targetWindow - size), on: .rootStream)
             }
         } else if type == Self.streamCreated, let created = event as? NIOHTTP2StreamCreatedEvent {
@@ -206,6 +222,7 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     private static let streamClosed = ObjectIdentifier(StreamClosedEvent.self)
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        grantedThisFrame = false
         for stream in readers { stream.clientReadComplete() }
         readers.removeAll(keepingCapacity: true)
         context.flush()
@@ -236,8 +253,12 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         }
         if let streamError {
             streams[streamError.streamID]?.failed()
+        } else if error is any NIOHTTP2Error, !goAwayWatch.errorSent {
+            // An error in what the client sent on one stream (a body longer than its
+            // content-length, a stream's window overrun): the library reset that stream, and
+            // its StreamClosedEvent ends it here. The other streams go on.
         } else {
-            // A connection error has been answered with GOAWAY: close.
+            // A connection error, answered with GOAWAY, or the TLS channel's own: close.
             context.close(promise: nil)
         }
     }
@@ -250,10 +271,16 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     var isWritable: Bool { sendWindow > 0 && (context?.channel.isWritable ?? false) }
 
     /// Writes one frame of stream `id`; DATA counts against the connection's send window.
-    func write(_ payload: HTTP2Frame.FramePayload, on id: HTTP2StreamID) {
-        guard let context else { return }
-        if case .data(let data) = payload { sendWindow -= data.data.readableBytes }
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: payload)), promise: nil)
+    func write(_ payload: HTTP2Frame.FramePayload, on id: HTTP2StreamID, promise: EventLoopPromise<Void>? = nil) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: payload)), promise: promise)
+    }
+
+    func makePromise() -> EventLoopPromise<Void>? {
+        context?.eventLoop.makePromise()
     }
 
     func flush() {
@@ -347,6 +374,8 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         idleTimer = nil
         streamTimer?.cancel()
         streamTimer = nil
+        pingTimer?.cancel()
+        pingTimer = nil
     }
 
     /// The first GOAWAY and its PING.
@@ -357,6 +386,10 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         write(.goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil), on: .rootStream)
         write(.ping(ping, ack: false), on: .rootStream)
         context.flush()
+        pingTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.pingAckTimeout) { [self] in
+            pingTimer = nil
+            finalGoAway()
+        }
     }
 
     /// The final GOAWAY: streams above the last one opened are refused, the ones open finish,
@@ -364,6 +397,8 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     private func finalGoAway() {
         guard shutdown != .closing, let context, !closed else { return }
         shutdown = .closing
+        pingTimer?.cancel()
+        pingTimer = nil
         write(.goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil), on: .rootStream)
         context.flush()
         if streams.isEmpty { closeAfterThisStep() }
@@ -391,5 +426,16 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         guard let context, !closed else { return }
         closed = true
         context.close(promise: nil)
+    }
+}
+
+/// Sees the frames the HTTP/2 handler writes, for one fact: whether it answered a connection
+/// error with GOAWAY. The handler reports errors in what the client sent the same way whether
+/// they end one stream (RST_STREAM) or the connection (GOAWAY); only the latter closes it.
+final class GoAwayWatch: NIOHTTP2FrameDelegate {
+    private(set) var errorSent = false
+
+    func wroteFrame(_ frame: HTTP2Frame) {
+        if case .goAway(_, let code, _) = frame.payload, code != .noError { errorSent = true }
     }
 }

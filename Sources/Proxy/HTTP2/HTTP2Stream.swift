@@ -355,10 +355,26 @@ final class HTTP2Stream: MemberOwner {
         writeData(slice, endStream: endStream)
     }
 
-    /// DATA on this stream, counted against its send window (the connection counts its own).
-    private func writeData(_ buffer: ByteBuffer, endStream: Bool) {
+    /// DATA on this stream, counted against its send window (the connection's is the library's).
+    private func writeData(_ buffer: ByteBuffer, endStream: Bool, promise: EventLoopPromise<Void>? = nil) {
         sendWindow -= buffer.readableBytes
-        connection.write(.data(.init(data: .byteBuffer(buffer), endStream: endStream)), on: id)
+        connection.write(.data(.init(data: .byteBuffer(buffer), endStream: endStream)), on: id, promise: promise)
+    }
+
+    /// The response's last DATA frame. When the client has not finished its request,
+    /// RST_STREAM(NO_ERROR) follows (RFC 9113 §8.1), but only once that frame has left: the
+    /// library holds DATA until the client's window allows it, a reset passes it by, and the
+    /// stream's close would drop what was held — the response would arrive without its end.
+    private func writeLastData(_ buffer: ByteBuffer) {
+        guard !requestEnded, let written = connection.makePromise() else {
+            writeData(buffer, endStream: true)
+            return
+        }
+        written.futureResult.assumeIsolated().whenSuccess { [self] in
+            writeReset(.noError)
+            connection.flush()
+        }
+        writeData(buffer, endStream: true, promise: written)
     }
 
     /// RST_STREAM, once: the stream is closed after it.
@@ -385,8 +401,12 @@ final class HTTP2Stream: MemberOwner {
         responseEnded = true
         // The exchange is complete before the frames that may close the stream are written.
         complete(exchange)
-        if endResponse { writeData(last ?? connection.allocator.buffer(capacity: 0), endStream: true) }
-        if !requestEnded { writeReset(.noError) }
+        if endResponse {
+            writeLastData(last ?? connection.allocator.buffer(capacity: 0))
+        } else if !requestEnded {
+            // The response ended with its HEADERS, which the library never holds back.
+            writeReset(.noError)
+        }
         connection.flush()
     }
 
@@ -434,8 +454,7 @@ final class HTTP2Stream: MemberOwner {
         responseEnded = true
         complete(exchange)
         connection.write(.headers(.init(headers: headers)), on: id)
-        writeData(buffer, endStream: true)
-        if !requestEnded { writeReset(.noError) }
+        writeLastData(buffer)
         connection.flush()
     }
 
@@ -462,7 +481,11 @@ final class HTTP2Stream: MemberOwner {
         finished = true
         heldBody = nil
         releaseStream()
-        timerDeadline = nil
+        // The stream should close at once; if it is still open an idle time from now, it is
+        // reset (`checkDeadline`).
+        let linger = NIODeadline.now() + connection.maxIdle
+        timerDeadline = linger
+        connection.streamDeadline(linger)
         pendingBody.removeAll()
         pendingBytes = 0
         worker.finish(exchange, listener: connection.listenerIndex, client: connection.clientText)
@@ -522,6 +545,14 @@ final class HTTP2Stream: MemberOwner {
             return
         }
         timerDeadline = nil
+        if finished {
+            // The exchange completed an idle time ago and the stream is still open: the client
+            // has not let its last DATA through (no window). It is reset, and what was held
+            // for it dropped, so a client cannot keep streams, and its connection, open forever.
+            writeReset(.cancel)
+            connection.flush()
+            return
+        }
         timerFired(now: now)
     }
 
