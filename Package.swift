@@ -3,7 +3,7 @@ import PackageDescription
 
 /// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, Admin, ClientHello) build in
 /// the Swift 6 language mode and import neither NIO nor libbpf; the shells stay thin around
-/// them. The shells (Steering, EdgeTLS, L4, Proxy, Demo and the CLI) build in the Swift 6 mode
+/// them. The shells (Steering, EdgeTLS, L4, MemberConnections, Proxy, Demo and the CLI) build in the Swift 6 mode
 /// too, without concurrency warnings, so a data race the compiler can see is an error. State
 /// confined to an event loop is reached through NIO's `assumeIsolated()` and `NIOLoopBound`;
 /// `ProxyServer`, `Generation`, `Worker`, `MemberPool`, `HealthMonitor` and `MetricsEndpoint`
@@ -95,11 +95,27 @@ let package = Package(
             dependencies: ["CEdgesplitBPF", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // Connections to farm members: the member side of an exchange (`MemberHandler`, reporting
+        // to its `MemberOwner`), the worker's pool of idle ones, the health checks, the
+        // `test-rule --probe` probe.
+        .target(
+            name: "MemberConnections",
+            dependencies: [
+                "Publishing", "HTTP1", "EdgeTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: strict
+        ),
         // The SwiftNIO data plane: workers, forwarding, the L4 connection.
         .target(
             name: "Proxy",
             dependencies: [
-                "Admin", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "Steering", "Affinity", "CEdgesplitBPF", "EdgeTLS", "L4",
+                "Admin", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "MemberConnections", "Steering", "Affinity",
+                "CEdgesplitBPF", "EdgeTLS", "L4",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -136,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "edgesplit",
             dependencies: [
-                "Admin", "Proxy", "EdgeTLS", "Publishing", "Steering", "Affinity", "Demo",
+                "Admin", "Proxy", "MemberConnections", "EdgeTLS", "Publishing", "Steering", "Affinity", "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -161,6 +177,10 @@ let package = Package(
         .testTarget(
             name: "EdgeTLSTests",
             dependencies: ["EdgeTLS", "Demo", .product(name: "NIOSSL", package: "swift-nio-ssl")]
+        ),
+        .testTarget(
+            name: "MemberConnectionsTests",
+            dependencies: ["MemberConnections", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "L4Tests", dependencies: ["L4", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(

@@ -1,4 +1,5 @@
 import CoreMetrics
+import MemberConnections
 import Prometheus
 
 /// Control-plane events — reloads, farm member state changes, health-check results — emitted
@@ -10,7 +11,7 @@ import Prometheus
 /// ``MetricsEndpoint``). The factory is passed explicitly rather than taken from the global
 /// `MetricsSystem` so several servers in one process (the tests) keep separate figures; `serve`
 /// and `demo` also bootstrap the global system with it (``ProxyServer/bootstrapMetricsSystem()``).
-final class EventMetrics: Sendable {
+final class EventMetrics: HealthEvents {
     let registry = PrometheusCollectorRegistry()
     let factory: PrometheusMetricsFactory
 

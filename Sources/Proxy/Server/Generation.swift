@@ -3,6 +3,7 @@ import Glibc
 #endif
 import EdgeTLS
 import Logging
+import MemberConnections
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -49,7 +50,9 @@ final class Generation: @unchecked Sendable {
         self.workers = workers
         monitor = HealthMonitor(
             eventLoop: loops[0],
-            runtime: runtime,
+            config: runtime.config,
+            memberTLS: runtime.memberTLS,
+            addresses: runtime.memberAddresses,
             events: events,
             onChange: { farm, member, available in
                 for worker in workers {

@@ -1,5 +1,6 @@
 import EdgeTLS
 import Foundation
+import MemberConnections
 import NIOCore
 import Publishing
 import Steering

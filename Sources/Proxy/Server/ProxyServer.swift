@@ -6,6 +6,7 @@ import Affinity
 import CoreMetrics
 import Foundation
 import Logging
+import MemberConnections
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
