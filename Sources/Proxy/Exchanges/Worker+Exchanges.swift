@@ -1,3 +1,4 @@
+import AdminServer
 import Affinity
 import struct Foundation.Date
 import HTTP1

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AdminServer
 import EdgeTLS
 import Logging
 import MemberConnections
@@ -176,3 +177,6 @@ final class Generation: @unchecked Sendable {
             }
     }
 }
+
+/// The health monitor's events go to the process's event metrics (`/metrics`).
+extension EventMetrics: HealthEvents {}

@@ -1,3 +1,4 @@
+import AdminServer
 import Affinity
 import L4
 import MemberConnections
