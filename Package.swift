@@ -3,12 +3,14 @@ import PackageDescription
 
 /// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, Admin, ClientHello) build in
 /// the Swift 6 language mode and import neither NIO nor libbpf; the shells stay thin around
-/// them. The shells (Steering, EdgeTLS, L4, Proxy, Demo and the CLI) build in the Swift 6 mode
-/// too, without concurrency warnings, so a data race the compiler can see is an error. State
-/// confined to an event loop is reached through NIO's `assumeIsolated()` and `NIOLoopBound`;
-/// `ProxyServer`, `Generation`, `Worker`, `MemberPool`, `HealthMonitor` and `MetricsEndpoint`
-/// are Sendable by the disciplines their doc comments state. The test targets build in the
-/// Swift 5 mode.
+/// them. The shells (Steering, EdgeTLS, L4, MemberConnections, AdminServer, Proxy, Demo and the
+/// CLI) build in the Swift 6 mode too, without concurrency warnings, so a data race the compiler
+/// can see is an error. Proxy imports the other shells, never the reverse: they reach a client
+/// connection or the server through protocols Proxy implements (`MemberOwner`, `HealthEvents`,
+/// `AdminSource`). State confined to an event loop is reached through NIO's `assumeIsolated()`
+/// and `NIOLoopBound`; `ProxyServer`, `Generation`, `Worker`, `MemberPool`, `HealthMonitor` and
+/// `MetricsEndpoint` are Sendable by the disciplines their doc comments state. The test targets
+/// build in the Swift 5 mode.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -61,7 +63,8 @@ let package = Package(
         // out for a while on an injected clock).
         .target(name: "Members", dependencies: ["Publishing", "Affinity"], swiftSettings: strict),
         // Pure: the admin side's models: the one JSON model (control protocol, stats, maps, the
-        // dashboard feed) and the merge of several edge hosts' stats.
+        // dashboard feed), the merge of several edge hosts' stats, the dashboard's credentials
+        // and the exported counters' continuity across reloads.
         .target(name: "Admin", dependencies: ["Publishing"], swiftSettings: strict),
         // Pure: strict HTTP/1.1 message head parsing and body framing, byte-exact.
         .target(name: "HTTP1", swiftSettings: strict),
@@ -95,23 +98,52 @@ let package = Package(
             dependencies: ["CEdgesplitBPF", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // Connections to farm members: the member side of an exchange (`MemberHandler`, reporting
+        // to its `MemberOwner`), the worker's pool of idle ones, the health checks, the
+        // `test-rule --probe` probe.
+        .target(
+            name: "MemberConnections",
+            dependencies: [
+                "Publishing", "HTTP1", "EdgeTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: strict
+        ),
+        // The admin side's servers and clients: the control socket and its client, `/metrics` and
+        // the dashboard (asking the server through `AdminSource`), the event metrics, the
+        // workers' counters, the stats sample.
+        .target(
+            name: "AdminServer",
+            dependencies: [
+                "Admin", "Publishing", "Steering", "Affinity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         // The SwiftNIO data plane: workers, forwarding, the L4 connection.
         .target(
             name: "Proxy",
             dependencies: [
-                "Admin", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "Steering", "Affinity", "CEdgesplitBPF", "EdgeTLS", "L4",
+                "Admin", "AdminServer", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "MemberConnections",
+                "Steering", "Affinity", "CEdgesplitBPF", "EdgeTLS", "L4",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ],
@@ -136,7 +168,7 @@ let package = Package(
         .executableTarget(
             name: "edgesplit",
             dependencies: [
-                "Admin", "Proxy", "EdgeTLS", "Publishing", "Steering", "Affinity", "Demo",
+                "Admin", "AdminServer", "Proxy", "MemberConnections", "EdgeTLS", "Publishing", "Steering", "Affinity", "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -156,17 +188,29 @@ let package = Package(
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore"]),
         .testTarget(name: "MembersTests", dependencies: ["Members", "Publishing", "Affinity"]),
         .testTarget(name: "AdminTests", dependencies: ["Admin", "Publishing"]),
+        .testTarget(
+            name: "AdminServerTests",
+            dependencies: [
+                "AdminServer", "Admin", "Publishing",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "ClientHelloTests", dependencies: ["ClientHello", "Fuzzing"], resources: [.copy("Corpus")]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "EdgeTLSTests",
             dependencies: ["EdgeTLS", "Demo", .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),
+        .testTarget(
+            name: "MemberConnectionsTests",
+            dependencies: ["MemberConnections", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(name: "L4Tests", dependencies: ["L4", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Proxy", "Admin", "Publishing", "Demo", "HTTP1", "Affinity",
+                "Proxy", "Admin", "AdminServer", "Publishing", "Demo", "HTTP1", "Affinity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

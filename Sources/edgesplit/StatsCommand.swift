@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import AdminServer
 import Glibc
 #endif
 import Admin

@@ -4,6 +4,7 @@ import ArgumentParser
 import EdgeTLS
 import NIOCore
 import NIOPosix
+import MemberConnections
 import Proxy
 import Publishing
 import Steering

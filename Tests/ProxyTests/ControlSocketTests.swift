@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import XCTest
 
+@testable import AdminServer
 @testable import Proxy
 
 /// The control socket answers `reload` and `farm drain`: its directory must be one no other

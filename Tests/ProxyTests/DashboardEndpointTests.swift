@@ -2,6 +2,7 @@ import Admin
 import Foundation
 import XCTest
 
+@testable import AdminServer
 @testable import Proxy
 
 /// `/dashboard` on the admin listener, over real sockets on 127.0.0.1: the feed is the

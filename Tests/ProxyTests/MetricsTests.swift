@@ -1,3 +1,4 @@
+import AdminServer
 import Foundation
 import NIOCore
 import XCTest
@@ -154,35 +155,6 @@ final class MetricsTests: ProxyTestCase {
         XCTAssertTrue(text.contains(#"edgesplit_reloads_total{result="refused"} 1"#), text)
         XCTAssertTrue(text.contains("edgesplit_generation 2"), text)
         XCTAssertTrue(text.contains(#"edgesplit_member_state_changes_total{\#(member),state="drained"} 1"#), text)
-    }
-
-    /// The histogram text on its own: label values escaped, bounds in their shortest form,
-    /// an empty histogram all zeros.
-    func testLatencyHistogramText() {
-        var text = LatencyHistogramText(name: "x_seconds", help: "h")
-        var histogram = TrafficCounters.histogram()
-        histogram.record(3_000)  // 3 ms
-        histogram.record(700_000)  // 0.7 s
-        text.add(labels: [("rule", "a\"b\\c\nd")], histogram: histogram)
-        text.add(labels: [("rule", "empty")], histogram: TrafficCounters.histogram())
-        let lines = text.text.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines[0], "# HELP x_seconds h")
-        XCTAssertEqual(lines[1], "# TYPE x_seconds histogram")
-        XCTAssertEqual(lines[2], #"x_seconds_bucket{rule="a\"b\\c\nd",le="0.005"} 1"#)
-        XCTAssertTrue(lines.contains(#"x_seconds_bucket{rule="a\"b\\c\nd",le="0.5"} 1"#))
-        XCTAssertTrue(lines.contains(#"x_seconds_bucket{rule="a\"b\\c\nd",le="1"} 2"#))
-        XCTAssertTrue(lines.contains(#"x_seconds_count{rule="a\"b\\c\nd"} 2"#))
-        XCTAssertTrue(lines.contains(#"x_seconds_bucket{rule="empty",le="+Inf"} 0"#))
-        XCTAssertTrue(lines.contains(#"x_seconds_sum{rule="empty"} 0"#))
-    }
-
-    /// A series that went down was reset by a reload: its new value is all growth; otherwise
-    /// the growth is the difference. The sum of growths never goes down.
-    func testCounterContinuity() {
-        let c = CounterContinuity()
-        XCTAssertEqual([5, 8, 8, 3, 10].map { c.growth("a", $0) }, [5, 3, 0, 3, 7])
-        XCTAssertEqual(c.growth("b", 2), 2, "series are apart")
-        XCTAssertEqual(c.growth("a", 10), 0)
     }
 
     /// A reload starts the workers' counters again; the exported counter goes on growing.

@@ -1,4 +1,5 @@
 import Admin
+import AdminServer
 import EdgeTLS
 import Foundation
 import NIOCore
@@ -8,7 +9,7 @@ import Publishing
 extension ProxyServer {
     /// One decoded request on the control socket (see `ControlSocket`): a thin mapping onto
     /// the management API above. A failure becomes a `refused` reply, never a dropped line.
-    func handleControl(_ request: ControlRequest, on loop: EventLoop) -> EventLoopFuture<ControlReply> {
+    package func handleControl(_ request: ControlRequest, on loop: EventLoop) -> EventLoopFuture<ControlReply> {
         @Sendable func failure(_ error: Error) -> EventLoopFuture<ControlReply> {
             loop.makeSucceededFuture(.refused("\(error)"))
         }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HTTP1
+import MemberConnections
 import NIOCore
 
 /// One request/response pair in flight: what the access log and the counters need, and the

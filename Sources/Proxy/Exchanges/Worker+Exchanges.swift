@@ -1,6 +1,8 @@
+import AdminServer
 import Affinity
 import struct Foundation.Date
 import HTTP1
+import MemberConnections
 import Members
 import NIOCore
 import Publishing
@@ -108,7 +110,7 @@ extension Worker {
     /// Opens a fresh connection to the exchange's member. The owner hears back exactly once,
     /// through `memberConnected` or `memberConnectFailed`, and checks that the exchange is
     /// still the one it waits for (otherwise it closes the connection).
-    func connect(_ exchange: Exchange, for owner: MemberOwner) {
+    func connect(_ exchange: Exchange, for owner: ExchangeOwner) {
         let farm = exchange.farmIndex, member = exchange.member
         connect(farm: farm, member: member, timeout: runtime.ruleTimeouts[exchange.ruleIndex!].connect)
             .assumeIsolated().whenComplete { [self] result in

@@ -2,6 +2,7 @@ import CEdgesplitBPF
 import Affinity
 import ConnectionCore
 import HTTP1
+import MemberConnections
 import NIOCore
 import NIOTLS
 import Publishing

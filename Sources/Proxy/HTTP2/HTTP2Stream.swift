@@ -1,6 +1,7 @@
 import Affinity
 import ConnectionCore
 import HTTP1
+import MemberConnections
 import NIOCore
 import NIOHPACK
 import NIOHTTP2

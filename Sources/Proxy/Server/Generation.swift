@@ -1,8 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AdminServer
 import EdgeTLS
 import Logging
+import MemberConnections
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -49,7 +51,9 @@ final class Generation: @unchecked Sendable {
         self.workers = workers
         monitor = HealthMonitor(
             eventLoop: loops[0],
-            runtime: runtime,
+            config: runtime.config,
+            memberTLS: runtime.memberTLS,
+            addresses: runtime.memberAddresses,
             events: events,
             onChange: { farm, member, available in
                 for worker in workers {
@@ -173,3 +177,6 @@ final class Generation: @unchecked Sendable {
             }
     }
 }
+
+/// The health monitor's events go to the process's event metrics (`/metrics`).
+extension EventMetrics: HealthEvents {}

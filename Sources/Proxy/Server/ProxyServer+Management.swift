@@ -1,5 +1,7 @@
+import AdminServer
 import EdgeTLS
 import Foundation
+import MemberConnections
 import NIOCore
 import Publishing
 import Steering
@@ -32,10 +34,10 @@ extension ProxyServer {
 
         public var instance: String
         public var startedAt: Date
-        public var workers: [WorkerStats]
+        package var workers: [WorkerStats]
         /// Per listener and per rule (the last rule entry is "no rule"), summed over workers.
-        public var listeners: [(name: String, traffic: TrafficCounters)]
-        public var rules: [(name: String, traffic: TrafficCounters)]
+        package var listeners: [(name: String, traffic: TrafficCounters)]
+        package var rules: [(name: String, traffic: TrafficCounters)]
         public var members: [MemberStatus]
         /// Exchanges in flight per member, in `members` order.
         public var membersActive: [Int]
@@ -53,7 +55,7 @@ extension ProxyServer {
         /// SHA-256 of the configuration text being served (`RuntimeConfiguration.digest`).
         public var configurationDigest: String? = nil
         /// The last `ServerErrorAnswer.kept` 5xx answers of all workers, newest first.
-        public var recentServerErrors: [ServerErrorAnswer] = []
+        package var recentServerErrors: [ServerErrorAnswer] = []
     }
 
     /// One L4 route's counters.
@@ -61,7 +63,7 @@ extension ProxyServer {
         public let name: String
         public let listener: String
         public let farm: String
-        public var counters: L4RouteCounters
+        package var counters: L4RouteCounters
         /// Bytes the kernel forwarded client → member and member → client.
         public var splicedToMember: UInt64
         public var splicedToClient: UInt64

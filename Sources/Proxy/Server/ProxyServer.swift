@@ -2,10 +2,12 @@
 import EdgeTLS
 import Glibc
 #endif
+import AdminServer
 import Affinity
 import CoreMetrics
 import Foundation
 import Logging
+import MemberConnections
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -67,7 +69,7 @@ public final class ProxyServer: @unchecked Sendable {
     private var retiring: [Generation] = []
     var workers: [Worker] { current?.workers ?? [] }
     var monitor: HealthMonitor? { current?.monitor }
-    private var steering: SteeringProgram?
+    private(set) var steering: SteeringProgram?
     /// The kernel splice of L4 routes (nil: userspace copying).
     private(set) var splice: SpliceProgram?
     private var control: ControlSocket?
@@ -115,9 +117,7 @@ public final class ProxyServer: @unchecked Sendable {
             events.reloaded(.ok, generation: 1, counted: false)
             ticketKeys.rotate(every: config.tls.tickets.rotate)
             if let endpoint = config.admin.metrics {
-                let metrics = MetricsEndpoint(server: self, registry: events.registry, dashboard: initialRuntime.dashboardAccess) {
-                    [weak self] in try? self?.steering?.counters()
-                }
+                let metrics = MetricsEndpoint(source: self, registry: events.registry, dashboard: initialRuntime.dashboardAccess)
                 do {
                     metricsPort = try metrics.start(endpoint: endpoint, on: loops[0])
                 } catch {

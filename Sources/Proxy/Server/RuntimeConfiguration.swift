@@ -1,3 +1,4 @@
+import Admin
 import Affinity
 import CEdgesplitBPF
 import Crypto
@@ -32,7 +33,7 @@ public final class RuntimeConfiguration: Sendable {
     /// shows them the same digest (see `MergedStats`).
     public let digest: String?
     /// The dashboard's credentials, read from their files; nil without `admin.dashboard`.
-    public let dashboardAccess: DashboardAccess?
+    package let dashboardAccess: DashboardAccess?
 
     /// `source` is the configuration text `config` was read from, for `digest`.
     public init(config: EdgesplitConfig, readFile: (String) throws -> [UInt8], source: String? = nil) throws {

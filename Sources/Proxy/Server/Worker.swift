@@ -1,5 +1,7 @@
+import AdminServer
 import Affinity
 import L4
+import MemberConnections
 import Members
 import NIOCore
 import NIOPosix
@@ -199,7 +201,7 @@ final class Worker: @unchecked Sendable {
         }
         let farm = runtime.config.farms[farmIndex]
         let tls = runtime.memberTLS[farmIndex]
-        let handler = MemberHandler(worker: self, farmIndex: farmIndex, member: member)
+        let handler = MemberHandler(pool: pool, limits: runtime.headLimits, farmIndex: farmIndex, member: member)
         let serverName = tls?.serverName(for: farm.members[member])
         // Called on this loop, where the new channel's initializer and the connect future run too.
         let bound = NIOLoopBound(handler, eventLoop: eventLoop)
@@ -242,10 +244,4 @@ extension Worker {
             }
             .connect(to: address)
     }
-}
-
-enum MemberError: Error {
-    case unresolved
-    case closedBeforeResponse
-    case malformedResponse(String)
 }

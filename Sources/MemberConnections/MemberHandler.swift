@@ -3,15 +3,15 @@ import NIOCore
 import NIOSSL
 
 /// The farm-member side of a proxied exchange: parses the member's response head, tracks
-/// the response body's framing and hands both to the owning `ClientHandler`, which writes
-/// them to the client. Between exchanges the connection rests in the worker's pool, or
-/// stays bound to one client connection after an NTLM/Negotiate exchange.
+/// the response body's framing and hands both to the owning client side (`MemberOwner`),
+/// which writes them to the client. Between exchanges the connection rests in the worker's
+/// pool, or stays bound to one client connection after an NTLM/Negotiate exchange.
 ///
 /// Backpressure: reads from the member stop while the client's channel is not writable.
-final class MemberHandler: ChannelDuplexHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+package final class MemberHandler: ChannelDuplexHandler {
+    package typealias InboundIn = ByteBuffer
+    package typealias OutboundIn = ByteBuffer
+    package typealias OutboundOut = ByteBuffer
 
     enum State {
         case awaitingHead
@@ -21,12 +21,13 @@ final class MemberHandler: ChannelDuplexHandler {
         case closed
     }
 
-    let worker: Worker
-    let farmIndex: Int
-    let member: Int
+    /// The worker's pool: a pooled connection that speaks or closes leaves it.
+    private let pool: MemberPool
+    package let farmIndex: Int
+    package let member: Int
     private(set) var context: ChannelHandlerContext?
     /// The client connection this exchange belongs to; nil while pooled.
-    var owner: MemberOwner?
+    package var owner: MemberOwner?
     private var parser: HeadParser
     private var state: State = .idle
     private var requestMethod: ArraySlice<UInt8> = []
@@ -35,32 +36,33 @@ final class MemberHandler: ChannelDuplexHandler {
     private(set) var idleSince: NIODeadline = .distantPast
     /// An NTLM or Negotiate exchange ran on this connection: it belongs to one client
     /// connection for the rest of its life (RFC 4559 §4 binds the handshake to it).
-    private(set) var authenticationBound = false
+    package private(set) var authenticationBound = false
     /// Whether the member may be sent another request on this connection.
     private var reusable = true
     /// Set once the first response byte arrived for the current exchange.
-    private(set) var responseStarted = false
+    package private(set) var responseStarted = false
     /// The response body ends when the member closes (no length, not chunked).
     private var bodyUntilClose = false
 
-    init(worker: Worker, farmIndex: Int, member: Int) {
-        self.worker = worker
+    /// `limits`: the configuration's head limits, which apply to responses too.
+    package init(pool: MemberPool, limits: HeadLimits, farmIndex: Int, member: Int) {
+        self.pool = pool
         self.farmIndex = farmIndex
         self.member = member
-        self.parser = HeadParser(kind: .response, limits: worker.runtime.headLimits)
+        self.parser = HeadParser(kind: .response, limits: limits)
     }
 
-    var isUsable: Bool {
+    package var isUsable: Bool {
         guard let context, context.channel.isActive, case .idle = state else { return false }
         return reusable
     }
 
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    package var isWritable: Bool { context?.channel.isWritable ?? false }
 
     // MARK: Exchange
 
     /// Starts an exchange: the request head is written now, the body follows through `send`.
-    func begin(owner: MemberOwner, requestMethod: ArraySlice<UInt8>, head: ByteBuffer, boundByRequest: Bool) {
+    package func begin(owner: MemberOwner, requestMethod: ArraySlice<UInt8>, head: ByteBuffer, boundByRequest: Bool) {
         self.owner = owner
         self.requestMethod = requestMethod
         self.responseStarted = false
@@ -70,7 +72,7 @@ final class MemberHandler: ChannelDuplexHandler {
         send(head, flush: false)
     }
 
-    func send(_ buffer: ByteBuffer, flush: Bool) {
+    package func send(_ buffer: ByteBuffer, flush: Bool) {
         guard let context else { return }
         if flush {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
@@ -79,16 +81,16 @@ final class MemberHandler: ChannelDuplexHandler {
         }
     }
 
-    func flush() { context?.flush() }
+    package func flush() { context?.flush() }
 
     /// The client can take more bytes again.
-    func resumeReading() {
+    package func resumeReading() {
         guard readSuppressed, let context else { return }
         readSuppressed = false
         context.read()
     }
 
-    func close() {
+    package func close() {
         state = .closed
         owner = nil
         context?.close(promise: nil)
@@ -104,15 +106,15 @@ final class MemberHandler: ChannelDuplexHandler {
 
     // MARK: ChannelHandler
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
     }
 
-    func read(context: ChannelHandlerContext) {
+    package func read(context: ChannelHandlerContext) {
         if let owner, !owner.isClientWritable {
             readSuppressed = true
             return
@@ -120,11 +122,11 @@ final class MemberHandler: ChannelDuplexHandler {
         context.read()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         guard let owner else {
             // A pooled connection must stay silent; anything else means it is out of sync.
-            worker.pool.remove(self)
+            pool.remove(self)
             close()
             return
         }
@@ -216,20 +218,20 @@ final class MemberHandler: ChannelDuplexHandler {
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    package func channelReadComplete(context: ChannelHandlerContext) {
         owner?.flushToClient()
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
+    package func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable { owner?.memberBecameWritable() }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         let previous = state
         state = .closed
         reusable = false
         guard let owner else {
-            worker.pool.remove(self)
+            pool.remove(self)
             return
         }
         self.owner = nil
@@ -243,7 +245,7 @@ final class MemberHandler: ChannelDuplexHandler {
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: Error) {
         reusable = false
         if let owner {
             self.owner = nil
@@ -273,12 +275,15 @@ final class MemberHandler: ChannelDuplexHandler {
         context?.close(promise: nil)
     }
 
-    /// NTLM and Negotiate authenticate the connection, not the request.
-    static func isConnectionBoundScheme<Value: Collection>(_ value: Value) -> Bool where Value.Element == UInt8 {
+    /// NTLM and Negotiate authenticate the connection, not the request. Inlinable: the
+    /// exchange planner asks it of every request's `Authorization` values.
+    @inlinable
+    package static func isConnectionBoundScheme<Value: Collection>(_ value: Value) -> Bool where Value.Element == UInt8 {
         startsWithScheme(value, "ntlm") || startsWithScheme(value, "negotiate")
     }
 
-    static func startsWithScheme<Value: Collection>(_ value: Value, _ scheme: StaticString) -> Bool where Value.Element == UInt8 {
+    @inlinable
+    package static func startsWithScheme<Value: Collection>(_ value: Value, _ scheme: StaticString) -> Bool where Value.Element == UInt8 {
         let s = UnsafeBufferPointer(start: scheme.utf8Start, count: scheme.utf8CodeUnitCount)
         var index = value.startIndex
         for expected in s {
@@ -287,4 +292,12 @@ final class MemberHandler: ChannelDuplexHandler {
         }
         return index == value.endIndex || value[index] == 0x20
     }
+}
+
+/// Why a member connection failed on its own.
+package enum MemberError: Error {
+    /// The member's name did not resolve (at start or at its last health check).
+    case unresolved
+    case closedBeforeResponse
+    case malformedResponse(String)
 }

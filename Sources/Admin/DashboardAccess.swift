@@ -5,17 +5,17 @@ import Publishing
 /// `admin.dashboard`, read from their files once at start, and the verdict on one request.
 ///
 /// No I/O after `init`: the checks are pure and tested without sockets.
-public struct DashboardAccess: Sendable {
+package struct DashboardAccess: Sendable {
     /// The bearer token; nil when `token_file` is not set.
     let token: [UInt8]?
     /// `user:password` as basic authentication sends it (RFC 7617 §2), before base64.
     let basic: [UInt8]?
-    public let allowChanges: Bool
+    package let allowChanges: Bool
 
     /// The cookie that carries the token for a browser that opened `/dashboard?token=…`.
-    static let cookieName = "edgesplit_dashboard"
+    package static let cookieName = "edgesplit_dashboard"
 
-    public var requiresCredentials: Bool { token != nil || basic != nil }
+    package var requiresCredentials: Bool { token != nil || basic != nil }
 
     init(token: [UInt8]?, basic: [UInt8]?, allowChanges: Bool) {
         self.token = token
@@ -25,7 +25,7 @@ public struct DashboardAccess: Sendable {
 
     /// Reads the token and password files. A file that cannot be read, is empty, or holds a
     /// token a cookie cannot carry is an error at `admin.dashboard`.
-    init(settings: DashboardSettings, readFile: (String) throws -> [UInt8]) throws {
+    package init(settings: DashboardSettings, readFile: (String) throws -> [UInt8]) throws {
         func secret(_ path: String, _ key: String) throws -> [UInt8] {
             let bytes: [UInt8]
             do {
@@ -63,7 +63,7 @@ public struct DashboardAccess: Sendable {
     /// Whether a request's `Authorization` and `Cookie` headers carry the credentials.
     /// Without configured credentials every request may read (loopback only: the loader
     /// refuses anything else).
-    public func permits(authorization: [String], cookies: [String]) -> Bool {
+    package func permits(authorization: [String], cookies: [String]) -> Bool {
         guard requiresCredentials else { return true }
         var ok = false
         for header in authorization {
@@ -86,14 +86,14 @@ public struct DashboardAccess: Sendable {
     }
 
     /// Whether `candidate` is the token (for `?token=`, before it is set as a cookie).
-    func isToken(_ candidate: String) -> Bool {
+    package func isToken(_ candidate: String) -> Bool {
         guard let token else { return false }
         return Self.equal(Array(candidate.utf8), token)
     }
 
     /// The scheme a 401 offers: basic when configured (a browser then asks for the user and
     /// password itself), else bearer.
-    var challenge: String {
+    package var challenge: String {
         basic != nil ? "Basic realm=\"edgesplit dashboard\", charset=\"UTF-8\"" : "Bearer realm=\"edgesplit dashboard\""
     }
 

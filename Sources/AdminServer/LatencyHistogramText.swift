@@ -8,23 +8,23 @@ import Histogram
 /// their own HDR histograms instead (no lock, no shared cache line), and the exporter turns
 /// them into cumulative buckets: `le` counts are exact at HDR's precision (two significant
 /// digits), `_count` is exact, `_sum` is the HDR mean × count.
-struct LatencyHistogramText {
+package struct LatencyHistogramText {
     /// Bucket bounds in seconds: from a cached Lync page (a few ms) to the 960 s member
     /// response timeout (long polls of Lync Web App and the mobility service).
     static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 960]
 
     let name: String
     let help: String
-    private(set) var text = ""
+    package private(set) var text = ""
 
-    init(name: String, help: String) {
+    package init(name: String, help: String) {
         self.name = name
         self.help = help
         text = "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
     }
 
     /// Adds one series: `labels` in order, `histogram` in microseconds.
-    mutating func add(labels: [(String, String)], histogram: Histogram<UInt32>) {
+    package mutating func add(labels: [(String, String)], histogram: Histogram<UInt32>) {
         let base = labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }
         for bound in Self.buckets {
             let upTo = UInt64((bound * 1_000_000).rounded())

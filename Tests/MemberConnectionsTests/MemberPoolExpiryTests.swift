@@ -1,5 +1,5 @@
 import NIOCore
-@testable import Proxy
+import MemberConnections
 import XCTest
 
 /// What the member pool's sweep closes: the first 64 idle connections of a member stay for the

@@ -5,21 +5,21 @@ import NIOCore
 import Publishing
 
 /// Requests, status classes, bytes and latency of one listener or rule.
-public struct TrafficCounters: Sendable {
-    public var requests: UInt64 = 0
+package struct TrafficCounters: Sendable {
+    package var requests: UInt64 = 0
     /// Responses by class: index 0 = 1xx … 4 = 5xx.
-    public var statusClasses: [UInt64] = [0, 0, 0, 0, 0]
-    public var bytesIn: UInt64 = 0
-    public var bytesOut: UInt64 = 0
+    package var statusClasses: [UInt64] = [0, 0, 0, 0, 0]
+    package var bytesIn: UInt64 = 0
+    package var bytesOut: UInt64 = 0
     /// Time from the first byte of the request head to the end of the exchange, in µs.
-    public var latency = TrafficCounters.histogram()
+    package var latency = TrafficCounters.histogram()
     /// The same, of the exchanges that ended in the last 10 to 20 seconds: percentiles that
     /// follow the traffic (the dashboard charts them), where `latency`'s settle with time.
-    public var recentLatency = RecentLatency()
+    package var recentLatency = RecentLatency()
 
-    public init() {}
+    package init() {}
 
-    static func histogram() -> Histogram<UInt32> {
+    package static func histogram() -> Histogram<UInt32> {
         Histogram<UInt32>(highestTrackableValue: 7_200_000_000, numberOfSignificantValueDigits: .two)
     }
 
@@ -33,7 +33,7 @@ public struct TrafficCounters: Sendable {
         recentLatency.record(min(microseconds, 7_200_000_000), at: now)
     }
 
-    public mutating func add(_ other: TrafficCounters) {
+    package mutating func add(_ other: TrafficCounters) {
         requests &+= other.requests
         for i in 0..<5 { statusClasses[i] &+= other.statusClasses[i] }
         bytesIn &+= other.bytesIn
@@ -43,7 +43,7 @@ public struct TrafficCounters: Sendable {
     }
 
     /// Latency percentile in milliseconds (0 without requests).
-    public func latencyMilliseconds(percentile: Double) -> Double {
+    package func latencyMilliseconds(percentile: Double) -> Double {
         latency.totalCount == 0 ? 0 : Double(latency.valueAtPercentile(percentile)) / 1000
     }
 }
@@ -51,15 +51,15 @@ public struct TrafficCounters: Sendable {
 /// Latency of the exchanges that ended in the current 10-second slot and the one before,
 /// kept without a timer: a slot is left behind when an exchange or a reader arrives in a
 /// later one.
-public struct RecentLatency: Sendable {
-    public static let slotNanoseconds: UInt64 = 10_000_000_000
+package struct RecentLatency: Sendable {
+    package static let slotNanoseconds: UInt64 = 10_000_000_000
     private(set) var slot: UInt64 = 0
     private var current = RecentLatency.empty
     private var previous = RecentLatency.empty
 
-    public init() {}
+    package init() {}
 
-    static func slot(of time: NIODeadline) -> UInt64 { time.uptimeNanoseconds / slotNanoseconds }
+    package static func slot(of time: NIODeadline) -> UInt64 { time.uptimeNanoseconds / slotNanoseconds }
 
     mutating func record(_ microseconds: UInt64, at now: NIODeadline) {
         advance(to: Self.slot(of: now))
@@ -73,7 +73,7 @@ public struct RecentLatency: Sendable {
     private static let empty = TrafficCounters.histogram()
 
     /// Forgets what ended before the slot preceding `slot`.
-    public mutating func advance(to slot: UInt64) {
+    package mutating func advance(to slot: UInt64) {
         guard slot > self.slot else { return }
         previous = slot == self.slot + 1 ? current : Self.empty
         current = Self.empty
@@ -81,7 +81,7 @@ public struct RecentLatency: Sendable {
     }
 
     /// Adds another worker's figures, both moved to the later of their slots first.
-    public mutating func add(_ other: RecentLatency) {
+    package mutating func add(_ other: RecentLatency) {
         var other = other
         let slot = max(self.slot, other.slot)
         advance(to: slot)
@@ -90,10 +90,10 @@ public struct RecentLatency: Sendable {
         previous.add(other.previous)
     }
 
-    public var count: UInt64 { current.totalCount + previous.totalCount }
+    package var count: UInt64 { current.totalCount + previous.totalCount }
 
     /// Percentile in milliseconds over both slots (0 without requests).
-    public func milliseconds(percentile: Double) -> Double {
+    package func milliseconds(percentile: Double) -> Double {
         guard count > 0 else { return 0 }
         var both = previous
         both.add(current)
@@ -103,45 +103,45 @@ public struct RecentLatency: Sendable {
 
 /// One worker's counters. They live on the worker's event loop and are updated there
 /// without locks; `ProxyServer.stats()` collects a copy from every worker on demand.
-public struct WorkerStats: Sendable {
-    public var index: Int
-    public var accepted: UInt64 = 0
-    public var active: Int = 0
-    public var tlsHandshakes: UInt64 = 0
+package struct WorkerStats: Sendable {
+    package var index: Int
+    package var accepted: UInt64 = 0
+    package var active: Int = 0
+    package var tlsHandshakes: UInt64 = 0
     /// Of `tlsHandshakes`, those that resumed a session (a ticket).
-    public var tlsResumed: UInt64 = 0
-    public var tlsHandshakeFailures: UInt64 = 0
-    public var requests: UInt64 = 0
-    public var http2 = HTTP2Counters()
+    package var tlsResumed: UInt64 = 0
+    package var tlsHandshakeFailures: UInt64 = 0
+    package var requests: UInt64 = 0
+    package var http2 = HTTP2Counters()
     /// By listener index.
-    public var listeners: [TrafficCounters]
+    package var listeners: [TrafficCounters]
     /// By rule index, then one more for requests no rule matched (and malformed ones).
-    public var rules: [TrafficCounters]
+    package var rules: [TrafficCounters]
     /// Connections closed at accept and requests answered 429, by the limit they were over.
-    public var limited: [LimitReason: UInt64] = [:]
+    package var limited: [LimitReason: UInt64] = [:]
     /// Sources the limit table keeps counts for now.
-    public var limitSources = 0
+    package var limitSources = 0
     /// Sources forgotten before their windows ended because the table was full.
-    public var limitSourcesEvicted: UInt64 = 0
+    package var limitSourcesEvicted: UInt64 = 0
     /// Connections admitted without counting because the table was full of open sources.
-    public var limitUntracked: UInt64 = 0
+    package var limitUntracked: UInt64 = 0
     /// TLS connections closed because their ClientHello was malformed (or over 16 KiB).
-    public var clientHelloMalformed: UInt64 = 0
+    package var clientHelloMalformed: UInt64 = 0
     /// TLS connections closed because the ClientHello took longer than 5 s.
-    public var clientHelloTimeouts: UInt64 = 0
+    package var clientHelloTimeouts: UInt64 = 0
     /// By L4 route index (`EdgesplitConfig.l4Routes`).
-    public var l4Routes: [L4RouteCounters]
+    package var l4Routes: [L4RouteCounters]
     /// This worker's last `ServerErrorAnswer.kept` 5xx answers, oldest first.
-    public var recentServerErrors: [ServerErrorAnswer] = []
+    package var recentServerErrors: [ServerErrorAnswer] = []
 
-    init(index: Int, listeners: Int, rules: Int, l4Routes: Int = 0) {
+    package init(index: Int, listeners: Int, rules: Int, l4Routes: Int = 0) {
         self.index = index
         self.listeners = Array(repeating: TrafficCounters(), count: listeners)
         self.rules = Array(repeating: TrafficCounters(), count: rules + 1)
         self.l4Routes = Array(repeating: L4RouteCounters(), count: l4Routes)
     }
 
-    mutating func recordExchange(
+    package mutating func recordExchange(
         listener: Int, rule: Int?, status: Int, bytesIn: Int, bytesOut: Int, microseconds: UInt64, at now: NIODeadline
     ) {
         requests &+= 1
@@ -149,26 +149,26 @@ public struct WorkerStats: Sendable {
         rules[rule ?? rules.count - 1].record(status: status, bytesIn: bytesIn, bytesOut: bytesOut, microseconds: microseconds, at: now)
     }
 
-    mutating func recordServerError(_ answer: ServerErrorAnswer) {
+    package mutating func recordServerError(_ answer: ServerErrorAnswer) {
         if recentServerErrors.count >= ServerErrorAnswer.kept { recentServerErrors.removeFirst() }
         recentServerErrors.append(answer)
     }
 }
 
 /// One 5xx answer to a client: when, under which rule, from (or for) which member.
-public struct ServerErrorAnswer: Sendable, Equatable {
+package struct ServerErrorAnswer: Sendable, Equatable {
     /// Kept per worker, and in `stats` over all workers: enough for "what failed just now".
-    public static let kept = 20
+    package static let kept = 20
 
-    public var time: Date
+    package var time: Date
     /// "" when no rule matched.
-    public var rule: String
+    package var rule: String
     /// "" when no member was chosen (none available, or edgesplit answered itself).
-    public var member: String
-    public var status: Int
-    public var worker: Int
+    package var member: String
+    package var status: Int
+    package var worker: Int
 
-    public init(time: Date, rule: String, member: String, status: Int, worker: Int) {
+    package init(time: Date, rule: String, member: String, status: Int, worker: Int) {
         self.time = time
         self.rule = rule
         self.member = member
@@ -179,31 +179,31 @@ public struct ServerErrorAnswer: Sendable, Equatable {
 
 /// What HTTP/2 clients did on one worker, and what the HTTP/2 limits refused: counted in the
 /// shape `stats` reports them (`ProcessStats.HTTP2`), so the reply copies the value whole.
-public typealias HTTP2Counters = ProcessStats.HTTP2
+package typealias HTTP2Counters = ProcessStats.HTTP2
 
 /// Connections of one L4 route on one worker. Bytes spliced in the kernel are counted by
 /// the BPF program (`SpliceCounters`), not here.
-public struct L4RouteCounters: Sendable {
+package struct L4RouteCounters: Sendable {
     /// Connections the route took (its SNI matched).
-    public var connections: UInt64 = 0
-    public var active: Int = 0
+    package var connections: UInt64 = 0
+    package var active: Int = 0
     /// Connections whose sockets were spliced in the kernel.
-    public var spliced: UInt64 = 0
+    package var spliced: UInt64 = 0
     /// Connections copied in userspace because the splice was unavailable.
-    public var fallbacks: UInt64 = 0
+    package var fallbacks: UInt64 = 0
     /// Bytes userspace copied: all of a fallback connection's, and the few a spliced
     /// connection had received before its sockets entered the map.
-    public var bytesCopied: UInt64 = 0
+    package var bytesCopied: UInt64 = 0
     /// Member connections that failed.
-    public var memberFailures: UInt64 = 0
+    package var memberFailures: UInt64 = 0
     /// Connections closed because no member was available.
-    public var noMember: UInt64 = 0
+    package var noMember: UInt64 = 0
     /// Connections closed after the route's `idle` without payload either way.
-    public var idleClosed: UInt64 = 0
+    package var idleClosed: UInt64 = 0
 
-    public init() {}
+    package init() {}
 
-    public mutating func add(_ other: L4RouteCounters) {
+    package mutating func add(_ other: L4RouteCounters) {
         connections &+= other.connections
         active += other.active
         spliced &+= other.spliced

@@ -18,19 +18,19 @@ import NIOPosix
 /// `{"ok": true, …}` or `{"ok": false, "error": "…"}`. Both sides are the Codable models
 /// `ControlRequest` and `ControlReply` (Admin); a line is decoded once, in
 /// `ControlRequestHandler`, and one that is not a request is answered with why.
-final class ControlSocket {
-    let path: String
+package final class ControlSocket {
+    package let path: String
     private var channel: Channel?
     /// The socket file's inode: a successor process replaces the file with its own, which
     /// this one must not remove when it exits.
     private var inode: ino_t = 0
 
-    init(directory: String, instance: String) {
+    package init(directory: String, instance: String) {
         self.path = "\(directory)/\(instance).sock"
     }
 
     /// Binds the socket, replacing a stale file left by a process that is gone.
-    func start(on loop: EventLoop, handle: @escaping @Sendable (ControlRequest) -> EventLoopFuture<ControlReply>) throws {
+    package func start(on loop: EventLoop, handle: @escaping @Sendable (ControlRequest) -> EventLoopFuture<ControlReply>) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try Self.prepareDirectory(directory)
         unlink(path)
@@ -150,7 +150,7 @@ final class ControlSocket {
 
     /// Closes the socket and removes its file — unless a newer process has put its own
     /// there (a different file, or one somebody still answers on now that ours is closed).
-    func stop() {
+    package func stop() {
         try? channel?.close().wait()
         channel = nil
         var info = stat()

@@ -10,11 +10,11 @@ import Prometheus
 /// ``MetricsEndpoint``). The factory is passed explicitly rather than taken from the global
 /// `MetricsSystem` so several servers in one process (the tests) keep separate figures; `serve`
 /// and `demo` also bootstrap the global system with it (``ProxyServer/bootstrapMetricsSystem()``).
-final class EventMetrics: Sendable {
-    let registry = PrometheusCollectorRegistry()
-    let factory: PrometheusMetricsFactory
+package final class EventMetrics: Sendable {
+    package let registry = PrometheusCollectorRegistry()
+    package let factory: PrometheusMetricsFactory
 
-    init() {
+    package init() {
         var factory = PrometheusMetricsFactory(registry: registry)
         // Checks answer in milliseconds or time out after seconds.
         factory.durationHistogramBuckets["edgesplit_health_check_duration_seconds"] =
@@ -22,14 +22,14 @@ final class EventMetrics: Sendable {
         self.factory = factory
     }
 
-    enum ReloadResult: String {
+    package enum ReloadResult: String {
         case ok
         /// The new configuration was invalid or could not start; the old generation serves on.
         case refused
     }
 
     /// A reload ended; `counted: false` only sets the generation (the first one, at start).
-    func reloaded(_ result: ReloadResult, generation: Int, counted: Bool = true) {
+    package func reloaded(_ result: ReloadResult, generation: Int, counted: Bool = true) {
         if counted {
             Counter(label: "edgesplit_reloads_total", dimensions: [("result", result.rawValue)], factory: factory).increment()
         }
@@ -37,12 +37,12 @@ final class EventMetrics: Sendable {
     }
 
     /// A member's health (`up`/`down`) or drain by the admin (`farm drain`: `drained`/`undrained`) changed.
-    func memberStateChanged(farm: String, member: String, to state: String) {
+    package func memberStateChanged(farm: String, member: String, to state: String) {
         Counter(label: "edgesplit_member_state_changes_total",
                 dimensions: [("farm", farm), ("member", member), ("state", state)], factory: factory).increment()
     }
 
-    func healthChecked(farm: String, member: String, passed: Bool, nanoseconds: Int64) {
+    package func healthChecked(farm: String, member: String, passed: Bool, nanoseconds: Int64) {
         let labels = [("farm", farm), ("member", member)]
         Counter(label: "edgesplit_health_checks_total", dimensions: labels + [("result", passed ? "passed" : "failed")],
                 factory: factory).increment()

@@ -1,3 +1,4 @@
+import EdgeTLS
 import Foundation
 import HTTP1
 import NIOCore
@@ -19,56 +20,63 @@ import Publishing
 /// (`start`, `stop`, `passiveFailure`, `setDrained`, `snapshot`) hop there with
 /// `eventLoop.execute` or `submit`, and the checks run there (their futures, timers and
 /// channels all belong to `eventLoop`).
-final class HealthMonitor: @unchecked Sendable {
-    struct MemberState {
-        var up = true
-        var drained = false
-        var failures = 0
-        var passes = 0
-        var lastResult = "not checked yet"
-        var lastCheck: Date?
-        var available: Bool { up && !drained }
+package final class HealthMonitor: @unchecked Sendable {
+    package struct MemberState: Sendable {
+        package var up = true
+        package var drained = false
+        package var failures = 0
+        package var passes = 0
+        package var lastResult = "not checked yet"
+        package var lastCheck: Date?
+        package var available: Bool { up && !drained }
     }
 
     let eventLoop: EventLoop
-    let runtime: RuntimeConfiguration
+    private let config: EdgesplitConfig
+    /// By farm index; nil for plain-HTTP farms.
+    private let memberTLS: [MemberTLSContext?]
     private(set) var states: [[MemberState]]
     /// Members' current addresses: resolved at start, re-resolved before each check.
     private var addresses: [[SocketAddress?]]
     private var tasks: [RepeatedTask] = []
-    private let events: EventMetrics
+    private let events: any HealthEvents
     private let onChange: (_ farm: Int, _ member: Int, _ available: Bool) -> Void
     private let onAddress: (_ farm: Int, _ member: Int, _ address: SocketAddress) -> Void
 
-    init(
+    /// `memberTLS` by farm and `addresses` by farm and member, as the configuration was
+    /// compiled for serving (nil: plain HTTP; a name that did not resolve).
+    package init(
         eventLoop: EventLoop,
-        runtime: RuntimeConfiguration,
-        events: EventMetrics,
+        config: EdgesplitConfig,
+        memberTLS: [MemberTLSContext?],
+        addresses: [[SocketAddress?]],
+        events: any HealthEvents,
         onChange: @escaping (_ farm: Int, _ member: Int, _ available: Bool) -> Void,
         onAddress: @escaping (_ farm: Int, _ member: Int, _ address: SocketAddress) -> Void
     ) {
         self.eventLoop = eventLoop
-        self.runtime = runtime
+        self.config = config
+        self.memberTLS = memberTLS
         self.events = events
         self.onChange = onChange
         self.onAddress = onAddress
-        self.states = runtime.config.farms.map { farm in
+        self.states = config.farms.map { farm in
             farm.members.map { _ in
                 var state = MemberState()
                 if farm.health == nil { state.lastResult = "no active checks" }
                 return state
             }
         }
-        self.addresses = runtime.memberAddresses
+        self.addresses = addresses
     }
 
     /// Schedules the checks of every farm that has a `health` block, spread over the first
     /// interval so members are not probed in lockstep.
-    func start() {
+    package func start() {
         eventLoop.execute { [self] in
-            for (farmIndex, farm) in runtime.config.farms.enumerated() {
+            for (farmIndex, farm) in config.farms.enumerated() {
                 guard let health = farm.health else { continue }
-                let interval = health.interval.timeAmount
+                let interval = TimeAmount(health.interval)
                 for member in farm.members.indices {
                     let spread = interval.nanoseconds * Int64(member) / Int64(max(farm.members.count, 1))
                     let loop = eventLoop
@@ -84,7 +92,7 @@ final class HealthMonitor: @unchecked Sendable {
         }
     }
 
-    func stop() {
+    package func stop() {
         eventLoop.execute { [self] in
             for task in tasks { task.cancel() }
             tasks.removeAll()
@@ -93,15 +101,15 @@ final class HealthMonitor: @unchecked Sendable {
 
     /// A worker saw a connection to a member fail. Counts toward `fall` when the farm has
     /// active checks (which bring it back); without them the worker holds it out briefly.
-    func passiveFailure(farm: Int, member: Int, reason: String) {
+    package func passiveFailure(farm: Int, member: Int, reason: String) {
         eventLoop.execute { [self] in
-            guard runtime.config.farms[farm].health != nil else { return }
+            guard config.farms[farm].health != nil else { return }
             record(farm: farm, member: member, passed: false, detail: "traffic: \(reason)", active: false)
         }
     }
 
     /// A member drained by the admin (`farm drain`): no new clients; what is in flight finishes.
-    func setDrained(farm: Int, member: Int, drained: Bool) -> EventLoopFuture<Void> {
+    package func setDrained(farm: Int, member: Int, drained: Bool) -> EventLoopFuture<Void> {
         eventLoop.submit { [self] in
             let before = states[farm][member].available
             if states[farm][member].drained != drained {
@@ -114,20 +122,20 @@ final class HealthMonitor: @unchecked Sendable {
         }
     }
 
-    func snapshot() -> EventLoopFuture<[[MemberState]]> {
+    package func snapshot() -> EventLoopFuture<[[MemberState]]> {
         eventLoop.submit { self.states }
     }
 
     /// Records a check's or a connection's outcome; `started` is when an active check began.
     private func record(farm: Int, member: Int, passed: Bool, detail: String, active: Bool, started: NIODeadline? = nil) {
-        guard let health = runtime.config.farms[farm].health else { return }
+        guard let health = config.farms[farm].health else { return }
         var state = states[farm][member]
         let before = state.available
         let wasUp = state.up
         if active {
             state.lastResult = detail
             state.lastCheck = Date()
-            let names = runtime.config.farms[farm]
+            let names = config.farms[farm]
             events.healthChecked(farm: names.name, member: names.members[member].text, passed: passed,
                                  nanoseconds: started.map { (NIODeadline.now() - $0).nanoseconds } ?? 0)
         }
@@ -146,7 +154,7 @@ final class HealthMonitor: @unchecked Sendable {
     }
 
     private func emitStateChange(farm: Int, member: Int, to state: String) {
-        let names = runtime.config.farms[farm]
+        let names = config.farms[farm]
         events.memberStateChanged(farm: names.name, member: names.members[member].text, to: state)
     }
 
@@ -155,7 +163,7 @@ final class HealthMonitor: @unchecked Sendable {
     /// the farm's host, read the status line. Redirects are not followed.
     private func check(farm farmIndex: Int, member: Int) -> EventLoopFuture<Void> {
         let started = NIODeadline.now()
-        let memberConfig = runtime.config.farms[farmIndex].members[member]
+        let memberConfig = config.farms[farmIndex].members[member]
         guard !memberConfig.isLiteralAddress else { return probe(farm: farmIndex, member: member, started: started) }
         let resolved = eventLoop.makePromise(of: SocketAddress.self)
         DispatchQueue.global().async {
@@ -181,7 +189,7 @@ final class HealthMonitor: @unchecked Sendable {
     }
 
     private func probe(farm farmIndex: Int, member: Int, started: NIODeadline) -> EventLoopFuture<Void> {
-        let farm = runtime.config.farms[farmIndex]
+        let farm = config.farms[farmIndex]
         guard let health = farm.health else { return eventLoop.makeSucceededVoidFuture() }
         guard let address = addresses[farmIndex][member] else {
             record(farm: farmIndex, member: member, passed: false, detail: "name does not resolve", active: true, started: started)
@@ -189,17 +197,17 @@ final class HealthMonitor: @unchecked Sendable {
         }
         let memberConfig = farm.members[member]
         let host = health.host ?? farm.tls?.serverName ?? memberConfig.host
-        let tls = runtime.memberTLS[farmIndex]
+        let tls = memberTLS[farmIndex]
         let promise = eventLoop.makePromise(of: ResponseHead.self)
         let reader = MemberResponseReader(promise: promise)
         let request = MemberResponseReader.anonymousGET(target: health.path, host: host, userAgent: "edgesplit-health-check")
         // A check runs on `eventLoop`, as does the channel it opens (its initializer and futures).
-        let timeout = eventLoop.assumeIsolated().scheduleTask(in: health.timeout.timeAmount) {
+        let timeout = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(health.timeout)) {
             reader.fail(HealthProbeError.timedOut)
         }
         let boundReader = NIOLoopBound(reader, eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
-            .connectTimeout(health.timeout.timeAmount)
+            .connectTimeout(TimeAmount(health.timeout))
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -237,10 +245,10 @@ final class HealthMonitor: @unchecked Sendable {
     }
 }
 
-enum HealthProbeError: Error {
+package enum HealthProbeError: Error {
     case timedOut
 
-    static func describe(_ error: Error) -> String {
+    package static func describe(_ error: Error) -> String {
         switch error {
         case HealthProbeError.timedOut: return "timed out"
         case let error as MemberResponseReader.Failure: return error.description
@@ -251,4 +259,12 @@ enum HealthProbeError: Error {
         default: return "\(error)"
         }
     }
+}
+
+/// Where the monitor reports what it saw, as it happens: the process's event metrics.
+package protocol HealthEvents: Sendable {
+    /// A member's health (`up`/`down`) or drain by the admin (`drained`/`undrained`) changed.
+    func memberStateChanged(farm: String, member: String, to state: String)
+    /// An active check ended after `nanoseconds`.
+    func healthChecked(farm: String, member: String, passed: Bool, nanoseconds: Int64)
 }

@@ -10,11 +10,13 @@
 /// What the old generation counts between the last scrape before a reload and its end is
 /// not exported (it drains for at most `timeouts.drain`); nothing is counted twice.
 /// Touched only on the metrics endpoint's event loop.
-final class CounterContinuity {
+package final class CounterContinuity {
     private var last: [String: UInt64] = [:]
 
+    package init() {}
+
     /// How much the series `key`, now at `value`, grew since the last scrape.
-    func growth(_ key: String, _ value: UInt64) -> UInt64 {
+    package func growth(_ key: String, _ value: UInt64) -> UInt64 {
         let previous = last.updateValue(value, forKey: key)
         guard let previous, value >= previous else { return value }
         return value - previous

@@ -1,7 +1,7 @@
 import NIOCore
 import XCTest
 
-@testable import Proxy
+@testable import AdminServer
 
 /// The latency percentiles of the last 10 to 20 seconds: slots left behind as time moves,
 /// and workers' figures added in the same slot. No clock but the one passed in.

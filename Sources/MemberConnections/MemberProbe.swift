@@ -12,17 +12,17 @@ import X509
 /// (lync-publishing.md §4.4): resolve the member, connect, TLS handshake verified like the data
 /// plane does it (same `MemberTLSContext`), then an anonymous GET with the Host the member
 /// would receive, reporting the status and the authentication schemes it offers.
-public struct MemberProbe {
-    public var member: FarmMember
+package struct MemberProbe {
+    package var member: FarmMember
     /// Nil for a plain-HTTP farm.
-    public var tls: MemberTLSContext?
+    package var tls: MemberTLSContext?
     /// Where the farm's trust comes from, for messages.
-    public var trustDescription: String
-    public var hostHeader: String
-    public var target: String
-    public var timeout: TimeAmount
+    package var trustDescription: String
+    package var hostHeader: String
+    package var target: String
+    package var timeout: TimeAmount
 
-    public init(
+    package init(
         member: FarmMember, tls: MemberTLSContext?, trustDescription: String, hostHeader: String, target: String,
         timeout: TimeAmount = .seconds(10)
     ) {
@@ -35,7 +35,7 @@ public struct MemberProbe {
     }
 
     /// The steps `dns`, `tcp`, `tls`, `http`; after a failure the rest are skipped.
-    public func run(group: EventLoopGroup) -> [TestRuleStep] {
+    package func run(group: EventLoopGroup) -> [TestRuleStep] {
         var steps: [TestRuleStep] = []
         func skipRest(after index: Int) {
             let names = ["dns", "tcp", "tls", "http"]

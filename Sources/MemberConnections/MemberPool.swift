@@ -9,13 +9,17 @@ import NIOCore
 /// array operations: lists indexed by farm and member (no hashing), and no timer per
 /// connection. A sweep every few seconds closes what has been idle for `idleTimeout`.
 ///
-/// `@unchecked Sendable` for that sweep only: the pool is built with its worker (see
-/// ``Worker``), and from then on it is touched only on the worker's loop, where the sweep
-/// runs too.
-final class MemberPool: @unchecked Sendable {
-    struct Key: Hashable {
-        let farm: Int
-        let member: Int
+/// `@unchecked Sendable` for that sweep only: the pool is built with its worker (`Worker` in
+/// Proxy), and from then on it is touched only on the worker's loop, where the sweep runs too.
+package final class MemberPool: @unchecked Sendable {
+    package struct Key: Hashable {
+        package let farm: Int
+        package let member: Int
+
+        package init(farm: Int, member: Int) {
+            self.farm = farm
+            self.member = member
+        }
     }
 
     /// Idle connections kept per member; the oldest beyond this are closed. It is sized for
@@ -39,7 +43,7 @@ final class MemberPool: @unchecked Sendable {
     private var sweep: RepeatedTask?
 
     /// - Parameter members: the number of members of each farm, by farm index.
-    init(members: [Int], eventLoop: EventLoop) {
+    package init(members: [Int], eventLoop: EventLoop) {
         idle = members.map { Array(repeating: [], count: $0) }
         // Holds the pool until `closeAll` cancels it (the worker's connection drain and stop do).
         sweep = eventLoop.scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { _ in
@@ -47,7 +51,7 @@ final class MemberPool: @unchecked Sendable {
         }
     }
 
-    func take(farm: Int, member: Int) -> MemberHandler? {
+    package func take(farm: Int, member: Int) -> MemberHandler? {
         guard idle.indices.contains(farm), idle[farm].indices.contains(member) else { return nil }
         // The newest first: it is the least likely to have been closed by the member.
         while let handler = idle[farm][member].popLast() {
@@ -57,7 +61,7 @@ final class MemberPool: @unchecked Sendable {
         return nil
     }
 
-    func put(_ handler: MemberHandler) {
+    package func put(_ handler: MemberHandler) {
         let farm = handler.farmIndex, member = handler.member
         guard idle.indices.contains(farm), idle[farm].indices.contains(member) else {
             handler.close()
@@ -70,7 +74,7 @@ final class MemberPool: @unchecked Sendable {
         idle[farm][member].append(handler)
     }
 
-    func remove(_ handler: MemberHandler) {
+    package func remove(_ handler: MemberHandler) {
         let farm = handler.farmIndex, member = handler.member
         guard idle.indices.contains(farm), idle[farm].indices.contains(member) else { return }
         idle[farm][member].removeAll { $0 === handler }
@@ -79,7 +83,7 @@ final class MemberPool: @unchecked Sendable {
     /// Of idle connections that went idle at `idleSince` (the oldest first), how many the sweep
     /// at `now` closes: those idle for `idleTimeout`, and beyond the first `steadyIdlePerMember`
     /// those idle for `excessIdleTimeout`.
-    static func expiredCount(idleSince: [NIODeadline], now: NIODeadline) -> Int {
+    package static func expiredCount(idleSince: [NIODeadline], now: NIODeadline) -> Int {
         let stale = idleSince.prefix { $0 <= now - idleTimeout }.count
         let excess = idleSince.count - steadyIdlePerMember
         guard excess > stale else { return stale }
@@ -87,7 +91,7 @@ final class MemberPool: @unchecked Sendable {
     }
 
     /// Closes the connections `expiredCount` picks.
-    func closeExpired(now: NIODeadline) {
+    package func closeExpired(now: NIODeadline) {
         var expired: [MemberHandler] = []
         for farm in idle.indices {
             for member in idle[farm].indices {
@@ -101,7 +105,7 @@ final class MemberPool: @unchecked Sendable {
     }
 
     /// Closes every idle connection and stops the sweep.
-    func closeAll() {
+    package func closeAll() {
         sweep?.cancel()
         sweep = nil
         var all: [MemberHandler] = []

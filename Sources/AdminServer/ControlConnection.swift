@@ -7,17 +7,17 @@ import Foundation
 /// A client connection to an instance's control socket: the CLI's `farm`, `stats` and
 /// `reload` commands use it, and so does a new `serve` process telling the one it replaces
 /// to retire.
-public final class ControlConnection {
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+package final class ControlConnection {
+    package struct Failure: Error, CustomStringConvertible {
+        package let description: String
         /// Nobody listens there (no such file, or a stale one).
-        public let notRunning: Bool
+        package let notRunning: Bool
     }
 
-    public let path: String
+    package let path: String
     private let fd: CInt
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
@@ -52,7 +52,7 @@ public final class ControlConnection {
 
     /// Sends one request and reads one reply line. A refusal is a reply (`.refused`), not
     /// an error: the caller decides what it means.
-    public func call(_ request: ControlRequest, timeoutSeconds: Int = 10) throws -> ControlReply {
+    package func call(_ request: ControlRequest, timeoutSeconds: Int = 10) throws -> ControlReply {
         var data = JSONOutput.data(request)
         data.append(0x0A)
         _ = data.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

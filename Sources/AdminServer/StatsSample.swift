@@ -7,24 +7,24 @@ import Steering
 /// the instance's pinned BPF maps (so the CLI still has it when the process is hung or gone),
 /// the process part from the server's `stats()`, which the CLI gets over the control socket
 /// and the dashboard in-process. `document(instance:)` is what `stats --json` prints.
-public struct StatsSample {
-    public typealias Kernel = (configuration: SteeringConfiguration, counters: SteeringCounters, program: ProgramStatus)
+package struct StatsSample {
+    package typealias Kernel = (configuration: SteeringConfiguration, counters: SteeringCounters, program: ProgramStatus)
 
-    public var time = Date()
-    public var kernel: Kernel?
-    public var kernelError: String?
-    public var process: ProcessStats?
-    public var processError: String?
+    package var time = Date()
+    package var kernel: Kernel?
+    package var kernelError: String?
+    package var process: ProcessStats?
+    package var processError: String?
 
-    public init() {}
+    package init() {}
 
     /// Reads the kernel part from the pinned maps of `instance`.
-    public mutating func readKernel(instance: String, pinRoot: String) {
+    package mutating func readKernel(instance: String, pinRoot: String) {
         (kernel, kernelError) = Self.kernel(instance: instance, pinRoot: pinRoot)
     }
 
     /// The kernel part of `instance`, or why there is none.
-    public static func kernel(instance: String, pinRoot: String) -> (Kernel?, String?) {
+    package static func kernel(instance: String, pinRoot: String) -> (Kernel?, String?) {
         do {
             let maps = try InstanceMaps(instance: instance, pinRoot: pinRoot)
             return ((try maps.configuration(), try maps.counters(), try maps.programStatus()), nil)
@@ -34,7 +34,7 @@ public struct StatsSample {
     }
 
     /// The document `stats --json` prints and `/dashboard/stats` serves.
-    public func document(instance: String) -> StatsDocument {
+    package func document(instance: String) -> StatsDocument {
         let steering = kernel.map { configuration, counters, program in
             KernelSteering(
                 programID: UInt64(program.id), programName: program.name, attached: program.attached, runCount: program.runCount,
@@ -52,7 +52,7 @@ public struct StatsSample {
     }
 
     /// `document(instance:)` as one line of JSON, keys sorted.
-    public func jsonText(instance: String) -> String {
+    package func jsonText(instance: String) -> String {
         JSONOutput.text(document(instance: instance))
     }
 }
