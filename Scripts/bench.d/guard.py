@@ -247,7 +247,7 @@ COMPONENTS = [
     ("Swift runtime: retain/release, allocation, generic metadata, casts", lambda s, obj: "libswift" in obj),
     ("libc: malloc/free, memcpy", lambda s, obj: "libc.so" in obj or "ld-linux" in obj),
     ("BoringSSL: TLS records (AES-GCM), handshakes", lambda s, obj: re.search(r"CNIOBoringSSL|bssl|aead|gcm|aes_|sha\d|x25519|fe_|ec_", s) is not None),
-    ("swift-nio-http2: frames, HPACK, stream state, stream channels", lambda s, obj: "8NIOHTTP2" in s or "8NIOHPACK" in s),
+    ("swift-nio-http2: frames, HPACK, stream state, flow-control buffers", lambda s, obj: "8NIOHTTP2" in s or "8NIOHPACK" in s),
     ("swift-nio-ssl: the TLS handler", lambda s, obj: "6NIOSSL" in s),
     ("swift-nio: pipeline, buffers, event loop, sockets", lambda s, obj: re.search(r"7NIOCore|8NIOPosix|13NIOEmbedded|c_nio", s) is not None),
     ("edgesplit: handlers, parsing, rules, members", lambda s, obj: re.search(r"\$s5Proxy|\$s5HTTP1|14ConnectionCore|\$s7Members|10Publishing|8Affinity|11ClientHello", s) is not None),
