@@ -42,6 +42,7 @@ public enum HTTP2Translation {
         var authority: String?
         var scheme: String?
         var regular: [RequestField] = []
+        regular.reserveCapacity(fields.count)
         var cookies: [String] = []
         var hasContentLength = false
         /// A regular field came, forwarded or not (`te`, a `host` beside `:authority`): no

@@ -54,6 +54,9 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     /// 65,535 (a connection's window is not changed by SETTINGS) plus the client's
     /// WINDOW_UPDATEs on stream 0, less the DATA sent.
     private(set) var sendWindow = HTTP2Connection.targetWindow
+    /// The forwarded request head of the stream being attached to a member, built here so its
+    /// storage is reused from stream to stream.
+    var headScratch: [UInt8] = []
     /// The connection's inbound window was granted back for the frame being read.
     private var grantedThisFrame = false
     /// Whether the library has answered a connection error with GOAWAY.

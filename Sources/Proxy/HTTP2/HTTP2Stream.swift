@@ -288,10 +288,9 @@ final class HTTP2Stream: MemberOwner {
         guard let exchange, let head = exchange.head else { return }
         worker.start(exchange, on: memberConnection, owner: self)
         progress.attached(reused: reused)
-        var bytes: [UInt8] = []
-        worker.forwardedHead(for: exchange, clientText: connection.clientTextBytes, isTLS: true, into: &bytes)
-        var buffer = connection.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
+        worker.forwardedHead(for: exchange, clientText: connection.clientTextBytes, isTLS: true, into: &connection.headScratch)
+        var buffer = connection.allocator.buffer(capacity: connection.headScratch.count)
+        buffer.writeBytes(connection.headScratch)
         memberConnection.begin(owner: self, requestMethod: head.method, head: buffer, boundByRequest: false)
         for pending in pendingBody { memberConnection.send(pending, flush: false) }
         if pendingBytes > 0 { progress.sentBody() }
