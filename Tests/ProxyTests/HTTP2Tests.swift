@@ -465,20 +465,27 @@ final class HTTP2Tests: ProxyTestCase {
 
     // MARK: Flow control (edgesplit's own: streams are not channels)
 
+    /// A member answering `size` bytes of "b", and a raw client that set its streams' initial
+    /// window and asked for it on stream 1 (the member has the request).
+    private func bigResponse(_ size: Int, initialWindow: UInt32) throws -> (RecordingBackend, RawHTTP2Client) {
+        let backend = try startBackend { _ in
+            .send(Array("HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n".utf8) + [UInt8](repeating: 0x62, count: size))
+        }
+        let proxy = try start(yaml(members: [backend.member]))
+        let client = try raw(proxy)
+        try client.connection.send(RawHTTP2Client.initialWindowSize(initialWindow))
+        try client.connection.send(RawHTTP2Client.get(stream: 1, authority: Self.name, path: "/big"))
+        XCTAssertTrue(backend.waitForRequests(1))
+        return (backend, client)
+    }
+
     /// A client that grants no window holds back the member: edgesplit sends the stream's
     /// initial window (16,384 bytes by the client's SETTINGS), then what a larger
     /// SETTINGS_INITIAL_WINDOW_SIZE adds to it, stops reading the member in between, and relays
     /// the rest, whole, once the client opens its windows.
     func testAClientsClosedWindowHoldsBackTheMemberAndNothingIsLost() throws {
         let size = 16 * 1024 * 1024
-        let backend = try startBackend { _ in
-            .send(Array("HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n".utf8) + [UInt8](repeating: 0x62, count: size))
-        }
-        let proxy = try start(yaml(members: [backend.member]))
-        let client = try raw(proxy)
-        try client.connection.send(RawHTTP2Client.initialWindowSize(16_384))
-        try client.connection.send(RawHTTP2Client.get(stream: 1, authority: Self.name, path: "/big"))
-        XCTAssertTrue(backend.waitForRequests(1))
+        let (backend, client) = try bigResponse(size, initialWindow: 16_384)
         var body = 0
         var ended = false
         func read(until deadline: Date, atLeast enough: Int = .max) throws {
@@ -505,6 +512,26 @@ final class HTTP2Tests: ProxyTestCase {
         try read(until: Date().addingTimeInterval(60))
         XCTAssertTrue(ended, "END_STREAM after \(body) bytes")
         XCTAssertEqual(body, size)
+    }
+
+    /// A client that opens the connection's window a byte at a time (stream windows wide open)
+    /// gets a byte at a time: edgesplit reads the member only as bytes leave, not each time a
+    /// window opens, so the response does not pile up in memory.
+    func testAConnectionWindowOpenedAByteAtATimeDoesNotDrainTheMember() throws {
+        let (backend, client) = try bigResponse(16 * 1024 * 1024, initialWindow: 0x7FFF_FFFF)
+        var received = 0
+        _ = frames(client, timeout: 10) { seen in
+            received = seen.filter { $0.type == RawHTTP2Client.Frame.data }.reduce(0) { $0 + $1.payload.count }
+            return received >= 65_535
+        }
+        XCTAssertEqual(received, 65_535, "the connection's window")
+        for _ in 0..<300 {
+            try client.connection.send(RawHTTP2Client.windowUpdate(stream: 0, increment: 1))
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        let more = frames(client, timeout: 1) { _ in false }.filter { $0.type == RawHTTP2Client.Frame.data }
+        XCTAssertEqual(more.reduce(0) { $0 + $1.payload.count }, 300, "a byte per byte of window")
+        XCTAssertEqual(backend.writesCompleted, 0, "edgesplit read the member's whole response into memory")
     }
 
     /// A member that does not read holds back the client's upload: edgesplit grants the

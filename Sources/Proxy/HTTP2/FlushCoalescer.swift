@@ -16,8 +16,8 @@ import NIOCore
 /// `SSL_write` and one TLS record — three for a short response, at about 3,000 instructions and
 /// 22 bytes on the wire each. Joined, a turn's frames leave in as few records as their size
 /// needs. A write above `joinLimit` (a full DATA frame of a large body) is not copied: what was
-/// joined goes first, then it, in the order they were written. A write with a promise also goes
-/// on as it is, after what was joined.
+/// joined goes first, then it, in the order they were written. The promises of joined writes
+/// complete with the joined write.
 ///
 /// What is held is never left behind: a close flushes it first, and so does the end of a read
 /// of the client's own connection — the TLS handler below may close the channel itself right
@@ -36,6 +36,8 @@ final class FlushCoalescer: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var flushPending = false
     private var joined: ByteBuffer?
+    /// The first promise among the joined writes; the others follow it.
+    private var joinedPromise: EventLoopPromise<Void>?
     private var context: ChannelHandlerContext?
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -48,12 +50,15 @@ final class FlushCoalescer: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if promise == nil, case .byteBuffer(var buffer) = unwrapOutboundIn(data), buffer.readableBytes <= Self.joinLimit {
+        if case .byteBuffer(var buffer) = unwrapOutboundIn(data), buffer.readableBytes <= Self.joinLimit {
             if let held = joined, held.readableBytes + buffer.readableBytes > Self.joinedCapacity {
                 writeJoined(context)
             }
             if joined == nil { joined = context.channel.allocator.buffer(capacity: Self.joinedCapacity) }
             joined!.writeBuffer(&buffer)
+            if let promise {
+                if let first = joinedPromise { first.futureResult.cascade(to: promise) } else { joinedPromise = promise }
+            }
             return
         }
         writeJoined(context)
@@ -63,8 +68,10 @@ final class FlushCoalescer: ChannelDuplexHandler, RemovableChannelHandler {
     /// What was joined goes on as one write.
     private func writeJoined(_ context: ChannelHandlerContext) {
         guard let held = joined else { return }
+        let promise = joinedPromise
         joined = nil
-        context.write(wrapOutboundOut(.byteBuffer(held)), promise: nil)
+        joinedPromise = nil
+        context.write(wrapOutboundOut(.byteBuffer(held)), promise: promise)
     }
 
     func flush(context: ChannelHandlerContext) {

@@ -22,11 +22,14 @@ import NIOHTTP2
 ///   it consumed (at half the target, as the multiplexer did). A stream's window is granted
 ///   back only while its stream can take more (`HTTP2Stream.wantsInput`), so a member that
 ///   does not read holds back its client's upload: at most one window per stream is buffered.
-/// - **What edgesplit sends.** Each stream and the connection count their send window: the
-///   client's initial window and its WINDOW_UPDATEs, less the DATA written. A stream whose
-///   window or the connection's is spent, or whose TLS channel is not writable, stops reading
-///   its member until it opens again (`HTTP2Stream.isClientWritable`); the library holds what
-///   was already written until the window allows it.
+/// - **What edgesplit sends.** The library holds DATA until the client's windows allow it; the
+///   bytes written and not yet sent by it are counted per stream and for the connection, from
+///   each DATA write until the library writes the frame on (`FrameWatch` sees it) or the
+///   stream's close drops it (`unsent`). A stream over `maxStreamUnsent`, a connection over
+///   `maxUnsent`, or a TLS channel that is not writable (what was sent waits there) stops
+///   reading members until enough has left (`HTTP2Stream.isClientWritable`). Counting what
+///   left, not windows, is what bounds the memory: a client that opens its windows a byte at a
+///   time gets a byte at a time, and members are read no faster.
 final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
@@ -50,22 +53,28 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     /// Streams that read something in the current read of the connection: their member
     /// connections are flushed when it completes.
     private var readers: [HTTP2Stream] = []
-    /// What edgesplit may still send on the connection, as the library last reported it:
-    /// 65,535 (a connection's window is not changed by SETTINGS) plus the client's
-    /// WINDOW_UPDATEs on stream 0, less the DATA sent.
-    private(set) var sendWindow = HTTP2Connection.targetWindow
+    /// DATA bytes written on the connection's streams that the library has not sent yet.
+    private(set) var unsent = 0
+    /// The most DATA a connection, and one stream, may have written and not yet sent before
+    /// members stop being read: more than one member read, so a client whose windows keep
+    /// up never waits for it.
+    static let maxUnsent = 256 * 1024
+    static let maxStreamUnsent = 64 * 1024
     /// The forwarded request head of the stream being attached to a member, built here so its
     /// storage is reused from stream to stream.
     var headScratch: [UInt8] = []
-    /// The connection's inbound window was granted back for the frame being read.
-    private var grantedThisFrame = false
-    /// Whether the library has answered a connection error with GOAWAY.
-    private let goAwayWatch = GoAwayWatch()
+    /// A grant of the connection's inbound window is written and not yet seen applied: no
+    /// other is written until an event shows the window rise (events queued before the grant
+    /// carry the window without it).
+    private var grantPending = false
+    /// The inbound window the last event reported.
+    private var lastInboundWindow = HTTP2Connection.targetWindow
+    /// The frames the library writes: DATA sent, and whether it answered a connection error
+    /// with GOAWAY.
+    private let frameWatch = FrameWatch()
     /// The first GOAWAY's PING goes unanswered for this long: the final GOAWAY goes anyway.
     static let pingAckTimeout = TimeAmount.seconds(2)
     private var pingTimer: Scheduled<Void>?
-    /// The client's SETTINGS_INITIAL_WINDOW_SIZE: 65,535 until its SETTINGS say otherwise.
-    private var peerInitialWindow = HTTP2Connection.targetWindow
     /// The highest stream id the client opened: the last stream the final GOAWAY lets finish.
     private var lastStreamID = HTTP2StreamID.rootStream
     /// How long the connection may stay without an open stream before it is closed, and how
@@ -107,8 +116,9 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         // in one second is an attack (CVE-2023-44487), and the library answers GOAWAY.
         stream.streamResetFrameRateLimit.maximumCount = options.maxResetsPerSecond
         stream.streamResetFrameRateLimit.windowLength = .seconds(1)
+        frameWatch.connection = self
         let http2 = NIOHTTP2Handler(
-            mode: .server, frameDelegate: goAwayWatch, connectionConfiguration: connection, streamConfiguration: stream
+            mode: .server, frameDelegate: frameWatch, connectionConfiguration: connection, streamConfiguration: stream
         )
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(FlushCoalescer())
@@ -132,6 +142,7 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        frameWatch.connection = nil
         endAllStreams()
         cancelTimers()
         worker.unregister(self, handshakeFailed: false)
@@ -142,7 +153,6 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        grantedThisFrame = false
         switch frame.payload {
         case .headers(let headers):
             let stream: HTTP2Stream
@@ -163,18 +173,9 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
             guard let stream = streams[frame.streamID] else { return }
             noteReader(stream)
             stream.receiveData(data)
-        case .windowUpdate(let increment):
-            // The connection's own window is the library's figure (see its event below).
-            if frame.streamID != .rootStream { streams[frame.streamID]?.sendWindowChanged(by: increment) }
-        case .settings(.settings(let settings)):
-            // The library applies a new SETTINGS_INITIAL_WINDOW_SIZE to its own accounting
-            // without an event: every open stream's window moves by the difference
-            // (RFC 9113 §6.9.2). Streams opened later start from the new value.
-            for setting in settings where setting.parameter == .initialWindowSize {
-                let delta = setting.value - peerInitialWindow
-                peerInitialWindow = setting.value
-                if delta != 0 { for stream in streams.values { stream.sendWindowChanged(by: delta) } }
-            }
+        case .windowUpdate:
+            // The client makes progress on a finished stream's last bytes (`HTTP2Stream`).
+            if frame.streamID != .rootStream { streams[frame.streamID]?.clientGrantedWindow() }
         case .ping(let data, ack: true):
             if case .pinged(let sent) = shutdown, data == sent { finalGoAway() }
         default:
@@ -189,26 +190,15 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         let type = ObjectIdentifier(Swift.type(of: event))
         if type == Self.windowUpdated, let window = event as? NIOHTTP2WindowUpdatedEvent {
-            guard window.streamID == .rootStream else { return }
-            // The connection's send window as the library counts it: DATA it has sent, not
-            // DATA written and still held, which a stream's close may drop without sending.
-            if let size = window.outboundWindowSize {
-                let wasOpen = sendWindow > 0
-                sendWindow = size
-                if !wasOpen && sendWindow > 0 { resumeAllStreams() }
-            }
+            guard window.streamID == .rootStream, let size = window.inboundWindowSize else { return }
             // The inbound window after DATA: granted back at half the target, as the library's
-            // multiplexer does; streams grant their own (`HTTP2Stream`). Once per frame read:
-            // the events that frame caused were queued before the grant, and carry the window
-            // without it.
-            if !grantedThisFrame, let size = window.inboundWindowSize, size <= Self.targetWindow / 2 {
-                grantedThisFrame = true
+            // multiplexer does; streams grant their own (`HTTP2Stream`). Only the grant makes
+            // the window rise, so a rise shows it applied (`grantPending`).
+            if size > lastInboundWindow { grantPending = false }
+            lastInboundWindow = size
+            if !grantPending, size <= Self.targetWindow / 2 {
+                grantPending = true
                 write(.windowUpdate(windowSizeIncrement: Self.targetWindow - size), on: .rootStream)
-            }
-        } else if type == Self.streamCreated, let created = event as? NIOHTTP2StreamCreatedEvent {
-            // After the HEADERS that opened the stream: the client's initial window for it.
-            if let window = created.localInitialWindowSize {
-                streams[created.streamID]?.sendWindowChanged(by: Int(window))
             }
         } else if type == Self.streamClosed, let closed = event as? StreamClosedEvent {
             if let stream = streams[closed.streamID], stream.closed() {
@@ -221,11 +211,9 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     }
 
     private static let windowUpdated = ObjectIdentifier(NIOHTTP2WindowUpdatedEvent.self)
-    private static let streamCreated = ObjectIdentifier(NIOHTTP2StreamCreatedEvent.self)
     private static let streamClosed = ObjectIdentifier(StreamClosedEvent.self)
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        grantedThisFrame = false
         for stream in readers { stream.clientReadComplete() }
         readers.removeAll(keepingCapacity: true)
         context.flush()
@@ -256,10 +244,12 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         }
         if let streamError {
             streams[streamError.streamID]?.failed()
-        } else if error is any NIOHTTP2Error, !goAwayWatch.errorSent {
+        } else if error is any NIOHTTP2Error, !frameWatch.errorSent, shutdown != .closing {
             // An error in what the client sent on one stream (a body longer than its
             // content-length, a stream's window overrun): the library reset that stream, and
-            // its StreamClosedEvent ends it here. The other streams go on.
+            // its StreamClosedEvent ends it here. The other streams go on. (After the final
+            // GOAWAY the library cannot send another for a connection error, so then any
+            // error closes.)
         } else {
             // A connection error, answered with GOAWAY, or the TLS channel's own: close.
             context.close(promise: nil)
@@ -270,8 +260,28 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
 
     var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
 
-    /// Whether the TLS channel takes more and the connection's send window is open.
-    var isWritable: Bool { sendWindow > 0 && (context?.channel.isWritable ?? false) }
+    /// Whether the TLS channel takes more and the connection's unsent DATA is under its limit.
+    var isWritable: Bool { unsent < Self.maxUnsent && (context?.channel.isWritable ?? false) }
+
+    /// Whether the TLS channel takes more (its socket is not full).
+    var channelWritable: Bool { context?.channel.isWritable ?? false }
+
+    /// `count` DATA bytes of a stream were written.
+    func dataWritten(_ count: Int) {
+        unsent += count
+    }
+
+    /// The library sent `count` bytes of stream `id`'s DATA on.
+    func dataSent(_ count: Int, on id: HTTP2StreamID) {
+        if let stream = streams[id] { stream.dataSent(count) }
+    }
+
+    /// `count` DATA bytes were sent, or dropped with their stream.
+    func dataLeft(_ count: Int) {
+        let wasOver = unsent >= Self.maxUnsent
+        unsent -= count
+        if wasOver && unsent < Self.maxUnsent { resumeAllStreams() }
+    }
 
     /// Writes one frame of stream `id`; DATA counts against the connection's send window.
     func write(_ payload: HTTP2Frame.FramePayload, on id: HTTP2StreamID, promise: EventLoopPromise<Void>? = nil) {
@@ -432,13 +442,24 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     }
 }
 
-/// Sees the frames the HTTP/2 handler writes, for one fact: whether it answered a connection
-/// error with GOAWAY. The handler reports errors in what the client sent the same way whether
-/// they end one stream (RST_STREAM) or the connection (GOAWAY); only the latter closes it.
-final class GoAwayWatch: NIOHTTP2FrameDelegate {
+/// Sees the frames the HTTP/2 handler writes on toward TLS: the DATA it sends (what left its
+/// flow-control buffer, counted off the stream's `unsent`), and whether it answered a
+/// connection error with GOAWAY. The handler reports errors in what the client sent the same way
+/// whether they end one stream (RST_STREAM) or the connection (GOAWAY); only the latter closes it.
+/// It holds its connection strongly; the connection lets go when it leaves the pipeline.
+final class FrameWatch: NIOHTTP2FrameDelegate {
+    var connection: HTTP2Connection?
     private(set) var errorSent = false
 
     func wroteFrame(_ frame: HTTP2Frame) {
-        if case .goAway(_, let code, _) = frame.payload, code != .noError { errorSent = true }
+        switch frame.payload {
+        case .data(let data):
+            let count = data.data.readableBytes
+            if count > 0 { connection?.dataSent(count, on: frame.streamID) }
+        case .goAway(_, let code, _):
+            if code != .noError { errorSent = true }
+        default:
+            break
+        }
     }
 }

@@ -56,9 +56,10 @@ final class HTTP2Stream: MemberOwner {
     /// it completes, so its timer still runs.
     private var closedEarly = false
     private var lastActivity: NIODeadline = .now()
-    /// What edgesplit may still send on this stream: the client's initial window for it (known
-    /// once the library reports the stream created) and its WINDOW_UPDATEs, less the DATA written.
-    private var sendWindow = 0
+    /// DATA bytes written on this stream that the library has not sent yet (`HTTP2Connection`).
+    private var unsent = 0
+    /// The library reported the stream closed.
+    private var closedByLibrary = false
     /// Flow-controlled bytes the client sent on this stream that have not been granted back.
     private var unacknowledged = 0
     /// The stream read something in the connection's current read (`HTTP2Connection`).
@@ -69,7 +70,7 @@ final class HTTP2Stream: MemberOwner {
         self.id = id
     }
 
-    var isClientWritable: Bool { sendWindow > 0 && connection.isWritable }
+    var isClientWritable: Bool { unsent < HTTP2Connection.maxStreamUnsent && connection.isWritable }
     var wantsDechunkedBody: Bool { true }
 
     // MARK: Frames from the client
@@ -92,12 +93,11 @@ final class HTTP2Stream: MemberOwner {
         grantWindow()
     }
 
-    /// The client's WINDOW_UPDATE for this stream, its initial window, or a change of its
-    /// SETTINGS_INITIAL_WINDOW_SIZE.
-    func sendWindowChanged(by delta: Int) {
-        let wasOpen = sendWindow > 0
-        sendWindow += delta
-        if !wasOpen && sendWindow > 0 { clientBecameWritable() }
+    /// The client's WINDOW_UPDATE for this stream: a finished stream whose last bytes wait for
+    /// the client's window gets another linger time from now (`checkDeadline`).
+    func clientGrantedWindow() {
+        guard finished, timerDeadline != nil else { return }
+        armLinger()
     }
 
     /// The connection's read that carried this stream's frames is complete.
@@ -119,6 +119,10 @@ final class HTTP2Stream: MemberOwner {
     /// Returns whether the stream is done; otherwise the connection keeps it until `complete`
     /// tells it (`HTTP2Connection.closedStreamCompleted`).
     func closed() -> Bool {
+        closedByLibrary = true
+        // What the library still held for the stream is dropped with it.
+        connection.dataLeft(unsent)
+        unsent = 0
         if requestEnded && responseEnded && !finished && !resetSent, exchange?.memberConnection != nil {
             closedEarly = true
             return false
@@ -355,10 +359,21 @@ final class HTTP2Stream: MemberOwner {
         writeData(slice, endStream: endStream)
     }
 
-    /// DATA on this stream, counted against its send window (the connection's is the library's).
+    /// DATA on this stream. Its bytes count as unsent, for the stream and the connection, until
+    /// the library sends them (`dataSent`) or the stream's close drops them (`closed`).
     private func writeData(_ buffer: ByteBuffer, endStream: Bool, promise: EventLoopPromise<Void>? = nil) {
-        sendWindow -= buffer.readableBytes
+        let count = buffer.readableBytes
+        unsent += count
+        connection.dataWritten(count)
         connection.write(.data(.init(data: .byteBuffer(buffer), endStream: endStream)), on: id, promise: promise)
+    }
+
+    /// The library sent `count` bytes of this stream's DATA (the client's windows allowed them).
+    func dataSent(_ count: Int) {
+        let wasOver = unsent >= HTTP2Connection.maxStreamUnsent
+        unsent -= count
+        connection.dataLeft(count)
+        if wasOver && unsent < HTTP2Connection.maxStreamUnsent { clientBecameWritable() }
     }
 
     /// The response's last DATA frame. When the client has not finished its request,
@@ -371,6 +386,8 @@ final class HTTP2Stream: MemberOwner {
             return
         }
         written.futureResult.assumeIsolated().whenSuccess { [self] in
+            // Not on a stream the client has ended or reset meanwhile (RFC 9113 §5.4.2).
+            guard !closedByLibrary else { return }
             writeReset(.noError)
             connection.flush()
         }
@@ -481,11 +498,9 @@ final class HTTP2Stream: MemberOwner {
         finished = true
         heldBody = nil
         releaseStream()
-        // The stream should close at once; if it is still open an idle time from now, it is
+        // The stream should close at once; if it is still open a linger time from now, it is
         // reset (`checkDeadline`).
-        let linger = NIODeadline.now() + connection.maxIdle
-        timerDeadline = linger
-        connection.streamDeadline(linger)
+        armLinger()
         pendingBody.removeAll()
         pendingBytes = 0
         worker.finish(exchange, listener: connection.listenerIndex, client: connection.clientText)
@@ -527,6 +542,16 @@ final class HTTP2Stream: MemberOwner {
         }
     }
 
+    /// How long a finished stream may stay open without the client granting window: the
+    /// rule's idle timeout, and at least the connection's idle time.
+    private func armLinger() {
+        var linger = connection.maxIdle
+        if let rule = exchange?.ruleIndex { linger = max(linger, worker.runtime.ruleTimeouts[rule].idle) }
+        let deadline = NIODeadline.now() + linger
+        timerDeadline = deadline
+        connection.streamDeadline(deadline)
+    }
+
     /// Sets the stream's deadline to the current one. Streams have no timer of their own: the
     /// connection runs one for the earliest deadline of its streams (`HTTP2Connection
     /// .streamDeadline`). A timer per stream cost an insertion into and a removal from the event
@@ -546,11 +571,18 @@ final class HTTP2Stream: MemberOwner {
         }
         timerDeadline = nil
         if finished {
-            // The exchange completed an idle time ago and the stream is still open: the client
-            // has not let its last DATA through (no window). It is reset, and what was held
-            // for it dropped, so a client cannot keep streams, and its connection, open forever.
-            writeReset(.cancel)
-            connection.flush()
+            // The exchange completed a linger time ago, with no window from the client since,
+            // and the stream is still open: the client does not take its last DATA. It is
+            // reset, and what was held for it dropped, so a client cannot keep streams, and its
+            // connection, open forever. If even the reset cannot leave (the client reads
+            // nothing at all), the connection is closed.
+            if resetSent || !connection.channelWritable {
+                connection.abort()
+            } else {
+                writeReset(.cancel)
+                connection.flush()
+                armLinger()
+            }
             return
         }
         timerFired(now: now)
