@@ -67,6 +67,8 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     /// other is written until an event shows the window rise (events queued before the grant
     /// carry the window without it).
     private var grantPending = false
+    /// A `resumeSoon` task is scheduled.
+    private var resumeScheduled = false
     /// The inbound window the last event reported.
     private var lastInboundWindow = HTTP2Connection.targetWindow
     /// The frames the library writes: DATA sent, and whether it answered a connection error
@@ -173,9 +175,6 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
             guard let stream = streams[frame.streamID] else { return }
             noteReader(stream)
             stream.receiveData(data)
-        case .windowUpdate:
-            // The client makes progress on a finished stream's last bytes (`HTTP2Stream`).
-            if frame.streamID != .rootStream { streams[frame.streamID]?.clientGrantedWindow() }
         case .ping(let data, ack: true):
             if case .pinged(let sent) = shutdown, data == sent { finalGoAway() }
         default:
@@ -244,12 +243,12 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
         }
         if let streamError {
             streams[streamError.streamID]?.failed()
-        } else if error is any NIOHTTP2Error, !frameWatch.errorSent, shutdown != .closing {
+        } else if error is any NIOHTTP2Error, !frameWatch.errorSent, !(error is NIOHTTP2Errors.RaisedGoawayLastStreamID) {
             // An error in what the client sent on one stream (a body longer than its
             // content-length, a stream's window overrun): the library reset that stream, and
             // its StreamClosedEvent ends it here. The other streams go on. (After the final
-            // GOAWAY the library cannot send another for a connection error, so then any
-            // error closes.)
+            // GOAWAY the library's GOAWAY for a connection error is refused with
+            // RaisedGoawayLastStreamID: that closes.)
         } else {
             // A connection error, answered with GOAWAY, or the TLS channel's own: close.
             context.close(promise: nil)
@@ -262,9 +261,6 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
 
     /// Whether the TLS channel takes more and the connection's unsent DATA is under its limit.
     var isWritable: Bool { unsent < Self.maxUnsent && (context?.channel.isWritable ?? false) }
-
-    /// Whether the TLS channel takes more (its socket is not full).
-    var channelWritable: Bool { context?.channel.isWritable ?? false }
 
     /// `count` DATA bytes of a stream were written.
     func dataWritten(_ count: Int) {
@@ -280,7 +276,18 @@ final class HTTP2Connection: ChannelInboundHandler, ClientConnection {
     func dataLeft(_ count: Int) {
         let wasOver = unsent >= Self.maxUnsent
         unsent -= count
-        if wasOver && unsent < Self.maxUnsent { resumeAllStreams() }
+        if wasOver && unsent < Self.maxUnsent { resumeSoon() }
+    }
+
+    /// Member reads resume after the step in progress: bytes are counted off from inside the
+    /// HTTP/2 handler's write of a frame, where nothing should reach back into it.
+    func resumeSoon() {
+        guard !resumeScheduled, let context else { return }
+        resumeScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            resumeScheduled = false
+            resumeAllStreams()
+        }
     }
 
     /// Writes one frame of stream `id`; DATA counts against the connection's send window.

@@ -93,12 +93,6 @@ final class HTTP2Stream: MemberOwner {
         grantWindow()
     }
 
-    /// The client's WINDOW_UPDATE for this stream: a finished stream whose last bytes wait for
-    /// the client's window gets another linger time from now (`checkDeadline`).
-    func clientGrantedWindow() {
-        guard finished, timerDeadline != nil else { return }
-        armLinger()
-    }
 
     /// The connection's read that carried this stream's frames is complete.
     func clientReadComplete() {
@@ -373,7 +367,9 @@ final class HTTP2Stream: MemberOwner {
         let wasOver = unsent >= HTTP2Connection.maxStreamUnsent
         unsent -= count
         connection.dataLeft(count)
-        if wasOver && unsent < HTTP2Connection.maxStreamUnsent { clientBecameWritable() }
+        if wasOver && unsent < HTTP2Connection.maxStreamUnsent { connection.resumeSoon() }
+        // A finished stream whose last bytes leave is making progress: it lingers on.
+        if finished, !resetSent, timerDeadline != nil { armLinger() }
     }
 
     /// The response's last DATA frame. When the client has not finished its request,
@@ -542,8 +538,8 @@ final class HTTP2Stream: MemberOwner {
         }
     }
 
-    /// How long a finished stream may stay open without the client granting window: the
-    /// rule's idle timeout, and at least the connection's idle time.
+    /// How long a finished stream may stay open with none of its last bytes sent: the rule's
+    /// idle timeout, and at least the connection's idle time.
     private func armLinger() {
         var linger = connection.maxIdle
         if let rule = exchange?.ruleIndex { linger = max(linger, worker.runtime.ruleTimeouts[rule].idle) }
@@ -571,17 +567,20 @@ final class HTTP2Stream: MemberOwner {
         }
         timerDeadline = nil
         if finished {
-            // The exchange completed a linger time ago, with no window from the client since,
+            // The exchange completed a linger time ago, with none of its last bytes sent since,
             // and the stream is still open: the client does not take its last DATA. It is
             // reset, and what was held for it dropped, so a client cannot keep streams, and its
-            // connection, open forever. If even the reset cannot leave (the client reads
-            // nothing at all), the connection is closed.
-            if resetSent || !connection.channelWritable {
+            // connection, open forever. If the stream is still open a connection idle time
+            // after the reset (the client reads nothing at all, so not even the reset left),
+            // the connection is closed.
+            if resetSent {
                 connection.abort()
             } else {
                 writeReset(.cancel)
                 connection.flush()
-                armLinger()
+                let deadline = NIODeadline.now() + connection.maxIdle
+                timerDeadline = deadline
+                connection.streamDeadline(deadline)
             }
             return
         }
