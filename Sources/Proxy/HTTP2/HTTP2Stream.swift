@@ -11,7 +11,7 @@ import Publishing
 /// on the same path as an HTTP/1.1 connection's — the same planner (rule, limits, `max_body`,
 /// member), the same member connections and the same `ExchangeProgress` deciding retries and
 /// timeouts. What is left here is what belongs to HTTP/2: HEADERS and DATA frames, the
-/// request head rebuilt as HTTP/1.1 (`HTTP2Translation`), RST_STREAM, the stream's windows.
+/// request head rebuilt as HTTP/1.1 (`HTTP2Translation`), RST_STREAM, the stream's window.
 ///
 /// A stream is not a channel: its `HTTP2Connection` hands it the stream's frames and writes
 /// the frames it produces (see there for why).
@@ -19,7 +19,8 @@ import Publishing
 /// The request body is streamed to the member (chunked when the client gave no
 /// content-length) and the response body back in DATA frames, each side held back while the
 /// other cannot take more: the client by WINDOW_UPDATE withheld for this stream, the member by
-/// not reading it while this stream's send window, the connection's or the TLS channel is full.
+/// not reading it while too much of what this stream or its connection wrote waits for the
+/// client's windows, or while the TLS channel is full.
 ///
 /// NTLM and Negotiate authenticate a connection (RFC 4559 §4), which multiplexed streams do
 /// not have: such a challenge from the member, or such credentials from the client, reset the
