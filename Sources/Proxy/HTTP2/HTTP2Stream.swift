@@ -369,8 +369,9 @@ final class HTTP2Stream: MemberOwner {
         unsent -= count
         connection.dataLeft(count)
         if wasOver && unsent < HTTP2Connection.maxStreamUnsent { connection.resumeSoon() }
-        // A finished stream whose last bytes leave is making progress: it lingers on.
-        if finished, !resetSent, timerDeadline != nil { armLinger() }
+        // A finished stream whose last bytes leave is making progress: it lingers on, while
+        // some are still held (once none is, the stream ends with what was just sent).
+        if finished, !resetSent, unsent > 0, timerDeadline != nil { armLinger() }
     }
 
     /// The response's last DATA frame. When the client has not finished its request,
