@@ -218,7 +218,7 @@ final class HTTP2Tests: ProxyTestCase {
         let response = frames.filter { $0.stream == 1 }
         XCTAssertEqual(response.first?.type, RawHTTP2Client.Frame.headers)
         XCTAssertEqual(response.last.map { $0.flags & 1 }, 1, "the stream ended normally")
-        XCTAssertEqual(String(decoding: response.filter { $0.type == RawHTTP2Client.Frame.data }.flatMap(\.payload), as: UTF8.self), "slow")
+        XCTAssertEqual(RawHTTP2Client.body(frames, stream: 1), "slow")
         XCTAssertTrue(client.connection.isClosed, "closed once its stream finished")
     }
 
@@ -520,7 +520,7 @@ final class HTTP2Tests: ProxyTestCase {
     func testAConnectionWindowOpenedAByteAtATimeDoesNotDrainTheMember() throws {
         let (backend, client) = try bigResponse(16 * 1024 * 1024, initialWindow: 0x7FFF_FFFF)
         var received = 0
-        _ = frames(client, timeout: 10) { seen in
+        _ = client.frames(timeout: 10) { seen in
             received = seen.filter { $0.type == RawHTTP2Client.Frame.data }.reduce(0) { $0 + $1.payload.count }
             return received >= 65_535
         }
@@ -529,7 +529,7 @@ final class HTTP2Tests: ProxyTestCase {
             try client.connection.send(RawHTTP2Client.windowUpdate(stream: 0, increment: 1))
             Thread.sleep(forTimeInterval: 0.005)
         }
-        let more = frames(client, timeout: 1) { _ in false }.filter { $0.type == RawHTTP2Client.Frame.data }
+        let more = client.frames(timeout: 1) { _ in false }.filter { $0.type == RawHTTP2Client.Frame.data }
         XCTAssertEqual(more.reduce(0) { $0 + $1.payload.count }, 300, "a byte per byte of window")
         XCTAssertEqual(backend.writesCompleted, 0, "edgesplit read the member's whole response into memory")
     }
@@ -591,22 +591,6 @@ final class HTTP2Tests: ProxyTestCase {
         XCTAssertEqual(String(decoding: answer, as: UTF8.self), "\(size)", "the member received every byte")
     }
 
-    /// Reads frames until `done` says so or `timeout` passes; PINGs are not answered.
-    private func frames(_ client: RawHTTP2Client, timeout: TimeInterval = 5, until done: ([RawHTTP2Client.Frame]) -> Bool) -> [RawHTTP2Client.Frame] {
-        var frames: [RawHTTP2Client.Frame] = []
-        let end = Date().addingTimeInterval(timeout)
-        while !done(frames), Date() < end, let frame = try? client.readFrame(timeout: end.timeIntervalSinceNow) { frames.append(frame) }
-        return frames
-    }
-
-    private func body(_ frames: [RawHTTP2Client.Frame], stream: UInt32) -> String {
-        String(decoding: frames.filter { $0.stream == stream && $0.type == RawHTTP2Client.Frame.data }.flatMap(\.payload), as: UTF8.self)
-    }
-
-    private func ended(_ frames: [RawHTTP2Client.Frame], stream: UInt32) -> Bool {
-        frames.contains { $0.stream == stream && $0.type == RawHTTP2Client.Frame.data && $0.flags & 1 == 1 }
-    }
-
     /// An answer before the request's end (here `max_body`'s 413 while the upload goes on)
     /// reaches the client whole, END_STREAM included, before the RST_STREAM(NO_ERROR) that
     /// stops the upload — also when the client's window holds the answer back for a while.
@@ -617,14 +601,14 @@ final class HTTP2Tests: ProxyTestCase {
         try client.connection.send(RawHTTP2Client.initialWindowSize(1))
         try client.connection.send(RawHTTP2Client.headers(stream: 1, method: "POST", authority: Self.name, path: "/up"))
         try client.connection.send(RawHTTP2Client.frame(type: RawHTTP2Client.Frame.data, flags: 0, stream: 1, [UInt8](repeating: 0x75, count: 100)))
-        var seen = frames(client, timeout: 10) { !self.body($0, stream: 1).isEmpty }
-        seen += frames(client, timeout: 0.5) { _ in false }
-        XCTAssertEqual(body(seen, stream: 1), "4", "one byte of the answer, as the window allows")
+        var seen = client.frames(timeout: 10) { !RawHTTP2Client.body($0, stream: 1).isEmpty }
+        seen += client.frames(timeout: 0.5) { _ in false }
+        XCTAssertEqual(RawHTTP2Client.body(seen, stream: 1), "4", "one byte of the answer, as the window allows")
         XCTAssertFalse(seen.contains { $0.type == RawHTTP2Client.Frame.rstStream }, "the reset overtook the answer")
         try client.connection.send(RawHTTP2Client.windowUpdate(stream: 1, increment: 1000))
-        seen += frames(client) { $0.contains { $0.type == RawHTTP2Client.Frame.rstStream } }
-        XCTAssertEqual(body(seen, stream: 1), "413 Content Too Large\n")
-        XCTAssertTrue(ended(seen, stream: 1))
+        seen += client.frames() { $0.contains { $0.type == RawHTTP2Client.Frame.rstStream } }
+        XCTAssertEqual(RawHTTP2Client.body(seen, stream: 1), "413 Content Too Large\n")
+        XCTAssertTrue(RawHTTP2Client.ended(seen, stream: 1))
         let reset = seen.firstIndex { $0.type == RawHTTP2Client.Frame.rstStream && $0.stream == 1 }
         XCTAssertEqual(reset.map { seen[$0].errorCode }, 0, "RST_STREAM(NO_ERROR)")
         XCTAssertGreaterThan(reset ?? -1, seen.lastIndex { $0.type == RawHTTP2Client.Frame.data } ?? Int.max, "after the answer's end")
@@ -644,12 +628,12 @@ final class HTTP2Tests: ProxyTestCase {
         for stream in streams { try client.connection.send(RawHTTP2Client.get(stream: stream, authority: Self.name, path: "/big")) }
         XCTAssertTrue(backend.waitForRequests(streams.count))
         // Each stream's first byte (its window) arrived: the rest of each 64 KiB is held.
-        _ = frames(client, timeout: 10) { seen in streams.allSatisfy { !self.body(seen, stream: $0).isEmpty } }
+        _ = client.frames(timeout: 10) { seen in streams.allSatisfy { !RawHTTP2Client.body(seen, stream: $0).isEmpty } }
         for stream in streams { try client.connection.send(RawHTTP2Client.reset(stream: stream)) }
         try client.connection.send(RawHTTP2Client.initialWindowSize(65_535))
         try client.connection.send(RawHTTP2Client.get(stream: 11, authority: Self.name, path: "/small"))
-        let seen = frames(client) { self.ended($0, stream: 11) }
-        XCTAssertEqual(body(seen, stream: 11), "tiny")
+        let seen = client.frames() { RawHTTP2Client.ended($0, stream: 11) }
+        XCTAssertEqual(RawHTTP2Client.body(seen, stream: 11), "tiny")
     }
 
     /// An error in what the client sent on one stream (a body longer than its content-length)
@@ -663,12 +647,12 @@ final class HTTP2Tests: ProxyTestCase {
         ))
         try client.connection.send(RawHTTP2Client.frame(type: RawHTTP2Client.Frame.data, flags: 1, stream: 1, Array("0123456789".utf8)))
         try client.connection.send(RawHTTP2Client.get(stream: 3, authority: Self.name, path: "/"))
-        var seen = frames(client) { self.ended($0, stream: 3) }
+        var seen = client.frames() { RawHTTP2Client.ended($0, stream: 3) }
         XCTAssertTrue(seen.contains { $0.type == RawHTTP2Client.Frame.rstStream && $0.stream == 1 }, "\(seen.map { ($0.type, $0.stream) })")
-        XCTAssertEqual(body(seen, stream: 3), "ok")
+        XCTAssertEqual(RawHTTP2Client.body(seen, stream: 3), "ok")
         try client.connection.send(RawHTTP2Client.get(stream: 5, authority: Self.name, path: "/"))
-        seen = frames(client) { self.ended($0, stream: 5) }
-        XCTAssertEqual(body(seen, stream: 5), "ok", "the connection stays open")
+        seen = client.frames() { RawHTTP2Client.ended($0, stream: 5) }
+        XCTAssertEqual(RawHTTP2Client.body(seen, stream: 5), "ok", "the connection stays open")
         XCTAssertFalse(seen.contains { $0.type == RawHTTP2Client.Frame.goAway })
     }
 

@@ -100,15 +100,31 @@ final class RawHTTP2Client {
     /// Every frame until the server closes the connection (or `timeout` passes). PINGs are
     /// acknowledged, as every client must (a graceful GOAWAY waits for that round trip).
     func framesUntilClose(timeout: TimeInterval = 10) -> [Frame] {
+        frames(timeout: timeout) { _ in false }
+    }
+
+    /// Every frame until `done` says so of those read, the connection closes, or `timeout`
+    /// passes. PINGs are acknowledged.
+    func frames(timeout: TimeInterval = 5, until done: ([Frame]) -> Bool) -> [Frame] {
         var frames: [Frame] = []
         let end = Date().addingTimeInterval(timeout)
-        while Date() < end, let frame = try? readFrame(timeout: end.timeIntervalSinceNow) {
+        while !done(frames), Date() < end, let frame = try? readFrame(timeout: end.timeIntervalSinceNow) {
             frames.append(frame)
             if frame.type == Frame.ping && frame.flags & 1 == 0 {
                 try? connection.send(Self.frame(type: Frame.ping, flags: 1, stream: 0, frame.payload))
             }
         }
         return frames
+    }
+
+    /// The DATA payload of `stream` among `frames`, as text.
+    static func body(_ frames: [Frame], stream: UInt32) -> String {
+        String(decoding: frames.filter { $0.stream == stream && $0.type == Frame.data }.flatMap(\.payload), as: UTF8.self)
+    }
+
+    /// Whether `stream`'s DATA ended (END_STREAM) among `frames`.
+    static func ended(_ frames: [Frame], stream: UInt32) -> Bool {
+        frames.contains { $0.stream == stream && $0.type == Frame.data && $0.flags & 1 == 1 }
     }
 
     /// HPACK literal without indexing, name from the static table (RFC 7541 §6.2.2).
