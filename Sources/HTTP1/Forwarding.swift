@@ -112,6 +112,49 @@ private func appendField(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, 
     appendCRLF(&out)
 }
 
+/// Consecutive field lines forwarded unchanged, copied in one piece.
+///
+/// A line already written as ``appendField(_:_:_:)`` would write it (`name: value CRLF`, one SP,
+/// no trailing whitespace), and that directly follows the previous kept line in the received
+/// head, extends the run; anything else ends it. The output is byte for byte what appending the
+/// fields one by one gives: each append costs about a hundred instructions, and an ordinary head
+/// is one run.
+struct LineRun {
+    private var start = 0
+    private var end = 0
+
+    /// Starts the run with received bytes the caller has checked are what it would write.
+    init(_ range: Range<Int> = 0..<0) {
+        start = range.lowerBound
+        end = range.upperBound
+    }
+
+    @inline(__always)
+    mutating func keep(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, _ field: HeaderField) {
+        let nameEnd = field.name.upperBound
+        let value = field.value
+        if value.lowerBound == nameEnd &+ 2 && p[nameEnd] == ASCII.colon && p[nameEnd &+ 1] == ASCII.sp
+            && p[value.upperBound] == ASCII.cr {
+            if field.name.lowerBound != end {
+                flush(&out, p)
+                start = field.name.lowerBound
+            }
+            end = value.upperBound &+ 2
+        } else {
+            flush(&out, p)
+            appendField(&out, p, field)
+        }
+    }
+
+    /// Writes the run; call it before writing anything else.
+    @inline(__always)
+    mutating func flush(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) {
+        if end > start { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[start..<end])) }
+        start = 0
+        end = 0
+    }
+}
+
 /// `name: value CRLF` for values supplied by the proxy itself. A name that is not a token is
 /// skipped and control bytes in the value become SP, so no caller can inject a line break.
 private func appendSanitisedField<N: Collection, V: Collection>(_ out: inout [UInt8], name: N, value: V)
@@ -183,21 +226,13 @@ extension RequestHead {
         let upgrading = edits.keepUpgrade && upgradeRange != nil && !upgradeListContains("h2c")
         out.reserveCapacity(out.count + storage.count + 128)
         storage.withUnsafeBufferPointer { p in
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[methodRange]))
-            out.append(ASCII.sp)
-            if targetForm == .absolute {
-                // Origin-form (RFC 9112 §3.2.1): the authority goes to the member only as Host,
-                // which the rule decides (original or the member's own). Members (http.sys,
-                // IIS) would otherwise route on the target's authority and skip that decision.
-                if pathRange.isEmpty { out.append(0x2F) } else { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[pathRange])) }
-                if let queryRange {
-                    out.append(0x3F)
-                    out.append(contentsOf: UnsafeBufferPointer(rebasing: p[queryRange]))
-                }
+            var run = LineRun()
+            if targetForm != .absolute, let line = canonicalRequestLine(p) {
+                // `method SP target SP HTTP/1.1 CRLF` as received: the first piece of the run.
+                run = LineRun(line)
             } else {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[targetRange]))
+                writeRequestLine(&out, p)
             }
-            appendStatic(&out, " HTTP/1.1\r\n")
 
             var hasHost = false
             var lastXFF = -1
@@ -210,6 +245,7 @@ extension RequestHead {
             }
 
             if !hasHost {
+                run.flush(&out, p)
                 appendStatic(&out, "Host: ")
                 if let replace = edits.replaceHost {
                     appendSanitisedValue(&out, replace)
@@ -224,6 +260,11 @@ extension RequestHead {
             for (index, field) in fields.enumerated() {
                 switch FieldKind.of(p, field.name) {
                 case .host:
+                    if edits.replaceHost == nil && hostRange == field.value {
+                        run.keep(&out, p, field)
+                        continue
+                    }
+                    run.flush(&out, p)
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: p[field.name]))
                     appendStatic(&out, ": ")
                     if let replace = edits.replaceHost {
@@ -234,21 +275,24 @@ extension RequestHead {
                     appendCRLF(&out)
                 case .connection:
                     if upgrading && !connectionWritten {
+                        run.flush(&out, p)
                         appendStatic(&out, "Connection: Upgrade\r\n")
                         connectionWritten = true
                     }
                 case .upgrade:
-                    if upgrading { appendField(&out, p, field) }
+                    if upgrading { run.keep(&out, p, field) }
                 case .proxyConnection, .keepAlive, .te, .spoofable:
                     break
                 case .transferEncoding:
                     // The parser let through only one line whose value is `chunked` in some
                     // case and spacing; the member gets the one spelling every server reads alike.
+                    run.flush(&out, p)
                     appendStatic(&out, "Transfer-Encoding: chunked\r\n")
                 case .contentLength:
-                    appendField(&out, p, field)
+                    run.keep(&out, p, field)
                 case .xForwardedFor:
                     if index == lastXFF && !edits.forwardedFor.isEmpty {
+                        run.flush(&out, p)
                         out.append(contentsOf: UnsafeBufferPointer(rebasing: p[field.name]))
                         appendStatic(&out, ": ")
                         out.append(contentsOf: UnsafeBufferPointer(rebasing: p[field.value]))
@@ -256,11 +300,12 @@ extension RequestHead {
                         appendSanitisedValue(&out, edits.forwardedFor)
                         appendCRLF(&out)
                     } else if !listedInConnection(p, field.name, connectionTokens) || !edits.forwardedFor.isEmpty {
-                        appendField(&out, p, field)
+                        run.keep(&out, p, field)
                     }
                 case .xForwardedProto:
                     if let proto = edits.forwardedProto {
                         if !protoWritten {
+                            run.flush(&out, p)
                             out.append(contentsOf: UnsafeBufferPointer(rebasing: p[field.name]))
                             appendStatic(&out, ": ")
                             appendSanitisedValue(&out, proto)
@@ -268,12 +313,13 @@ extension RequestHead {
                             protoWritten = true
                         }
                     } else if !listedInConnection(p, field.name, connectionTokens) {
-                        appendField(&out, p, field)
+                        run.keep(&out, p, field)
                     }
                 case .other:
-                    if !listedInConnection(p, field.name, connectionTokens) { appendField(&out, p, field) }
+                    if !listedInConnection(p, field.name, connectionTokens) { run.keep(&out, p, field) }
                 }
             }
+            run.flush(&out, p)
             if upgrading && !connectionWritten { appendStatic(&out, "Connection: Upgrade\r\n") }
             if lastXFF < 0 && !edits.forwardedFor.isEmpty {
                 appendStatic(&out, "X-Forwarded-For: ")
@@ -288,6 +334,40 @@ extension RequestHead {
             for extra in edits.extraHeaders { appendExtraField(&out, name: extra.name, value: extra.value) }
             appendCRLF(&out)
         }
+    }
+}
+
+extension RequestHead {
+    /// The request line's bytes when they are exactly what ``writeForwarded(into:edits:)``
+    /// writes for an origin-, authority- or asterisk-form target: one SP on each side of the
+    /// target, `HTTP/1.1` and CRLF.
+    fileprivate func canonicalRequestLine(_ p: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        let afterTarget = targetRange.upperBound
+        guard version == .http1_1, methodRange.lowerBound == 0, targetRange.lowerBound == methodRange.upperBound &+ 1,
+              afterTarget &+ 11 <= p.count
+        else { return nil }
+        let tail: StaticString = " HTTP/1.1\r\n"
+        for k in 0..<11 where p[afterTarget &+ k] != tail.utf8Start[k] { return nil }
+        return 0..<(afterTarget &+ 11)
+    }
+
+    /// `method SP target SP HTTP/1.1 CRLF`, the target in origin-form.
+    fileprivate func writeRequestLine(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) {
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: p[methodRange]))
+        out.append(ASCII.sp)
+        if targetForm == .absolute {
+            // Origin-form (RFC 9112 §3.2.1): the authority goes to the member only as Host,
+            // which the rule decides (original or the member's own). Members (http.sys,
+            // IIS) would otherwise route on the target's authority and skip that decision.
+            if pathRange.isEmpty { out.append(0x2F) } else { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[pathRange])) }
+            if let queryRange {
+                out.append(0x3F)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[queryRange]))
+            }
+        } else {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[targetRange]))
+        }
+        appendStatic(&out, " HTTP/1.1\r\n")
     }
 }
 
@@ -315,27 +395,34 @@ extension ResponseHead {
         let upgrading = keepUpgrade && isSwitchingProtocols
         out.reserveCapacity(out.count + storage.count + 64)
         storage.withUnsafeBufferPointer { p in
-            appendStatic(&out, "HTTP/1.1 ")
-            appendDecimal(&out, status)
-            out.append(ASCII.sp)
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[reasonRange]))
-            appendCRLF(&out)
+            var run = LineRun()
+            if let line = canonicalStatusLine(p) {
+                // `HTTP/1.1 code SP reason CRLF` as received: the first piece of the run.
+                run = LineRun(line)
+            } else {
+                appendStatic(&out, "HTTP/1.1 ")
+                appendDecimal(&out, status)
+                out.append(ASCII.sp)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[reasonRange]))
+                appendCRLF(&out)
+            }
             for field in fields {
                 switch FieldKind.of(p, field.name) {
                 case .connection, .proxyConnection, .keepAlive, .te:
                     break
                 case .upgrade:
-                    if upgrading { appendField(&out, p, field) }
+                    if upgrading { run.keep(&out, p, field) }
                 case .host:
-                    appendField(&out, p, field)
+                    run.keep(&out, p, field)
                 case .transferEncoding:
-                    if !dechunked { appendField(&out, p, field) }
+                    if !dechunked { run.keep(&out, p, field) }
                 case .contentLength:
-                    if !hadConflictingFraming && !dechunked { appendField(&out, p, field) }
+                    if !hadConflictingFraming && !dechunked { run.keep(&out, p, field) }
                 case .other, .xForwardedFor, .xForwardedProto, .spoofable:
-                    if !listedInConnection(p, field.name, connectionTokens) { appendField(&out, p, field) }
+                    if !listedInConnection(p, field.name, connectionTokens) { run.keep(&out, p, field) }
                 }
             }
+            run.flush(&out, p)
             if upgrading {
                 appendStatic(&out, "Connection: Upgrade\r\n")
             } else if close {
@@ -344,6 +431,21 @@ extension ResponseHead {
             for extra in extraHeaders { appendExtraField(&out, name: extra.name, value: extra.value) }
             appendCRLF(&out)
         }
+    }
+}
+
+extension ResponseHead {
+    /// The status line's bytes when they are exactly what
+    /// ``writeForwarded(into:extraHeaders:close:keepUpgrade:dechunked:)`` writes: `HTTP/1.1`,
+    /// one SP, the three digits, one SP, the reason and CRLF.
+    fileprivate func canonicalStatusLine(_ p: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        guard version == .http1_1, reasonRange.lowerBound == 13, p.count > reasonRange.upperBound,
+              p[reasonRange.upperBound] == ASCII.cr, p[8] == ASCII.sp, p[12] == ASCII.sp
+        else { return nil }
+        let prefix: StaticString = "HTTP/1.1"
+        for k in 0..<8 where p[k] != prefix.utf8Start[k] { return nil }
+        // The parser read exactly three digits here; they are the status written otherwise.
+        return 0..<(reasonRange.upperBound &+ 2)
     }
 }
 

@@ -19,9 +19,9 @@ public struct RequestHead: Sendable, Hashable {
 
     let methodRange: Range<Int>
     let targetRange: Range<Int>
-    let hostRange: Range<Int>?
+    @usableFromInline let hostRange: Range<Int>?
     let upgradeRange: Range<Int>?
-    let pathRange: Range<Int>
+    @usableFromInline let pathRange: Range<Int>
     let queryRange: Range<Int>?
 
     /// The head exactly as received, from the request line to the final CRLF
@@ -70,7 +70,10 @@ public struct RequestHead: Sendable, Hashable {
     }
 
     /// Calls `body` with ``host`` and ``path`` as views of the received bytes: what routing
-    /// reads for every request, without copying either.
+    /// reads for every request, without copying either. Inlinable, so that the caller's result
+    /// type is known where it is called: generic across modules, each request paid for the
+    /// result's type metadata at run time.
+    @inlinable
     public func withHostAndPath<R>(_ body: (UnsafeBufferPointer<UInt8>?, UnsafeBufferPointer<UInt8>) -> R) -> R {
         if pathRange.isEmpty {
             return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1) { slash in

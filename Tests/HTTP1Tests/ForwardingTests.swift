@@ -24,6 +24,25 @@ final class ForwardingTests: XCTestCase {
                        "GET /a?b HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nX-Trace: v\r\n\r\n")
     }
 
+    /// Lines already in the written form are copied as runs; every other spelling is rewritten
+    /// field by field, and a dropped or edited line ends a run without losing its neighbours.
+    func testRunsOfReceivedLinesAndRewrittenOnesGiveTheSameForm() {
+        XCTAssertEqual(
+            forward("GET /r HTTP/1.1\r\nHost: h\r\nA: 1\r\nB:2\r\nC:  3 \r\nD: 4\r\nTE: x\r\nE: \r\nF:\r\nG:\t7\t\r\nH: 8\r\n\r\n",
+                    ForwardingEdits(forwardedFor: bytes("192.0.2.1"), forwardedProto: ForwardingEdits.protoHTTPS)),
+            "GET /r HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: \r\nF: \r\nG: 7\r\nH: 8\r\n"
+                + "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: https\r\n\r\n")
+        XCTAssertEqual(forward("GET /r HTTP/1.1\r\nHost:h\r\nX-Forwarded-Proto: http\r\nA: 1\r\n\r\n", ForwardingEdits(forwardedProto: ForwardingEdits.protoHTTPS)),
+                       "GET /r HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https\r\nA: 1\r\n\r\n")
+        XCTAssertEqual(forward("GET /r HTTP/1.1\r\nA: 1\r\nHost: h\r\nB: 2\r\n\r\n", ForwardingEdits(replaceHost: bytes("m"))),
+                       "GET /r HTTP/1.1\r\nA: 1\r\nHost: m\r\nB: 2\r\n\r\n")
+        XCTAssertEqual(forward("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")
+        XCTAssertEqual(forwardResponse("HTTP/1.1 200 OK\r\nA: 1\r\nConnection: keep-alive\r\nB:  2\r\nC: 3\r\nD: 4\r\n\r\n"),
+                       "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n")
+        XCTAssertEqual(forwardResponse("HTTP/1.1 200 \r\nA: 1\r\n\r\n"), "HTTP/1.1 200 \r\nA: 1\r\n\r\n")
+        XCTAssertEqual(forwardResponse("HTTP/1.0 404 Not Found\r\nA: 1\r\n\r\n"), "HTTP/1.1 404 Not Found\r\nA: 1\r\n\r\n")
+    }
+
     func testAppendsIntoExistingBuffer() throws {
         let head = try XCTUnwrap(parseRequest("GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
         var out = bytes("PREFIX")
