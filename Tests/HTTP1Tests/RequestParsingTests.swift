@@ -211,4 +211,14 @@ final class RequestParsingTests: XCTestCase {
         XCTAssertEqual(parseRequest("GET / HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n")?.host, bytes("[2001:db8::1]:443"))
         XCTAssertEqual(parseRequest("GET / HTTP/1.1\r\nHost:\r\n\r\n")?.host, [])
     }
+
+    /// `tchar` (RFC 9110 §5.6.2), byte by byte over all 256 values.
+    func testTokenCharactersAreExactlyTheRFCs() {
+        let delimiters = Set("!#$%&'*+-.^_`|~".utf8)
+        for c in 0...255 {
+            let byte = UInt8(c)
+            let expected = (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || delimiters.contains(byte)
+            XCTAssertEqual(ASCII.isTokenChar(byte), expected, "byte \(c)")
+        }
+    }
 }
