@@ -3,14 +3,17 @@ import PackageDescription
 
 /// Pure targets (Affinity, Publishing, HTTP1, ConnectionCore, Members, Admin, ClientHello) build in
 /// the Swift 6 language mode and import neither NIO nor libbpf; the shells stay thin around
-/// them. The shells (Steering, EdgeTLS, L4, MemberConnections, AdminServer, Proxy, Demo and the
-/// CLI) build in the Swift 6 mode too, without concurrency warnings, so a data race the compiler
-/// can see is an error. Proxy imports the other shells, never the reverse: they reach a client
-/// connection or the server through protocols Proxy implements (`MemberOwner`, `HealthEvents`,
-/// `AdminSource`). State confined to an event loop is reached through NIO's `assumeIsolated()`
-/// and `NIOLoopBound`; `ProxyServer`, `Generation`, `Worker`, `MemberPool`, `HealthMonitor` and
-/// `MetricsEndpoint` are Sendable by the disciplines their doc comments state. The test targets
-/// build in the Swift 5 mode.
+/// them. The shells (Steering, EdgeTLS, L4, MemberConnections, AdminServer, Forwarding,
+/// HTTP1Serving, HTTP2Serving, Proxy, Demo and the CLI) build in the Swift 6 mode too, without
+/// concurrency warnings, so a data race the compiler can see is an error. Proxy imports the other
+/// shells, never the reverse: they reach a client connection or the server through protocols and
+/// hooks set above them (`MemberOwner`, `HealthEvents`, `AdminSource`; the worker's
+/// `startHTTP2`, so that HTTP/1.1 hands a connection to HTTP/2 without importing it; the
+/// `PassedThroughConnection` an L4 connection is to its worker). HTTP1Serving and HTTP2Serving
+/// import Forwarding (the worker and the exchange path), never each other. State confined to an
+/// event loop is reached through NIO's `assumeIsolated()` and `NIOLoopBound`; `ProxyServer`,
+/// `Generation`, `Worker`, `MemberPool`, `HealthMonitor` and `MetricsEndpoint` are Sendable by the
+/// disciplines their doc comments state. The test targets build in the Swift 5 mode.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -129,23 +132,61 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The SwiftNIO data plane: workers, forwarding, the L4 connection.
+        // A worker and what it owns: the runtime configuration, the farms' balancers, the
+        // member pool, the per-source limits, the access log, the client connections it counts
+        // and drains; the exchange path HTTP/1.1 connections and HTTP/2 streams share (planner,
+        // member connections, accounting). No pipeline is built here: a connection whose ALPN
+        // chose h2 is handed to HTTP/2 through the worker's `startHTTP2`, an L4 connection is
+        // counted as a `PassedThroughConnection`.
+        .target(
+            name: "Forwarding",
+            dependencies: [
+                "Admin", "AdminServer", "Publishing", "HTTP1", "Members", "MemberConnections", "Steering", "Affinity",
+                "CEdgesplitBPF", "EdgeTLS", "L4",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // HTTP/1.1 client connections: `ClientHandler`, the shell of `HTTP1ConnectionStateMachine`.
+        .target(
+            name: "HTTP1Serving",
+            dependencies: [
+                "Forwarding", "ConnectionCore", "HTTP1", "MemberConnections", "Publishing", "Affinity", "CEdgesplitBPF",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // HTTP/2 client connections: `HTTP2Connection` (the frames of every stream, flow control,
+        // idle close and GOAWAY), `HTTP2Stream` (one stream as one exchange), `FlushCoalescer`.
+        .target(
+            name: "HTTP2Serving",
+            dependencies: [
+                "Forwarding", "ConnectionCore", "HTTP1", "MemberConnections", "Publishing", "Affinity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ],
+            swiftSettings: strict
+        ),
+        // The server: generations (pipeline building), listeners, the ClientHello handler, the
+        // L4 connection, what the admin side asks of the server, the server log.
         .target(
             name: "Proxy",
             dependencies: [
-                "Admin", "AdminServer", "Publishing", "HTTP1", "ConnectionCore", "ClientHello", "Members", "MemberConnections",
-                "Steering", "Affinity", "CEdgesplitBPF", "EdgeTLS", "L4",
+                "Admin", "AdminServer", "Publishing", "ClientHello", "Members", "MemberConnections", "Steering", "Affinity",
+                "EdgeTLS", "L4", "Forwarding", "HTTP1Serving", "HTTP2Serving",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ],
             swiftSettings: strict
         ),
@@ -168,7 +209,8 @@ let package = Package(
         .executableTarget(
             name: "edgesplit",
             dependencies: [
-                "Admin", "AdminServer", "Proxy", "MemberConnections", "EdgeTLS", "Publishing", "Steering", "Affinity", "Demo",
+                "Admin", "AdminServer", "Proxy", "Forwarding", "MemberConnections", "EdgeTLS", "Publishing", "Steering", "Affinity",
+                "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -207,10 +249,27 @@ let package = Package(
             dependencies: ["MemberConnections", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "L4Tests", dependencies: ["L4", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "ForwardingTests", dependencies: ["Forwarding"]),
+        .testTarget(
+            name: "HTTP1ServingTests",
+            dependencies: [
+                "HTTP1Serving", "Forwarding", "Publishing",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "HTTP2ServingTests",
+            dependencies: [
+                "HTTP2Serving",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Proxy", "Admin", "AdminServer", "Publishing", "Demo", "HTTP1", "Affinity",
+                "Proxy", "Forwarding", "Admin", "AdminServer", "Publishing", "Demo", "HTTP1", "Affinity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Forwarding
 import Proxy
 import Publishing
 

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Forwarding
 import Glibc
 #endif
 import ArgumentParser

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Forwarding
 import Logging
 import NIOCore
 import Proxy

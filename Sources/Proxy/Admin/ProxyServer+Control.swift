@@ -1,6 +1,7 @@
 import Admin
 import AdminServer
 import EdgeTLS
+import Forwarding
 import Foundation
 import NIOCore
 import Publishing

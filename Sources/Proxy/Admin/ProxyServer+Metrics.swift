@@ -1,5 +1,6 @@
 import Admin
 import AdminServer
+import Forwarding
 import Foundation
 import NIOCore
 import Prometheus

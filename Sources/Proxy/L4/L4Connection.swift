@@ -1,4 +1,6 @@
 import Affinity
+import Forwarding
+import HTTP1Serving
 import L4
 import Members
 import NIOCore
@@ -20,7 +22,7 @@ import Publishing
 /// write half is shut once the kernel has sent on every byte that side received (compared
 /// with TCP's own counters, so no byte still queued inside the splice is cut off). An error
 /// or close on either side closes both and takes them out of the maps.
-final class L4Connection: L4GlueConnection {
+final class L4Connection: L4GlueConnection, PassedThroughConnection {
     let worker: Worker
     let routeIndex: Int
     let route: L4Route
@@ -77,10 +79,7 @@ final class L4Connection: L4GlueConnection {
             try channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             let glue = L4GlueHandler(side: .client, connection: connection)
             connection.clientGlue = glue
-            if let l7 = try? pipeline.context(handlerType: ClientHandler.self) {
-                (l7.handler as? ClientHandler)?.handOver()
-                pipeline.removeHandler(context: l7, promise: nil)
-            }
+            HTTP1Clients.handOver(pipeline)
             try pipeline.addHandler(glue)
         } catch {
             channel.close(promise: nil)

@@ -1,5 +1,6 @@
 import ClientHello
 import EdgeTLS
+import Forwarding
 import NIOCore
 import NIOSSL
 import Publishing

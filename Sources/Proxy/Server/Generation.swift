@@ -3,6 +3,9 @@ import Glibc
 #endif
 import AdminServer
 import EdgeTLS
+import Forwarding
+import HTTP1Serving
+import HTTP2Serving
 import Logging
 import MemberConnections
 import NIOCore
@@ -45,7 +48,7 @@ final class Generation: @unchecked Sendable {
         let workers = loops.enumerated().map { index, loop in
             Worker(
                 index: index, eventLoop: loop, runtime: runtime, accessLog: accessLog, sourceCounts: sourceCounts[index],
-                connectionLoad: connectionLoads[index])
+                connectionLoad: connectionLoads[index], startHTTP2: HTTP2Clients.start)
         }
         for worker in workers { worker.splice = splice }
         self.workers = workers
@@ -160,8 +163,8 @@ final class Generation: @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler())
                     }
                 }
-                let handler = ClientHandler(worker: worker, listenerIndex: listenerIndex, isTLS: certificates != nil)
-                handler.sourceTicket = ticket
+                let handler = HTTP1Clients.handler(
+                    worker: worker, listenerIndex: listenerIndex, isTLS: certificates != nil, sourceTicket: ticket)
                 do {
                     if let certificates {
                         // Reads the ClientHello first: an L4 route passes the connection

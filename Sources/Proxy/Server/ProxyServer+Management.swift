@@ -1,5 +1,6 @@
 import AdminServer
 import EdgeTLS
+import Forwarding
 import Foundation
 import MemberConnections
 import NIOCore

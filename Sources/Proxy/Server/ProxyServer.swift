@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import EdgeTLS
+import Forwarding
 import Glibc
 #endif
 import AdminServer

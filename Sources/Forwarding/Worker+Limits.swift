@@ -5,9 +5,11 @@ import Publishing
 /// One event loop's per-source counts. The process keeps one per loop for its whole life
 /// and hands it to every generation's worker on that loop, so a reload keeps the counts: the
 /// old generation's connections still count, and the new limits apply to them.
-final class SourceCounts {
+package final class SourceCounts {
     /// Touched only on the loop; nil when the configuration sets no limit.
-    var table: SourceLimitTable?
+    package var table: SourceLimitTable?
+
+    package init() {}
 }
 
 /// Per-source limits on a worker: the thin shell around `SourceLimitTable`.
@@ -18,11 +20,11 @@ final class SourceCounts {
 /// covers every kind of listener; its close is reported by the channel's close future,
 /// whatever handlers it ended up with.
 extension Worker {
-    static var now: SourceLimitTable.Instant { NIODeadline.now().uptimeNanoseconds }
+    package static var now: SourceLimitTable.Instant { NIODeadline.now().uptimeNanoseconds }
 
     /// Admits a just-accepted connection or refuses it (the caller then closes it at once).
     /// Returns the connection's place in its source's counts, nil when it is not counted.
-    func admitConnection(_ channel: Channel, handshake: Bool) -> Result<SourceTicket?, RefusedBySourceLimit> {
+    package func admitConnection(_ channel: Channel, handshake: Bool) -> Result<SourceTicket?, RefusedBySourceLimit> {
         guard sourceCounts.table != nil, let remote = channel.remoteAddress, let client = ClientAddress(socketAddress: remote) else {
             return .success(nil)
         }
@@ -42,7 +44,7 @@ extension Worker {
     /// Sets the loop's table up for this generation's configuration (kept across a reload),
     /// on the loop and before this worker accepts anything; and expires idle sources once a
     /// minute, so the table shrinks when traffic does.
-    func startLimits() {
+    package func startLimits() {
         configureLimits()
         limitExpiryTask = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { [self] _ in
             sourceCounts.table?.expire(now: Self.now)
@@ -51,7 +53,7 @@ extension Worker {
 
     /// Applies this generation's limits to the loop's table: at start, and again when a newer
     /// generation that had already applied its own failed to start.
-    func configureLimits() {
+    package func configureLimits() {
         eventLoop.execute { [self] in
             limitRuleIDs = SourceLimitTable.configure(&sourceCounts.table, for: runtime.config)
         }
@@ -60,26 +62,26 @@ extension Worker {
 
 /// One admitted connection's place in its source's counts: the open handshake and the
 /// connection are given back exactly once.
-final class SourceTicket {
-    let worker: Worker
-    let source: ClientAddress
+package final class SourceTicket {
+    package let worker: Worker
+    package let source: ClientAddress
     private var handshakeOpen: Bool
     private var open = true
 
-    init(worker: Worker, source: ClientAddress, handshakeOpen: Bool) {
+    package init(worker: Worker, source: ClientAddress, handshakeOpen: Bool) {
         self.worker = worker
         self.source = source
         self.handshakeOpen = handshakeOpen
     }
 
     /// The TLS handshake finished: it no longer counts as half-open.
-    func handshakeEnded() {
+    package func handshakeEnded() {
         guard handshakeOpen else { return }
         handshakeOpen = false
         worker.sourceCounts.table?.handshakeEnded(source: source)
     }
 
-    func closed() {
+    package func closed() {
         guard open else { return }
         open = false
         worker.sourceCounts.table?.connectionClosed(source: source, handshakeOpen: handshakeOpen)
@@ -88,7 +90,7 @@ final class SourceTicket {
 
     /// A new HTTP/2 stream on this connection: false when the source has `concurrent_streams`
     /// open over all its connections (the stream is refused, and counted).
-    func admitStream() -> Bool {
+    package func admitStream() -> Bool {
         guard worker.sourceCounts.table?.admitStream(source: source) ?? true else {
             worker.stats.limited[.concurrentStreams, default: 0] &+= 1
             return false
@@ -97,13 +99,13 @@ final class SourceTicket {
     }
 
     /// An admitted stream ended.
-    func streamClosed() {
+    package func streamClosed() {
         worker.sourceCounts.table?.streamClosed(source: source)
     }
 
     /// A request matched by the rule at index `rule` (nil: none): nil when allowed, else the
     /// seconds until the source may send again (`Retry-After` of the 429).
-    func refusesRequest(rule: Int?) -> Int? {
+    package func refusesRequest(rule: Int?) -> Int? {
         let id = rule.flatMap { $0 < worker.limitRuleIDs.count ? worker.limitRuleIDs[$0] : nil }
         guard case .refused(let retryAfter) = worker.sourceCounts.table?.admitRequest(source: source, rule: id, now: Worker.now) else {
             return nil
@@ -114,18 +116,20 @@ final class SourceTicket {
 }
 
 /// A connection closed at accept because its source is over a limit.
-struct RefusedBySourceLimit: Error {
-    let reason: LimitReason
+package struct RefusedBySourceLimit: Error {
+    package let reason: LimitReason
 }
 
 /// Closes a refused connection as soon as it is registered: nothing is read from it, no
 /// TLS is set up for it.
-final class RefusedConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
+package final class RefusedConnectionHandler: ChannelInboundHandler {
+    package typealias InboundIn = ByteBuffer
 
-    func channelActive(context: ChannelHandlerContext) {
+    package init() {}
+
+    package func channelActive(context: ChannelHandlerContext) {
         context.close(promise: nil)
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }

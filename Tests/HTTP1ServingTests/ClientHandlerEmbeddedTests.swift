@@ -1,9 +1,10 @@
+import Forwarding
 import NIOCore
 import NIOEmbedded
 import Publishing
 import XCTest
 
-@testable import Proxy
+@testable import HTTP1Serving
 
 /// `ClientHandler` on an `EmbeddedChannel`: the handler's loop, without sockets. Requests that
 /// edgesplit answers itself need no member, so the loop's bound, its order and its timers are

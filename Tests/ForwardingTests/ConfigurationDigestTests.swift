@@ -1,5 +1,5 @@
+import Forwarding
 import XCTest
-@testable import Proxy
 
 final class ConfigurationDigestTests: XCTestCase {
     /// The digest every host shows: SHA-256 of the configuration text, so any byte counts.

@@ -5,21 +5,21 @@ import Publishing
 import Admin
 
 /// One access-log line: TMG/IIS W3C extended fields plus edgesplit's own.
-struct AccessRecord {
-    var start: timespec
-    var clientIP: String
-    var method: String
-    var uriStem: String
-    var uriQuery: String
-    var host: String
-    var status: Int
-    var bytesIn: Int
-    var bytesOut: Int
-    var timeTakenMs: Int
-    var rule: String
-    var farm: String
-    var member: String
-    var worker: Int
+package struct AccessRecord {
+    package var start: timespec
+    package var clientIP: String
+    package var method: String
+    package var uriStem: String
+    package var uriQuery: String
+    package var host: String
+    package var status: Int
+    package var bytesIn: Int
+    package var bytesOut: Int
+    package var timeTakenMs: Int
+    package var rule: String
+    package var farm: String
+    package var member: String
+    package var worker: Int
 }
 
 /// The access log file, shared by all workers. Each worker formats lines into its own
@@ -27,10 +27,10 @@ struct AccessRecord {
 /// descriptor, so lines from different workers never interleave and no lock is taken.
 public final class AccessLog: Sendable {
     public let format: AccessLogFormat
-    let descriptor: CInt
-    let ownsDescriptor: Bool
+    package let descriptor: CInt
+    package let ownsDescriptor: Bool
 
-    static let fields = "date time c-ip cs-method cs-uri-stem cs-uri-query cs-host sc-status cs-bytes sc-bytes time-taken rule farm member worker"
+    package static let fields = "date time c-ip cs-method cs-uri-stem cs-uri-query cs-host sc-status cs-bytes sc-bytes time-taken rule farm member worker"
 
     public init(settings: AccessLogSettings) throws {
         format = settings.format
@@ -54,7 +54,7 @@ public final class AccessLog: Sendable {
         }
     }
 
-    func write(_ bytes: [UInt8]) {
+    package func write(_ bytes: [UInt8]) {
         FileBytes.write(bytes, to: descriptor)
     }
 
@@ -63,7 +63,7 @@ public final class AccessLog: Sendable {
     }
 
     /// `YYYY-MM-DD`, `HH:MM:SS` in UTC, as W3C logs use.
-    static func utcDateTime(_ seconds: time_t) -> (String, String) {
+    package static func utcDateTime(_ seconds: time_t) -> (String, String) {
         var t = seconds
         var parts = tm()
         gmtime_r(&t, &parts)
@@ -81,19 +81,19 @@ public struct AccessLogError: Error, CustomStringConvertible {
 }
 
 /// A worker's pending access-log lines; flushed when large and once a second.
-final class AccessLogBuffer {
-    let log: AccessLog
+package final class AccessLogBuffer {
+    package let log: AccessLog
     private var buffer: [UInt8] = []
     private var cachedSecond: time_t = -1
     private var cachedDate = ""
     private var cachedTime = ""
 
-    init(log: AccessLog) {
+    package init(log: AccessLog) {
         self.log = log
         buffer.reserveCapacity(64 * 1024)
     }
 
-    func append(_ record: AccessRecord) {
+    package func append(_ record: AccessRecord) {
         if record.start.tv_sec != cachedSecond {
             cachedSecond = record.start.tv_sec
             (cachedDate, cachedTime) = AccessLog.utcDateTime(record.start.tv_sec)
@@ -121,7 +121,7 @@ final class AccessLogBuffer {
         if buffer.count >= 32 * 1024 { flush() }
     }
 
-    func flush() {
+    package func flush() {
         guard !buffer.isEmpty else { return }
         log.write(buffer)
         buffer.removeAll(keepingCapacity: true)

@@ -1,6 +1,7 @@
 import CEdgesplitBPF
 import Affinity
 import ConnectionCore
+import Forwarding
 import HTTP1
 import MemberConnections
 import NIOCore
@@ -125,11 +126,10 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Member
     /// now on, and this handler leaves the pipeline (the worker keeps counting one client).
     private func switchToHTTP2() {
         guard let context else { return }
-        let connection = HTTP2Connection(
-            worker: worker, listenerIndex: listenerIndex, client: client, clientText: clientText, sourceTicket: sourceTicket
-        )
+        let connection: ClientConnection
         do {
-            try connection.install(in: context.channel)
+            guard let startHTTP2 = worker.startHTTP2 else { throw ChannelError.operationUnsupported }
+            connection = try startHTTP2(worker, context.channel, listenerIndex, client, clientText, sourceTicket)
         } catch {
             context.close(promise: nil)
             return
@@ -704,10 +704,4 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Member
     }
 }
 
-extension Swift.Duration {
-    /// The same span as a NIO `TimeAmount` (nanosecond precision).
-    public var timeAmount: TimeAmount {
-        let (seconds, attoseconds) = components
-        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}
+extension ClientHandler: ExchangeOwner {}

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOEmbedded
-@testable import Proxy
+@testable import HTTP2Serving
 import XCTest
 
 /// The HTTP/2 connection's flushes wait for the end of the event loop's turn, and nothing

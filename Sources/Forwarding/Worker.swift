@@ -22,44 +22,48 @@ import Steering
 /// server's management calls) reaches a worker only through `eventLoop.execute`, `submit` or
 /// `flatSubmit`. Closures that run on the loop later (timers, close futures, bootstraps'
 /// initializers) may hold it.
-final class Worker: @unchecked Sendable {
-    let index: Int
-    let eventLoop: EventLoop
-    let runtime: RuntimeConfiguration
-    let balancers: [FarmBalancer]
+package final class Worker: @unchecked Sendable {
+    package let index: Int
+    package let eventLoop: EventLoop
+    package let runtime: RuntimeConfiguration
+    package let balancers: [FarmBalancer]
     /// By farm index: the persistence cookie of farms with `persistence: cookie`.
-    let cookies: [PersistenceCookie?]
-    let pool: MemberPool
-    let accessLog: AccessLogBuffer?
+    package let cookies: [PersistenceCookie?]
+    package let pool: MemberPool
+    package let accessLog: AccessLogBuffer?
     /// This worker's counters (`edgesplit stats`), touched only on `eventLoop`.
-    var stats: WorkerStats
+    package var stats: WorkerStats
     /// The per-source counts of this worker's loop, shared with the other generations on it.
-    let sourceCounts: SourceCounts
+    package let sourceCounts: SourceCounts
     /// The loop's open connections, shared with the other generations on it (bounded loads).
-    let connectionLoad: ConnectionLoad
+    package let connectionLoad: ConnectionLoad
     /// By rule index: the rule's ID in the limit table.
-    var limitRuleIDs: [Int] = []
-    var limitExpiryTask: RepeatedTask?
+    package var limitRuleIDs: [Int] = []
+    package var limitExpiryTask: RepeatedTask?
     /// Client connections open on this worker, for draining them at shutdown and reload.
-    private(set) var clients: [ObjectIdentifier: ClientConnection] = [:]
+    package private(set) var clients: [ObjectIdentifier: ClientConnection] = [:]
     /// Its connections are being drained (shutdown, reload): not the worker drained from the
     /// kernel table (`maps drain`), which keeps serving the connections it has.
-    private(set) var drainingConnections = false
+    package private(set) var drainingConnections = false
     private var drainGently = false
     private var flushTask: RepeatedTask?
     /// The process's health monitor (set before the worker accepts anything).
-    var monitor: HealthMonitor?
+    package var monitor: HealthMonitor?
     /// The kernel splice for L4 routes; nil = L4 connections are copied in userspace.
-    var splice: SpliceProgram?
+    package var splice: SpliceProgram?
     /// L4 connections open on this worker, for draining them.
-    private(set) var l4Connections: [ObjectIdentifier: L4Connection] = [:]
+    package private(set) var l4Connections: [ObjectIdentifier: any PassedThroughConnection] = [:]
+    /// Serves a client connection whose TLS handshake chose `h2` by ALPN, in place of its
+    /// HTTP/1.1 handler (set by the generation; nil: the connection is closed).
+    package let startHTTP2: StartHTTP2?
     private var connectionsDrained: EventLoopPromise<Void>?
 
-    init(
+    package init(
         index: Int, eventLoop: EventLoop, runtime: RuntimeConfiguration, accessLog: AccessLog?, sourceCounts: SourceCounts,
-        connectionLoad: ConnectionLoad
+        connectionLoad: ConnectionLoad, startHTTP2: StartHTTP2? = nil
     ) {
         self.index = index
+        self.startHTTP2 = startHTTP2
         self.sourceCounts = sourceCounts
         self.connectionLoad = connectionLoad
         self.eventLoop = eventLoop
@@ -94,7 +98,7 @@ final class Worker: @unchecked Sendable {
     }
 
     /// A copy of the counters, with the limit table's own figures filled in.
-    func statsSnapshot() -> WorkerStats {
+    package func statsSnapshot() -> WorkerStats {
         var copy = stats
         if let limits = sourceCounts.table {
             copy.limitSources = limits.count
@@ -108,24 +112,24 @@ final class Worker: @unchecked Sendable {
     /// health check re-resolves a name to a new address.
     private var memberAddresses: [[SocketAddress?]]
 
-    func setMemberAddress(farm: Int, member: Int, _ address: SocketAddress) {
+    package func setMemberAddress(farm: Int, member: Int, _ address: SocketAddress) {
         memberAddresses[farm][member] = address
         balancers[farm].setResolved(member)
     }
 
     /// The monitor's verdict on a member (up and not drained), told to every worker.
-    func setMemberAvailable(farm: Int, member: Int, _ available: Bool) {
+    package func setMemberAvailable(farm: Int, member: Int, _ available: Bool) {
         balancers[farm].setMonitorAvailable(member, available)
     }
 
     /// A connection to a member failed before anything was sent: hold it out here at once,
     /// and let the monitor count it toward `fall`.
-    func memberFailed(farm: Int, member: Int, reason: String) {
+    package func memberFailed(farm: Int, member: Int, reason: String) {
         balancers[farm].markFailed(member, now: Self.now)
         monitor?.passiveFailure(farm: farm, member: member, reason: reason)
     }
 
-    func register(_ client: ClientConnection) {
+    package func register(_ client: ClientConnection) {
         clients[ObjectIdentifier(client)] = client
         stats.accepted &+= 1
         stats.active += 1
@@ -133,13 +137,13 @@ final class Worker: @unchecked Sendable {
     }
 
     /// A connection that changes hands (HTTP/1.1 handler → HTTP/2 after ALPN) stays counted once.
-    func replace(_ old: ClientConnection, with new: ClientConnection) {
+    package func replace(_ old: ClientConnection, with new: ClientConnection) {
         guard clients.removeValue(forKey: ObjectIdentifier(old)) != nil else { return }
         clients[ObjectIdentifier(new)] = new
         if drainingConnections { new.drain(gentle: drainGently) }
     }
 
-    func unregister(_ client: ClientConnection, handshakeFailed: Bool) {
+    package func unregister(_ client: ClientConnection, handshakeFailed: Bool) {
         guard clients.removeValue(forKey: ObjectIdentifier(client)) != nil else { return }
         stats.active -= 1
         if handshakeFailed { stats.tlsHandshakeFailures &+= 1 }
@@ -149,13 +153,13 @@ final class Worker: @unchecked Sendable {
         }
     }
 
-    func register(_ connection: L4Connection) {
+    package func register(_ connection: any PassedThroughConnection) {
         l4Connections[ObjectIdentifier(connection)] = connection
         stats.l4Routes[connection.routeIndex].connections &+= 1
         stats.l4Routes[connection.routeIndex].active += 1
     }
 
-    func unregister(_ connection: L4Connection) {
+    package func unregister(_ connection: any PassedThroughConnection) {
         guard l4Connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return }
         stats.l4Routes[connection.routeIndex].active -= 1
         if drainingConnections, clients.isEmpty, l4Connections.isEmpty {
@@ -168,7 +172,7 @@ final class Worker: @unchecked Sendable {
     /// connections close now (`gentle: false`, shutdown) or after their next response
     /// (`gentle: true`, reload: closing an idle connection races with a request the client
     /// may be sending on it). The future completes when the last client connection closed.
-    func drainConnections(gentle: Bool) -> EventLoopFuture<Void> {
+    package func drainConnections(gentle: Bool) -> EventLoopFuture<Void> {
         drainingConnections = true
         drainGently = gentle
         pool.closeAll()
@@ -180,13 +184,13 @@ final class Worker: @unchecked Sendable {
     }
 
     /// Ends every remaining connection (the connections' drain deadline passed).
-    func closeAll() {
+    package func closeAll() {
         for client in clients.values { client.abort() }
         for connection in l4Connections.values { connection.abort() }
         pool.closeAll()
     }
 
-    func stop() {
+    package func stop() {
         pool.closeAll()
         flushTask?.cancel()
         limitExpiryTask?.cancel()
@@ -195,7 +199,7 @@ final class Worker: @unchecked Sendable {
 
     /// Opens a connection to a farm member on this worker's loop; the handler comes back
     /// ready to carry one exchange at a time.
-    func connect(farm farmIndex: Int, member: Int, timeout: TimeAmount) -> EventLoopFuture<MemberHandler> {
+    package func connect(farm farmIndex: Int, member: Int, timeout: TimeAmount) -> EventLoopFuture<MemberHandler> {
         guard let address = memberAddresses[farmIndex][member] else {
             return eventLoop.makeFailedFuture(MemberError.unresolved)
         }
@@ -228,7 +232,7 @@ final class Worker: @unchecked Sendable {
 extension Worker {
     /// Opens a plain TCP connection to a member of an L4 route's farm. It does not read on
     /// its own (`autoRead` off) and keeps its write half open when the member's input ends.
-    func connectL4(farm farmIndex: Int, member: Int, timeout: TimeAmount, handler: L4GlueHandler) -> EventLoopFuture<Channel> {
+    package func connectL4(farm farmIndex: Int, member: Int, timeout: TimeAmount, handler: L4GlueHandler) -> EventLoopFuture<Channel> {
         guard let address = memberAddresses[farmIndex][member] else {
             return eventLoop.makeFailedFuture(MemberError.unresolved)
         }
@@ -245,3 +249,19 @@ extension Worker {
             .connect(to: address)
     }
 }
+
+/// A connection of an L4 route as its worker sees it: counted by route while open, aborted at
+/// the drain deadline.
+package protocol PassedThroughConnection: AnyObject {
+    var routeIndex: Int { get }
+    func abort()
+}
+
+/// Takes over a client connection whose TLS handshake chose `h2` by ALPN: the HTTP/1.1
+/// handler that was reading it hands over the channel, its listener, the client's address
+/// (and its text) and its place in its source's counts; the new connection comes back to be
+/// counted in the handler's place. Throws when the channel cannot take it (the caller closes it).
+package typealias StartHTTP2 = (
+    _ worker: Worker, _ channel: Channel, _ listenerIndex: Int, _ client: ClientAddress?, _ clientText: String,
+    _ sourceTicket: SourceTicket?
+) throws -> ClientConnection

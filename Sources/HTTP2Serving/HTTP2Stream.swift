@@ -1,5 +1,6 @@
 import Affinity
 import ConnectionCore
+import Forwarding
 import HTTP1
 import MemberConnections
 import NIOCore

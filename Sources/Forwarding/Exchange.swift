@@ -9,34 +9,34 @@ import NIOCore
 /// member connection carrying it. Each exchange has one owner, the client side that read its
 /// request (an HTTP/1.1 `ClientHandler` or an `HTTP2Stream`); where the exchange
 /// stands is that owner's state machine's business (`ExchangeProgress`), not a flag here.
-final class Exchange {
-    let head: RequestHead?
-    let start: NIODeadline
-    let startWall: timespec
-    var ruleIndex: Int?
-    var farmIndex = -1
-    var member = -1
-    var memberConnection: MemberHandler?
-    var requestFramer = BodyFramer(.none)
-    var requestSentAt: NIODeadline = .distantFuture
-    var boundByRequest = false
-    var isUpgrade = false
+package final class Exchange {
+    package let head: RequestHead?
+    package let start: NIODeadline
+    package let startWall: timespec
+    package var ruleIndex: Int?
+    package var farmIndex = -1
+    package var member = -1
+    package var memberConnection: MemberHandler?
+    package var requestFramer = BodyFramer(.none)
+    package var requestSentAt: NIODeadline = .distantFuture
+    package var boundByRequest = false
+    package var isUpgrade = false
     /// `Set-Cookie` value to add to the response (cookie persistence, no valid cookie sent).
-    var setCookie: String?
+    package var setCookie: String?
     /// `Retry-After` seconds of edgesplit's own 429.
-    var retryAfter: Int?
+    package var retryAfter: Int?
     /// The client speaks HTTP/1.0 and the response is chunked: send payload bytes only.
-    var dechunk = false
-    var countedOutstanding = false
-    var logged = false
-    var maxBody: UInt64?
+    package var dechunk = false
+    package var countedOutstanding = false
+    package var logged = false
+    package var maxBody: UInt64?
     /// Request body payload bytes (without chunked framing), checked against `maxBody`.
-    var payloadBytes: UInt64 = 0
-    var status = 0
-    var bytesIn = 0
-    var bytesOut = 0
+    package var payloadBytes: UInt64 = 0
+    package var status = 0
+    package var bytesIn = 0
+    package var bytesOut = 0
 
-    init(head: RequestHead?, start: NIODeadline) {
+    package init(head: RequestHead?, start: NIODeadline) {
         self.head = head
         self.start = start
         var now = timespec()
@@ -45,7 +45,7 @@ final class Exchange {
     }
 
     /// What the planner chose for a forwarded request.
-    func apply(_ plan: ForwardPlan) {
+    package func apply(_ plan: ForwardPlan) {
         ruleIndex = plan.rule
         farmIndex = plan.farm
         member = plan.member
@@ -57,7 +57,7 @@ final class Exchange {
 
     /// Detaches and closes the member connection, if any: it carried part of this exchange
     /// and cannot be reused.
-    func closeMemberConnection() {
+    package func closeMemberConnection() {
         guard let memberConnection else { return }
         self.memberConnection = nil
         memberConnection.close()

@@ -8,7 +8,7 @@ import NIOCore
 import Publishing
 
 /// What the exchange planner decided for one request head.
-enum ExchangePlan {
+package enum ExchangePlan {
     /// edgesplit answers itself: no rule (404), a deny rule or a source outside the rule's
     /// networks (403), the source's request limit (429), `max_body` against a declared
     /// length (413), no member available (503).
@@ -17,15 +17,15 @@ enum ExchangePlan {
 }
 
 /// A request to forward: its rule, farm and member, and what the member side must know.
-struct ForwardPlan {
-    let rule: Int
-    let farm: Int
-    let member: Int
-    let maxBody: UInt64?
-    let setCookie: String?
+package struct ForwardPlan {
+    package let rule: Int
+    package let farm: Int
+    package let member: Int
+    package let maxBody: UInt64?
+    package let setCookie: String?
     /// The request carries NTLM or Negotiate credentials: they authenticate a connection.
-    let boundByRequest: Bool
-    let isUpgrade: Bool
+    package let boundByRequest: Bool
+    package let isUpgrade: Bool
 }
 
 /// The exchange path shared by HTTP/1.1 connections and HTTP/2 streams: the planner (rule,
@@ -39,7 +39,7 @@ extension Worker {
     /// against a declared Content-Length, and the member. A member connection that
     /// NTLM/Negotiate bound to this client (`bound`, HTTP/1.1 only) decides the member for its
     /// farm, since the handshake and the session live on that one connection.
-    func plan(
+    package func plan(
         _ head: RequestHead, listener: Int, client: ClientAddress?, ticket: SourceTicket?,
         bound: [MemberPool.Key: MemberHandler] = [:]
     ) -> ExchangePlan {
@@ -97,7 +97,7 @@ extension Worker {
     /// A connection to the exchange's member failed before anything was sent: marks the
     /// member failed and names one other member to try, with its cookie when the farm sets
     /// one. Nil when there is none; the caller's state machine decides whether to use it.
-    func otherMember(for exchange: Exchange, client: ClientAddress?, after error: Error) -> (member: Int, setCookie: String?)? {
+    package func otherMember(for exchange: Exchange, client: ClientAddress?, after error: Error) -> (member: Int, setCookie: String?)? {
         let balancer = balancers[exchange.farmIndex]
         memberFailed(farm: exchange.farmIndex, member: exchange.member, reason: HealthProbeError.describe(error))
         guard let client, let next = balancer.pick(for: client, excluding: exchange.member, now: Worker.now) else { return nil }
@@ -110,7 +110,7 @@ extension Worker {
     /// Opens a fresh connection to the exchange's member. The owner hears back exactly once,
     /// through `memberConnected` or `memberConnectFailed`, and checks that the exchange is
     /// still the one it waits for (otherwise it closes the connection).
-    func connect(_ exchange: Exchange, for owner: ExchangeOwner) {
+    package func connect(_ exchange: Exchange, for owner: ExchangeOwner) {
         let farm = exchange.farmIndex, member = exchange.member
         connect(farm: farm, member: member, timeout: runtime.ruleTimeouts[exchange.ruleIndex!].connect)
             .assumeIsolated().whenComplete { [self] result in
@@ -125,7 +125,7 @@ extension Worker {
     }
 
     /// Binds `memberConnection` to the exchange and counts it outstanding at its member.
-    func start(_ exchange: Exchange, on memberConnection: MemberHandler, owner: MemberOwner) {
+    package func start(_ exchange: Exchange, on memberConnection: MemberHandler, owner: MemberOwner) {
         exchange.memberConnection = memberConnection
         memberConnection.owner = owner
         balancers[exchange.farmIndex].requestStarted(exchange.member)
@@ -133,7 +133,7 @@ extension Worker {
     }
 
     /// Ends the exchange's outstanding count at its member, once.
-    func finishOutstanding(_ exchange: Exchange) {
+    package func finishOutstanding(_ exchange: Exchange) {
         guard exchange.countedOutstanding else { return }
         balancers[exchange.farmIndex].requestFinished(exchange.member)
         exchange.countedOutstanding = false
@@ -141,7 +141,7 @@ extension Worker {
 
     /// A member connection whose response is complete goes back to the pool when `keep`,
     /// else it is closed.
-    func release(_ memberConnection: MemberHandler, keep: Bool) {
+    package func release(_ memberConnection: MemberHandler, keep: Bool) {
         if keep {
             pool.put(memberConnection)
         } else {
@@ -152,7 +152,7 @@ extension Worker {
     /// The member connection failed before the response was complete: it is closed, the
     /// attempt stops counting as outstanding, and a fresh connection's failure counts
     /// against the member (a kept-alive one's says nothing: the member answered on it before).
-    func memberConnectionFailed(_ exchange: Exchange, _ memberConnection: MemberHandler, reused: Bool, error: Error) {
+    package func memberConnectionFailed(_ exchange: Exchange, _ memberConnection: MemberHandler, reused: Bool, error: Error) {
         if exchange.memberConnection === memberConnection { exchange.memberConnection = nil }
         memberConnection.close()
         finishOutstanding(exchange)
@@ -162,7 +162,7 @@ extension Worker {
     }
 
     /// 504 for a connect timeout, 502 for any other failure to reach a member.
-    static func isTimeout(_ error: Error) -> Bool {
+    package static func isTimeout(_ error: Error) -> Bool {
         if case .connectTimeout = error as? ChannelError { return true }
         return false
     }
@@ -171,7 +171,7 @@ extension Worker {
 
     /// The forwarded request head, edited per the rule: Host (`forward_original_host`),
     /// X-Forwarded-For and X-Forwarded-Proto, hop-by-hop fields removed.
-    func forwardedHead(for exchange: Exchange, clientText: [UInt8], isTLS: Bool, into scratch: inout [UInt8]) {
+    package func forwardedHead(for exchange: Exchange, clientText: [UInt8], isTLS: Bool, into scratch: inout [UInt8]) {
         scratch.removeAll(keepingCapacity: true)
         exchange.head?.writeForwarded(into: &scratch, edits: forwardingEdits(for: exchange, clientText: clientText, isTLS: isTLS))
     }
@@ -199,14 +199,14 @@ extension Worker {
     /// The exchange is over: its outstanding count ends, and it is counted in the stats and
     /// written to the access log, once. An exchange with no status yet was cut short by the
     /// client (499).
-    func finish(_ exchange: Exchange, listener: Int, client: String) {
+    package func finish(_ exchange: Exchange, listener: Int, client: String) {
         finishOutstanding(exchange)
         if exchange.status == 0 { exchange.status = 499 }
         record(exchange, listener: listener, client: client)
     }
 
     /// Counts the exchange in the stats and writes its access-log line, once.
-    func record(_ exchange: Exchange, listener: Int, client: String) {
+    package func record(_ exchange: Exchange, listener: Int, client: String) {
         guard !exchange.logged else { return }
         exchange.logged = true
         let now = NIODeadline.now()
@@ -260,9 +260,9 @@ extension Worker {
 extension ClientAddress {
     /// 0.0.0.0: the source of a connection whose peer address is unknown (matched by rules
     /// and limits as such; never given a member).
-    static let unspecified = ClientAddress(bytes: [0, 0, 0, 0])!
+    package static let unspecified = ClientAddress(bytes: [0, 0, 0, 0])!
 
-    init?(socketAddress: SocketAddress) {
+    package init?(socketAddress: SocketAddress) {
         switch socketAddress {
         case .v4(let address):
             var raw = address.address.sin_addr

@@ -1,6 +1,6 @@
 /// edgesplit's own responses: short bodies that name no internal server, farm or rule.
-enum ProxyStatus {
-    static func reason(_ status: Int) -> String {
+package enum ProxyStatus {
+    package static func reason(_ status: Int) -> String {
         switch status {
         case 400: return "Bad Request"
         case 403: return "Forbidden"
@@ -20,7 +20,7 @@ enum ProxyStatus {
         }
     }
 
-    static func body(_ status: Int) -> String {
+    package static func body(_ status: Int) -> String {
         "\(status) \(reason(status))\n"
     }
 }

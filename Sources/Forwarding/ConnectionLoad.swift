@@ -7,20 +7,20 @@ import Steering
 ///
 /// Counted as accepted, before per-source limits or TLS, and given back by the channel's
 /// close future, whatever handlers the connection ended up with. Touched only on the loop.
-final class ConnectionLoad {
-    let worker: Int
-    private(set) var open = 0
+package final class ConnectionLoad {
+    package let worker: Int
+    package private(set) var open = 0
     /// The process's row of the `loads` map; nil without kernel steering.
-    var kernel: WorkerLoads?
+    package var kernel: WorkerLoads?
 
-    init(worker: Int) { self.worker = worker }
+    package init(worker: Int) { self.worker = worker }
 
-    func opened() {
+    package func opened() {
         open += 1
         kernel?.store(worker: worker, active: open)
     }
 
-    func closed() {
+    package func closed() {
         open -= 1
         kernel?.store(worker: worker, active: open)
     }

@@ -22,9 +22,9 @@ public final class RuntimeConfiguration: Sendable {
     public let memberAddresses: [[SocketAddress?]]
     public let headLimits: HeadLimits
     /// Each rule's timeouts as NIO amounts, by rule index: converted once, not per request.
-    let ruleTimeouts: [RuleTimeAmounts]
+    package let ruleTimeouts: [RuleTimeAmounts]
     /// `timeouts.request_head` as a NIO amount.
-    let requestHeadTimeout: TimeAmount
+    package let requestHeadTimeout: TimeAmount
     /// Problems that do not stop serving (member names that do not resolve), at the
     /// configuration entry they come from. `verify: false` is the loader's warning already.
     public let warnings: [ConfigDiagnostic]
@@ -48,7 +48,7 @@ public final class RuntimeConfiguration: Sendable {
             do {
                 let built = try ListenerCertificates(
                     listener: listener, tls: tls, settings: config.tls, http2: config.http2.enabled, readFile: readFile,
-                    readOCSPFile: ServerEnvironment.readFileFromDisk,
+                    readOCSPFile: { try FileBytes.read($0) },
                     handshakeDone: { resumed in es_tls_set_last_resumed(resumed ? 1 : 0) }  // for ClientHandler's count
                 )
                 for entry in built.entries {
@@ -128,12 +128,12 @@ extension RuntimeConfiguration {
 }
 
 /// A rule's timeouts as NIO amounts.
-struct RuleTimeAmounts {
-    let connect: TimeAmount
-    let response: TimeAmount
-    let idle: TimeAmount
+package struct RuleTimeAmounts {
+    package let connect: TimeAmount
+    package let response: TimeAmount
+    package let idle: TimeAmount
 
-    init(_ timeouts: RuleTimeouts) {
+    package init(_ timeouts: RuleTimeouts) {
         connect = timeouts.connect.timeAmount
         response = timeouts.response.timeAmount
         idle = timeouts.idle.timeAmount
@@ -148,7 +148,7 @@ public struct SetupErrors: Error, CustomStringConvertible, Sendable {
 
 extension AffinitySettings {
     /// The prefixes as the steering code takes them (validated by the loader).
-    var mask: AffinityMask {
+    package var mask: AffinityMask {
         AffinityMask(ipv4Prefix: ipv4Prefix, ipv6Prefix: ipv6Prefix) ?? .host
     }
 }

@@ -1,4 +1,5 @@
 import Affinity
+import Forwarding
 import NIOCore
 import NIOHTTP2
 
