@@ -250,7 +250,7 @@ COMPONENTS = [
     ("swift-nio-http2: frames, HPACK, stream state, flow-control buffers", lambda s, obj: "8NIOHTTP2" in s or "8NIOHPACK" in s),
     ("swift-nio-ssl: the TLS handler", lambda s, obj: "6NIOSSL" in s),
     ("swift-nio: pipeline, buffers, event loop, sockets", lambda s, obj: re.search(r"7NIOCore|8NIOPosix|13NIOEmbedded|c_nio", s) is not None),
-    ("edgesplit: handlers, parsing, rules, members", lambda s, obj: re.search(r"\$s5Proxy|\$s10Forwarding|\$s12HTTP1Serving|\$s12HTTP2Serving|\$s5HTTP1|14ConnectionCore|\$s7Members|10Publishing|8Affinity|11ClientHello", s) is not None),
+    ("edgesplit: handlers, parsing, rules, members", lambda s, obj: re.search(r"\$s5Proxy|\$s10Forwarding|\$s12HTTP1Serving|\$s12HTTP2Serving|\$s17MemberConnections|\$s7EdgeTLS|\$s2L4|\$s11AdminServer|\$s5Admin|\$s8Steering|\$s5HTTP1|14ConnectionCore|\$s7Members|10Publishing|8Affinity|11ClientHello", s) is not None),
     ("Swift standard library code specialised in the binary", lambda s, obj: s.startswith("$s")),
 ]
 
