@@ -261,7 +261,8 @@ let package = Package(
         .testTarget(
             name: "HTTP2ServingTests",
             dependencies: [
-                "HTTP2Serving",
+                "HTTP2Serving", "HTTP1",
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -320,8 +320,7 @@ final class HTTP2Stream: MemberOwner {
             return
         }
         progress.responseHeadSent()
-        var headers = Self.hpack(head)
-        if let cookie = exchange.setCookie { headers.add(name: "set-cookie", value: cookie) }
+        let headers = Self.hpack(head, setCookie: exchange.setCookie)
         let bodyless: Bool
         if case .none = framing { bodyless = true } else { bodyless = false }
         responseEnded = bodyless
@@ -603,18 +602,85 @@ final class HTTP2Stream: MemberOwner {
     }
 
     /// The member's response head as HPACK headers (`:status`, then its fields with their
-    /// names lowercased), built straight from the head's bytes: one string per name and value.
-    static func hpack(_ head: ResponseHead) -> HPACKHeaders {
-        var headers = HPACKHeaders()
-        headers.reserveCapacity(head.headers.fields.count + 2)
-        headers.add(name: ":status", value: String(head.status))
+    /// names lowercased, then `setCookie`), built straight from the head's bytes: one string per
+    /// value, and per name unless it is one of the names most responses carry.
+    ///
+    /// Built as a list of pairs rather than by `HPACKHeaders.add`, which checks that every name is
+    /// ASCII by walking its UTF-8 view (about 300 instructions a field): these names are tokens,
+    /// checked by the head parser.
+    static func hpack(_ head: ResponseHead, setCookie: String? = nil) -> HPACKHeaders {
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(head.headers.fields.count + 2)
+        fields.append((":status", statusText(head.status)))
         head.forEachHTTP2Field { name, value in
-            let lowered = String(unsafeUninitializedCapacity: name.count) { out in
-                for i in 0..<name.count { out[i] = ASCII.lower(name[i]) }
-                return name.count
-            }
-            headers.add(name: lowered, value: String(decoding: value, as: UTF8.self))
+            fields.append((lowercasedName(name), String(decoding: value, as: UTF8.self)))
         }
-        return headers
+        if let setCookie { fields.append(("set-cookie", setCookie)) }
+        return HPACKHeaders(fields)
+    }
+
+    /// `:status`'s value: a literal for the common codes, no number formatted.
+    private static func statusText(_ status: Int) -> String {
+        switch status {
+        case 200: "200"
+        case 204: "204"
+        case 206: "206"
+        case 301: "301"
+        case 302: "302"
+        case 304: "304"
+        case 400: "400"
+        case 401: "401"
+        case 403: "403"
+        case 404: "404"
+        case 500: "500"
+        case 502: "502"
+        case 503: "503"
+        default: String(status)
+        }
+    }
+
+    /// A field name lowercased (RFC 9113 §8.2.2), as a literal when it is one of the common ones.
+    private static func lowercasedName(_ name: UnsafeBufferPointer<UInt8>) -> String {
+        switch name.count {
+        case 4:
+            if named(name, "date") { return "date" }
+            if named(name, "etag") { return "etag" }
+            if named(name, "vary") { return "vary" }
+        case 6:
+            if named(name, "server") { return "server" }
+            if named(name, "pragma") { return "pragma" }
+        case 7:
+            if named(name, "expires") { return "expires" }
+        case 8:
+            if named(name, "location") { return "location" }
+        case 10:
+            if named(name, "set-cookie") { return "set-cookie" }
+        case 12:
+            if named(name, "content-type") { return "content-type" }
+            if named(name, "x-powered-by") { return "x-powered-by" }
+        case 13:
+            if named(name, "cache-control") { return "cache-control" }
+            if named(name, "last-modified") { return "last-modified" }
+            if named(name, "accept-ranges") { return "accept-ranges" }
+        case 14:
+            if named(name, "content-length") { return "content-length" }
+        case 16:
+            if named(name, "content-encoding") { return "content-encoding" }
+            if named(name, "www-authenticate") { return "www-authenticate" }
+        default:
+            break
+        }
+        return String(unsafeUninitializedCapacity: name.count) { out in
+            for i in 0..<name.count { out[i] = ASCII.lower(name[i]) }
+            return name.count
+        }
+    }
+
+    /// Whether `name` is `lowercase` in any case (`lowercase` has the same length).
+    @inline(__always)
+    private static func named(_ name: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {
+        let expected = lowercase.utf8Start
+        for i in 0..<name.count where ASCII.lower(name[i]) != expected[i] { return false }
+        return true
     }
 }
