@@ -6,9 +6,6 @@
 /// arrived in HTTP/1.1: one set of rules, one place where fields are judged. A member's
 /// response head goes the other way, without its HTTP/1.1 connection-specific fields.
 public enum HTTP2Translation {
-    /// One field of a response's HTTP/2 field list, as bytes.
-    public typealias Field = (name: [UInt8], value: [UInt8])
-
     /// One field of a client's HTTP/2 header list as the HPACK decoder gives it: strings, read
     /// here through their UTF-8 views, so a request's fields are not copied into arrays first.
     public typealias RequestField = (name: String, value: String)
@@ -215,21 +212,12 @@ public enum HTTP2Translation {
 }
 
 extension ResponseHead {
-    /// The response head as an HTTP/2 field list: `:status`, then the member's fields in order,
-    /// names lowercased (RFC 9113 §8.2.2), without Connection, Keep-Alive, Proxy-Connection, TE,
-    /// Upgrade, Transfer-Encoding and the fields Connection names; Content-Length is kept unless
-    /// the framing conflicted (HTTP/2 frames the body itself, but a length lets the client show
-    /// progress). `extraFields` (Set-Cookie of persistence) come last.
-    public func http2Fields(extraFields: [HTTP2Translation.Field] = []) -> [HTTP2Translation.Field] {
-        var out: [HTTP2Translation.Field] = [(Array(":status".utf8), Array(String(status).utf8))]
-        forEachHTTP2Field { name, value in out.append((name.map(ASCII.lower), Array(value))) }
-        for extra in extraFields { out.append((extra.name.map(ASCII.lower), extra.value)) }
-        return out
-    }
-
     /// The member's fields that go on in HTTP/2, in order, as they are in the head (names not yet
-    /// lowercased), without `:status`: what ``http2Fields(extraFields:)`` lists, for a caller
-    /// that builds its own field list without copying each field into arrays first.
+    /// lowercased, RFC 9113 §8.2.2 wants them lowercase), without `:status`: not Connection,
+    /// Keep-Alive, Proxy-Connection, TE, Upgrade, Transfer-Encoding or the fields Connection
+    /// names; Content-Length kept unless the framing conflicted (HTTP/2 frames the body itself,
+    /// but a length lets the client show progress). The caller builds its field list from the
+    /// head's bytes, without copying each field into arrays first (`HTTP2Stream.hpack`).
     public func forEachHTTP2Field(_ body: (_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Void) {
         headers.storage.withUnsafeBufferPointer { p in
             for field in headers.fields {

@@ -126,3 +126,14 @@ final class HTTP2TranslationTests: XCTestCase {
         }
     }
 }
+
+private extension ResponseHead {
+    /// The HTTP/2 field list a response head gives (`:status`, the fields that go on, names
+    /// lowercased, then `extraFields`), as `HTTP2Stream.hpack` builds it from these parts.
+    func http2Fields(extraFields: [(name: [UInt8], value: [UInt8])] = []) -> [(name: [UInt8], value: [UInt8])] {
+        var out: [(name: [UInt8], value: [UInt8])] = [(Array(":status".utf8), Array(String(status).utf8))]
+        forEachHTTP2Field { name, value in out.append((name.map(ASCII.lower), Array(value))) }
+        for extra in extraFields { out.append((extra.name.map(ASCII.lower), extra.value)) }
+        return out
+    }
+}
