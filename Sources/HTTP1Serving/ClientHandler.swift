@@ -163,16 +163,13 @@ final class ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, Member
         run()
     }
 
-    /// What the loop wrote to the client it flushed when it stopped (`run()`), and answers from
-    /// the member's side are flushed at the end of the member's read (`flushToClient()`): the
-    /// client's read has only the member's side left to flush. A flush with nothing written still
-    /// crosses the TLS handler, about 200 instructions a request.
+    /// What the loop wrote to the client it flushed when it stopped (`run()`; `unflushed` is
+    /// set only while it runs), and answers from the member's side are flushed at the end of the
+    /// member's read (`flushToClient()`): the client's read has only the member's side left to
+    /// flush. A flush with nothing written still crosses the TLS handler, about 200 instructions
+    /// a request.
     func channelReadComplete(context: ChannelHandlerContext) {
         flushMember()
-        if unflushed {
-            unflushed = false
-            context.flush()
-        }
     }
 
     private func flushMember() {
